@@ -1,0 +1,18 @@
+"""Reverse-mode automatic differentiation: Tensor, Parameter, Function, backward, no_grad."""
+
+from .tensor import Parameter, Tensor, as_tensor
+from .function import Function, backward, enable_grad, is_grad_enabled, no_grad, sum_to_shape
+from .gradcheck import gradcheck
+
+__all__ = [
+    "Tensor",
+    "Parameter",
+    "as_tensor",
+    "Function",
+    "backward",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "sum_to_shape",
+    "gradcheck",
+]

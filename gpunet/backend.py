@@ -1,0 +1,279 @@
+"""The one place that knows NumPy from CuPy.
+
+Everything else in gpunet writes its array code once, against ``xp = get_array_module(x)``
+(the module of the arrays at hand) or ``array_module()`` (the module of the selected backend
+when new arrays are made), and moves data between host and device only through
+:func:`to_host` and :func:`to_device`.
+
+The backend is chosen by :func:`use`, or by the environment variable ``GPUNET_BACKEND``
+(``numpy``, ``cupy`` or ``auto``; ``auto`` is the default and picks CuPy when a CUDA device is
+usable). The choice is made lazily, on first use, so ``import gpunet`` never fails or slows down
+for lack of CuPy or a GPU.
+
+Random numbers come from two generators owned here and seeded together by
+``gpunet.utils.set_random_seed``:
+
+* the *host* generator (a NumPy ``Generator``): weight initialization and the shuffling of
+  training data, so that a seed gives the same initial weights and batch order on every backend;
+* the *noise* generator, on the selected backend: dropout masks, drawn where the data lives.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy
+
+__all__ = [
+    "use",
+    "name",
+    "array_module",
+    "get_array_module",
+    "to_host",
+    "to_device",
+    "is_gpu_available",
+    "floatx",
+    "set_floatx",
+    "set_seed",
+    "host_generator",
+    "noise_generator",
+    "get_rng_state",
+    "set_rng_state",
+]
+
+_BACKENDS = ("numpy", "cupy")
+_INSTALL_HINT = (
+    "install CuPy for your CUDA version, e.g. `pip install gpunet[cuda12]` (cupy-cuda12x) or "
+    "`pip install gpunet[cuda13]` (cupy-cuda13x), on a machine with an NVIDIA GPU and driver"
+)
+
+_cupy = None  # the cupy module once it has been imported successfully
+_selected: str | None = None  # "numpy" | "cupy" once resolved
+_floatx = numpy.dtype("float32")
+_gpu_checked: bool | None = None
+
+_seed_sequence: numpy.random.SeedSequence | None = None
+_host_rng: numpy.random.Generator | None = None
+_noise_rngs: dict = {}
+
+
+# ----------------------------------------------------------------------------------------------
+# CuPy detection
+# ----------------------------------------------------------------------------------------------
+def _import_cupy():
+    """Import CuPy and return it, or None when it is not installed or cannot load."""
+    global _cupy
+    if _cupy is None:
+        try:
+            import cupy  # noqa: PLC0415 - optional dependency
+        except Exception:  # ImportError, or a broken CUDA install raising at import time
+            return None
+        _cupy = cupy
+    return _cupy
+
+
+def is_gpu_available() -> bool:
+    """True when CuPy imports and at least one CUDA device answers.
+
+    Any failure (no CuPy, no driver, ``CUDARuntimeError`` from the runtime) counts as "no GPU".
+    The answer is computed once and cached.
+    """
+    global _gpu_checked
+    if _gpu_checked is None:
+        cupy = _import_cupy()
+        ok = False
+        if cupy is not None:
+            try:
+                ok = cupy.cuda.runtime.getDeviceCount() > 0
+                if ok:  # a device that cannot run a kernel is no device
+                    cupy.zeros(1).sum().item()
+            except Exception:
+                ok = False
+        _gpu_checked = ok
+    return _gpu_checked
+
+
+# ----------------------------------------------------------------------------------------------
+# Backend selection
+# ----------------------------------------------------------------------------------------------
+def use(backend: str) -> None:
+    """Select the array backend: ``"numpy"`` (CPU) or ``"cupy"`` (NVIDIA GPU).
+
+    Raises ``ValueError`` for an unknown name and ``RuntimeError`` (saying what to install) when
+    ``"cupy"`` is asked for where CuPy or a usable CUDA device is missing.
+    """
+    global _selected
+    if not isinstance(backend, str) or backend.lower() not in _BACKENDS:
+        raise ValueError(f"backend must be one of {list(_BACKENDS)}, got {backend!r}")
+    backend = backend.lower()
+    if backend == "cupy":
+        if _import_cupy() is None:
+            raise RuntimeError(f"backend 'cupy' was requested but CuPy is not installed: {_INSTALL_HINT}")
+        if not is_gpu_available():
+            raise RuntimeError(
+                "backend 'cupy' was requested but no usable CUDA device was found "
+                f"(CuPy is installed, the CUDA runtime reports no device): {_INSTALL_HINT}"
+            )
+    _selected = backend
+
+
+def _resolve() -> str:
+    """Pick the backend from GPUNET_BACKEND the first time one is needed."""
+    requested = os.environ.get("GPUNET_BACKEND", "auto").strip().lower() or "auto"
+    if requested == "auto":
+        use("cupy" if is_gpu_available() else "numpy")
+    elif requested in _BACKENDS:
+        try:
+            use(requested)
+        except RuntimeError as exc:
+            raise RuntimeError(f"GPUNET_BACKEND={requested}: {exc}") from None
+    else:
+        raise ValueError(f"GPUNET_BACKEND must be one of numpy, cupy, auto; got {requested!r}")
+    return _selected
+
+
+def name() -> str:
+    """The selected backend's name, ``"numpy"`` or ``"cupy"``."""
+    return _selected or _resolve()
+
+
+def array_module():
+    """The module (``numpy`` or ``cupy``) of the selected backend, for making new arrays."""
+    return _cupy if (_selected or _resolve()) == "cupy" else numpy
+
+
+_wrapper_types: tuple = ()  # classes holding an array in ``.data`` (gpunet's Tensor registers itself)
+
+
+def register_wrapper_type(cls) -> None:
+    """Let the functions below look through instances of ``cls`` to their ``.data`` array."""
+    global _wrapper_types
+    _wrapper_types = (*_wrapper_types, cls)
+
+
+def _unwrap(a):
+    return a.data if isinstance(a, _wrapper_types) else a
+
+
+def get_array_module(*arrays):
+    """The module of the given arrays: ``cupy`` if any of them is a CuPy array, else ``numpy``.
+
+    Tensors are looked through (their ``.data`` is used).
+    """
+    if _cupy is not None:
+        ndarray = _cupy.ndarray
+        for a in arrays:
+            if isinstance(_unwrap(a), ndarray):
+                return _cupy
+    return numpy
+
+
+# ----------------------------------------------------------------------------------------------
+# Transfers
+# ----------------------------------------------------------------------------------------------
+def to_host(a):
+    """Return ``a`` (array, Tensor or array-like) as a NumPy array on the host."""
+    a = _unwrap(a)
+    if _cupy is not None and isinstance(a, _cupy.ndarray):
+        return a.get()
+    return numpy.asarray(a)
+
+
+def to_device(a, dtype=None):
+    """Return ``a`` as an array of the selected backend (a no-op when it is already there)."""
+    a = _unwrap(a)
+    if array_module() is numpy:
+        if _cupy is not None and isinstance(a, _cupy.ndarray):
+            a = a.get()
+        return numpy.asarray(a, dtype=dtype)
+    return _cupy.asarray(a, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# Default floating-point dtype
+# ----------------------------------------------------------------------------------------------
+def floatx():
+    """The default floating-point dtype of new tensors and weights (``float32`` unless changed)."""
+    return _floatx
+
+
+def set_floatx(dtype) -> None:
+    """Set the default floating-point dtype (``"float32"`` or ``"float64"``)."""
+    global _floatx
+    dt = numpy.dtype(dtype)
+    if dt not in (numpy.dtype("float32"), numpy.dtype("float64")):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+    _floatx = dt
+
+
+# ----------------------------------------------------------------------------------------------
+# Random generators
+# ----------------------------------------------------------------------------------------------
+def set_seed(seed) -> None:
+    """Seed the host generator and every backend's noise generator from one integer.
+
+    ``None`` draws fresh entropy from the operating system.
+    """
+    global _seed_sequence, _host_rng
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+        seed = int(seed)
+    _seed_sequence = numpy.random.SeedSequence(seed)
+    host, noise = _seed_sequence.spawn(2)
+    _host_rng = numpy.random.Generator(numpy.random.PCG64(host))
+    _noise_rngs.clear()
+    _noise_rngs["_seed"] = noise
+
+
+def _ensure_seeded():
+    if _host_rng is None:
+        set_seed(None)
+
+
+def host_generator() -> numpy.random.Generator:
+    """The host NumPy generator: initializers and shuffling draw from it."""
+    _ensure_seeded()
+    return _host_rng
+
+
+def noise_generator():
+    """The selected backend's generator for noise drawn on the data's device (dropout masks)."""
+    _ensure_seeded()
+    backend = name()
+    rng = _noise_rngs.get(backend)
+    if rng is None:
+        noise_seed = _noise_rngs["_seed"]
+        if backend == "numpy":
+            rng = numpy.random.Generator(numpy.random.PCG64(noise_seed))
+        else:
+            rng = _cupy.random.default_rng(int(noise_seed.generate_state(1, numpy.uint64)[0]))
+        _noise_rngs[backend] = rng
+    return rng
+
+
+def get_rng_state() -> dict:
+    """The host and NumPy noise generators' states, as JSON-serializable dicts (for checkpoints).
+
+    A CuPy noise generator's state is not exported; a GPU run resumes with a reseeded stream.
+    """
+    _ensure_seeded()
+    state = {"host": _host_rng.bit_generator.state}
+    noise = _noise_rngs.get("numpy")
+    if noise is None and name() == "numpy":
+        noise = noise_generator()
+    if noise is not None:
+        state["noise"] = noise.bit_generator.state
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore states produced by :func:`get_rng_state`."""
+    _ensure_seeded()
+    if not isinstance(state, dict) or "host" not in state:
+        raise ValueError("state must be a dict produced by get_rng_state() with a 'host' entry")
+    _host_rng.bit_generator.state = state["host"]
+    if "noise" in state:
+        if "numpy" not in _noise_rngs:
+            _noise_rngs["numpy"] = numpy.random.Generator(numpy.random.PCG64(_noise_rngs["_seed"]))
+        _noise_rngs["numpy"].bit_generator.state = state["noise"]

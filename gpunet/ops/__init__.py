@@ -1,0 +1,48 @@
+"""Differentiable operations (the functional API), grouped by kind.
+
+Every op is written once against the array module of its inputs, so the same code runs on NumPy
+and on CuPy. Importing this package also gives :class:`gpunet.Tensor` its operators.
+"""
+
+from ..autograd import Tensor
+from .activation import log_softmax, relu, sigmoid, softmax, tanh
+from .array import getitem, reshape, transpose
+from .loss import binary_cross_entropy, cross_entropy, mse
+from .math import add, div, exp, linear, log, matmul, maximum, mean, mul, neg, pow, sub, sum
+from .noise import dropout
+
+__all__ = [
+    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "maximum", "matmul", "linear",
+    "sum", "mean", "reshape", "transpose", "getitem",
+    "sigmoid", "tanh", "relu", "softmax", "log_softmax",
+    "cross_entropy", "mse", "binary_cross_entropy", "dropout",
+]
+
+
+def _install_operators() -> None:
+    """Give Tensor its Python operators and array-style methods, all routed through the ops."""
+    T = Tensor
+    T.__add__ = add
+    T.__radd__ = lambda self, other: add(other, self)
+    T.__sub__ = sub
+    T.__rsub__ = lambda self, other: sub(other, self)
+    T.__mul__ = mul
+    T.__rmul__ = lambda self, other: mul(other, self)
+    T.__truediv__ = div
+    T.__rtruediv__ = lambda self, other: div(other, self)
+    T.__neg__ = neg
+    T.__pow__ = pow
+    T.__rpow__ = lambda self, other: pow(other, self)
+    T.__matmul__ = matmul
+    T.__rmatmul__ = lambda self, other: matmul(other, self)
+    T.__getitem__ = getitem
+    T.T = property(lambda self: transpose(self))
+    T.sum = lambda self, axis=None, keepdims=False: sum(self, axis, keepdims)
+    T.mean = lambda self, axis=None, keepdims=False: mean(self, axis, keepdims)
+    T.reshape = reshape
+    T.transpose = lambda self, *axes: transpose(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None))
+    T.exp = exp
+    T.log = log
+
+
+_install_operators()

@@ -1,0 +1,129 @@
+"""Activation functions: sigmoid, tanh, relu, softmax, log_softmax."""
+
+from __future__ import annotations
+
+import numpy
+
+from ..autograd import Function, Tensor
+from ..backend import get_array_module
+
+__all__ = ["sigmoid", "tanh", "relu", "softmax", "log_softmax"]
+
+
+def _exp_limit(dtype) -> float:
+    """Largest t with exp(t) finite in ``dtype`` (88 for float32, 709 for float64)."""
+    return float(numpy.floor(numpy.log(numpy.finfo(dtype).max)))
+
+
+def sigmoid_forward(x):
+    """``1 / (1 + exp(-x))`` with ``-x`` clipped where exp would overflow.
+
+    Exact to rounding wherever the result is a normal number, no overflow warning for large
+    negative inputs, and five in-place passes without temporaries.
+    """
+    xp = get_array_module(x)
+    t = xp.negative(x)
+    xp.minimum(t, _exp_limit(x.dtype), out=t)
+    xp.exp(t, out=t)
+    t += 1
+    xp.reciprocal(t, out=t)
+    return t
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        self.y = sigmoid_forward(x)
+        return self.y
+
+    def backward(self, gy):
+        y = self.y
+        return (gy * y * (1 - y),)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        self.y = get_array_module(x).tanh(x)
+        return self.y
+
+    def backward(self, gy):
+        y = self.y
+        return (gy * (1 - y * y),)
+
+
+class ReLU(Function):
+    """``max(x, 0)``; the derivative at 0 is taken as 0 (as PyTorch and Keras)."""
+
+    def forward(self, x):
+        self.y = get_array_module(x).maximum(x, 0)
+        return self.y
+
+    def backward(self, gy):
+        return (gy * (self.y > 0),)
+
+
+def log_softmax_forward(x, axis=-1):
+    """``x - max - log(sum(exp(x - max)))`` along ``axis``: finite for any finite input."""
+    xp = get_array_module(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    lse = xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    shifted -= lse
+    return shifted
+
+
+def softmax_forward(x, axis=-1):
+    xp = get_array_module(x)
+    y = x - x.max(axis=axis, keepdims=True)
+    xp.exp(y, out=y)
+    y /= y.sum(axis=axis, keepdims=True)
+    return y
+
+
+class Softmax(Function):
+    def __init__(self, axis=-1):
+        self.axis = axis
+
+    def forward(self, x):
+        self.y = softmax_forward(x, self.axis)
+        return self.y
+
+    def backward(self, gy):
+        y = self.y
+        return (y * (gy - (gy * y).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    def __init__(self, axis=-1):
+        self.axis = axis
+
+    def forward(self, x):
+        self.y = log_softmax_forward(x, self.axis)
+        return self.y
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        return (gy - xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True),)
+
+
+def sigmoid(x) -> Tensor:
+    """Logistic function ``1 / (1 + exp(-x))``; derivative ``y (1 - y)``."""
+    return Sigmoid()(x)
+
+
+def tanh(x) -> Tensor:
+    """Hyperbolic tangent; derivative ``1 - y**2``."""
+    return Tanh()(x)
+
+
+def relu(x) -> Tensor:
+    """Rectified linear unit ``max(x, 0)``."""
+    return ReLU()(x)
+
+
+def softmax(x, axis=-1) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis``, computed on ``x - max(x)``."""
+    return Softmax(axis)(x)
+
+
+def log_softmax(x, axis=-1) -> Tensor:
+    """``log(softmax(x))`` computed stably as ``x - max - log(sum(exp(x - max)))``."""
+    return LogSoftmax(axis)(x)

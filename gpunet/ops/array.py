@@ -1,0 +1,87 @@
+"""Shape operations: reshape, transpose, indexing."""
+
+from __future__ import annotations
+
+import numpy
+
+from ..autograd import Function, Tensor
+from ..backend import get_array_module
+
+__all__ = ["reshape", "transpose", "getitem"]
+
+
+class Reshape(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return x.reshape(self.shape)
+
+    def backward(self, gy):
+        return (gy.reshape(self.in_shape),)
+
+
+class Transpose(Function):
+    def __init__(self, axes=None):
+        self.axes = axes
+
+    def forward(self, x):
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        if self.axes is None:
+            return (gy.transpose(),)
+        return (gy.transpose(numpy.argsort(self.axes).tolist()),)
+
+
+class GetItem(Function):
+    """``x[index]`` for any NumPy index; backward scatters (adding where an index repeats)."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x):
+        self.shape, self.dtype = x.shape, x.dtype
+        return x[self.index]
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        gx = xp.zeros(self.shape, dtype=gy.dtype)
+        _scatter_add(xp, gx, self.index, gy)
+        return (gx,)
+
+
+def _scatter_add(xp, target, index, values):
+    if hasattr(xp.add, "at"):
+        xp.add.at(target, index, values)
+    else:  # older CuPy
+        import cupyx  # noqa: PLC0415
+
+        cupyx.scatter_add(target, index, values)
+
+
+def _unwrap_index(index):
+    """Tensors inside an index are replaced by their arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+def reshape(x, *shape) -> Tensor:
+    """``x`` with a new shape (one dimension may be -1)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return Reshape(shape)(x)
+
+
+def transpose(x, axes=None) -> Tensor:
+    """Permute the axes (reverse them when ``axes`` is None)."""
+    return Transpose(None if axes is None else tuple(axes))(x)
+
+
+def getitem(x, index) -> Tensor:
+    """``x[index]``: basic and advanced NumPy indexing."""
+    return GetItem(_unwrap_index(index))(x)

@@ -1,0 +1,199 @@
+"""Loss functions: cross-entropy (fused with log-softmax), mean squared error, binary cross-entropy.
+
+Each returns the mean over the batch (over all elements for ``mse`` and ``binary_cross_entropy``,
+which for one output per sample is the same thing), as PyTorch's ``reduction="mean"``.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from ..autograd import Function, Tensor, as_tensor
+from ..backend import get_array_module, to_host
+from .activation import sigmoid_forward
+
+__all__ = ["cross_entropy", "mse", "binary_cross_entropy", "check_class_labels"]
+
+_LOG_FLOOR = -100.0  # PyTorch's clamp of log(p) in binary cross-entropy
+_EPSILON = 1e-12
+
+
+class SparseCrossEntropy(Function):
+    """Mean over the batch of ``-log softmax(z)[y]`` for integer labels ``y``.
+
+    Forward keeps the softmax probabilities ``p``; backward is ``(p - onehot(y)) / N``.
+    """
+
+    def forward(self, logits, labels):
+        xp = get_array_module(logits)
+        n = logits.shape[0]
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        e = xp.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)
+        rows = xp.arange(n)
+        picked = shifted[rows, labels] - xp.log(total[:, 0])
+        loss = -picked.mean()
+        e /= total
+        self.p, self.labels, self.rows = e, labels, rows
+        return xp.asarray(loss, dtype=logits.dtype)
+
+    def backward(self, gy):
+        scale = gy / self.p.shape[0]
+        g = self.p * scale
+        g[self.rows, self.labels] -= scale
+        return g, None
+
+
+class DenseCrossEntropy(Function):
+    """Mean over the batch of ``-sum_c t_c log softmax(z)_c`` for probability (or one-hot) targets."""
+
+    def forward(self, logits, targets):
+        xp = get_array_module(logits)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        e = xp.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)
+        shifted -= xp.log(total)  # log-probabilities
+        loss = -(targets * shifted).sum() / logits.shape[0]
+        e /= total
+        self.p, self.targets = e, targets
+        self.logp = shifted if self.needs_input_grad[1] else None
+        return xp.asarray(loss, dtype=logits.dtype)
+
+    def backward(self, gy):
+        scale = gy / self.p.shape[0]
+        t = self.targets
+        gz = (self.p * t.sum(axis=1, keepdims=True) - t) * scale if self.needs_input_grad[0] else None
+        gt = -self.logp * scale if self.needs_input_grad[1] else None
+        return gz, gt
+
+
+class MeanSquaredError(Function):
+    def forward(self, pred, target):
+        self.diff = pred - target
+        return (self.diff * self.diff).mean()
+
+    def backward(self, gy):
+        g = self.diff * (2 * gy / self.diff.size)
+        np_, nt = self.needs_input_grad
+        return (g if np_ else None, -g if nt else None)
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """Mean of ``max(z, 0) - z t + log(1 + exp(-|z|))``: stable for any logit."""
+
+    def forward(self, z, t):
+        xp = get_array_module(z)
+        loss = xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
+        self.z, self.t = z, t
+        return loss.mean()
+
+    def backward(self, gy):
+        scale = gy / self.z.size
+        nz, nt = self.needs_input_grad
+        gz = (sigmoid_forward(self.z) - self.t) * scale if nz else None
+        gt = -self.z * scale if nt else None
+        return gz, gt
+
+
+class BinaryCrossEntropy(Function):
+    """Mean of ``-(t log p + (1 - t) log(1 - p))`` with each log clamped at -100 (as PyTorch)."""
+
+    def forward(self, p, t):
+        xp = get_array_module(p)
+        with numpy.errstate(divide="ignore"):
+            log_p = xp.maximum(xp.log(p), _LOG_FLOOR)
+            log_q = xp.maximum(xp.log1p(-p), _LOG_FLOOR)
+        self.p, self.t, self.log_p, self.log_q = p, t, log_p, log_q
+        return -(t * log_p + (1 - t) * log_q).mean()
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        p, t = self.p, self.t
+        scale = gy / p.size
+        nz, nt = self.needs_input_grad
+        gp = (p - t) / xp.maximum(p * (1 - p), _EPSILON) * scale if nz else None
+        gt = (self.log_q - self.log_p) * scale if nt else None
+        return gp, gt
+
+
+# ----------------------------------------------------------------------------------------------
+# validation helpers
+# ----------------------------------------------------------------------------------------------
+def check_class_labels(labels, num_classes: int, name: str = "labels") -> None:
+    """Raise ValueError unless ``labels`` are integers in ``[0, num_classes)`` (one host sync)."""
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integers (class indices), got dtype {labels.dtype}")
+    if labels.size:
+        low, high = (int(v) for v in to_host(get_array_module(labels).stack([labels.min(), labels.max()])))
+        if low < 0 or high >= num_classes:
+            raise ValueError(
+                f"{name} must lie in [0, {num_classes}) for {num_classes} classes; found values from {low} to {high}"
+            )
+
+
+def _check_float(t: Tensor, name: str) -> None:
+    if t.dtype.kind != "f":
+        raise TypeError(f"{name} must be floating-point, got dtype {t.dtype}")
+
+
+def _match_target(pred: Tensor, target: Tensor, name: str) -> Tensor:
+    """Accept targets of the prediction's shape, or of shape (N,) for predictions of shape (N, 1)."""
+    if target.shape == pred.shape:
+        return target
+    if pred.shape == target.shape + (1,):
+        return Tensor._result(target.data.reshape(pred.shape), None) if not target.requires_grad else target.reshape(pred.shape)
+    raise ValueError(f"{name} must have the predictions' shape {pred.shape}, got {target.shape}")
+
+
+# ----------------------------------------------------------------------------------------------
+# functional API
+# ----------------------------------------------------------------------------------------------
+def cross_entropy(logits, labels) -> Tensor:
+    """Softmax cross-entropy from logits of shape (N, C), mean over the batch.
+
+    ``labels`` are either integer class indices of shape (N,) or probability/one-hot targets of
+    shape (N, C). Computed as a fused, max-shifted log-softmax + negative log-likelihood: finite
+    for logits of any size. Gradient: ``(softmax(z) - target) / N``.
+    """
+    logits = as_tensor(logits)
+    labels = as_tensor(labels, like=logits)
+    _check_float(logits, "logits")
+    if logits.ndim != 2:
+        raise ValueError(f"logits must have shape (batch, classes), got shape {logits.shape}")
+    if labels.dtype.kind in "iu":
+        if labels.shape != logits.shape[:1]:
+            raise ValueError(f"integer labels must have shape ({logits.shape[0]},) to match the logits, got {labels.shape}")
+        check_class_labels(labels.data, logits.shape[1])
+        return SparseCrossEntropy()(logits, labels)
+    if labels.dtype.kind == "f":
+        if labels.shape != logits.shape:
+            raise ValueError(f"probability targets must have the logits' shape {logits.shape}, got {labels.shape}")
+        return DenseCrossEntropy()(logits, labels)
+    raise TypeError(f"labels must be integer class indices or float probabilities, got dtype {labels.dtype}")
+
+
+def mse(pred, target) -> Tensor:
+    """Mean squared error ``mean((pred - target) ** 2)`` over all elements."""
+    pred = as_tensor(pred)
+    target = as_tensor(target, like=pred)
+    _check_float(pred, "pred")
+    target = _match_target(pred, target, "target")
+    return MeanSquaredError()(pred, target)
+
+
+def binary_cross_entropy(pred, target, from_logits: bool = False) -> Tensor:
+    """Binary cross-entropy, mean over all elements; targets in [0, 1].
+
+    With ``from_logits=True`` ``pred`` holds logits and the loss is computed stably as
+    ``max(z, 0) - z t + log(1 + exp(-|z|))``; otherwise ``pred`` holds probabilities and each
+    log term is clamped at -100 (PyTorch's convention), so ``p = 0`` or ``1`` stays finite.
+    """
+    pred = as_tensor(pred)
+    target = as_tensor(target, like=pred)
+    _check_float(pred, "pred")
+    if target.dtype.kind not in "fiub":
+        raise TypeError(f"target must be numeric, got dtype {target.dtype}")
+    if target.dtype.kind != "f":
+        target = Tensor._result(target.data.astype(pred.dtype), None)
+    target = _match_target(pred, target, "target")
+    return (BinaryCrossEntropyWithLogits() if from_logits else BinaryCrossEntropy())(pred, target)

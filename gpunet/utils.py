@@ -1,0 +1,15 @@
+"""Small user-facing utilities."""
+
+from __future__ import annotations
+
+from . import backend
+
+__all__ = ["set_random_seed"]
+
+
+def set_random_seed(seed) -> None:
+    """Seed every random draw gpunet makes: weight initialization, shuffling and dropout.
+
+    The same seed gives bitwise-identical training on the CPU, across processes.
+    """
+    backend.set_seed(seed)

@@ -1,0 +1,51 @@
+"""Shared fixtures: every backend through one fixture, seeded randomness, the --slow switch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gpunet import backend
+from gpunet.utils import set_random_seed
+
+BACKENDS = ["numpy", pytest.param("cupy", marks=pytest.mark.gpu)]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", default=False, help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(params=BACKENDS)
+def xp(request):
+    """Run the test on each available backend; yields that backend's array module."""
+    name = request.param
+    if name == "cupy" and not backend.is_gpu_available():
+        pytest.skip("no usable CUDA device")
+    previous = backend.name()
+    backend.use(name)
+    try:
+        yield backend.array_module()
+    finally:
+        backend.use(previous)
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same random state."""
+    set_random_seed(1234)
+    yield
+
+
+@pytest.fixture
+def rng():
+    """A local NumPy generator for test data (independent of gpunet's generators)."""
+    return np.random.default_rng(20261125)
