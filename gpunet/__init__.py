@@ -1,8 +1,13 @@
 """gpunet: Keras-style deep learning on an autograd engine over NumPy (CPU) and CuPy (GPU)."""
 
-from . import backend, ops, utils
+from . import activations, backend, callbacks, initializers, layers, losses, metrics, ops, optimizers, schedules, utils
 from .autograd import Parameter, Tensor, enable_grad, gradcheck, no_grad
+from .model import Sequential
 
 __version__ = "0.1.0"
 
-__all__ = ["backend", "ops", "utils", "Tensor", "Parameter", "no_grad", "enable_grad", "gradcheck", "__version__"]
+__all__ = [
+    "activations", "backend", "callbacks", "initializers", "layers", "losses", "metrics", "ops",
+    "optimizers", "schedules", "utils",
+    "Tensor", "Parameter", "no_grad", "enable_grad", "gradcheck", "Sequential", "__version__",
+]

@@ -1,0 +1,134 @@
+"""Callback: small objects hooked to the training loop, and the list that calls them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = ["Callback", "CallbackList", "LazyLogs"]
+
+_BATCH_HOOKS = (
+    "on_train_batch_begin", "on_train_batch_end",
+    "on_test_batch_begin", "on_test_batch_end",
+    "on_predict_batch_begin", "on_predict_batch_end",
+)
+
+
+class Callback:
+    """Base class with Keras's hooks; override the ones you need.
+
+    ``self.model`` is the model being trained, ``self.params`` a dict with ``epochs``, ``steps``,
+    ``batch_size``, ``verbose`` and ``validations_per_epoch``.
+
+    fit calls ``on_epoch_end(epoch, logs)`` once per report: once per epoch by default, and after
+    every dev evaluation when ``validations_per_epoch=K`` > 1 (K times per epoch, with the same
+    ``epoch``), so that monitors such as ReduceLROnPlateau count each evaluation, as the course does.
+    ``logs`` holds the training loss and metrics (means since the start of the epoch), the dev
+    ``val_*`` values, ``learning_rate`` and ``epoch_time`` (seconds since the epoch began).
+
+    Callbacks with state worth resuming (a wait counter, a best value) return it from
+    ``get_state()`` as a JSON-compatible dict and take it back in ``set_state()``.
+    """
+
+    def __init__(self):
+        self.model = None
+        self.params: dict = {}
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def set_params(self, params: dict) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None): ...
+    def on_train_batch_end(self, batch, logs=None): ...
+    def on_test_begin(self, logs=None): ...
+    def on_test_end(self, logs=None): ...
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_begin(self, logs=None): ...
+    def on_predict_end(self, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
+
+    def get_state(self) -> dict:
+        """State to store in a checkpoint (empty for stateless callbacks)."""
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        """Take back what :meth:`get_state` returned."""
+
+
+def _overrides(callback, hook: str) -> bool:
+    return getattr(type(callback), hook, None) is not getattr(Callback, hook)
+
+
+class CallbackList:
+    """Calls each hook on every callback, in order, with the same logs.
+
+    Batch-level hooks are only called when some callback overrides them, so a plain fit pays
+    nothing per step for them.
+    """
+
+    def __init__(self, callbacks, model=None, params=None):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be gpunet.callbacks.Callback objects, got {type(cb).__name__}")
+            if model is not None:
+                cb.set_model(model)
+            if params is not None:
+                cb.set_params(params)
+        self.wants = {hook: [cb for cb in self.callbacks if _overrides(cb, hook)] for hook in _BATCH_HOOKS}
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def call(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
+
+    def call_batch(self, hook: str, batch: int, logs) -> None:
+        for cb in self.wants[hook]:
+            getattr(cb, hook)(batch, logs)
+
+    def on_train_begin(self, logs=None):
+        self.call("on_train_begin", logs)
+
+    def on_train_end(self, logs=None):
+        self.call("on_train_end", logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.call("on_epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.call("on_epoch_end", epoch, logs)
+
+    def on_test_begin(self, logs=None):
+        self.call("on_test_begin", logs)
+
+    def on_test_end(self, logs=None):
+        self.call("on_test_end", logs)
+
+
+class LazyLogs(Mapping):
+    """Batch logs whose values are computed when read, so that reading them (and syncing with the
+    GPU) happens only for callbacks that look."""
+
+    def __init__(self, producers: dict):
+        self._producers = producers
+
+    def __getitem__(self, key):
+        return float(self._producers[key]())
+
+    def __iter__(self):
+        return iter(self._producers)
+
+    def __len__(self):
+        return len(self._producers)
+
+    def __repr__(self):
+        return repr(dict(self))

@@ -1,0 +1,6 @@
+"""Layers: the building blocks of a Sequential model."""
+
+from .base import Layer
+from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer
+
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten"]

@@ -1,0 +1,160 @@
+"""The core layers: Input, Dense, Activation, Dropout, Flatten."""
+
+from __future__ import annotations
+
+from .. import activations, initializers, ops
+from ..autograd import Tensor
+from .base import Layer, check_positive_int, normalize_shape
+
+__all__ = ["InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten"]
+
+
+class InputLayer(Layer):
+    """Declares the shape of the model's inputs (without the batch dimension in ``shape``)."""
+
+    def __init__(self, shape=None, batch_size=None, name=None, batch_shape=None, dtype=None, **kwargs):
+        kwargs.pop("sparse", None)
+        kwargs.pop("ragged", None)
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        if batch_shape is not None:
+            batch_shape = normalize_shape(batch_shape, "batch_shape")
+            if len(batch_shape) < 2:
+                raise ValueError(f"batch_shape must include the batch dimension and at least one more, got {batch_shape}")
+        elif shape is not None:
+            batch_shape = (batch_size, *normalize_shape(shape, "shape"))
+        else:
+            raise ValueError("InputLayer needs shape (without the batch dimension) or batch_shape")
+        self.batch_shape = batch_shape
+        self.built = True
+
+    def call(self, x, training=False):
+        return x
+
+    def get_config(self):
+        return {"name": self.name, "batch_shape": list(self.batch_shape), "dtype": str(self.dtype or "float32")}
+
+
+def Input(shape, batch_size=None, name=None, dtype=None) -> InputLayer:  # noqa: N802 - Keras's name
+    """The model's input: ``Sequential([Input((784,)), Dense(10)])``."""
+    return InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype)
+
+
+class Dense(Layer):
+    """Fully connected layer ``activation(x @ kernel + bias)``, kernel of shape (in, units).
+
+    The affine part runs as the single fused op :func:`gpunet.ops.linear`.
+    """
+
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint", "lora_rank"):
+            if kwargs.get(key) is not None:
+                raise ValueError(f"Dense: {key} is not supported by gpunet (use the optimizer's weight_decay for L2)")
+            kwargs.pop(key, None)
+        super().__init__(**kwargs)
+        self.units = check_positive_int(units, "units")
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = None
+        self.bias = None
+
+    def build(self, input_shape):
+        in_dim = input_shape[-1] if len(input_shape) >= 2 else None
+        if in_dim is None:
+            raise ValueError(f"Dense layer {self.name!r} needs inputs with a known last dimension, got shape {tuple(input_shape)}")
+        self.kernel = self.add_weight("kernel", (in_dim, self.units), self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+
+    def compute_output_shape(self, input_shape):
+        return (*tuple(input_shape)[:-1], self.units)
+
+    def call_linear(self, x: Tensor) -> Tensor:
+        """The affine part alone (the logits when the activation is softmax or sigmoid)."""
+        if x.shape[-1] != self.kernel.shape[0]:
+            raise ValueError(
+                f"Dense layer {self.name!r} expects inputs with {self.kernel.shape[0]} features, got shape {tuple(x.shape)}"
+            )
+        return ops.linear(x, self.kernel, self.bias)
+
+    def call(self, x, training=False):
+        y = self.call_linear(x)
+        return y if self.activation is activations.linear else self.activation(y)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+        }
+
+
+class Activation(Layer):
+    """Applies an activation function by name or callable."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, x, training=False):
+        return self.activation(x)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    """Inverted dropout with drop probability ``rate``, active only when ``training`` is True."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
+        if noise_shape is not None:
+            raise ValueError("Dropout: noise_shape is not supported by gpunet")
+        if seed is not None:
+            raise ValueError(
+                "Dropout: a per-layer seed is not supported; gpunet.utils.set_random_seed(seed) seeds every dropout mask"
+            )
+        self.rate = float(rate)
+        self.seed = seed
+
+    def call(self, x, training=False):
+        return ops.dropout(x, self.rate, training)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": None, "noise_shape": None}
+
+
+class Flatten(Layer):
+    """Reshape each sample to one dimension: (batch, d1, d2, ...) -> (batch, d1 * d2 * ...)."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format
+
+    def compute_output_shape(self, input_shape):
+        size = 1
+        for dim in input_shape[1:]:
+            if dim is None:
+                return (input_shape[0], None)
+            size *= dim
+        return (input_shape[0], size)
+
+    def call(self, x, training=False):
+        return x if x.ndim == 2 else ops.reshape(x, (x.shape[0], -1))
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}

@@ -1,0 +1,175 @@
+"""Loss objects for ``model.compile(loss=...)``, called Keras-style as ``loss(y_true, y_pred)``.
+
+When the model's last layer ends in softmax (sigmoid) and the loss is a cross-entropy on
+probabilities (``from_logits=False``), the model hands the loss its logits instead and the loss
+is computed as one stable log-softmax (log-sigmoid): no ``log(0)``, no overflow.
+"""
+
+from __future__ import annotations
+
+from . import ops
+from .autograd import Tensor, as_tensor
+from .ops import loss as loss_ops
+from .backend import get_array_module
+
+__all__ = [
+    "Loss",
+    "SparseCategoricalCrossentropy",
+    "CategoricalCrossentropy",
+    "BinaryCrossentropy",
+    "MeanSquaredError",
+    "get",
+    "serialize",
+]
+
+_EPSILON = 1e-7  # Keras's clip of probabilities before the log
+
+
+class Loss:
+    """Base class.
+
+    ``loss(y_true, y_pred)`` checks its arguments and returns the mean loss as a Tensor.
+    ``compute(output, target, logits)`` is the unchecked form the training loop calls with
+    targets it has already checked; ``logits`` tells whether ``output`` holds logits (true with
+    ``from_logits=True``, or when the model fused its final softmax/sigmoid into the loss).
+    """
+
+    name = "loss"
+    target_kind = "float"  # "labels" (integer class indices) or "float"
+    fuses_with: str | None = None  # the output activation this loss can take logits instead of
+
+    def __init__(self, from_logits: bool = False, name: str | None = None):
+        if not isinstance(from_logits, bool):
+            raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
+        self.from_logits = from_logits
+        if name is not None:
+            self.name = name
+
+    def __call__(self, y_true, y_pred) -> Tensor:
+        y_pred = as_tensor(y_pred)
+        y_true = as_tensor(y_true, like=y_pred)
+        self.check(y_pred, y_true)
+        return self.compute(y_pred, y_true, self.from_logits)
+
+    def check(self, output: Tensor, target: Tensor) -> None:
+        """Raise ValueError/TypeError for targets that do not fit the outputs."""
+
+    def compute(self, output: Tensor, target: Tensor, logits: bool) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "from_logits": self.from_logits}
+
+    def __repr__(self):
+        return f"{type(self).__name__}(from_logits={self.from_logits})"
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Cross-entropy for integer class labels of shape (N,); mean over the batch."""
+
+    name = "sparse_categorical_crossentropy"
+    target_kind = "labels"
+    fuses_with = "softmax"
+
+    def check(self, output, target):
+        if output.ndim != 2:
+            raise ValueError(f"outputs must have shape (batch, classes), got {output.shape}")
+        if target.shape != output.shape[:1]:
+            raise ValueError(f"y_true must hold one class label per sample, shape ({output.shape[0]},), got {target.shape}")
+        loss_ops.check_class_labels(target.data, output.shape[1], "y_true")
+
+    def compute(self, output, target, logits):
+        if logits:
+            return loss_ops.SparseCrossEntropy()(output, target)
+        xp = get_array_module(output.data)
+        picked = output[xp.arange(output.shape[0]), target.data]
+        return -ops.log(ops.maximum(picked, _EPSILON)).mean()
+
+
+class CategoricalCrossentropy(Loss):
+    """Cross-entropy for one-hot (or probability) targets of shape (N, C); mean over the batch."""
+
+    name = "categorical_crossentropy"
+    fuses_with = "softmax"
+
+    def check(self, output, target):
+        if output.ndim != 2 or target.shape != output.shape:
+            raise ValueError(f"y_true must have the outputs' shape (batch, classes) {output.shape}, got {target.shape}")
+
+    def compute(self, output, target, logits):
+        if logits:
+            return loss_ops.DenseCrossEntropy()(output, target)
+        log_p = ops.log(ops.maximum(output, _EPSILON))
+        return -(log_p * target).sum() / output.shape[0]
+
+
+class BinaryCrossentropy(Loss):
+    """Binary cross-entropy for targets in [0, 1], mean over all outputs."""
+
+    name = "binary_crossentropy"
+    fuses_with = "sigmoid"
+
+    def check(self, output, target):
+        if target.size != output.size:
+            raise ValueError(f"y_true must have the outputs' shape {output.shape}, got {target.shape}")
+
+    def compute(self, output, target, logits):
+        if target.shape != output.shape:
+            target = Tensor._result(target.data.reshape(output.shape), None)
+        fn = loss_ops.BinaryCrossEntropyWithLogits() if logits else loss_ops.BinaryCrossEntropy()
+        return fn(output, target)
+
+
+class MeanSquaredError(Loss):
+    """Mean of ``(y_pred - y_true) ** 2`` over all outputs."""
+
+    name = "mean_squared_error"
+
+    def __init__(self, name: str | None = None):
+        super().__init__(False, name)
+
+    def check(self, output, target):
+        if target.size != output.size:
+            raise ValueError(f"y_true must have the outputs' shape {output.shape}, got {target.shape}")
+
+    def compute(self, output, target, logits):
+        if target.shape != output.shape:
+            target = Tensor._result(target.data.reshape(output.shape), None)
+        return loss_ops.MeanSquaredError()(output, target)
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+_BY_NAME = {
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+}
+_CLASS_NAMES = {cls.__name__: cls for cls in _BY_NAME.values()}
+
+
+def get(identifier) -> Loss:
+    """A loss from a name (``"sparse_categorical_crossentropy"``), a config dict, or a Loss object."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier) or _CLASS_NAMES.get(identifier)
+        if cls is None:
+            raise ValueError(f"unknown loss {identifier!r}; valid names are {sorted(_BY_NAME)}")
+        return cls()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = _CLASS_NAMES.get(identifier["class_name"]) or _BY_NAME.get(identifier["class_name"])
+        if cls is None:
+            raise ValueError(f"unknown loss class {identifier['class_name']!r}; valid names are {sorted(_CLASS_NAMES)}")
+        config = {k: v for k, v in (identifier.get("config") or {}).items() if k in ("from_logits", "name")}
+        if cls is MeanSquaredError:
+            config.pop("from_logits", None)
+        return cls(**config)
+    raise TypeError(f"loss must be a name or a gpunet.losses.Loss, got {type(identifier).__name__}")
+
+
+def serialize(loss: Loss) -> dict:
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}

@@ -1,0 +1,70 @@
+"""Adadelta (Zeiler 2012): step sizes from running averages of squared gradients and updates."""
+
+from __future__ import annotations
+
+from ..backend import get_array_module
+from .base import ElementwiseKernel, Optimizer, check_nonnegative, check_rate
+
+__all__ = ["Adadelta"]
+
+_kernel = ElementwiseKernel(
+    "T grad, T lr, T rho, T eps, T wd",
+    "T param, T square_avg, T acc_delta",
+    """
+    T g = grad + wd * param;
+    square_avg = rho * square_avg + (1 - rho) * g * g;
+    T delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g;
+    acc_delta = rho * acc_delta + (1 - rho) * delta * delta;
+    param -= lr * delta;
+    """,
+    "gpunet_adadelta",
+)
+
+
+class Adadelta(Optimizer):
+    """Adadelta as PyTorch documents it::
+
+        g = grad + weight_decay * theta
+        v = rho * v + (1 - rho) * g ** 2
+        delta = sqrt(u + epsilon) / sqrt(v + epsilon) * g
+        u = rho * u + (1 - rho) * delta ** 2
+        theta = theta - lr * delta
+    """
+
+    slot_names = ("square_avg", "acc_delta")
+
+    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, weight_decay=0.0, name=None):
+        super().__init__(learning_rate, weight_decay, name)
+        self.rho = check_rate(rho, "rho")
+        self.epsilon = check_nonnegative(epsilon, "epsilon")
+
+    def _update_numpy(self, param, grad, slots, lr):
+        xp = get_array_module(param)
+        rho, eps = self.rho, self.epsilon
+        g = self._coupled_decay(param, grad, slots)
+        v, u, tmp = slots["square_avg"], slots["acc_delta"], slots["scratch"]
+        tmp2 = slots.get("scratch2")
+        if tmp2 is None:
+            tmp2 = slots["scratch2"] = xp.empty_like(param)
+        v *= rho
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - rho
+        v += tmp
+        xp.add(u, eps, out=tmp)
+        xp.sqrt(tmp, out=tmp)
+        xp.add(v, eps, out=tmp2)
+        xp.sqrt(tmp2, out=tmp2)
+        tmp /= tmp2
+        tmp *= g  # tmp = delta
+        u *= rho
+        xp.multiply(tmp, tmp, out=tmp2)
+        tmp2 *= 1 - rho
+        u += tmp2
+        tmp *= lr
+        param -= tmp
+
+    def _update_gpu(self, param, grad, slots, lr):
+        _kernel(grad, lr, self.rho, self.epsilon, self.weight_decay, param, slots["square_avg"], slots["acc_delta"])
+
+    def _config(self):
+        return {"rho": self.rho, "epsilon": self.epsilon}

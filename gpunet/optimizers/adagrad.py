@@ -1,0 +1,61 @@
+"""Adagrad (Duchi et al. 2011): per-parameter step sizes from the sum of squared gradients."""
+
+from __future__ import annotations
+
+from ..backend import get_array_module
+from .base import ElementwiseKernel, Optimizer, check_nonnegative
+
+__all__ = ["Adagrad"]
+
+_kernel = ElementwiseKernel(
+    "T grad, T clr, T wd, T eps",
+    "T param, T sum",
+    """
+    T g = grad + wd * param;
+    sum += g * g;
+    param -= clr * g / (sqrt(sum) + eps);
+    """,
+    "gpunet_adagrad",
+)
+
+
+class Adagrad(Optimizer):
+    """Adagrad as PyTorch documents it::
+
+        lr_t = lr / (1 + (t - 1) * lr_decay)
+        g = grad + weight_decay * theta
+        sum = sum + g ** 2                       (sum starts at initial_accumulator_value)
+        theta = theta - lr_t * g / (sqrt(sum) + epsilon)
+    """
+
+    slot_names = ("sum",)
+
+    def __init__(self, learning_rate=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, epsilon=1e-10, name=None):
+        super().__init__(learning_rate, weight_decay, name)
+        self.lr_decay = check_nonnegative(lr_decay, "lr_decay")
+        self.initial_accumulator_value = check_nonnegative(initial_accumulator_value, "initial_accumulator_value")
+        self.epsilon = check_nonnegative(epsilon, "epsilon")
+
+    def _init_slots(self, slots, param):
+        slots["sum"][...] = self.initial_accumulator_value
+
+    def _step_size(self, slots, lr):
+        return lr / (1 + (slots["step"] - 1) * self.lr_decay)
+
+    def _update_numpy(self, param, grad, slots, lr):
+        xp = get_array_module(param)
+        g = self._coupled_decay(param, grad, slots)
+        total, tmp = slots["sum"], slots["scratch"]
+        xp.multiply(g, g, out=tmp)
+        total += tmp
+        xp.sqrt(total, out=tmp)
+        tmp += self.epsilon
+        xp.divide(g, tmp, out=tmp)
+        tmp *= self._step_size(slots, lr)
+        param -= tmp
+
+    def _update_gpu(self, param, grad, slots, lr):
+        _kernel(grad, self._step_size(slots, lr), self.weight_decay, self.epsilon, param, slots["sum"])
+
+    def _config(self):
+        return {"lr_decay": self.lr_decay, "initial_accumulator_value": self.initial_accumulator_value, "epsilon": self.epsilon}

@@ -1,0 +1,81 @@
+"""Stochastic gradient descent with momentum (Polyak), dampening and Nesterov momentum."""
+
+from __future__ import annotations
+
+from ..backend import get_array_module
+from .base import ElementwiseKernel, Optimizer, check_nonnegative
+
+__all__ = ["SGD"]
+
+_plain_kernel = ElementwiseKernel(
+    "T grad, T lr, T wd", "T param", "param -= lr * (grad + wd * param);", "gpunet_sgd"
+)
+_momentum_kernel = ElementwiseKernel(
+    "T grad, T lr, T mu, T damp, T wd, int32 first, int32 nesterov",
+    "T param, T buf",
+    """
+    T g = grad + wd * param;
+    buf = first ? g : mu * buf + (1 - damp) * g;
+    g = nesterov ? g + mu * buf : buf;
+    param -= lr * g;
+    """,
+    "gpunet_sgd_momentum",
+)
+
+
+class SGD(Optimizer):
+    """SGD as PyTorch documents it::
+
+        g = grad + weight_decay * theta
+        if momentum:  b = g at the first step, else b = momentum * b + (1 - dampening) * g
+                      g = g + momentum * b if nesterov else b
+        theta = theta - lr * g
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, name=None):
+        super().__init__(learning_rate, weight_decay, name)
+        self.momentum = check_nonnegative(momentum, "momentum")
+        self.dampening = check_nonnegative(dampening, "dampening")
+        if self.dampening > 1:
+            raise ValueError(f"dampening must be in [0, 1], got {dampening!r}")
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("nesterov=True needs momentum > 0 and dampening == 0")
+        self.slot_names = ("momentum",) if self.momentum else ()
+
+    def _update_numpy(self, param, grad, slots, lr):
+        xp = get_array_module(param)
+        g = self._coupled_decay(param, grad, slots)
+        tmp = slots["scratch"]
+        mu = self.momentum
+        if mu:
+            buf = slots["momentum"]
+            if slots["step"] == 1:
+                buf[...] = g
+            else:
+                buf *= mu
+                if self.dampening:
+                    xp.multiply(g, 1 - self.dampening, out=tmp)
+                    buf += tmp
+                else:
+                    buf += g
+            if self.nesterov:
+                xp.multiply(buf, mu, out=tmp)
+                tmp += g
+                g = tmp
+            else:
+                g = buf
+        xp.multiply(g, lr, out=tmp)
+        param -= tmp
+
+    def _update_gpu(self, param, grad, slots, lr):
+        if self.momentum:
+            _momentum_kernel(
+                grad, lr, self.momentum, self.dampening, self.weight_decay,
+                int(slots["step"] == 1), int(self.nesterov), param, slots["momentum"],
+            )
+        else:
+            _plain_kernel(grad, lr, self.weight_decay, param)
+
+    def _config(self):
+        return {"momentum": self.momentum, "dampening": self.dampening, "nesterov": self.nesterov}
