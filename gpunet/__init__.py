@@ -3,11 +3,13 @@
 from . import activations, backend, callbacks, initializers, layers, losses, metrics, ops, optimizers, schedules, utils
 from .autograd import Parameter, Tensor, enable_grad, gradcheck, no_grad
 from .model import Sequential
+from .saving import load_model, model_from_json
 
 __version__ = "0.1.0"
 
 __all__ = [
     "activations", "backend", "callbacks", "initializers", "layers", "losses", "metrics", "ops",
     "optimizers", "schedules", "utils",
-    "Tensor", "Parameter", "no_grad", "enable_grad", "gradcheck", "Sequential", "__version__",
+    "Tensor", "Parameter", "no_grad", "enable_grad", "gradcheck", "Sequential", "load_model",
+    "model_from_json", "__version__",
 ]

@@ -243,7 +243,7 @@ class Sequential:
     # -- training, evaluation, prediction (gpunet.training) ---------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1, validations_per_epoch=1,
-            restore_best=True, validation_batch_size=None):
+            restore_best=True, validation_batch_size=None, best_checkpoint=None):
         """Train; see :func:`gpunet.training.fit`."""
         from .training import fit  # noqa: PLC0415 - training sits above the model
 
@@ -251,7 +251,7 @@ class Sequential:
                    validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
                    initial_epoch=initial_epoch, validation_freq=validation_freq,
                    validations_per_epoch=validations_per_epoch, restore_best=restore_best,
-                   validation_batch_size=validation_batch_size)
+                   validation_batch_size=validation_batch_size, best_checkpoint=best_checkpoint)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, callbacks=None):
         """Loss and metrics on (x, y); see :func:`gpunet.training.evaluate`."""
@@ -264,6 +264,27 @@ class Sequential:
         from .training import predict  # noqa: PLC0415
 
         return predict(self, x, batch_size=batch_size)
+
+    # -- files ----------------------------------------------------------------------------------
+    def save(self, filepath, include_optimizer: bool = True) -> None:
+        """Write the whole model to an HDF5 file in Keras's ``.h5`` layout (atomically): the
+        architecture, the weights, the training config, the optimizer's state and, during fit,
+        what an exact resumption needs. See ``docs/format.md``."""
+        from .saving import save_model  # noqa: PLC0415 - saving sits above the model
+
+        save_model(self, filepath, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath) -> None:
+        """Write only the weights (Keras's ``.h5`` weights layout), atomically."""
+        from .saving import save_weights  # noqa: PLC0415
+
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath) -> None:
+        """Read weights from a gpunet or Keras ``.h5`` file; shapes are checked before any is set."""
+        from .saving import load_weights  # noqa: PLC0415
+
+        load_weights(self, filepath)
 
     # -- configuration --------------------------------------------------------------------------
     def get_config(self) -> dict:

@@ -200,4 +200,9 @@ def deserialize(config: dict) -> LearningRateSchedule:
     cls = _CLASSES.get(config.get("class_name"))
     if cls is None:
         raise ValueError(f"unknown learning-rate schedule {config.get('class_name')!r}; valid names are {sorted(_CLASSES)}")
-    return cls.from_config(dict(config.get("config") or {}))
+    kwargs = dict(config.get("config") or {})
+    kwargs.pop("name", None)  # Keras names its schedules
+    try:
+        return cls.from_config(kwargs)
+    except TypeError as exc:
+        raise ValueError(f"{cls.__name__}: unsupported schedule settings ({exc})") from None

@@ -227,7 +227,7 @@ def _report_steps(steps: int, evaluations: int) -> list:
 # ----------------------------------------------------------------------------------------------
 def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
         validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1, validations_per_epoch=1,
-        restore_best=True, validation_batch_size=None) -> History:
+        restore_best=True, validation_batch_size=None, best_checkpoint=None) -> History:
     """Train ``model`` on (x, y) with the course's loop; returns a :class:`History`.
 
     Keras 3 semantics: ``epochs`` is the index of the last epoch (training runs from
@@ -239,8 +239,13 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     at evenly spaced steps, each evaluation being a report (a History entry and an
     ``on_epoch_end`` call); the parameters with the best dev score (``val_accuracy`` when an
     accuracy metric is compiled, else ``val_loss``) are kept and, with ``restore_best=True``,
-    restored when fit ends. Dev evaluation uses batches of ``validation_batch_size`` (default
-    ``max(batch_size, 512)``; the batch size changes nothing but speed there).
+    restored when fit ends. ``best_checkpoint="best.h5"`` also writes the model there (atomically)
+    each time the dev score improves. Dev evaluation uses batches of ``validation_batch_size``
+    (default ``max(batch_size, 512)``; the batch size changes nothing but speed there).
+
+    A model loaded from a checkpoint written at the end of epoch k (``ModelCheckpoint``) resumes
+    exactly with ``initial_epoch=k``: shuffling and dropout streams, optimizer state, the best dev
+    score and weights so far, and the callbacks' counters are restored from the file.
 
     Every argument is checked before the first update: a fit that raises for bad input leaves the
     weights and the optimizer untouched.
@@ -261,6 +266,13 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
         callbacks = []
     if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
         raise TypeError("callbacks must be a list of gpunet.callbacks.Callback objects")
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must be gpunet.callbacks.Callback objects, got {type(cb).__name__}")
+    if best_checkpoint is not None:
+        from .saving.hdf5 import _check_path_for_writing  # noqa: PLC0415
+
+        best_checkpoint = _check_path_for_writing(best_checkpoint)
 
     x, y = _prepare(model, x, y)
     x_dev = y_dev = None
@@ -272,6 +284,8 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
             raise ValueError(f"validation_split={validation_split} leaves no samples for training or for validation out of {x.shape[0]}")
         x, x_dev, y, y_dev = x[:split_at], x[split_at:], y[:split_at], y[split_at:]
     has_dev = x_dev is not None
+    if best_checkpoint is not None and not has_dev:
+        raise ValueError("best_checkpoint needs dev data: pass validation_data or validation_split")
 
     floating_targets = model.loss.target_kind != "labels"
     train = Batches(_to_device(x, True), _to_device(y, floating_targets), batch_size)
@@ -280,65 +294,125 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     step = Step(model)
     history = History()
     steps = len(train)
+    user_callbacks = list(callbacks)
+    log_keys = ["loss", *(m.name for m in model.metrics)]
+    log_keys += [f"val_{k}" for k in log_keys] if has_dev else []
+    log_keys += ["learning_rate", "epoch_time"]
+    for cb in user_callbacks:
+        log_keys += [k for k in cb.log_keys_added(model) if k not in log_keys]
     params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "verbose": verbose,
-              "validations_per_epoch": evaluations, "do_validation": has_dev}
-    callbacks = CallbackList(
-        ([ProgbarLogger(verbose)] if verbose else []) + list(callbacks) + [history], model=model, params=params
+              "validations_per_epoch": evaluations, "do_validation": has_dev, "log_keys": log_keys}
+    callback_list = CallbackList(
+        ([ProgbarLogger(verbose)] if verbose else []) + user_callbacks + [history], model=model, params=params
     )
     monitor, mode = dev_monitor(model)
     best = BestWeights(step.params, monitor, mode)
     optimizer = model.optimizer
+    position = {"epoch": initial_epoch, "complete": True}
+    _resume(model, initial_epoch, best, user_callbacks)
+    model._fit_state = lambda: _fit_state(position, best, user_callbacks)
     model.stop_training = False
     warned = False
     logs: dict = {}
 
-    with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        callbacks.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
-            optimizer.epoch = epoch
-            callbacks.on_epoch_begin(epoch)
-            step.reset_train()
-            start = time.perf_counter()
-            validate_now = has_dev and validates(epoch)
-            report_at = _report_steps(steps, evaluations if validate_now else 1)
-            order = backend.host_generator().permutation(train.samples) if shuffle else None
-            if order is not None and backend.name() != "numpy":
-                order = backend.to_device(order)
-            for i, (xb, yb) in enumerate(train.iterate(order)):
-                callbacks.call_batch("on_train_batch_begin", i, None)
-                step.train(xb, yb)
-                callbacks.call_batch("on_train_batch_end", i, step.running())
-                if i + 1 != report_at[0]:
-                    continue
-                report_at.pop(0)
-                logs = step.train_logs()
-                if validate_now:
-                    callbacks.on_test_begin()
-                    dev_logs = step.evaluate(dev, callbacks)
-                    callbacks.on_test_end(dev_logs)
-                    logs.update((f"val_{k}", v) for k, v in dev_logs.items())
-                    best.update(epoch, logs)
-                logs["learning_rate"] = optimizer.learning_rate
-                logs["epoch_time"] = time.perf_counter() - start
-                if not warned and not math.isfinite(logs["loss"]):
-                    warned = True
-                    warnings.warn(
-                        f"the training loss is {logs['loss']} at epoch {epoch + 1}: the learning rate may be "
-                        "too large, or the data hold extreme values (TerminateOnNaN stops training here)",
-                        NonFiniteLossWarning,
-                        stacklevel=3,
-                    )
-                callbacks.on_epoch_end(epoch, logs)
+    try:
+        with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            callback_list.on_train_begin()
+            for epoch in range(initial_epoch, epochs):
+                optimizer.epoch = epoch
+                position.update(epoch=epoch, complete=False)
+                callback_list.on_epoch_begin(epoch)
+                step.reset_train()
+                start = time.perf_counter()
+                validate_now = has_dev and validates(epoch)
+                report_at = _report_steps(steps, evaluations if validate_now else 1)
+                order = backend.host_generator().permutation(train.samples) if shuffle else None
+                if order is not None and backend.name() != "numpy":
+                    order = backend.to_device(order)
+                for i, (xb, yb) in enumerate(train.iterate(order)):
+                    callback_list.call_batch("on_train_batch_begin", i, None)
+                    step.train(xb, yb)
+                    callback_list.call_batch("on_train_batch_end", i, step.running())
+                    if i + 1 != report_at[0] and not model.stop_training:
+                        continue
+                    report_at.pop(0)
+                    position["complete"] = i + 1 == steps
+                    logs = step.train_logs()
+                    if validate_now:
+                        callback_list.on_test_begin()
+                        dev_logs = step.evaluate(dev, callback_list)
+                        callback_list.on_test_end(dev_logs)
+                        logs.update((f"val_{k}", v) for k, v in dev_logs.items())
+                        if best.update(epoch, logs) and best_checkpoint is not None and math.isfinite(logs["loss"]):
+                            model.save(best_checkpoint)
+                    logs["learning_rate"] = optimizer.learning_rate
+                    logs["epoch_time"] = time.perf_counter() - start
+                    if not warned and not math.isfinite(logs["loss"]):
+                        warned = True
+                        warnings.warn(
+                            f"the training loss is {logs['loss']} at epoch {epoch + 1}: the learning rate may be "
+                            "too large, or the data hold extreme values (TerminateOnNaN stops training here)",
+                            NonFiniteLossWarning,
+                            stacklevel=3,
+                        )
+                    callback_list.on_epoch_end(epoch, logs)
+                    if model.stop_training:
+                        break
                 if model.stop_training:
                     break
-            if model.stop_training:
-                break
-        if restore_best and has_dev:
-            best.restore()
-        callbacks.on_train_end(logs)
+            if restore_best and has_dev:
+                best.restore()
+            callback_list.on_train_end(logs)
+    finally:
+        model._fit_state = None
     history.best = {"monitor": monitor, "value": best.value, "epoch": best.epoch} if best.epoch is not None else None
     model.history = history
     return history
+
+
+def _fit_state(position, best: BestWeights, callbacks) -> dict:
+    """What a checkpoint written now needs for fit to resume exactly (see ``saving``)."""
+    complete = position["complete"]
+    state = {
+        "epoch": position["epoch"] + 1 if complete else position["epoch"],
+        "epoch_complete": complete,
+        "rng": backend.get_rng_state(),
+        "best": {"monitor": best.monitor, "value": best.value, "epoch": best.epoch},
+        "callbacks": [{"class_name": type(cb).__name__, "state": cb.get_state()} for cb in callbacks],
+    }
+    if best.epoch is not None:
+        state["best_weights"] = {p.name: backend.to_host(c) for p, c in zip(best.params, best._copies)}
+    return state
+
+
+def _resume(model, initial_epoch: int, best: BestWeights, callbacks) -> None:
+    """Take back the state a checkpoint stored when fit continues where it stopped."""
+    state = getattr(model, "_resume_state", None)
+    if not state:
+        return
+    model._resume_state = None
+    if state.get("epoch") != initial_epoch or not state.get("epoch_complete", True):
+        warnings.warn(
+            f"this model was saved during epoch index {state.get('epoch')} "
+            f"({'at its end' if state.get('epoch_complete', True) else 'mid-epoch'}); fit(initial_epoch={initial_epoch}) "
+            "starts fresh streams instead of resuming exactly",
+            stacklevel=3,
+        )
+        return
+    backend.set_rng_state(state["rng"])
+    saved_best = state.get("best") or {}
+    if saved_best.get("monitor") == best.monitor and saved_best.get("epoch") is not None:
+        weights = state.get("best_weights") or {}
+        if all(p.name in weights and weights[p.name].shape == p.shape for p in best.params):
+            best.value, best.epoch = float(saved_best["value"]), saved_best["epoch"]
+            best._copies = [backend.to_device(weights[p.name].astype(p.dtype, copy=False)) for p in best.params]
+    saved = list(state.get("callbacks") or [])
+    for cb in callbacks:
+        for i, entry in enumerate(saved):
+            if entry.get("class_name") == type(cb).__name__:
+                cb.set_state(entry.get("state") or {})
+                del saved[i]
+                break
 
 
 # ----------------------------------------------------------------------------------------------

@@ -54,6 +54,10 @@ class Callback:
     def on_predict_batch_begin(self, batch, logs=None): ...
     def on_predict_batch_end(self, batch, logs=None): ...
 
+    def log_keys_added(self, model) -> list:
+        """Keys this callback adds to the epoch logs (so monitors may watch them)."""
+        return []
+
     def get_state(self) -> dict:
         """State to store in a checkpoint (empty for stateless callbacks)."""
         return {}

@@ -54,6 +54,15 @@ class ElementwiseKernel:
         return self._kernel(*args)
 
 
+# Keras optimizer settings and the value that means "off"; anything else is refused on loading.
+_KERAS_NEUTRAL = {
+    "clipnorm": None, "global_clipnorm": None, "clipvalue": None, "use_ema": False, "ema_momentum": None,
+    "ema_overwrite_frequency": None, "loss_scale_factor": None, "gradient_accumulation_steps": None,
+    "is_legacy_optimizer": False, "jit_compile": None,
+}
+_KERAS_IGNORED = {"ema_momentum", "jit_compile"}  # meaningless while the options above are off
+
+
 class Optimizer:
     """Base class of optimizers.
 
@@ -184,7 +193,7 @@ class Optimizer:
             slots[path] = {
                 "step": s["step"],
                 **{k: float(s[k]) for k in self.scalar_slots},
-                **{k: backend.to_host(s[k]) for k in self.slot_names},
+                **{k: backend.to_host(s[k]).copy() for k in self.slot_names},  # a snapshot, not a view
             }
         for path, s in (self._pending_state or {}).items():
             slots.setdefault(path, s)
@@ -211,7 +220,7 @@ class Optimizer:
             pending[path] = {
                 "step": int(s["step"]),
                 **{k: float(s[k]) for k in self.scalar_slots},
-                **{k: numpy.asarray(s[k]) for k in self.slot_names},
+                **{k: numpy.array(s[k], copy=True) for k in self.slot_names},
             }
         self._slots.clear()
         self._pending_state = pending
@@ -234,13 +243,31 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config: dict):
-        config = dict(config)
-        lr = config.get("learning_rate")
+        """Rebuild from :meth:`get_config`'s output, or from a Keras optimizer config: Keras's
+        options that are off (``clipnorm=None``, ``use_ema=False``...) are dropped, ones gpunet
+        does not implement are refused by name."""
+        import inspect  # noqa: PLC0415
+
+        accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        kwargs, refused = {}, []
+        for key, value in dict(config).items():
+            if key in accepted:
+                kwargs[key] = value
+            elif key in _KERAS_NEUTRAL:
+                if value is not None and value != _KERAS_NEUTRAL[key] and key not in _KERAS_IGNORED:
+                    refused.append(f"{key}={value!r}")
+            else:
+                refused.append(key)
+        if refused:
+            raise ValueError(f"{cls.__name__}: unsupported optimizer setting(s) {', '.join(refused)}")
+        if kwargs.get("weight_decay", 0) is None:
+            kwargs["weight_decay"] = 0.0
+        lr = kwargs.get("learning_rate")
         if isinstance(lr, dict):
             from ..schedules import deserialize  # noqa: PLC0415
 
-            config["learning_rate"] = deserialize(lr)
-        return cls(**config)
+            kwargs["learning_rate"] = deserialize(lr)
+        return cls(**kwargs)
 
     def __repr__(self):
         return f"{type(self).__name__}(learning_rate={self.learning_rate:g})"

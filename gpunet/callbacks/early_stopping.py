@@ -1,0 +1,79 @@
+"""EarlyStopping: stop when the monitored value has stopped improving."""
+
+from __future__ import annotations
+
+import numbers
+import sys
+
+from .monitor import MonitorCallback
+
+__all__ = ["EarlyStopping"]
+
+
+class EarlyStopping(MonitorCallback):
+    """Stop training after ``patience`` evaluations without improvement (Keras 3's rule).
+
+    ``baseline``: training stops unless the monitored value beats it within ``patience``
+    evaluations. ``restore_best_weights``: put back the weights of the best evaluation when
+    training ends (this happens after fit's own best-on-dev restore, so it wins).
+    ``start_from_epoch``: epochs before this one are not monitored (a warm-up).
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto", baseline=None,
+                 restore_best_weights=False, start_from_epoch=0, min_delta_mode="abs"):
+        super().__init__(monitor, mode, min_delta, min_delta_mode)
+        for name, value in (("patience", patience), ("start_from_epoch", start_from_epoch)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        if baseline is not None and (isinstance(baseline, bool) or not isinstance(baseline, numbers.Real)):
+            raise ValueError(f"baseline must be a number or None, got {baseline!r}")
+        self.patience = int(patience)
+        self.baseline = None if baseline is None else float(baseline)
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = int(start_from_epoch)
+        self.verbose = verbose
+        self.reset()
+
+    def reset(self) -> None:
+        self.wait = 0
+        self.stopped_epoch = None
+        self.best = self.initial_best()
+        self.best_epoch = None
+        self.best_weights = None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.wait = 0
+        self.stopped_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self.current(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+        self.wait += 1
+        if self.is_improvement(current, self.best):
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self.is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch is not None and self.verbose:
+            sys.stdout.write(f"Epoch {self.stopped_epoch + 1}: early stopping\n")
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+    def get_state(self):
+        return {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch}
+
+    def set_state(self, state):
+        self.best = float(state["best"])
+        self.wait = int(state["wait"])
+        self.best_epoch = state.get("best_epoch")

@@ -1,0 +1,159 @@
+"""Invalid optimizer arguments and inputs: a ValueError at construction / apply time that names the culprit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gpunet import Parameter, optimizers
+
+ALL = ["SGD", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "RAdam", "RMSprop"]
+WITH_BETAS = ["Adam", "AdamW", "Adamax", "Nadam", "RAdam"]
+WITH_EPSILON = ["Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "RAdam", "RMSprop"]
+WITH_RHO = ["Adadelta", "RMSprop"]
+WITH_MOMENTUM = ["SGD", "RMSprop"]
+
+
+def _raises(cls_name, kwargs, *names):
+    with pytest.raises(ValueError) as info:
+        getattr(optimizers, cls_name)(**kwargs)
+    message = str(info.value)
+    for name in names:
+        assert name in message, f"message {message!r} should name {name!r}"
+
+
+@pytest.mark.parametrize("value", [pytest.param(-0.1, id="negative"), pytest.param(float("nan"), id="nan"),
+                                   pytest.param(float("inf"), id="inf")])
+@pytest.mark.parametrize("cls_name", ALL)
+def test_bad_learning_rate(cls_name, value):
+    _raises(cls_name, {"learning_rate": value}, "learning_rate")
+
+
+@pytest.mark.parametrize("value", [pytest.param(1.0, id="one"), pytest.param(-0.1, id="negative"),
+                                   pytest.param(1.5, id="above_one"), pytest.param(math.nan, id="nan")])
+@pytest.mark.parametrize("arg", ["beta_1", "beta_2"])
+@pytest.mark.parametrize("cls_name", WITH_BETAS)
+def test_beta_outside_unit_interval(cls_name, arg, value):
+    _raises(cls_name, {arg: value}, arg)
+
+
+@pytest.mark.parametrize("cls_name", WITH_BETAS)
+def test_beta_zero_is_allowed(cls_name):
+    getattr(optimizers, cls_name)(beta_1=0.0, beta_2=0.0)
+
+
+@pytest.mark.parametrize("value", [pytest.param(1.0, id="one"), pytest.param(-0.1, id="negative")])
+@pytest.mark.parametrize("cls_name", WITH_RHO)
+def test_rho_outside_unit_interval(cls_name, value):
+    _raises(cls_name, {"rho": value}, "rho")
+
+
+@pytest.mark.parametrize("cls_name", ALL)
+def test_negative_weight_decay(cls_name):
+    _raises(cls_name, {"weight_decay": -0.01}, "weight_decay")
+
+
+@pytest.mark.parametrize("cls_name", WITH_EPSILON)
+def test_negative_epsilon(cls_name):
+    _raises(cls_name, {"epsilon": -1e-8}, "epsilon")
+
+
+@pytest.mark.parametrize("cls_name", WITH_MOMENTUM)
+def test_negative_momentum(cls_name):
+    _raises(cls_name, {"momentum": -0.5}, "momentum")
+
+
+def test_negative_lr_decay():
+    _raises("Adagrad", {"lr_decay": -0.1}, "lr_decay")
+
+
+def test_negative_initial_accumulator_value():
+    _raises("Adagrad", {"initial_accumulator_value": -1.0}, "initial_accumulator_value")
+
+
+def test_negative_momentum_decay():
+    _raises("Nadam", {"momentum_decay": -0.004}, "momentum_decay")
+
+
+def test_nesterov_without_momentum():
+    _raises("SGD", {"nesterov": True}, "nesterov")
+    _raises("SGD", {"nesterov": True, "momentum": 0.0}, "nesterov")
+
+
+def test_nesterov_with_dampening():
+    _raises("SGD", {"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "nesterov", "dampening")
+
+
+def test_valid_edge_values_are_accepted():
+    optimizers.SGD(learning_rate=0.0, momentum=0.9, nesterov=True)
+    optimizers.RMSprop(rho=0.0, epsilon=0.0, momentum=0.0)
+    optimizers.Adadelta(rho=0.0)
+    optimizers.Adam(epsilon=0.0, weight_decay=0.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# apply_gradients input checks
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls_name", ALL)
+def test_gradient_shape_mismatch_names_parameter(cls_name):
+    p = Parameter(np.ones((3, 4)), name="dense_7/kernel")
+    before = p.data.copy()
+    opt = getattr(optimizers, cls_name)()
+    with pytest.raises(ValueError, match="dense_7/kernel"):
+        opt.apply_gradients([(np.ones((4, 3)), p)])
+    np.testing.assert_array_equal(p.data, before)
+
+
+def test_gradient_shape_mismatch_after_first_step():
+    p = Parameter(np.ones(5), name="dense/bias")
+    opt = optimizers.Adam()
+    opt.apply_gradients([(np.ones(5), p)])
+    with pytest.raises(ValueError, match="dense/bias"):
+        opt.apply_gradients([(np.ones(6), p)])
+
+
+@pytest.mark.parametrize("cls_name", ALL)
+def test_parameter_without_name(cls_name):
+    p = Parameter(np.ones(3))
+    opt = getattr(optimizers, cls_name)()
+    with pytest.raises(ValueError, match="name"):
+        opt.apply_gradients([(np.ones(3), p)])
+
+
+# --------------------------------------------------------------------------------------------------
+# optimizers.get
+# --------------------------------------------------------------------------------------------------
+
+def test_get_adam_defaults():
+    opt = optimizers.get("adam")
+    assert type(opt) is optimizers.Adam
+    assert opt.learning_rate == pytest.approx(0.001)
+    assert (opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, opt.amsgrad) == (0.9, 0.999, 1e-8, 0.0, False)
+
+
+@pytest.mark.parametrize("identifier, cls_name, lr", [
+    ("sgd", "SGD", 0.01), ("adagrad", "Adagrad", 0.01), ("adadelta", "Adadelta", 1.0), ("adam", "Adam", 0.001),
+    ("adamw", "AdamW", 0.001), ("adamax", "Adamax", 0.002), ("nadam", "Nadam", 0.002), ("radam", "RAdam", 0.001),
+    ("rmsprop", "RMSprop", 0.01),
+])
+def test_get_every_name(identifier, cls_name, lr):
+    opt = optimizers.get(identifier)
+    assert type(opt) is getattr(optimizers, cls_name)
+    assert opt.learning_rate == pytest.approx(lr)
+
+
+def test_get_passes_instances_through():
+    opt = optimizers.SGD(learning_rate=0.5)
+    assert optimizers.get(opt) is opt
+
+
+def test_get_unknown_lists_valid_names():
+    with pytest.raises(ValueError) as info:
+        optimizers.get("nope")
+    message = str(info.value).lower()
+    assert "nope" in message
+    for name in ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam"):
+        assert name in message, f"{name!r} missing from {message!r}"
