@@ -309,7 +309,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     best = BestWeights(step.params, monitor, mode)
     optimizer = model.optimizer
     position = {"epoch": initial_epoch, "complete": True}
-    _resume(model, initial_epoch, best, user_callbacks)
+    resumed_callbacks = _resume(model, initial_epoch, best)
     model._fit_state = lambda: _fit_state(position, best, user_callbacks)
     model.stop_training = False
     warned = False
@@ -318,6 +318,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     try:
         with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
             callback_list.on_train_begin()
+            _restore_callbacks(user_callbacks, resumed_callbacks)
             for epoch in range(initial_epoch, epochs):
                 optimizer.epoch = epoch
                 position.update(epoch=epoch, complete=False)
@@ -343,8 +344,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
                         dev_logs = step.evaluate(dev, callback_list)
                         callback_list.on_test_end(dev_logs)
                         logs.update((f"val_{k}", v) for k, v in dev_logs.items())
-                        if best.update(epoch, logs) and best_checkpoint is not None and math.isfinite(logs["loss"]):
-                            model.save(best_checkpoint)
+                        improved = best.update(epoch, logs)
                     logs["learning_rate"] = optimizer.learning_rate
                     logs["epoch_time"] = time.perf_counter() - start
                     if not warned and not math.isfinite(logs["loss"]):
@@ -356,6 +356,8 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
                             stacklevel=3,
                         )
                     callback_list.on_epoch_end(epoch, logs)
+                    if validate_now and improved and best_checkpoint is not None and math.isfinite(logs["loss"]):
+                        model.save(best_checkpoint)  # after the callbacks, so the file holds their new state
                     if model.stop_training:
                         break
                 if model.stop_training:
@@ -385,11 +387,12 @@ def _fit_state(position, best: BestWeights, callbacks) -> dict:
     return state
 
 
-def _resume(model, initial_epoch: int, best: BestWeights, callbacks) -> None:
-    """Take back the state a checkpoint stored when fit continues where it stopped."""
+def _resume(model, initial_epoch: int, best: BestWeights):
+    """Take back the state a checkpoint stored, when fit continues where it stopped; returns the
+    callbacks' saved states (restored after ``on_train_begin``, which resets them)."""
     state = getattr(model, "_resume_state", None)
     if not state:
-        return
+        return []
     model._resume_state = None
     if state.get("epoch") != initial_epoch or not state.get("epoch_complete", True):
         warnings.warn(
@@ -398,7 +401,7 @@ def _resume(model, initial_epoch: int, best: BestWeights, callbacks) -> None:
             "starts fresh streams instead of resuming exactly",
             stacklevel=3,
         )
-        return
+        return []
     backend.set_rng_state(state["rng"])
     saved_best = state.get("best") or {}
     if saved_best.get("monitor") == best.monitor and saved_best.get("epoch") is not None:
@@ -406,7 +409,12 @@ def _resume(model, initial_epoch: int, best: BestWeights, callbacks) -> None:
         if all(p.name in weights and weights[p.name].shape == p.shape for p in best.params):
             best.value, best.epoch = float(saved_best["value"]), saved_best["epoch"]
             best._copies = [backend.to_device(weights[p.name].astype(p.dtype, copy=False)) for p in best.params]
-    saved = list(state.get("callbacks") or [])
+    return list(state.get("callbacks") or [])
+
+
+def _restore_callbacks(callbacks, saved) -> None:
+    """Give each callback the state saved for the callback of the same class (in order)."""
+    saved = list(saved)
     for cb in callbacks:
         for i, entry in enumerate(saved):
             if entry.get("class_name") == type(cb).__name__:

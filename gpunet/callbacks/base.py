@@ -25,6 +25,9 @@ class Callback:
     ``logs`` holds the training loss and metrics (means since the start of the epoch), the dev
     ``val_*`` values, ``learning_rate`` and ``epoch_time`` (seconds since the epoch began).
 
+    Callbacks are called in list order, except those with ``runs_last = True``
+    (ModelCheckpoint), which come after all others.
+
     Callbacks with state worth resuming (a wait counter, a best value) return it from
     ``get_state()`` as a JSON-compatible dict and take it back in ``set_state()``.
     """
@@ -78,7 +81,9 @@ class CallbackList:
     """
 
     def __init__(self, callbacks, model=None, params=None):
-        self.callbacks = list(callbacks)
+        # callbacks that save the model (``runs_last``) act after the others, so that what they
+        # save includes the others' reaction to the same epoch (a reduced learning rate...)
+        self.callbacks = sorted(callbacks, key=lambda cb: bool(getattr(cb, "runs_last", False)))
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be gpunet.callbacks.Callback objects, got {type(cb).__name__}")

@@ -28,6 +28,8 @@ class ModelCheckpoint(MonitorCallback):
     loss is NaN or infinite is never saved.
     """
 
+    runs_last = True  # save after the other callbacks have handled the epoch
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__(monitor, mode)

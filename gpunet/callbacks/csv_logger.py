@@ -43,8 +43,9 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        if self._keys is None:
-            self._keys = list(logs)
+        if self._keys is None:  # every key fit will log, even those missing this epoch (validation_freq)
+            planned = list(self.params.get("log_keys") or [])
+            self._keys = planned + [k for k in logs if k not in planned]
         if self._writer is None:
             self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *self._keys], delimiter=self.separator,
                                           extrasaction="ignore", restval="")

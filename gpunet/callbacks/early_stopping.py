@@ -43,8 +43,7 @@ class EarlyStopping(MonitorCallback):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        self.wait = 0
-        self.stopped_epoch = None
+        self.reset()  # as Keras: each fit starts afresh (a resumed fit gets its saved state back after this)
 
     def on_epoch_end(self, epoch, logs=None):
         current = self.current(logs)

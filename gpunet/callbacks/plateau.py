@@ -44,6 +44,7 @@ class ReduceLROnPlateau(MonitorCallback):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
+        self.reset()  # as Keras; a resumed fit gets its saved counters back after this
         if self.model.optimizer.schedule is not None:
             raise ValueError("ReduceLROnPlateau cannot change a learning rate that follows a schedule; use a constant rate")
 

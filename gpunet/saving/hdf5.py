@@ -31,6 +31,7 @@ import numpy
 from .. import backend
 from .atomic import atomic_write
 from .registry import model_from_config
+from .training_config import compile_from_config, training_config
 
 __all__ = ["save_model", "save_weights", "load_weights", "load_model", "read_file_state"]
 
@@ -139,21 +140,6 @@ def _write_weights(group, model) -> None:
         for name, p in zip(names, layer.weights):
             g.create_dataset(name, data=backend.to_host(p.data))
     group.create_group("top_level_model_weights").attrs["weight_names"] = numpy.zeros((0,))
-
-
-def training_config(model) -> dict | None:
-    """Keras's ``training_config`` for a compiled model (gpunet's optimizer config inside)."""
-    if not model.compiled:
-        return None
-    from .. import losses, optimizers  # noqa: PLC0415
-
-    return {
-        "loss": losses.serialize(model.loss),
-        "metrics": [m if isinstance(m, str) else m.name for m in getattr(model, "_metric_identifiers", [])],
-        "weighted_metrics": None,
-        "loss_weights": None,
-        "optimizer_config": optimizers.serialize(model.optimizer),
-    }
 
 
 def _write_optimizer(group, optimizer) -> None:
@@ -340,8 +326,6 @@ def load_model(filepath, compile: bool = True):  # noqa: A002 - Keras's argument
     True), with the optimizer's state restored; a checkpoint written during fit also restores
     what an exact resumption needs (see :func:`gpunet.training.fit`'s ``initial_epoch``).
     """
-    from .. import losses, optimizers  # noqa: PLC0415
-
     path = os.fspath(filepath) if isinstance(filepath, (str, os.PathLike)) else filepath
     with _open(path) as f:
         config = _json_attr(f.attrs, "model_config", path)
@@ -355,18 +339,7 @@ def load_model(filepath, compile: bool = True):  # noqa: A002 - Keras's argument
         optimizer_state, training_state = read_file_state(f, path) if compile else (None, None)
     _assign(model, values)
     if train_config:
-        optimizer_config = train_config.get("optimizer_config")
-        try:
-            optimizer = optimizers.deserialize(optimizer_config) if optimizer_config else "rmsprop"
-        except TypeError as exc:
-            raise ValueError(f"{path}: optimizer settings gpunet cannot use ({exc}); load with compile=False") from None
-        loss = train_config.get("loss")
-        if isinstance(loss, dict) and "class_name" in loss:
-            loss = losses.get(loss)
-        metrics = train_config.get("metrics") or []
-        if isinstance(metrics, list) and metrics and isinstance(metrics[0], list):  # Keras nests per output
-            metrics = metrics[0]
-        model.compile(optimizer=optimizer, loss=loss, metrics=[m for m in metrics if isinstance(m, str)])
+        compile_from_config(model, train_config, f"{path}: training_config")
         if optimizer_state is not None and optimizer_state["class_name"] == type(model.optimizer).__name__:
             model.optimizer.set_state(optimizer_state)
     model._resume_state = training_state
