@@ -1,0 +1,198 @@
+"""The command line and the model files of models/."""
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+
+import gpunet
+from gpunet import cli
+from gpunet.datasets import sources, write_idx
+from gpunet.saving.registry import model_from_config
+from gpunet.saving.training_config import callbacks_from_config, compile_from_config, fit_settings
+
+MODELS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "models", "*.json")))
+
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    """A 300 + 100 image data set in the MNIST format, with learnable labels."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for prefix, n in (("train", 300), ("t10k", 100)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        images[np.arange(n), labels, :] = 255  # the label is the bright row
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return str(folder)
+
+
+@pytest.fixture
+def no_data_anywhere(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("GPUNET_OFFLINE", "1")
+    monkeypatch.delenv("GPUNET_DATA", raising=False)
+    monkeypatch.setattr(sources, "SYSTEM_FOLDERS", {"mnist": [str(tmp_path / "sys")], "fashion_mnist": [str(tmp_path / "sys")]})
+
+
+def tiny_model_file(tmp_path, **training):
+    spec = {
+        "class_name": "Sequential",
+        "config": {"name": "tiny", "layers": [
+            {"class_name": "InputLayer", "config": {"batch_shape": [None, 784]}},
+            {"class_name": "Dense", "config": {"units": 16, "activation": "relu"}},
+            {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}},
+        ]},
+        "training_config": {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"],
+                            "optimizer_config": {"class_name": "Adam", "config": {"learning_rate": 0.01}},
+                            "batch_size": 32, "epochs": 3, "dev_size": 50, "seed": 1,
+                            "callbacks": [{"class_name": "ReduceLROnPlateau", "config": {"monitor": "val_accuracy", "patience": 1}}],
+                            **training},
+    }
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(spec))
+    return str(path)
+
+
+def test_train_prints_epochs_saves_best_and_reports_test_accuracy(tmp_path, tiny_data, capsys):
+    model_file = tiny_model_file(tmp_path)
+    checkpoint = tmp_path / "out" / "best.h5"
+    code = cli.main(["train", model_file, "--data", tiny_data, "--checkpoint", str(checkpoint), "--verbose", "2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "250 train, 50 dev, 100 test" in out and "3 epochs, batch 32, Adam lr 0.01, seed 1" in out
+    assert out.count("Epoch ") == 3 and "val_accuracy: " in out
+    accuracy = float(out.strip().splitlines()[-1].split(": ")[1])
+    best = gpunet.load_model(checkpoint)
+    (_, _), (x_test, y_test) = gpunet.datasets.load("fashion_mnist", path=tiny_data)
+    x_test = gpunet.datasets.scale(x_test, flatten=True)
+    assert best.evaluate(x_test, y_test, verbose=0)[1] == pytest.approx(accuracy, abs=5e-5)
+    assert accuracy > 0.5  # the bright row is easy to learn
+
+
+def test_train_overrides(tmp_path, tiny_data, capsys):
+    model_file = tiny_model_file(tmp_path)
+    code = cli.main(["train", model_file, "--data", tiny_data, "--epochs", "1", "--batch-size", "8", "--optimizer", "sgd",
+                     "--learning-rate", "0.05", "--seed", "4", "--checkpoint", str(tmp_path / "b.h5"), "--verbose", "0"])
+    out = capsys.readouterr().out
+    assert code == 0 and "1 epochs, batch 8, SGD lr 0.05, seed 4" in out
+
+
+def test_same_seed_same_result(tmp_path, tiny_data, capsys):
+    model_file = tiny_model_file(tmp_path, epochs=2)
+    results = []
+    for run in range(2):
+        cli.main(["train", model_file, "--data", tiny_data, "--checkpoint", str(tmp_path / f"r{run}.h5"), "--verbose", "0"])
+        results.append(capsys.readouterr().out.splitlines()[-1])
+    assert results[0] == results[1]
+    weights = [gpunet.load_model(tmp_path / f"r{run}.h5").get_weights() for run in range(2)]
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_evaluate_and_summary(tmp_path, tiny_data, capsys):
+    model_file = tiny_model_file(tmp_path, epochs=1)
+    cli.main(["train", model_file, "--data", tiny_data, "--checkpoint", str(tmp_path / "b.h5"), "--verbose", "0"])
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(tmp_path / "b.h5"), "--data", tiny_data]) == 0
+    out = capsys.readouterr().out
+    assert "fashion_mnist test: loss: " in out and "accuracy: " in out
+    assert cli.main(["summary", str(tmp_path / "b.h5")]) == 0
+    assert "Total params: 12,730" in capsys.readouterr().out
+    assert cli.main(["summary", model_file]) == 0
+    out = capsys.readouterr().out
+    assert 'Model: "tiny"' in out and "training_config: " in out
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train"], "the following arguments are required: model"),
+        (["train", "MODEL", "--epochs", "0"], "argument --epochs: expected a positive integer"),
+        (["train", "MODEL", "--batch-size", "x"], "argument --batch-size: expected a positive integer"),
+        (["train", "MODEL", "--learning-rate", "-1"], "argument --learning-rate: expected a positive number"),
+        (["train", "MODEL", "--seed", "-3"], "argument --seed: expected an integer >= 0"),
+        (["train", "MODEL", "--dataset", "cifar10"], "argument --dataset: invalid choice: 'cifar10'"),
+        (["train", "MODEL", "--optimizer", "adamm"], "unknown optimizer 'adamm'"),
+        (["train", "missing.json"], "model file 'missing.json' does not exist"),
+        (["fly"], "invalid choice: 'fly'"),
+        ([], "the following arguments are required"),
+    ],
+)
+def test_bad_arguments_are_argparse_errors(tmp_path, argv, message, capsys):
+    argv = [tiny_model_file(tmp_path) if a == "MODEL" else a for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("{not json", "is not valid JSON"),
+        ("[1, 2]", "must hold a JSON object"),
+        (json.dumps({"class_name": "Functional", "config": {}}), "only Sequential models"),
+        (json.dumps({"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda", "config": {}}]}}), "unknown or unsupported layer class 'Lambda'"),
+    ],
+)
+def test_bad_model_files(tmp_path, content, message, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", str(path)])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_bad_training_config_values(tmp_path, capsys):
+    model_file = tiny_model_file(tmp_path, batch_size=0)
+    with pytest.raises(SystemExit):
+        cli.main(["train", model_file])
+    assert "training_config.batch_size must be a positive int" in capsys.readouterr().err
+    model_file = tiny_model_file(tmp_path, callbacks=[{"class_name": "Exec", "config": {}}])
+    with pytest.raises(SystemExit):
+        cli.main(["train", model_file])
+    assert "unknown callback 'Exec'" in capsys.readouterr().err
+
+
+def test_missing_data_set_explains_where_it_looked(tmp_path, no_data_anywhere, capsys):
+    code = cli.main(["train", tiny_model_file(tmp_path), "--verbose", "0"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Fashion-MNIST not found" in err and "apt-get install dataset-fashion-mnist" in err
+    assert cli.main(["train", tiny_model_file(tmp_path), "--dataset", "mnist"]) == 1
+    assert "MNIST not found" in capsys.readouterr().err
+
+
+def test_evaluate_missing_or_broken_model(tmp_path, capsys):
+    assert cli.main(["evaluate", str(tmp_path / "none.h5")]) == 1
+    assert "no such model file" in capsys.readouterr().err
+    (tmp_path / "bad.h5").write_text("nope")
+    assert cli.main(["summary", str(tmp_path / "bad.h5")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", MODELS, ids=[os.path.basename(p) for p in MODELS])
+def test_every_model_file_loads_and_compiles(path):
+    with open(path) as f:
+        spec = json.load(f)
+    model = model_from_config(spec)
+    assert model.built and model.input_shape == (None, 784) and model.output_shape == (None, 10)
+    training = spec["training_config"]
+    compile_from_config(model, training)
+    assert model.compiled and model.output_is_fused()
+    callbacks_from_config(training.get("callbacks"))
+    settings = fit_settings(training)
+    assert {"batch_size", "epochs", "dev_size", "seed"} <= set(settings)
+    with open(path) as f:
+        assert gpunet.model_from_json(f.read()).count_params() == model.count_params()
+
+
+def test_model_files_include_the_course_experiments():
+    names = {os.path.basename(p) for p in MODELS}
+    assert {"fashion-mlp.json", "zhang-mlp-1x512.json"} <= names
+    assert {f"nielsen-{d}x30-sigmoid.json" for d in range(5)} <= names
