@@ -31,6 +31,13 @@ def _as_host_array(a, name: str):
     return arr
 
 
+def _all_finite(arr) -> bool:
+    """Whether a float array holds no NaN or infinity: its min and max are finite (two passes,
+    no temporary the size of the data)."""
+    xp = backend.get_array_module(arr)
+    return bool(xp.isfinite(arr.min())) and bool(xp.isfinite(arr.max()))
+
+
 def check_features(x, name: str = "x", feature_shape=None):
     """``x`` as an array of shape (samples, features...) with finite numbers, or a clear error."""
     arr = _as_host_array(x, name)
@@ -40,11 +47,9 @@ def check_features(x, name: str = "x", feature_shape=None):
         raise ValueError(f"{name} must have shape (samples, features...), got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: it has 0 samples")
-    if arr.dtype.kind == "f":
-        xp = backend.get_array_module(arr)
-        if not bool(xp.isfinite(arr).all()):
-            bad = int((~xp.isfinite(arr)).sum())
-            raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
+    if arr.dtype.kind == "f" and not _all_finite(arr):
+        bad = int((~backend.get_array_module(arr).isfinite(arr)).sum())
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
     if feature_shape is not None and tuple(arr.shape[1:]) != tuple(feature_shape):
         raise ValueError(
             f"{name} has samples of shape {tuple(arr.shape[1:])}, but the model expects inputs of shape {tuple(feature_shape)}"
@@ -87,7 +92,7 @@ def check_targets(y, loss, output_shape, samples: int, name: str = "y", x_name: 
                 f"{name} holds class labels from {low} to {high}, but the model has {classes} outputs: labels must lie in [0, {classes})"
             )
         return arr.astype(numpy.int64, copy=False)
-    if arr.dtype.kind == "f" and not bool(xp.isfinite(arr).all()):
+    if arr.dtype.kind == "f" and not _all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinite values")
     if tuple(arr.shape[1:]) != tuple(outputs):
         if outputs == (1,) and arr.ndim == 1:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from . import ops
 from .autograd import Tensor, as_tensor
 from .ops import loss as loss_ops
-from .backend import get_array_module
 
 __all__ = [
     "Loss",
@@ -81,9 +80,7 @@ class SparseCategoricalCrossentropy(Loss):
     def compute(self, output, target, logits):
         if logits:
             return loss_ops.SparseCrossEntropy()(output, target)
-        xp = get_array_module(output.data)
-        picked = output[xp.arange(output.shape[0]), target.data]
-        return -ops.log(ops.maximum(picked, _EPSILON)).mean()
+        return -ops.log(ops.maximum(ops.pick(output, target), _EPSILON)).mean()
 
 
 class CategoricalCrossentropy(Loss):
@@ -100,7 +97,7 @@ class CategoricalCrossentropy(Loss):
         if logits:
             return loss_ops.DenseCrossEntropy()(output, target)
         log_p = ops.log(ops.maximum(output, _EPSILON))
-        return -(log_p * target).sum() / output.shape[0]
+        return -(log_p * target).sum(axis=1).mean()
 
 
 class BinaryCrossentropy(Loss):
@@ -115,7 +112,7 @@ class BinaryCrossentropy(Loss):
 
     def compute(self, output, target, logits):
         if target.shape != output.shape:
-            target = Tensor._result(target.data.reshape(output.shape), None)
+            target = ops.reshape(target, (-1, *output.shape[1:]))
         fn = loss_ops.BinaryCrossEntropyWithLogits() if logits else loss_ops.BinaryCrossEntropy()
         return fn(output, target)
 
@@ -134,7 +131,7 @@ class MeanSquaredError(Loss):
 
     def compute(self, output, target, logits):
         if target.shape != output.shape:
-            target = Tensor._result(target.data.reshape(output.shape), None)
+            target = ops.reshape(target, (-1, *output.shape[1:]))
         return loss_ops.MeanSquaredError()(output, target)
 
     def get_config(self):

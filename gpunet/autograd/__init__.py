@@ -3,6 +3,7 @@
 from .tensor import Parameter, Tensor, as_tensor
 from .function import Function, backward, enable_grad, is_grad_enabled, no_grad, sum_to_shape
 from .gradcheck import gradcheck
+from .tape import Tape
 
 __all__ = [
     "Tensor",
@@ -15,4 +16,5 @@ __all__ = [
     "is_grad_enabled",
     "sum_to_shape",
     "gradcheck",
+    "Tape",
 ]

@@ -23,6 +23,7 @@ from .tensor import Tensor, as_tensor
 __all__ = ["Function", "backward", "no_grad", "enable_grad", "is_grad_enabled", "sum_to_shape"]
 
 _grad_enabled = True
+_recorder = None  # set by Tape.record: called with (function, inputs, output) for every op
 
 _FREED = (
     "the graph behind this tensor was already freed by an earlier backward(); "
@@ -88,9 +89,14 @@ class Function:
                 self.needs_input_grad = needs
                 out = Tensor._result(self.forward(*[t.data for t in inputs]), self)
                 self.inputs = inputs
+                if _recorder is not None:
+                    _recorder(self, inputs, out)
                 return out
         self.needs_input_grad = (False,) * len(inputs)
-        return Tensor._result(self.forward(*[t.data for t in inputs]), None)
+        out = Tensor._result(self.forward(*[t.data for t in inputs]), None)
+        if _recorder is not None:
+            _recorder(self, inputs, out)
+        return out
 
     def forward(self, *arrays):  # pragma: no cover - interface
         raise NotImplementedError

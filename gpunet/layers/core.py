@@ -154,7 +154,12 @@ class Flatten(Layer):
         return (input_shape[0], size)
 
     def call(self, x, training=False):
-        return x if x.ndim == 2 else ops.reshape(x, (x.shape[0], -1))
+        if x.ndim == 2:
+            return x
+        features = 1
+        for dim in x.shape[1:]:
+            features *= dim
+        return ops.reshape(x, (-1, features))  # no batch size baked in: any batch fits
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}

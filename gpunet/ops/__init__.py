@@ -6,14 +6,14 @@ and on CuPy. Importing this package also gives :class:`gpunet.Tensor` its operat
 
 from ..autograd import Tensor
 from .activation import log_softmax, relu, sigmoid, softmax, tanh
-from .array import getitem, reshape, transpose
+from .array import getitem, pick, reshape, transpose
 from .loss import binary_cross_entropy, cross_entropy, mse
 from .math import add, div, exp, linear, log, matmul, maximum, mean, mul, neg, pow, sub, sum
 from .noise import dropout
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "maximum", "matmul", "linear",
-    "sum", "mean", "reshape", "transpose", "getitem",
+    "sum", "mean", "reshape", "transpose", "getitem", "pick",
     "sigmoid", "tanh", "relu", "softmax", "log_softmax",
     "cross_entropy", "mse", "binary_cross_entropy", "dropout",
 ]

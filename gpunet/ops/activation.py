@@ -10,9 +10,15 @@ from ..backend import get_array_module
 __all__ = ["sigmoid", "tanh", "relu", "softmax", "log_softmax"]
 
 
+_EXP_LIMITS: dict = {}
+
+
 def _exp_limit(dtype) -> float:
     """Largest t with exp(t) finite in ``dtype`` (88 for float32, 709 for float64)."""
-    return float(numpy.floor(numpy.log(numpy.finfo(dtype).max)))
+    limit = _EXP_LIMITS.get(dtype)
+    if limit is None:
+        limit = _EXP_LIMITS[dtype] = float(numpy.floor(numpy.log(numpy.finfo(dtype).max)))
+    return limit
 
 
 def sigmoid_forward(x):

@@ -7,7 +7,7 @@ import numpy
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 
-__all__ = ["reshape", "transpose", "getitem"]
+__all__ = ["reshape", "transpose", "getitem", "pick"]
 
 
 class Reshape(Function):
@@ -52,6 +52,21 @@ class GetItem(Function):
         return (gx,)
 
 
+class Pick(Function):
+    """``x[i, labels[i]]`` for every row ``i``: each sample's entry for its class."""
+
+    def forward(self, x, labels):
+        xp = get_array_module(x)
+        self.index = (xp.arange(x.shape[0]), labels)
+        self.shape = x.shape
+        return x[self.index]
+
+    def backward(self, gy):
+        gx = get_array_module(gy).zeros(self.shape, dtype=gy.dtype)
+        gx[self.index] = gy  # one entry per row: no index repeats
+        return gx, None
+
+
 def _scatter_add(xp, target, index, values):
     if hasattr(xp.add, "at"):
         xp.add.at(target, index, values)
@@ -85,3 +100,8 @@ def transpose(x, axes=None) -> Tensor:
 def getitem(x, index) -> Tensor:
     """``x[index]``: basic and advanced NumPy indexing."""
     return GetItem(_unwrap_index(index))(x)
+
+
+def pick(x, labels) -> Tensor:
+    """``x[i, labels[i]]`` for each row ``i`` of a (batch, classes) tensor (integer labels)."""
+    return Pick()(x, labels)

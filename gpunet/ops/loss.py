@@ -24,21 +24,25 @@ class SparseCrossEntropy(Function):
     Forward keeps the softmax probabilities ``p``; backward is ``(p - onehot(y)) / N``.
     """
 
+    rows = None  # arange(batch), kept between calls when a replayed tape reuses this op
+
     def forward(self, logits, labels):
         xp = get_array_module(logits)
         n = logits.shape[0]
         shifted = logits - logits.max(axis=1, keepdims=True)
         e = xp.exp(shifted)
         total = e.sum(axis=1, keepdims=True)
-        rows = xp.arange(n)
-        picked = shifted[rows, labels] - xp.log(total[:, 0])
-        loss = -picked.mean()
+        rows = self.rows
+        if rows is None or rows.shape[0] != n:
+            rows = self.rows = xp.arange(n)
+        # mean over the batch of log(total) - shifted[true class]: finite for any logits
+        loss = (xp.log(total).sum() - shifted[rows, labels].sum()) * (1.0 / n)
         e /= total
-        self.p, self.labels, self.rows = e, labels, rows
+        self.p, self.labels = e, labels
         return xp.asarray(loss, dtype=logits.dtype)
 
     def backward(self, gy):
-        scale = gy / self.p.shape[0]
+        scale = gy * (1.0 / self.p.shape[0])
         g = self.p * scale
         g[self.rows, self.labels] -= scale
         return g, None

@@ -118,20 +118,23 @@ class Optimizer:
         """
         lr = self.learning_rate
         self.iterations += 1
+        all_slots = self._slots
         for grad, param in grads_and_vars:
             if grad is None:
                 continue
-            grad = grad.data if isinstance(grad, Tensor) else grad
-            slots = self._slots.get(param.name)
+            if isinstance(grad, Tensor):
+                grad = grad.data
+            data = param.data
+            slots = all_slots.get(param.name)
             if slots is None:
                 slots = self._create_slots(param)
-            if grad.shape != param.data.shape:
-                raise ValueError(f"gradient of shape {grad.shape} does not match parameter {param.name!r} of shape {param.data.shape}")
+            if grad.shape != data.shape:
+                raise ValueError(f"gradient of shape {grad.shape} does not match parameter {param.name!r} of shape {data.shape}")
             slots["step"] += 1
-            if backend.get_array_module(param.data) is numpy:
-                self._update_numpy(param.data, grad, slots, lr)
+            if type(data) is numpy.ndarray:
+                self._update_numpy(data, grad, slots, lr)
             else:
-                self._update_gpu(param.data, grad, slots, lr)
+                self._update_gpu(data, grad, slots, lr)
 
     def _create_slots(self, param) -> dict:
         name = param.name

@@ -45,7 +45,7 @@ class SGD(Optimizer):
 
     def _update_numpy(self, param, grad, slots, lr):
         xp = get_array_module(param)
-        g = self._coupled_decay(param, grad, slots)
+        g = self._coupled_decay(param, grad, slots) if self.weight_decay else grad
         tmp = slots["scratch"]
         mu = self.momentum
         if mu:
