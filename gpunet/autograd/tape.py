@@ -9,8 +9,11 @@ forward-pass optimization" — and then runs each step by calling the *same* Fun
 eager autograd, bit for bit (the same op code runs in the same order); only the bookkeeping is
 gone. Random ops (dropout) draw fresh noise at every replay, as they would eagerly.
 
-Only graphs whose structure cannot change between steps may be taped: the training loop tapes
-models made of gpunet's built-in layers and losses, and runs anything else eagerly.
+Only graphs whose structure cannot change between steps may be taped, and whose every
+computation on the step's inputs goes through ops: a value computed from an input with plain
+array code would be recorded as a constant and go stale (a view of an input is detected and
+refused, arithmetic is not). The training loop therefore tapes models made of gpunet's built-in
+layers and losses only, and runs anything else eagerly.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ from .base import Layer, check_positive_int, normalize_shape
 
 __all__ = ["InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten"]
 
+# activations that Dense runs inside its linear op (one op, one array per layer)
+_FUSED = {activations.relu: "relu", activations.sigmoid: "sigmoid", activations.tanh: "tanh"}
+
 
 class InputLayer(Layer):
     """Declares the shape of the model's inputs (without the batch dimension in ``shape``)."""
@@ -78,15 +81,22 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
 
-    def call_linear(self, x: Tensor) -> Tensor:
-        """The affine part alone (the logits when the activation is softmax or sigmoid)."""
+    def _check_features(self, x: Tensor) -> None:
         if x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(
                 f"Dense layer {self.name!r} expects inputs with {self.kernel.shape[0]} features, got shape {tuple(x.shape)}"
             )
+
+    def call_linear(self, x: Tensor) -> Tensor:
+        """The affine part alone (the logits when the activation is softmax or sigmoid)."""
+        self._check_features(x)
         return ops.linear(x, self.kernel, self.bias)
 
     def call(self, x, training=False):
+        name = _FUSED.get(self.activation)
+        if name is not None:  # relu / sigmoid / tanh run inside the linear op
+            self._check_features(x)
+            return ops.linear(x, self.kernel, self.bias, activation=name)
         y = self.call_linear(x)
         return y if self.activation is activations.linear else self.activation(y)
 

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import numpy
-
+from .. import kernels
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 
 __all__ = ["sigmoid", "tanh", "relu", "softmax", "log_softmax"]
 
 
-_EXP_LIMITS: dict = {}
-
-
-def _exp_limit(dtype) -> float:
-    """Largest t with exp(t) finite in ``dtype`` (88 for float32, 709 for float64)."""
-    limit = _EXP_LIMITS.get(dtype)
-    if limit is None:
-        limit = _EXP_LIMITS[dtype] = float(numpy.floor(numpy.log(numpy.finfo(dtype).max)))
-    return limit
-
-
 def sigmoid_forward(x):
-    """``1 / (1 + exp(-x))`` with ``-x`` clipped where exp would overflow.
-
-    Exact to rounding wherever the result is a normal number, no overflow warning for large
-    negative inputs, and five in-place passes without temporaries.
-    """
-    xp = get_array_module(x)
-    t = xp.negative(x)
-    xp.minimum(t, _exp_limit(x.dtype), out=t)
-    xp.exp(t, out=t)
-    t += 1
-    xp.reciprocal(t, out=t)
-    return t
+    """``1 / (1 + exp(-x))``: exact wherever the result is a normal number, no overflow warning
+    (one fused kernel on the GPU; see :mod:`gpunet.kernels`)."""
+    return kernels.sigmoid(x)
 
 
 class Sigmoid(Function):
@@ -42,8 +21,7 @@ class Sigmoid(Function):
         return self.y
 
     def backward(self, gy):
-        y = self.y
-        return (gy * y * (1 - y),)
+        return (kernels.sigmoid_grad(gy, self.y),)
 
 
 class Tanh(Function):
@@ -52,8 +30,7 @@ class Tanh(Function):
         return self.y
 
     def backward(self, gy):
-        y = self.y
-        return (gy * (1 - y * y),)
+        return (kernels.tanh_grad(gy, self.y),)
 
 
 class ReLU(Function):
@@ -64,7 +41,7 @@ class ReLU(Function):
         return self.y
 
     def backward(self, gy):
-        return (gy * (self.y > 0),)
+        return (kernels.relu_grad(gy, self.y),)
 
 
 def log_softmax_forward(x, axis=-1):

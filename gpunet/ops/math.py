@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import kernels
 from ..autograd import Function, Tensor, sum_to_shape
 from ..backend import get_array_module
 
@@ -164,12 +165,33 @@ class MatMul(Function):
         return ga, gb
 
 
-class Linear(Function):
-    """``y = x @ kernel + bias`` over the last axis of ``x``: the Dense layer in one op.
+def _activate_in_place(name, y):
+    """Apply a fusable activation to the fresh array ``y``, in place where the backend allows."""
+    xp = get_array_module(y)
+    if name == "relu":
+        return xp.maximum(y, 0, out=y)
+    if name == "tanh":
+        return xp.tanh(y, out=y)
+    return kernels.sigmoid(y, out=y)
 
-    Backward: ``gx = gy @ kernel.T``, ``g_kernel = x.T @ gy``, ``g_bias = gy.sum(0)``, each computed
-    only when wanted (the network's input needs no gradient, which saves one product per step).
+
+_ACTIVATION_GRADS = {"relu": kernels.relu_grad, "sigmoid": kernels.sigmoid_grad, "tanh": kernels.tanh_grad}
+FUSABLE_ACTIVATIONS = tuple(_ACTIVATION_GRADS)
+
+
+class Linear(Function):
+    """``y = activation(x @ kernel + bias)`` over the last axis of ``x``: the Dense layer in one op.
+
+    The activation (``None``, ``"relu"``, ``"sigmoid"`` or ``"tanh"``) is applied in place on the
+    product, so a Dense layer costs one op and one array. Backward: ``g = gy * activation'``, then
+    ``gx = g @ kernel.T``, ``g_kernel = x.T @ g``, ``g_bias = g.sum(0)``, each computed only when
+    wanted (the network's input needs no gradient, which saves one product per step).
     """
+
+    def __init__(self, activation=None):
+        if activation is not None and activation not in _ACTIVATION_GRADS:
+            raise ValueError(f"linear: activation must be None or one of {list(_ACTIVATION_GRADS)}, got {activation!r}")
+        self.activation = activation
 
     def forward(self, x, kernel, bias=None):
         if x.ndim < 1 or kernel.ndim != 2 or x.shape[-1] != kernel.shape[0]:
@@ -180,9 +202,13 @@ class Linear(Function):
         y = x @ kernel
         if bias is not None:
             y += bias
+        if self.activation is not None:
+            y = self.y = _activate_in_place(self.activation, y)
         return y
 
     def backward(self, gy):
+        if self.activation is not None:
+            gy = _ACTIVATION_GRADS[self.activation](gy, self.y)
         needs = self.needs_input_grad
         gx = gk = gb = None
         if needs[0]:
@@ -307,11 +333,12 @@ def matmul(a, b) -> Tensor:
     return MatMul()(a, b)
 
 
-def linear(x, kernel, bias=None) -> Tensor:
-    """``x @ kernel + bias``: kernel of shape (in, out), bias of shape (out,) or None."""
+def linear(x, kernel, bias=None, activation=None) -> Tensor:
+    """``activation(x @ kernel + bias)``: kernel of shape (in, out), bias of shape (out,) or None,
+    activation None, ``"relu"``, ``"sigmoid"`` or ``"tanh"`` (fused into the same op)."""
     if bias is None:
-        return Linear()(x, kernel)
-    return Linear()(x, kernel, bias)
+        return Linear(activation)(x, kernel)
+    return Linear(activation)(x, kernel, bias)
 
 
 def sum(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001

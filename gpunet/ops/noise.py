@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, kernels
 from ..autograd import Function, Tensor, as_tensor
 
-__all__ = ["dropout", "dropout_mask"]
-
-
-def dropout_mask(shape, rate: float, dtype):
-    """Inverted-dropout mask: each entry is ``1 / (1 - rate)`` with probability ``1 - rate``, else 0.
-
-    Drawn from the backend's noise generator, on the backend's device.
-    """
-    keep = backend.noise_generator().random(shape, dtype=dtype) >= rate
-    return keep * dtype.type(1.0 / (1.0 - rate))
+__all__ = ["dropout"]
 
 
 class Dropout(Function):
+    """Mask from uniform noise ``u`` drawn on the data's device: kept where ``u >= rate``,
+    scaled by ``1 / (1 - rate)``; forward and mask in one fused kernel on the GPU."""
+
     def __init__(self, rate):
         self.rate = rate
 
     def forward(self, x):
-        self.mask = dropout_mask(x.shape, self.rate, x.dtype)
-        return x * self.mask
+        u = backend.noise_generator().random(x.shape, dtype=x.dtype)
+        y, self.mask = kernels.dropout_apply(x, u, self.rate, 1.0 / (1.0 - self.rate))
+        return y
 
     def backward(self, gy):
         return (gy * self.mask,)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
-from .base import ElementwiseKernel, Optimizer, check_nonnegative
+from ..kernels import ElementwiseKernel
+from .base import Optimizer, check_nonnegative
 
 __all__ = ["Adagrad"]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 
 from ..backend import get_array_module
-from .base import ElementwiseKernel, Optimizer, check_beta, check_nonnegative
+from ..kernels import ElementwiseKernel
+from .base import Optimizer, check_beta, check_nonnegative
 
 __all__ = ["Adam", "AdamW", "Adamax", "Nadam", "RAdam"]
 

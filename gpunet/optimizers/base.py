@@ -16,7 +16,7 @@ import numpy
 from .. import backend
 from ..autograd import Tensor
 
-__all__ = ["Optimizer", "ElementwiseKernel", "check_rate", "check_beta", "check_nonnegative"]
+__all__ = ["Optimizer", "check_rate", "check_beta", "check_nonnegative"]
 
 
 def _is_number(value) -> bool:
@@ -37,21 +37,6 @@ def check_rate(value, name: str) -> float:
 
 
 check_beta = check_rate
-
-
-class ElementwiseKernel:
-    """A CuPy elementwise kernel compiled on first use (never on the CPU, never at import)."""
-
-    def __init__(self, in_params: str, out_params: str, body: str, name: str):
-        self.spec = (in_params, out_params, body, name)
-        self._kernel = None
-
-    def __call__(self, *args):
-        if self._kernel is None:
-            import cupy  # noqa: PLC0415 - only reached with CuPy arrays
-
-            self._kernel = cupy.ElementwiseKernel(*self.spec)
-        return self._kernel(*args)
 
 
 # Keras optimizer settings and the value that means "off"; anything else is refused on loading.

@@ -1,0 +1,114 @@
+"""Fused GPU kernels, each beside its NumPy twin.
+
+On the GPU every NumPy-style operation is a kernel launch and a trip through device memory;
+``gy * y * (1 - y)`` is three of each. The computations below are written once as a CuPy
+``ElementwiseKernel`` (compiled on first use, never on the CPU, never at import) and once as
+array operations, the *twin*, which runs on NumPy arrays and is what the CPU and the test suite
+use. :class:`Fused` picks the kernel for CuPy arrays and the twin otherwise, so the ops that call
+it never branch on the device themselves; ``tests/test_kernels.py`` checks every kernel against
+its twin on a GPU.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from . import backend
+
+__all__ = ["ElementwiseKernel", "Fused", "sigmoid", "sigmoid_grad", "tanh_grad", "relu_grad", "dropout_apply"]
+
+
+class ElementwiseKernel:
+    """A CuPy elementwise kernel compiled on first use."""
+
+    def __init__(self, in_params: str, out_params: str, body: str, name: str):
+        self.spec = (in_params, out_params, body, name)
+        self._kernel = None
+
+    def __call__(self, *args):
+        if self._kernel is None:
+            import cupy  # noqa: PLC0415 - only reached with CuPy arrays
+
+            self._kernel = cupy.ElementwiseKernel(*self.spec)
+        return self._kernel(*args)
+
+
+class Fused:
+    """An elementwise computation: a CuPy kernel for CuPy arrays, its NumPy twin otherwise."""
+
+    def __init__(self, kernel: ElementwiseKernel, twin):
+        self.kernel = kernel
+        self.twin = twin
+
+    def __call__(self, *arrays):
+        if backend.get_array_module(arrays[0]) is numpy:
+            return self.twin(*arrays)
+        return self.kernel(*arrays)
+
+
+_EXP_LIMITS: dict = {}
+
+
+def exp_limit(dtype) -> float:
+    """Largest t with exp(t) finite in ``dtype`` (88 for float32, 709 for float64)."""
+    limit = _EXP_LIMITS.get(dtype)
+    if limit is None:
+        limit = _EXP_LIMITS[dtype] = float(numpy.floor(numpy.log(numpy.finfo(dtype).max)))
+    return limit
+
+
+def _sigmoid_twin(x, out=None):
+    """``1 / (1 + exp(-x))`` with ``-x`` clipped where exp would overflow: exact to rounding
+    wherever the result is a normal number, no overflow warning, five in-place passes."""
+    xp = backend.get_array_module(x)
+    t = xp.negative(x, out=out)
+    xp.minimum(t, exp_limit(x.dtype), out=t)
+    xp.exp(t, out=t)
+    t += 1
+    xp.reciprocal(t, out=t)
+    return t
+
+
+_sigmoid_kernel = ElementwiseKernel(
+    "T x, T limit", "T y", "T t = -x; t = t < limit ? t : limit; y = 1 / (1 + exp(t));", "gpunet_sigmoid"
+)
+
+
+def sigmoid(x, out=None):
+    """The logistic function (see :func:`_sigmoid_twin` for the numerics); ``out=x`` computes in
+    place on the CPU (the GPU kernel always writes a new array)."""
+    if backend.get_array_module(x) is numpy:
+        return _sigmoid_twin(x, out)
+    return _sigmoid_kernel(x, x.dtype.type(exp_limit(x.dtype)))
+
+
+sigmoid_grad = Fused(
+    ElementwiseKernel("T gy, T y", "T gx", "gx = gy * y * (1 - y);", "gpunet_sigmoid_grad"),
+    lambda gy, y: gy * y * (1 - y),
+)
+tanh_grad = Fused(
+    ElementwiseKernel("T gy, T y", "T gx", "gx = gy * (1 - y * y);", "gpunet_tanh_grad"),
+    lambda gy, y: gy * (1 - y * y),
+)
+relu_grad = Fused(
+    ElementwiseKernel("T gy, T y", "T gx", "gx = y > 0 ? gy : (T)0;", "gpunet_relu_grad"),
+    lambda gy, y: gy * (y > 0),
+)
+
+
+def _dropout_twin(x, u, rate, scale):
+    mask = (u >= rate) * scale
+    return x * mask, mask
+
+
+_dropout_kernel = ElementwiseKernel(
+    "T x, T u, T rate, T scale", "T y, T mask", "mask = u >= rate ? scale : (T)0; y = x * mask;", "gpunet_dropout"
+)
+
+
+def dropout_apply(x, u, rate: float, scale: float):
+    """``(x * mask, mask)`` with ``mask = scale`` where ``u >= rate``, else 0 (inverted dropout)."""
+    rate, scale = x.dtype.type(rate), x.dtype.type(scale)
+    if backend.get_array_module(x) is numpy:
+        return _dropout_twin(x, u, rate, scale)
+    return _dropout_kernel(x, u, rate, scale)

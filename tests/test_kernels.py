@@ -1,0 +1,81 @@
+"""Every fused GPU kernel against its NumPy twin (the twin runs on CuPy arrays too).
+
+These need a CUDA device and are skipped elsewhere; the twins themselves are what the CPU runs,
+so the rest of the suite tests them on every machine.
+"""
+
+import numpy as np
+import pytest
+
+from gpunet import Parameter, backend, kernels, optimizers
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.fixture
+def cp():
+    if not backend.is_gpu_available():
+        pytest.skip("no usable CUDA device")
+    previous = backend.name()
+    backend.use("cupy")
+    try:
+        yield backend.array_module()
+    finally:
+        backend.use(previous)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_kernels_match_twins(cp, dtype):
+    rng = np.random.default_rng(0)
+    x = cp.asarray(rng.uniform(-100, 100, (64, 33)).astype(dtype))
+    gy = cp.asarray(rng.standard_normal((64, 33)).astype(dtype))
+    rtol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(cp.asnumpy(kernels.sigmoid(x)), cp.asnumpy(kernels._sigmoid_twin(x)), rtol=rtol)
+    y = kernels.sigmoid(x)
+    for fused in (kernels.sigmoid_grad, kernels.tanh_grad, kernels.relu_grad):
+        np.testing.assert_allclose(cp.asnumpy(fused(gy, y)), cp.asnumpy(fused.twin(gy, y)), rtol=rtol, atol=1e-30)
+
+
+def test_dropout_kernel_matches_twin(cp):
+    rng = np.random.default_rng(1)
+    x = cp.asarray(rng.standard_normal((50, 40)).astype(np.float32))
+    u = cp.asarray(rng.random((50, 40)).astype(np.float32))
+    y, mask = kernels.dropout_apply(x, u, 0.3, 1 / 0.7)
+    y2, mask2 = kernels._dropout_twin(x, u, np.float32(0.3), np.float32(1 / 0.7))
+    np.testing.assert_array_equal(cp.asnumpy(mask), cp.asnumpy(mask2))
+    np.testing.assert_allclose(cp.asnumpy(y), cp.asnumpy(y2), rtol=1e-7)
+
+
+OPTIMIZERS = {
+    "sgd": lambda: optimizers.SGD(0.1),
+    "sgd-momentum-decay": lambda: optimizers.SGD(0.1, momentum=0.9, dampening=0.1, weight_decay=0.01),
+    "sgd-nesterov": lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+    "adagrad": lambda: optimizers.Adagrad(0.1, lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1),
+    "adadelta": lambda: optimizers.Adadelta(weight_decay=0.01),
+    "adam": lambda: optimizers.Adam(0.01, weight_decay=0.01),
+    "amsgrad": lambda: optimizers.Adam(0.01, amsgrad=True),
+    "adamw": lambda: optimizers.AdamW(0.01),
+    "adamw-amsgrad": lambda: optimizers.AdamW(0.01, amsgrad=True),
+    "adamax": lambda: optimizers.Adamax(weight_decay=0.01),
+    "nadam": lambda: optimizers.Nadam(weight_decay=0.01),
+    "radam": lambda: optimizers.RAdam(weight_decay=0.01),
+    "rmsprop": lambda: optimizers.RMSprop(),
+    "rmsprop-centered-momentum": lambda: optimizers.RMSprop(centered=True, momentum=0.9, weight_decay=0.01),
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_optimizer_kernels_match_twins(cp, name, dtype):
+    rng = np.random.default_rng(2)
+    start = rng.standard_normal((17, 9)).astype(dtype)
+    fused_param, twin_param = Parameter(cp.asarray(start), name="p"), Parameter(cp.asarray(start), name="p")
+    fused_opt, twin_opt = OPTIMIZERS[name](), OPTIMIZERS[name]()
+    twin_opt._update_gpu = twin_opt._update_numpy  # the array-operation twin, on CuPy arrays
+    for _ in range(25):
+        g = cp.asarray(rng.standard_normal((17, 9)).astype(dtype))
+        fused_opt.apply_gradients([(g, fused_param)])
+        twin_opt.apply_gradients([(g, twin_param)])
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(cp.asnumpy(fused_param.data), cp.asnumpy(twin_param.data), rtol=rtol, atol=rtol)
+    assert fused_param.data.dtype == dtype
