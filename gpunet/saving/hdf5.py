@@ -125,20 +125,34 @@ def _open(path, mode="r"):
 # ----------------------------------------------------------------------------------------------
 # writing
 # ----------------------------------------------------------------------------------------------
+def _fixed_text(text: str):
+    """Text as a fixed-length byte string: stored inside the attribute itself. (Variable-length
+    strings live in a separate heap, and a damaged heap can send the HDF5 library into an
+    endless loop when the attribute is read; fixed-length text is at worst garbage JSON.)"""
+    return numpy.bytes_(text.encode("utf-8"))
+
+
+def _fixed_text_list(items):
+    encoded = [item.encode("utf-8") for item in items]
+    if not encoded:
+        return numpy.zeros((0,))
+    return numpy.array(encoded, dtype=f"S{max(len(e) for e in encoded)}")
+
+
 def _layers_with_weights(model):
     return [layer for layer in model.layers if layer.weights]
 
 
 def _write_weights(group, model) -> None:
-    group.attrs["backend"] = "numpy"
-    group.attrs["keras_version"] = KERAS_VERSION
-    group.attrs["layer_names"] = [layer.name for layer in model.layers]
+    group.attrs["backend"] = _fixed_text("numpy")
+    group.attrs["keras_version"] = _fixed_text(KERAS_VERSION)
+    group.attrs["layer_names"] = _fixed_text_list([layer.name for layer in model.layers])
     for layer in model.layers:
         g = group.create_group(layer.name)
         names = [f"{model.name}/{p.name}" for p in layer.weights]
-        g.attrs["weight_names"] = names if names else numpy.zeros((0,))
+        g.attrs["weight_names"] = _fixed_text_list(names)
         for name, p in zip(names, layer.weights):
-            g.create_dataset(name, data=backend.to_host(p.data))
+            g.create_dataset(name, data=backend.to_host(p.data), track_times=False)
     group.create_group("top_level_model_weights").attrs["weight_names"] = numpy.zeros((0,))
 
 
@@ -146,8 +160,8 @@ def _write_optimizer(group, optimizer) -> None:
     from .. import optimizers  # noqa: PLC0415
 
     state = optimizer.get_state()
-    group.attrs["class_name"] = type(optimizer).__name__
-    group.attrs["config"] = json.dumps(optimizers.serialize(optimizer))
+    group.attrs["class_name"] = _fixed_text(type(optimizer).__name__)
+    group.attrs["config"] = _fixed_text(json.dumps(optimizers.serialize(optimizer)))
     group.attrs["iterations"] = state["iterations"]
     group.attrs["epoch"] = state["epoch"]
     group.attrs["learning_rate"] = state["learning_rate"]
@@ -156,18 +170,18 @@ def _write_optimizer(group, optimizer) -> None:
         g = slots.create_group(path)
         for key, value in values.items():
             if isinstance(value, numpy.ndarray):
-                g.create_dataset(key, data=value)
+                g.create_dataset(key, data=value, track_times=False)
             else:
                 g.attrs[key] = value
 
 
 def _write_training_state(group, state: dict) -> None:
     best_weights = state.pop("best_weights", None)
-    group.attrs["state"] = json.dumps(state)
+    group.attrs["state"] = _fixed_text(json.dumps(state))
     if best_weights:
         g = group.create_group("best_weights")
         for path, value in best_weights.items():
-            g.create_dataset(path, data=value)
+            g.create_dataset(path, data=value, track_times=False)
 
 
 def save_model(model, filepath, include_optimizer: bool = True) -> None:
@@ -182,18 +196,18 @@ def save_model(model, filepath, include_optimizer: bool = True) -> None:
         training_state = fit_state()
     with atomic_write(path) as temp:
         with _h5py().File(temp, "w") as f:
-            f.attrs["keras_version"] = KERAS_VERSION
-            f.attrs["backend"] = "numpy"
-            f.attrs["model_config"] = model.to_json()
+            f.attrs["keras_version"] = _fixed_text(KERAS_VERSION)
+            f.attrs["backend"] = _fixed_text("numpy")
+            f.attrs["model_config"] = _fixed_text(model.to_json())
             config = training_config(model)
             if config is not None:
-                f.attrs["training_config"] = json.dumps(config)
+                f.attrs["training_config"] = _fixed_text(json.dumps(config))
             _write_weights(f.create_group("model_weights"), model)
             ours = f.create_group("gpunet")
             ours.attrs["format_version"] = FORMAT_VERSION
             from .. import __version__  # noqa: PLC0415
 
-            ours.attrs["gpunet_version"] = __version__
+            ours.attrs["gpunet_version"] = _fixed_text(__version__)
             if include_optimizer and model.compiled:
                 _write_optimizer(ours.create_group("optimizer"), model.optimizer)
             if training_state is not None:
@@ -258,6 +272,22 @@ def _assign(model, values) -> None:
         p.data[...] = backend.to_device(value.astype(p.dtype, copy=False))
 
 
+class _Damaged:
+    """Turn anything h5py raises on a corrupted file (KeyError, RuntimeError, ...) into an
+    OSError naming the file; gpunet's own ValueError/TypeError/OSError pass through."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, traceback):
+        if exc is None or isinstance(exc, (ValueError, TypeError, OSError)) or not isinstance(exc, Exception):
+            return False
+        raise OSError(f"{self.path}: the file is damaged ({type(exc).__name__}: {exc})") from None
+
+
 def load_weights(model, filepath) -> None:
     """Read weights written by gpunet or Keras (``.h5``) into a model of the same architecture.
 
@@ -265,7 +295,7 @@ def load_weights(model, filepath) -> None:
     assigned, so a mismatched file leaves the model unchanged.
     """
     path = os.fspath(filepath) if isinstance(filepath, (str, os.PathLike)) else filepath
-    with _open(path) as f:
+    with _Damaged(path), _open(path) as f:
         if not model.built:
             raise ValueError("build the model (an Input layer, or call it on data) before loading weights into it")
         values = _read_weights(f, model, path)
@@ -327,7 +357,7 @@ def load_model(filepath, compile: bool = True):  # noqa: A002 - Keras's argument
     what an exact resumption needs (see :func:`gpunet.training.fit`'s ``initial_epoch``).
     """
     path = os.fspath(filepath) if isinstance(filepath, (str, os.PathLike)) else filepath
-    with _open(path) as f:
+    with _Damaged(path), _open(path) as f:
         config = _json_attr(f.attrs, "model_config", path)
         if config is None:
             raise ValueError(f"{path}: no model_config attribute; for a weights-only file build the model and call load_weights")
