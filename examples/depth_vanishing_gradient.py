@@ -46,7 +46,7 @@ def main():
                     continue
                 common.seed(args)
                 model = network(depth, activation, initializer)
-                monitor = GradientNormMonitor()
+                monitor = GradientNormMonitor(weights="bias")
                 history = model.fit(*train, batch_size=10, epochs=args.epochs, validation_data=dev, callbacks=[monitor], verbose=0)
                 accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)[1]
                 results[(family, depth)] = accuracy
@@ -64,8 +64,9 @@ SGD with learning rate 0.1, minibatches of 10, {args.epochs} epochs per network,
 
 {common.markdown_table(header, rows)}
 
-Gradient norm of each layer of the 4-hidden-layer sigmoid network (L2 norm of the layer's
-gradient, mean over each epoch's steps; layer 1 is nearest the input):
+How fast each layer of the 4-hidden-layer sigmoid network learns: the L2 norm of the gradient
+with respect to the layer's biases (Nielsen's measure, the norm of the layer's error signal),
+mean over each epoch's steps; layer 1 is nearest the input:
 
 {common.markdown_table(["epoch"] + layer_names, epochs_rows)}
 
@@ -81,7 +82,7 @@ gradient, mean over each epoch's steps; layer 1 is nearest the input):
         left.legend()
         for name, label in zip(norms, layer_names):
             right.semilogy(range(1, args.epochs + 1), norms[name], marker=".", label=label)
-        right.set(xlabel="epoch", ylabel="gradient norm", title="4 sigmoid hidden layers")
+        right.set(xlabel="epoch", ylabel="bias gradient norm", title="4 sigmoid hidden layers")
         right.legend()
         fig.tight_layout()
         fig.savefig(f"{args.out}/depth-{args.dataset}.png", dpi=110)

@@ -9,21 +9,35 @@ __all__ = ["GradientNormMonitor"]
 
 
 class GradientNormMonitor(Callback):
-    """Log ``grad_norm_<layer>``: the L2 norm of each layer's gradient (all its weights together),
-    averaged over the steps of the epoch so far.
+    """Log ``grad_norm_<layer>``: the L2 norm of each layer's gradient, averaged over the steps of
+    the epoch so far.
+
+    ``weights="all"`` takes all the layer's weights together; ``"bias"`` only its bias, which is
+    Nielsen's measure of a layer's "speed of learning" (the norm of the error signal): it does not
+    grow with the layer's number of inputs, so layers of equal width compare directly;
+    ``"kernel"`` only its kernel.
 
     The course's vanishing-gradient observation: in a deep sigmoid network the layers near the
     input get much smaller gradients than those near the output. The norms are summed on the
     device and read only at each report.
     """
 
-    def __init__(self):
+    def __init__(self, weights: str = "all"):
         super().__init__()
+        if weights not in ("all", "bias", "kernel"):
+            raise ValueError(f"weights must be 'all', 'bias' or 'kernel', got {weights!r}")
+        self.weights = weights
         self._sums = {}
         self._steps = 0
 
+    def _watched(self, layer):
+        params = layer.trainable_weights
+        if self.weights == "all":
+            return params
+        return [p for p in params if p.name.rsplit("/", 1)[-1] == self.weights]
+
     def log_keys_added(self, model):
-        return [f"grad_norm_{layer.name}" for layer in model.layers if layer.trainable_weights]
+        return [f"grad_norm_{layer.name}" for layer in model.layers if self._watched(layer)]
 
     def on_epoch_begin(self, epoch, logs=None):
         self._sums = {}
@@ -31,7 +45,7 @@ class GradientNormMonitor(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         for layer in self.model.layers:
-            grads = [p.grad for p in layer.trainable_weights if p.grad is not None]
+            grads = [p.grad for p in self._watched(layer) if p.grad is not None]
             if not grads:
                 continue
             xp = backend.get_array_module(grads[0])

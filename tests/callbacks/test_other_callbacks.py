@@ -22,6 +22,7 @@ from gpunet.callbacks import (
 )
 from gpunet.layers import Dense, Input
 from gpunet.training import NonFiniteLossWarning
+from gpunet.utils import set_random_seed
 
 
 def blobs(n=96, features=4, classes=3, seed=0):
@@ -435,3 +436,19 @@ def test_csv_logger_columns_cover_all_log_keys_with_validation_freq(tmp_path):
     col = header.index("val_loss")
     assert rows[1][col] == ""
     assert float(rows[2][col]) == pytest.approx(history.history["val_loss"][0], rel=1e-6)
+
+
+def test_gradient_norm_monitor_bias_only_is_nielsens_measure():
+    """With weights="bias" the norm is that of the bias gradient alone: for a net of equal-width
+    sigmoid layers the early layers' norms are smaller (the vanishing gradient)."""
+    set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 20)).astype(np.float32)
+    y = rng.integers(0, 4, 400)
+    model = Sequential([Input((20,))] + [Dense(30, activation="sigmoid") for _ in range(4)] + [Dense(4, activation="softmax")])
+    model.compile(optimizer=optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, batch_size=10, epochs=2, callbacks=[GradientNormMonitor(weights="bias")], verbose=0)
+    norms = [history.history[f"grad_norm_{layer.name}"][-1] for layer in model.layers]
+    assert norms[0] < norms[1] < norms[2] < norms[3]
+    with pytest.raises(ValueError, match="weights must be"):
+        GradientNormMonitor(weights="gamma")
