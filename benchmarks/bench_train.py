@@ -29,7 +29,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -306,16 +305,6 @@ def measure(name, x_host, y_host, repeats):
     return result
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, NumPy {np.__version__}, backend {backend.name()}"
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
@@ -323,7 +312,7 @@ def main(argv=None):
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     x, y, source = load_data()
-    print(f"machine: {machine()}\ndata: {source}, {len(x)} samples; {args.repeats} repeats, medians of one epoch\n")
+    print(f"machine: {gpunet.utils.describe_machine()}\ndata: {source}, {len(x)} samples; {args.repeats} repeats, medians of one epoch\n")
     rows = []
     for name in args.configs:
         result = measure(name, x, y, args.repeats)
@@ -339,7 +328,7 @@ def main(argv=None):
         print(line, flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "data": source, "results": rows}, f, indent=2)
+            json.dump({"machine": gpunet.utils.describe_machine(), "data": source, "results": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

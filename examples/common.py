@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -60,17 +59,10 @@ def _commit() -> str:
 
 def provenance(script: str, args, seconds: float) -> str:
     """Command, machine, date and commit, for the footer of a results file."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     command = "python examples/" + script + " " + " ".join(sys.argv[1:])
     return (
         f"Command: `{command.strip()}` (seed {args.seed}), {datetime.date.today().isoformat()}, "
-        f"commit {_commit()}, {cpu} ({os.cpu_count()} cores), backend {gpunet.backend.name()}, "
-        f"{seconds / 60:.1f} minutes."
+        f"commit {_commit()}, {gpunet.utils.describe_machine()}, {seconds / 60:.1f} minutes."
     )
 
 

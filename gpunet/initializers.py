@@ -19,6 +19,7 @@ import math
 import numpy
 
 from . import backend
+from .lookup import Configurable, Lookup
 
 __all__ = [
     "Initializer", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
@@ -38,22 +39,11 @@ def _fans(shape) -> tuple[int, int]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class: ``initializer(shape, dtype) -> numpy array`` (host)."""
 
     def __call__(self, shape, dtype=None):  # pragma: no cover - interface
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class _VarianceScaling(Initializer):
@@ -150,30 +140,23 @@ _BY_NAME = {
     "ones": Ones,
     "constant": Constant,
 }
-_CLASS_NAMES = {cls.__name__: cls for cls in _BY_NAME.values()}
+_LOOKUP = Lookup("initializer", Initializer, _BY_NAME)
+
+
+def _from_config(config: dict) -> Initializer:
+    cls = _LOOKUP.find(config["class_name"])
+    if cls in (Zeros, Ones):
+        return cls()
+    kwargs = {k: v for k, v in (config.get("config") or {}).items() if k in ("seed", "value")}  # Keras adds others
+    return cls.from_config(kwargs)
 
 
 def get(identifier) -> Initializer:
-    """An initializer from a name (``"he_uniform"``), a Keras-style config dict, or an object."""
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower()) or _CLASS_NAMES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown initializer {identifier!r}; valid names are {sorted(_BY_NAME)}")
-        return cls()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _CLASS_NAMES.get(identifier["class_name"]) or _BY_NAME.get(str(identifier["class_name"]).lower())
-        if cls is None:
-            raise ValueError(f"unknown initializer class {identifier['class_name']!r}; valid names are {sorted(_CLASS_NAMES)}")
-        config = dict(identifier.get("config") or {})
-        config = {k: v for k, v in config.items() if k in ("seed", "value")}
-        if cls in (Zeros, Ones):
-            config = {}
-        return cls.from_config(config)
+    """An initializer from a name (``"he_uniform"``), a Keras-style config dict, an object, or a
+    number (a constant)."""
     if isinstance(identifier, (int, float)) and not isinstance(identifier, bool):
         return Constant(identifier)
-    raise TypeError(f"initializer must be a name, a config dict or an Initializer, got {type(identifier).__name__}")
+    return _LOOKUP.get(identifier, _from_config)
 
 
 def serialize(initializer: Initializer) -> dict:

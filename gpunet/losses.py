@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import ops
 from .autograd import Tensor, as_tensor
+from .lookup import Lookup
 from .ops import loss as loss_ops
 
 __all__ = [
@@ -63,6 +64,11 @@ class Loss:
         return f"{type(self).__name__}(from_logits={self.from_logits})"
 
 
+def _check_same_size(output, target) -> None:
+    if target.size != output.size:
+        raise ValueError(f"y_true must have the outputs' shape {output.shape}, got {target.shape}")
+
+
 class SparseCategoricalCrossentropy(Loss):
     """Cross-entropy for integer class labels of shape (N,); mean over the batch."""
 
@@ -107,8 +113,7 @@ class BinaryCrossentropy(Loss):
     fuses_with = "sigmoid"
 
     def check(self, output, target):
-        if target.size != output.size:
-            raise ValueError(f"y_true must have the outputs' shape {output.shape}, got {target.shape}")
+        _check_same_size(output, target)
 
     def compute(self, output, target, logits):
         if target.shape != output.shape:
@@ -126,8 +131,7 @@ class MeanSquaredError(Loss):
         super().__init__(False, name)
 
     def check(self, output, target):
-        if target.size != output.size:
-            raise ValueError(f"y_true must have the outputs' shape {output.shape}, got {target.shape}")
+        _check_same_size(output, target)
 
     def compute(self, output, target, logits):
         if target.shape != output.shape:
@@ -145,27 +149,20 @@ _BY_NAME = {
     "mean_squared_error": MeanSquaredError,
     "mse": MeanSquaredError,
 }
-_CLASS_NAMES = {cls.__name__: cls for cls in _BY_NAME.values()}
+_LOOKUP = Lookup("loss", Loss, _BY_NAME, case_sensitive=True)
+
+
+def _from_config(config: dict) -> Loss:
+    cls = _LOOKUP.find(config["class_name"])
+    kwargs = {k: v for k, v in (config.get("config") or {}).items() if k in ("from_logits", "name")}
+    if cls is MeanSquaredError:
+        kwargs.pop("from_logits", None)
+    return cls(**kwargs)
 
 
 def get(identifier) -> Loss:
     """A loss from a name (``"sparse_categorical_crossentropy"``), a config dict, or a Loss object."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier) or _CLASS_NAMES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown loss {identifier!r}; valid names are {sorted(_BY_NAME)}")
-        return cls()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _CLASS_NAMES.get(identifier["class_name"]) or _BY_NAME.get(identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"unknown loss class {identifier['class_name']!r}; valid names are {sorted(_CLASS_NAMES)}")
-        config = {k: v for k, v in (identifier.get("config") or {}).items() if k in ("from_logits", "name")}
-        if cls is MeanSquaredError:
-            config.pop("from_logits", None)
-        return cls(**config)
-    raise TypeError(f"loss must be a name or a gpunet.losses.Loss, got {type(identifier).__name__}")
+    return _LOOKUP.get(identifier, _from_config)
 
 
 def serialize(loss: Loss) -> dict:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 import numbers
 
+from .lookup import Configurable
+
 __all__ = [
     "LearningRateSchedule",
     "StepDecay",
@@ -45,7 +47,7 @@ def _count(value, name):
     return int(value)
 
 
-class LearningRateSchedule:
+class LearningRateSchedule(Configurable):
     """Base class: ``schedule(t) -> learning rate``; ``per`` is ``"step"`` or ``"epoch"``."""
 
     def __init__(self, per: str = "step"):
@@ -63,14 +65,6 @@ class LearningRateSchedule:
 
     def get_config(self) -> dict:
         return {"per": self.per}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class StepDecay(LearningRateSchedule):

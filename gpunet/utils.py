@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import backend
 
-__all__ = ["set_random_seed", "clear_session"]
+__all__ = ["set_random_seed", "clear_session", "describe_machine"]
 
 
 def set_random_seed(seed) -> None:
@@ -20,3 +20,22 @@ def clear_session() -> None:
     from .layers.base import clear_names  # noqa: PLC0415
 
     clear_names()
+
+
+def describe_machine() -> str:
+    """``"<CPU model> (<n> cores), Python x.y, NumPy x.y, backend <name>"``, for reports."""
+    import os  # noqa: PLC0415
+    import platform  # noqa: PLC0415
+
+    import numpy  # noqa: PLC0415
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (
+        f"{cpu} ({os.cpu_count()} cores), Python {platform.python_version()}, NumPy {numpy.__version__}, "
+        f"backend {backend.name()}"
+    )
