@@ -10,11 +10,11 @@ __all__ = ["Adagrad"]
 
 _kernel = ElementwiseKernel(
     "T grad, T clr, T wd, T eps",
-    "T param, T sum",
+    "T param, T acc",
     """
     T g = grad + wd * param;
-    sum += g * g;
-    param -= clr * g / (sqrt(sum) + eps);
+    acc += g * g;
+    param -= clr * g / (sqrt(acc) + eps);
     """,
     "gpunet_adagrad",
 )
