@@ -134,6 +134,12 @@ def _bce_logits_vjp(w, z, t):
     return w * (_sigmoid(z) - t) / n, -w * z / n
 
 
+def _pick_vjp(w, x, y):
+    g = np.zeros_like(x)
+    g[np.arange(len(y)), y] = w
+    return g
+
+
 def _getitem_vjp(index):
     def vjp(w, x):
         g = np.zeros_like(x)
@@ -195,6 +201,8 @@ CASES = [
     Case("getitem_slice", lambda a: a[1:, ::2], lambda a: a[1:, ::2], _getitem_vjp((slice(1, None), slice(None, None, 2))), [("normal", (3, 4))]),
     Case("getitem_advanced_repeats", lambda a: a[ADV_INDEX], lambda a: a[ADV_INDEX], _getitem_vjp(ADV_INDEX), [("normal", (3, 4))]),
     Case("getitem_int", lambda a: a[1], lambda a: a[1], _getitem_vjp(1), [("normal", (3, 4))]),
+    Case("pick", ops.pick, lambda x, y: x[np.arange(len(y)), y],
+         lambda w, x, y: (_pick_vjp(w, x, y), None), [("normal", (5, 4)), ("labels", (5, 4))]),
     Case("sigmoid", ops.sigmoid, _sigmoid, lambda w, a: (w * _sigmoid(a) * (1 - _sigmoid(a)),), [("wide", (3, 4))]),
     Case("tanh", ops.tanh, np.tanh, lambda w, a: (w / np.cosh(a) ** 2,), [("wide", (3, 4))]),
     Case("relu", ops.relu, lambda a: np.where(a > 0, a, 0.0), lambda w, a: (w * (a > 0),), [("normal", (3, 4))]),
