@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
 from gpunet import backend
 from gpunet.utils import set_random_seed
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests import `helpers`
 
 BACKENDS = ["numpy", pytest.param("cupy", marks=pytest.mark.gpu)]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import helpers
 import numpy as np
 import pytest
 
@@ -246,11 +247,7 @@ def test_optimizer_applies_rate_at_current_step_count():
 
 
 def _blobs(n=64, features=4, classes=3, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, classes, n)
-    centers = rng.standard_normal((classes, features)) * 3
-    x = (centers[y] + rng.standard_normal((n, features))).astype(np.float32)
-    return x, y
+    return helpers.blobs(n, features, classes, seed)
 
 
 def _model(lr):

@@ -7,6 +7,7 @@ import math
 import os
 
 import h5py
+import helpers
 import numpy as np
 import pytest
 
@@ -57,11 +58,7 @@ def lr_trace(cb, values, key="val_loss", lr=1.0):
 
 
 def blobs(n=96, features=4, classes=3, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, classes, n)
-    centers = rng.standard_normal((classes, features)) * 3
-    x = (centers[y] + rng.standard_normal((n, features))).astype(np.float32)
-    return x, y
+    return helpers.blobs(n, features, classes, seed)
 
 
 def small_model(lr=0.1, metrics=("accuracy",)):

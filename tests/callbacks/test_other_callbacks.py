@@ -7,6 +7,7 @@ import csv
 import math
 import warnings
 
+import helpers
 import numpy as np
 import pytest
 
@@ -26,11 +27,7 @@ from gpunet.utils import set_random_seed
 
 
 def blobs(n=96, features=4, classes=3, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, classes, n)
-    centers = rng.standard_normal((classes, features)) * 3
-    x = (centers[y] + rng.standard_normal((n, features))).astype(np.float32)
-    return x, y
+    return helpers.blobs(n, features, classes, seed)
 
 
 def mlp(features=4, classes=3, lr=0.1, metrics=("accuracy",), hidden=8, activation="relu"):

@@ -8,6 +8,7 @@ import sys
 import textwrap
 import warnings
 
+import helpers
 import numpy as np
 import pytest
 
@@ -18,10 +19,7 @@ from gpunet.training import NonFiniteLossWarning
 
 
 def data(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    x = (rng.standard_normal((3, 8))[y] * 2 + rng.standard_normal((n, 8))).astype(np.float32)
-    return x, y
+    return helpers.blobs(n, 8, seed=seed, spread=2.0)
 
 
 class BlowUp(Callback):

@@ -3,6 +3,7 @@
 import io
 import math
 
+import helpers
 import numpy as np
 import pytest
 
@@ -16,12 +17,7 @@ from gpunet.utils import set_random_seed
 
 
 def blobs(n=240, features=6, classes=3, seed=0):
-    """Separable Gaussian blobs: a problem small models learn in a few epochs."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, classes, n)
-    centers = rng.standard_normal((classes, features)) * 3
-    x = (centers[y] + rng.standard_normal((n, features))).astype(np.float32)
-    return x, y
+    return helpers.blobs(n, features, classes, seed)
 
 
 def classifier(features=6, classes=3, dropout=0.0, optimizer="sgd"):

@@ -4,6 +4,7 @@ import json
 import os
 
 import h5py
+import helpers
 import numpy as np
 import pytest
 
@@ -15,10 +16,7 @@ from gpunet.utils import clear_session, set_random_seed
 
 
 def data(n=120, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    x = (rng.standard_normal((3, 5))[y] * 2 + rng.standard_normal((n, 5))).astype(np.float32)
-    return x, y
+    return helpers.blobs(n, 5, seed=seed, spread=2.0)
 
 
 def net(optimizer="adam"):

@@ -1,0 +1,15 @@
+"""Data the tests share."""
+
+import numpy as np
+
+
+def blobs(n, features, classes=3, seed=0, spread=3.0):
+    """Gaussian blobs around random class centers: a problem small models learn in a few epochs.
+
+    Returns float32 features of shape (n, features) and integer labels of shape (n,).
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n)
+    centers = rng.standard_normal((classes, features)) * spread
+    x = (centers[y] + rng.standard_normal((n, features))).astype(np.float32)
+    return x, y
