@@ -15,7 +15,10 @@ import numpy
 
 from . import backend
 
-__all__ = ["ElementwiseKernel", "Fused", "sigmoid", "sigmoid_grad", "tanh_grad", "relu_grad", "dropout_apply"]
+__all__ = [
+    "ElementwiseKernel", "Fused", "sigmoid", "sigmoid_grad", "tanh_grad", "relu_grad", "dropout_apply",
+    "softmax_cross_entropy_grad",
+]
 
 
 class ElementwiseKernel:
@@ -112,3 +115,25 @@ def dropout_apply(x, u, rate: float, scale: float):
     if backend.get_array_module(x) is numpy:
         return _dropout_twin(x, u, rate, scale)
     return _dropout_kernel(x, u, rate, scale)
+
+
+def _softmax_cross_entropy_grad_twin(p, rows, labels, scale):
+    g = p * scale
+    g[rows, labels] -= scale
+    return g
+
+
+_softmax_cross_entropy_grad_kernel = ElementwiseKernel(
+    "T p, raw I labels, T scale, int64 classes",
+    "T g",
+    "g = (i % classes == labels[i / classes]) ? (p - 1) * scale : p * scale;",
+    "gpunet_softmax_cross_entropy_grad",
+)
+
+
+def softmax_cross_entropy_grad(p, rows, labels, scale):
+    """``(softmax - onehot(labels)) * scale`` for probabilities ``p`` of shape (batch, classes):
+    the gradient of the fused softmax cross-entropy (one kernel on the GPU)."""
+    if backend.get_array_module(p) is numpy:
+        return _softmax_cross_entropy_grad_twin(p, rows, labels, scale)
+    return _softmax_cross_entropy_grad_kernel(p, labels, scale, p.shape[1])

@@ -46,6 +46,19 @@ def test_dropout_kernel_matches_twin(cp):
     np.testing.assert_allclose(cp.asnumpy(y), cp.asnumpy(y2), rtol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_cross_entropy_grad_kernel_matches_twin(cp, dtype):
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((37, 10))
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    labels = rng.integers(0, 10, 37)
+    p_d, labels_d, rows_d = cp.asarray(p.astype(dtype)), cp.asarray(labels), cp.arange(37)
+    scale = cp.asarray(dtype(1 / 37))
+    fused = kernels.softmax_cross_entropy_grad(p_d, rows_d, labels_d, scale)
+    twin = kernels._softmax_cross_entropy_grad_twin(p_d, rows_d, labels_d, scale)
+    np.testing.assert_allclose(cp.asnumpy(fused), cp.asnumpy(twin), rtol=1e-6 if dtype == np.float32 else 1e-13, atol=1e-12)
+
+
 OPTIMIZERS = {
     "sgd": lambda: optimizers.SGD(0.1),
     "sgd-momentum-decay": lambda: optimizers.SGD(0.1, momentum=0.9, dampening=0.1, weight_decay=0.01),

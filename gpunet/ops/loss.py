@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy
 
+from .. import kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module, to_host
 from .activation import sigmoid_forward
@@ -43,9 +44,7 @@ class SparseCrossEntropy(Function):
 
     def backward(self, gy):
         scale = gy * (1.0 / self.p.shape[0])
-        g = self.p * scale
-        g[self.rows, self.labels] -= scale
-        return g, None
+        return kernels.softmax_cross_entropy_grad(self.p, self.rows, self.labels, scale), None
 
 
 class DenseCrossEntropy(Function):
