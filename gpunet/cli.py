@@ -14,6 +14,8 @@ import math
 import os
 import sys
 
+from . import backend
+
 __all__ = ["main"]
 
 DATASETS = ("fashion_mnist", "mnist")
@@ -154,7 +156,7 @@ def _train(parser, args) -> int:
     batch_size = args.batch_size or settings.get("batch_size", 32)
     print(f"gpunet: training {args.model} on {args.dataset} ({len(x_train)} train, {len(x_dev)} dev, {len(x_test)} test), "
           f"{epochs} epochs, batch {batch_size}, {type(model.optimizer).__name__} lr {model.optimizer.learning_rate:g}, "
-          f"seed {seed}, backend {__import__('gpunet').backend.name()}")
+          f"seed {seed}, backend {backend.name()}")
     try:
         history = model.fit(
             x_train, y_train, batch_size=batch_size, epochs=epochs, validation_data=(x_dev, y_dev),

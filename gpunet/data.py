@@ -17,7 +17,7 @@ from .autograd import Tensor
 __all__ = ["check_features", "check_targets", "Batches"]
 
 
-def _as_host_array(a, name: str):
+def _as_array(a, name: str):
     if a is None:
         raise ValueError(f"{name} is required")
     if isinstance(a, Tensor):
@@ -40,7 +40,7 @@ def _all_finite(arr) -> bool:
 
 def check_features(x, name: str = "x", feature_shape=None):
     """``x`` as an array of shape (samples, features...) with finite numbers, or a clear error."""
-    arr = _as_host_array(x, name)
+    arr = _as_array(x, name)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
     if arr.ndim < 2:
@@ -63,7 +63,7 @@ def check_targets(y, loss, output_shape, samples: int, name: str = "y", x_name: 
     Integer labels (sparse cross-entropy) become an int array of shape (N,) in [0, classes);
     other targets become floats of the output's shape.
     """
-    arr = _as_host_array(y, name)
+    arr = _as_array(y, name)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
     if arr.ndim == 0:

@@ -322,9 +322,9 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be gpunet.callbacks.Callback objects, got {type(cb).__name__}")
     if best_checkpoint is not None:
-        from .saving.hdf5 import _check_path_for_writing  # noqa: PLC0415
+        from .saving.hdf5 import check_path_for_writing  # noqa: PLC0415
 
-        best_checkpoint = _check_path_for_writing(best_checkpoint)
+        best_checkpoint = check_path_for_writing(best_checkpoint)
 
     x, y = _prepare(model, x, y)
     x_dev = y_dev = None

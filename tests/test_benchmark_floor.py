@@ -11,7 +11,6 @@ import os
 import numpy as np
 import pytest
 
-import gpunet
 from gpunet.training import Step
 
 _PATH = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "bench_train.py")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from .. import backend
 from . import function as function_module
-from .tensor import Tensor
 
 __all__ = ["Tape"]
 
@@ -113,7 +112,7 @@ class Tape:
         needs = [False] * len(keep)
         for slot, _ in param_slots:
             needs[slot] = True
-        for function, in_slots, out_slot in nodes:  # a slot needs a gradient if any input does
+        for _, in_slots, out_slot in nodes:  # a slot needs a gradient if any input does
             if any(needs[s] for s in in_slots):
                 needs[out_slot] = True
         values = [None] * len(keep)

@@ -65,7 +65,7 @@ class Layer:
             raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
         self.name = name
         self.trainable = bool(trainable)
-        self.dtype = None if dtype is None else _float_dtype(dtype)
+        self.dtype = None if dtype is None else backend.float_dtype(dtype)
         self.input_shape_hint = None if input_shape is None else (None, *normalize_shape(input_shape, "input_shape"))
         self.built = False
         self.build_input_shape = None
@@ -130,14 +130,3 @@ class Layer:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
 
-
-def _float_dtype(dtype):
-    import numpy  # noqa: PLC0415
-
-    try:
-        dt = numpy.dtype(dtype)
-    except TypeError:
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}") from None
-    if dt not in (numpy.dtype("float32"), numpy.dtype("float64")):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
-    return dt

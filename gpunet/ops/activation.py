@@ -44,21 +44,26 @@ class ReLU(Function):
         return (kernels.relu_grad(gy, self.y),)
 
 
-def log_softmax_forward(x, axis=-1):
-    """``x - max - log(sum(exp(x - max)))`` along ``axis``: finite for any finite input."""
+def softmax_terms(x, axis=-1):
+    """``(x - max, exp(x - max), sum(exp(x - max)))`` along ``axis``: the max-shifted pieces that
+    softmax, log-softmax and the cross-entropies share; nothing overflows for finite input."""
     xp = get_array_module(x)
     shifted = x - x.max(axis=axis, keepdims=True)
-    lse = xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
-    shifted -= lse
+    e = xp.exp(shifted)
+    return shifted, e, e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax_forward(x, axis=-1):
+    """``x - max - log(sum(exp(x - max)))`` along ``axis``: finite for any finite input."""
+    shifted, _, total = softmax_terms(x, axis)
+    shifted -= get_array_module(x).log(total)
     return shifted
 
 
 def softmax_forward(x, axis=-1):
-    xp = get_array_module(x)
-    y = x - x.max(axis=axis, keepdims=True)
-    xp.exp(y, out=y)
-    y /= y.sum(axis=axis, keepdims=True)
-    return y
+    _, e, total = softmax_terms(x, axis)
+    e /= total
+    return e
 
 
 class Softmax(Function):

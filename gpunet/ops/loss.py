@@ -11,7 +11,7 @@ import numpy
 from .. import kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module, to_host
-from .activation import sigmoid_forward
+from .activation import sigmoid_forward, softmax_terms
 
 __all__ = ["cross_entropy", "mse", "binary_cross_entropy", "check_class_labels"]
 
@@ -30,9 +30,7 @@ class SparseCrossEntropy(Function):
     def forward(self, logits, labels):
         xp = get_array_module(logits)
         n = logits.shape[0]
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        e = xp.exp(shifted)
-        total = e.sum(axis=1, keepdims=True)
+        shifted, e, total = softmax_terms(logits, axis=1)
         rows = self.rows
         if rows is None or rows.shape[0] != n:
             rows = self.rows = xp.arange(n)
@@ -52,9 +50,7 @@ class DenseCrossEntropy(Function):
 
     def forward(self, logits, targets):
         xp = get_array_module(logits)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        e = xp.exp(shifted)
-        total = e.sum(axis=1, keepdims=True)
+        shifted, e, total = softmax_terms(logits, axis=1)
         shifted -= xp.log(total)  # log-probabilities
         loss = -(targets * shifted).sum() / logits.shape[0]
         e /= total
@@ -144,7 +140,7 @@ def _match_target(pred: Tensor, target: Tensor, name: str) -> Tensor:
     if target.shape == pred.shape:
         return target
     if pred.shape == target.shape + (1,):
-        return Tensor._result(target.data.reshape(pred.shape), None) if not target.requires_grad else target.reshape(pred.shape)
+        return target.reshape(pred.shape)
     raise ValueError(f"{name} must have the predictions' shape {pred.shape}, got {target.shape}")
 
 

@@ -46,7 +46,7 @@ def _h5py():
     return h5py
 
 
-def _check_path_for_writing(path) -> str:
+def check_path_for_writing(path) -> str:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"filepath must be a path, got {type(path).__name__}")
     path = os.fspath(path)
@@ -187,7 +187,7 @@ def _write_training_state(group, state: dict) -> None:
 def save_model(model, filepath, include_optimizer: bool = True) -> None:
     """Write the architecture, weights, training config, optimizer state and (during fit) the
     training state to ``filepath`` atomically."""
-    path = _check_path_for_writing(filepath)
+    path = check_path_for_writing(filepath)
     if not model.built:
         raise ValueError("the model has no weights yet: build it (an Input layer, or call it on data) before saving")
     training_state = None
@@ -217,7 +217,7 @@ def save_model(model, filepath, include_optimizer: bool = True) -> None:
 
 def save_weights(model, filepath) -> None:
     """Write only the weights (Keras's ``model_weights`` layout at the file's root), atomically."""
-    path = _check_path_for_writing(filepath)
+    path = check_path_for_writing(filepath)
     if not model.built:
         raise ValueError("the model has no weights yet: build it before saving its weights")
     with atomic_write(path) as temp:

@@ -1,6 +1,5 @@
 """Training that goes wrong: a diverging loss, two processes with the same seed, a long run."""
 
-import hashlib
 import math
 import os
 import subprocess
@@ -14,7 +13,7 @@ import pytest
 
 import gpunet
 from gpunet.callbacks import Callback, ModelCheckpoint, TerminateOnNaN
-from gpunet.layers import Dense, Dropout, Input
+from gpunet.layers import Dense, Input
 from gpunet.training import NonFiniteLossWarning
 
 

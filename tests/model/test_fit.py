@@ -5,7 +5,6 @@ import math
 
 import helpers
 import numpy as np
-import pytest
 
 import gpunet
 from gpunet import Sequential, backend

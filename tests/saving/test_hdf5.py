@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gpunet
-from gpunet import Sequential, backend, optimizers
+from gpunet import Sequential, optimizers
 from gpunet.callbacks import ModelCheckpoint, ReduceLROnPlateau
 from gpunet.layers import Activation, Dense, Dropout, Input
 from gpunet.utils import clear_session, set_random_seed
