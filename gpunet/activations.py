@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import ops
 
-__all__ = ["get", "serialize", "linear", "sigmoid", "tanh", "relu", "softmax"]
+__all__ = ["get", "serialize", "is_builtin", "linear", "sigmoid", "tanh", "relu", "softmax"]
 
 
 def linear(x):
@@ -32,6 +32,11 @@ def get(identifier):
     if callable(identifier):
         return identifier
     raise TypeError(f"activation must be a name, a callable or None, got {type(identifier).__name__}")
+
+
+def is_builtin(activation) -> bool:
+    """Whether ``activation`` is one of gpunet's own (which files can name and fit can record)."""
+    return any(fn is activation for fn in _BY_NAME.values())
 
 
 def serialize(activation) -> str:

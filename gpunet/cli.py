@@ -110,7 +110,7 @@ def _inputs_for(model, images):
 def _train(parser, args) -> int:
     from . import optimizers  # noqa: PLC0415
     from .datasets import split_dev  # noqa: PLC0415
-    from .saving.registry import model_from_config  # noqa: PLC0415
+    from .saving import model_from_config  # noqa: PLC0415
     from .saving.training_config import callbacks_from_config, compile_from_config, fit_settings  # noqa: PLC0415
     from .utils import set_random_seed  # noqa: PLC0415
 
@@ -201,7 +201,7 @@ def _evaluate(parser, args) -> int:
 
 def _summary(parser, args) -> int:
     from . import load_model  # noqa: PLC0415
-    from .saving.registry import model_from_config  # noqa: PLC0415
+    from .saving import model_from_config  # noqa: PLC0415
 
     if args.model.endswith(".json"):
         spec = _read_spec(parser, args.model)

@@ -143,12 +143,11 @@ _BY_NAME = {
 _LOOKUP = Lookup("initializer", Initializer, _BY_NAME)
 
 
-def _from_config(config: dict) -> Initializer:
-    cls = _LOOKUP.find(config["class_name"])
+def _keep(cls, config: dict) -> dict:
+    """The arguments gpunet's initializers take (Keras adds others, such as ``scale``'s defaults)."""
     if cls in (Zeros, Ones):
-        return cls()
-    kwargs = {k: v for k, v in (config.get("config") or {}).items() if k in ("seed", "value")}  # Keras adds others
-    return cls.from_config(kwargs)
+        return {}
+    return {k: v for k, v in config.items() if k in ("seed", "value")}
 
 
 def get(identifier) -> Initializer:
@@ -156,9 +155,9 @@ def get(identifier) -> Initializer:
     number (a constant)."""
     if isinstance(identifier, (int, float)) and not isinstance(identifier, bool):
         return Constant(identifier)
-    return _LOOKUP.get(identifier, _from_config)
+    return _LOOKUP.get(identifier, lambda config: _LOOKUP.deserialize(config, _keep))
 
 
 def serialize(initializer: Initializer) -> dict:
     """Keras's form: ``{"class_name": "GlorotUniform", "config": {...}}``."""
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    return _LOOKUP.serialize(initializer)

@@ -8,7 +8,7 @@ is computed as one stable log-softmax (log-sigmoid): no ``log(0)``, no overflow.
 from __future__ import annotations
 
 from . import ops
-from .autograd import Tensor, as_tensor
+from .autograd import GraphConfig, Tensor, as_tensor
 from .lookup import Lookup
 from .ops import loss as loss_ops
 
@@ -25,15 +25,19 @@ __all__ = [
 _EPSILON = 1e-7  # Keras's clip of probabilities before the log
 
 
-class Loss:
+class Loss(GraphConfig):
     """Base class.
 
     ``loss(y_true, y_pred)`` checks its arguments and returns the mean loss as a Tensor.
     ``compute(output, target, logits)`` is the unchecked form the training loop calls with
     targets it has already checked; ``logits`` tells whether ``output`` holds logits (true with
     ``from_logits=True``, or when the model fused its final softmax/sigmoid into the loss).
+
+    A subclass written with gpunet's ops only may declare ``supports_recording = True`` (see
+    :class:`gpunet.layers.Layer`) so that fit records and replays its steps.
     """
 
+    supports_recording = False
     name = "loss"
     target_kind = "float"  # "labels" (integer class indices) or "float"
     fuses_with: str | None = None  # the output activation this loss can take logits instead of
@@ -60,6 +64,10 @@ class Loss:
     def get_config(self) -> dict:
         return {"name": self.name, "from_logits": self.from_logits}
 
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
     def __repr__(self):
         return f"{type(self).__name__}(from_logits={self.from_logits})"
 
@@ -71,6 +79,8 @@ def _check_same_size(output, target) -> None:
 
 class SparseCategoricalCrossentropy(Loss):
     """Cross-entropy for integer class labels of shape (N,); mean over the batch."""
+
+    supports_recording = True
 
     name = "sparse_categorical_crossentropy"
     target_kind = "labels"
@@ -92,6 +102,8 @@ class SparseCategoricalCrossentropy(Loss):
 class CategoricalCrossentropy(Loss):
     """Cross-entropy for one-hot (or probability) targets of shape (N, C); mean over the batch."""
 
+    supports_recording = True
+
     name = "categorical_crossentropy"
     fuses_with = "softmax"
 
@@ -109,6 +121,8 @@ class CategoricalCrossentropy(Loss):
 class BinaryCrossentropy(Loss):
     """Binary cross-entropy for targets in [0, 1], mean over all outputs."""
 
+    supports_recording = True
+
     name = "binary_crossentropy"
     fuses_with = "sigmoid"
 
@@ -124,6 +138,8 @@ class BinaryCrossentropy(Loss):
 
 class MeanSquaredError(Loss):
     """Mean of ``(y_pred - y_true) ** 2`` over all outputs."""
+
+    supports_recording = True
 
     name = "mean_squared_error"
 
@@ -152,18 +168,16 @@ _BY_NAME = {
 _LOOKUP = Lookup("loss", Loss, _BY_NAME, case_sensitive=True)
 
 
-def _from_config(config: dict) -> Loss:
-    cls = _LOOKUP.find(config["class_name"])
-    kwargs = {k: v for k, v in (config.get("config") or {}).items() if k in ("from_logits", "name")}
-    if cls is MeanSquaredError:
-        kwargs.pop("from_logits", None)
-    return cls(**kwargs)
+def _keep(cls, config: dict) -> dict:
+    allowed = ("name",) if cls is MeanSquaredError else ("from_logits", "name")
+    return {k: v for k, v in config.items() if k in allowed}
 
 
 def get(identifier) -> Loss:
-    """A loss from a name (``"sparse_categorical_crossentropy"``), a config dict, or a Loss object."""
-    return _LOOKUP.get(identifier, _from_config)
+    """A loss from a name (``"sparse_categorical_crossentropy"``), a config dict, or a Loss object
+    (a user's Loss subclass, registered with ``register_serializable``, included)."""
+    return _LOOKUP.get(identifier, lambda config: _LOOKUP.deserialize(config, _keep))
 
 
 def serialize(loss: Loss) -> dict:
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return _LOOKUP.serialize(loss)

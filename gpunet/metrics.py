@@ -8,10 +8,11 @@ arrays, so a GPU run never waits for the device to report a number it does not n
 from __future__ import annotations
 
 from .backend import get_array_module
+from .lookup import Lookup
 
 __all__ = [
     "Metric", "Mean", "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy",
-    "MeanSquaredError", "MeanAbsoluteError", "get",
+    "MeanSquaredError", "MeanAbsoluteError", "get", "serialize",
 ]
 
 
@@ -35,6 +36,13 @@ class Metric:
     def result(self) -> float:
         """The value so far (a host sync on the GPU); NaN before any update."""
         return float(self.total) / self.count if self.count else float("nan")
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
 
     def __repr__(self):
         return f"{type(self).__name__}(name={self.name!r})"
@@ -79,6 +87,9 @@ class BinaryAccuracy(Metric):
         self.threshold = threshold
         super().__init__(name)
 
+    def get_config(self):
+        return {"name": self.name, "threshold": self.threshold}
+
     def update(self, output, target, logits):
         cut = 0.0 if logits else self.threshold
         predicted = output > cut
@@ -120,6 +131,7 @@ _BY_NAME = {
     "mae": MeanAbsoluteError,
 }
 _ACCURACY_NAMES = ("accuracy", "acc")
+_LOOKUP = Lookup("metric", Metric, _BY_NAME, case_sensitive=True)
 
 
 def get(identifier, loss) -> Metric:
@@ -128,6 +140,8 @@ def get(identifier, loss) -> Metric:
     """
     if isinstance(identifier, Metric):
         return identifier
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        return _LOOKUP.deserialize(identifier)
     if not isinstance(identifier, str):
         raise TypeError(f"metrics must be names or gpunet.metrics.Metric objects, got {type(identifier).__name__}")
     if identifier in _ACCURACY_NAMES:
@@ -149,3 +163,7 @@ def get(identifier, loss) -> Metric:
     if cls is None:
         raise ValueError(f"unknown metric {identifier!r}; valid names are {sorted(_BY_NAME) + list(_ACCURACY_NAMES)}")
     return cls(name=identifier if identifier in ("mse", "mae") else None)
+
+
+def serialize(metric: Metric) -> dict:
+    return _LOOKUP.serialize(metric)

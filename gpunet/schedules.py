@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .lookup import Configurable
+from .lookup import Configurable, Lookup
 
 __all__ = [
     "LearningRateSchedule",
@@ -182,21 +182,17 @@ class CosineDecay(LearningRateSchedule):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps, "alpha": self.alpha, **super().get_config()}
 
 
-_CLASSES = {cls.__name__: cls for cls in (StepDecay, ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, CosineDecay)}
+_LOOKUP = Lookup(
+    "learning-rate schedule", LearningRateSchedule,
+    {"step_decay": StepDecay, "exponential_decay": ExponentialDecay, "inverse_time_decay": InverseTimeDecay,
+     "piecewise_constant_decay": PiecewiseConstantDecay, "cosine_decay": CosineDecay},
+)
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return _LOOKUP.serialize(schedule)
 
 
 def deserialize(config: dict) -> LearningRateSchedule:
-    """Rebuild a schedule from :func:`serialize`'s output; only gpunet's own classes are accepted."""
-    cls = _CLASSES.get(config.get("class_name"))
-    if cls is None:
-        raise ValueError(f"unknown learning-rate schedule {config.get('class_name')!r}; valid names are {sorted(_CLASSES)}")
-    kwargs = dict(config.get("config") or {})
-    kwargs.pop("name", None)  # Keras names its schedules
-    try:
-        return cls.from_config(kwargs)
-    except TypeError as exc:
-        raise ValueError(f"{cls.__name__}: unsupported schedule settings ({exc})") from None
+    """Rebuild a schedule from :func:`serialize`'s output: gpunet's own classes, or registered ones."""
+    return _LOOKUP.deserialize(config, lambda cls, kwargs: {k: v for k, v in kwargs.items() if k != "name"})  # Keras names its schedules

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from gpunet.callbacks import Callback
+
 
 def blobs(n, features, classes=3, seed=0, spread=3.0):
     """Gaussian blobs around random class centers: a problem small models learn in a few epochs.
@@ -13,3 +15,13 @@ def blobs(n, features, classes=3, seed=0, spread=3.0):
     centers = rng.standard_normal((classes, features)) * spread
     x = (centers[y] + rng.standard_normal((n, features))).astype(np.float32)
     return x, y
+
+
+class Snapshots(Callback):
+    """Copies of the model's weights at every report (``on_epoch_end``), in order, in ``weights``."""
+
+    def on_train_begin(self, logs=None):
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(self.model.get_weights())

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from gpunet.training import Step
+from gpunet.training import TrainStep
 
 _PATH = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "bench_train.py")
 _spec = importlib.util.spec_from_file_location("bench_train", _PATH)
@@ -27,14 +27,14 @@ def test_floor_step_equals_gpunet_step(kind, activation):
     model = bench.gpunet_model(config)
     model.set_weights([p.copy() for p in floor.params])
     rng = np.random.default_rng(4)
-    step = Step(model)
+    step = TrainStep(model)
     for _ in range(3):
         xb = rng.random((12, 784), dtype=np.float32)
         yb = rng.integers(0, 10, 12)
         floor.loss_sum = 0
         floor.step(xb, yb)
-        step.reset_train()
-        step.train(xb, yb)
+        step.reset()
+        step(xb, yb)
         np.testing.assert_allclose(float(floor.loss_sum) / 12, step.train_loss.result(), rtol=1e-5)
     for got, want in zip(model.get_weights(), floor.params):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)

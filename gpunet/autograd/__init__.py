@@ -3,7 +3,7 @@
 from .tensor import Parameter, Tensor, as_tensor
 from .function import Function, backward, enable_grad, is_grad_enabled, no_grad, sum_to_shape
 from .gradcheck import gradcheck
-from .tape import Tape
+from .tape import GraphConfig, Tape
 
 __all__ = [
     "Tensor",
@@ -17,4 +17,5 @@ __all__ = [
     "sum_to_shape",
     "gradcheck",
     "Tape",
+    "GraphConfig",
 ]

@@ -201,3 +201,11 @@ def backward(tensor: Tensor, grad=None, retain_graph: bool = False) -> None:
 
 def _accumulate(leaf: Tensor, grad) -> None:
     leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+
+
+def _tensor_backward(self, grad=None, retain_graph: bool = False) -> None:
+    """Back-propagate from this tensor; see :func:`gpunet.autograd.backward`."""
+    backward(self, grad, retain_graph)
+
+
+Tensor.backward = _tensor_backward

@@ -12,16 +12,38 @@ gone. Random ops (dropout) draw fresh noise at every replay, as they would eager
 Only graphs whose structure cannot change between steps may be taped, and whose every
 computation on the step's inputs goes through ops: a value computed from an input with plain
 array code would be recorded as a constant and go stale (a view of an input is detected and
-refused, arithmetic is not). The training loop therefore tapes models made of gpunet's built-in
-layers and losses only, and runs anything else eagerly.
+refused, arithmetic is not). Layers and losses declare whether they keep that contract
+(``supports_recording``); the training step tapes only models whose every part does, and keys
+each recording on a fingerprint of what shapes the graph (see :class:`GraphConfig`), so that a
+change made during training means a new recording, never a stale replay.
 """
 
 from __future__ import annotations
 
+import itertools
+
 from .. import backend
 from . import function as function_module
 
-__all__ = ["Tape"]
+__all__ = ["Tape", "GraphConfig"]
+
+_versions = itertools.count(1)
+
+
+class GraphConfig:
+    """Base of objects whose attributes shape a recorded graph (layers, losses).
+
+    Every attribute assignment gives the object a new ``graph_version``, a number never used
+    before: a Dropout's ``rate``, a Dense's ``activation``, a layer's ``trainable``... A tape
+    recorded under some versions is replayed only while they are unchanged. (Changing an
+    attribute's contents in place, such as appending to a list, is not seen: assign instead.)
+    """
+
+    graph_version = 0
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        super().__setattr__("graph_version", next(_versions))
 
 
 class _Recorder:
@@ -41,19 +63,21 @@ class Tape:
     parameters, the constants met while recording, and each Function's output.
     """
 
-    def __init__(self, nodes, template, param_slots, output_slots, needs):
+    def __init__(self, nodes, template, param_slots, weight_slots, output_slots, needs):
         self.nodes = nodes  # [(function, input slots, output slot)] in forward order
         self.template = template  # per slot: the constant array, or None
-        self.param_slots = param_slots  # [(slot, parameter)]
+        self.param_slots = param_slots  # [(slot, parameter)] whose gradients are returned
+        self.weight_slots = weight_slots  # [(slot, weight)] every weight, read afresh at each step
         self.output_slots = output_slots
         self.needs = needs  # per slot: does a gradient have to flow into it?
 
     @classmethod
-    def record(cls, fn, inputs, params):
+    def record(cls, fn, inputs, params, frozen=()):
         """Run ``fn(*inputs)`` once, eagerly, and record its graph.
 
         ``inputs`` are Tensors standing for the step's varying arrays; ``params`` the Parameters
-        whose gradients are wanted; ``fn`` returns a tuple of Tensors, the last one the loss.
+        whose gradients are wanted; ``frozen`` the other weights the pass reads (non-trainable
+        ones, updated in place between steps); ``fn`` returns a tuple of Tensors, the last one the loss.
         Returns ``(tape, outputs)``: the forward pass has really run (with its eager graph, so
         the caller may still back-propagate eagerly), and ``tape`` is None, with the reason in
         ``cls.last_refusal``, when the graph cannot be replayed safely.
@@ -66,7 +90,7 @@ class Tape:
         finally:
             function_module._recorder = previous
         try:
-            return cls._build(recorder.calls, inputs, params, outputs), outputs
+            return cls._build(recorder.calls, inputs, params, frozen, outputs), outputs
         except ValueError as exc:
             cls.last_refusal = str(exc)
             return None, outputs
@@ -74,14 +98,15 @@ class Tape:
     last_refusal = None
 
     @classmethod
-    def _build(cls, calls, inputs, params, outputs):
+    def _build(cls, calls, inputs, params, frozen, outputs):
         slots = {id(t): i for i, t in enumerate(inputs)}
         keep = list(inputs)  # ids are only unique among live objects
-        param_slots = []
-        for p in params:
+        weight_slots = []
+        for p in (*params, *frozen):
             slots[id(p)] = len(keep)
-            param_slots.append((len(keep), p))
+            weight_slots.append((len(keep), p))
             keep.append(p)
+        param_slots = weight_slots[: len(params)]
         input_arrays = [t.data for t in inputs]
         template = {}
         nodes = []
@@ -120,14 +145,14 @@ class Tape:
             values[slot] = array
         for function, _, _ in nodes:
             function.inputs = None  # the eager graph's tensors are not needed by the tape
-        return cls(nodes, values, param_slots, output_slots, needs)
+        return cls(nodes, values, param_slots, weight_slots, output_slots, needs)
 
     def forward(self, *arrays) -> list:
         """Run the recorded forward pass on new input arrays; returns the outputs' arrays."""
         values = self.template.copy()
         values[: len(arrays)] = arrays
-        for slot, param in self.param_slots:
-            values[slot] = param.data
+        for slot, weight in self.weight_slots:
+            values[slot] = weight.data
         for function, in_slots, out_slot in self.nodes:
             values[out_slot] = function.forward(*[values[s] for s in in_slots])
         return [values[s] for s in self.output_slots]

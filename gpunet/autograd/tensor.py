@@ -109,15 +109,12 @@ class Tensor:
             raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
         return self.data.item()
 
+    def __float__(self) -> float:
+        return float(self.item())
+
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph."""
         return Tensor._result(self.data, None)
-
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
-        """Back-propagate from this tensor; see :func:`gpunet.autograd.backward`."""
-        from .function import backward
-
-        backward(self, grad, retain_graph)
 
     def __repr__(self) -> str:
         body = numpy.array2string(backend.to_host(self.data), separator=", ", prefix="Tensor(")
@@ -130,24 +127,37 @@ class Tensor:
         return bool(self.data)
 
     __hash__ = object.__hash__
-    # Arithmetic operators, indexing, .T, .sum, .mean and .reshape are installed by gpunet.ops.
+    # .backward() is installed by gpunet.autograd.function (the graph walk lives there);
+    # arithmetic operators, indexing, .T, .sum, .mean and .reshape by gpunet.ops.
 
 
 class Parameter(Tensor):
-    """A trainable tensor (``requires_grad=True``) with a name such as ``"dense_1/kernel"``.
+    """A weight of a layer, with a name such as ``"dense_1/kernel"`` (Keras's variable).
 
-    Optimizers key their state by this name, so it must be unique within a model.
+    Optimizers key their state by this name, so it must be unique within a model. A trainable
+    parameter (the default) requires gradients; a non-trainable one (a moving average, or the
+    weights of a frozen layer) is a constant for autograd and the optimizers leave it alone.
     """
 
     __slots__ = ()
 
-    def __init__(self, data, name: str | None = None):
-        super().__init__(data, requires_grad=True, name=name)
+    def __init__(self, data, name: str | None = None, trainable: bool = True):
+        super().__init__(data, requires_grad=bool(trainable), name=name)
         if self.data.dtype.kind != "f":
             raise TypeError(f"a Parameter must hold floating-point data, got dtype {self.data.dtype}")
 
+    @property
+    def trainable(self) -> bool:
+        """Whether the optimizer updates this weight (the same flag as ``requires_grad``)."""
+        return self.requires_grad
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        self.requires_grad = bool(value)
+
     def __repr__(self) -> str:
-        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype})"
+        extra = "" if self.requires_grad else ", trainable=False"
+        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype}{extra})"
 
 
 def as_tensor(x, like: Tensor | None = None) -> Tensor:

@@ -1,5 +1,6 @@
 """Callbacks: objects hooked to fit's loop (History, progress output, checkpoints, LR decay...)."""
 
+from ..lookup import Lookup
 from .base import Callback, CallbackList
 from .checkpoint import ModelCheckpoint
 from .csv_logger import CSVLogger
@@ -14,4 +15,20 @@ from .schedule import LearningRateScheduler
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "ModelCheckpoint", "ReduceLROnPlateau",
     "EarlyStopping", "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "GradientNormMonitor",
+    "serialize", "deserialize",
 ]
+
+# the callbacks a model file may name (History and the progress bar are fit's own; a
+# LearningRateScheduler holds a Python function, which no file can carry)
+_LOOKUP = Lookup("callback", Callback, {cls.__name__: cls for cls in (
+    ReduceLROnPlateau, EarlyStopping, ModelCheckpoint, CSVLogger, TerminateOnNaN, GradientNormMonitor,
+)}, case_sensitive=True)
+
+
+def serialize(callback: Callback) -> dict:
+    return _LOOKUP.serialize(callback)
+
+
+def deserialize(entry) -> Callback:
+    """A callback from ``{"class_name": ..., "config": {...}}``: gpunet's or a registered one."""
+    return _LOOKUP.deserialize(entry)

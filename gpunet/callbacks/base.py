@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["Callback", "CallbackList", "LazyLogs"]
+__all__ = ["Callback", "CallbackList", "LazyLogs", "callback_keys"]
 
 _BATCH_HOOKS = (
     "on_train_batch_begin", "on_train_batch_end",
@@ -67,6 +67,28 @@ class Callback:
 
     def set_state(self, state: dict) -> None:
         """Take back what :meth:`get_state` returned."""
+
+    def get_config(self) -> dict:
+        """The constructor arguments, for a user callback named in a model file (register the
+        class with ``gpunet.saving.register_serializable``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define get_config()")
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+
+def callback_keys(callbacks) -> list:
+    """Names that tell callbacks apart in a checkpoint: the class name, numbered from the second
+    of a class on (``["ModelCheckpoint", "ModelCheckpoint_1", "EarlyStopping"]``)."""
+    seen: dict = {}
+    keys = []
+    for cb in callbacks:
+        name = cb if isinstance(cb, str) else type(cb).__name__
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        keys.append(name if count == 0 else f"{name}_{count}")
+    return keys
 
 
 def _overrides(callback, hook: str) -> bool:

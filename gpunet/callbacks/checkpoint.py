@@ -52,6 +52,7 @@ class ModelCheckpoint(MonitorCallback):
     def on_train_begin(self, logs=None):
         if self.save_best_only:
             self.check_monitor_available()
+        self.model.check_save_path(self.filepath, template="{" in os.path.basename(self.filepath))
         self._batches = 0
 
     def on_epoch_begin(self, epoch, logs=None):

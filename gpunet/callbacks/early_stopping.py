@@ -15,7 +15,8 @@ class EarlyStopping(MonitorCallback):
 
     ``baseline``: training stops unless the monitored value beats it within ``patience``
     evaluations. ``restore_best_weights``: put back the weights of the best evaluation when
-    training ends (this happens after fit's own best-on-dev restore, so it wins).
+    training ends (this happens after fit's own best-on-dev restore, so it wins, and
+    ``history.best`` then names this callback's best evaluation).
     ``start_from_epoch``: epochs before this one are not monitored (a warm-up).
     """
 
@@ -40,6 +41,7 @@ class EarlyStopping(MonitorCallback):
         self.best = self.initial_best()
         self.best_epoch = None
         self.best_weights = None
+        self._weights_epoch = None
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -50,12 +52,12 @@ class EarlyStopping(MonitorCallback):
         if current is None or epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:
-            self.best_weights = self.model.get_weights()
+            self.best_weights, self._weights_epoch = self.model.get_weights(), epoch
         self.wait += 1
         if self.is_improvement(current, self.best):
             self.best, self.best_epoch = current, epoch
             if self.restore_best_weights:
-                self.best_weights = self.model.get_weights()
+                self.best_weights, self._weights_epoch = self.model.get_weights(), epoch
             if self.baseline is None or self.is_improvement(current, self.baseline):
                 self.wait = 0
             return
@@ -67,7 +69,9 @@ class EarlyStopping(MonitorCallback):
         if self.stopped_epoch is not None and self.verbose:
             sys.stdout.write(f"Epoch {self.stopped_epoch + 1}: early stopping\n")
         if self.restore_best_weights and self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+            value = self.best if self.best_epoch is not None else None  # None: nothing ever improved
+            self.model.restore_weights(self.best_weights, epoch=self._weights_epoch, monitor=self.monitor, value=value,
+                                       by="EarlyStopping")
 
     def get_state(self):
         return {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch}

@@ -41,7 +41,7 @@ class LearningRateScheduler(Callback):
             raise ValueError("LearningRateScheduler cannot drive an optimizer whose learning rate is already a schedule")
         lr = self.schedule(epoch, optimizer.learning_rate) if self._two else self.schedule(epoch)
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr < 0:
-            raise ValueError(f"the schedule must return a finite number >= 0, got {lr!r} at epoch {epoch}")
+            raise ValueError(f"the schedule must return a finite number >= 0, got {lr!r} at epoch {epoch + 1}")
         optimizer.learning_rate = float(lr)
         if self.verbose:
             sys.stdout.write(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr:.4g}.\n")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from .. import backend
-from ..autograd import Parameter, Tensor, as_tensor
+import numpy
 
-__all__ = ["Layer", "unique_name", "clear_names"]
+from .. import backend, initializers
+from ..autograd import GraphConfig, Parameter, Tensor, as_tensor
+
+__all__ = ["Layer", "unique_name", "clear_names", "assign_weights"]
 
 _name_uses: defaultdict = defaultdict(int)
 
@@ -47,14 +49,41 @@ def normalize_shape(shape, name: str = "shape") -> tuple:
     return tuple(shape)
 
 
-class Layer:
+class Layer(GraphConfig):
     """Base class of layers.
 
     A layer creates its weights lazily, in ``build(input_shape)``, the first time it sees an input
     (or when the model is built), so ``Dense(64)`` needs no input size. Subclasses implement
-    ``call(x, training)`` on Tensors, ``compute_output_shape`` when it differs from the input's,
-    and ``get_config`` for their constructor arguments.
+    ``call(x, training)`` on Tensors with gpunet's ops, ``compute_output_shape`` when it differs
+    from the input's, and ``get_config`` for their constructor arguments.
+
+    Weights come from :meth:`add_weight`; ``trainable=False`` there makes a non-trainable weight
+    (a moving average), and ``layer.trainable = False`` freezes the whole layer, as in Keras.
+
+    ``supports_recording = True`` declares that ``call`` computes only with gpunet's ops (no plain
+    array code on the inputs, no Python branch on their values) and that its graph depends only
+    on the layer's attributes: fit then records one step and replays it. gpunet's layers declare
+    it; a user layer that keeps the contract may too, and one that does not runs eagerly.
+
+    Args:
+        name: unique within a model (default: the class name in snake case, numbered).
+        trainable: whether the optimizer updates the layer's trainable weights.
+        dtype: ``"float32"`` or ``"float64"`` for the weights (default: ``gpunet.backend.floatx()``).
+        input_shape: the input's shape without the batch dimension, for a model's first layer.
+
+    Example::
+
+        class Scale(gpunet.layers.Layer):
+            supports_recording = True
+
+            def build(self, input_shape):
+                self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
+
+            def call(self, x, training=False):
+                return x * self.scale
     """
+
+    supports_recording = False
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, input_shape=None, **kwargs):
         if kwargs:
@@ -64,37 +93,88 @@ class Layer:
         elif not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
         self.name = name
-        self.trainable = bool(trainable)
+        self._trainable = bool(trainable)
         self.dtype = None if dtype is None else backend.float_dtype(dtype)
         self.input_shape_hint = None if input_shape is None else (None, *normalize_shape(input_shape, "input_shape"))
         self.built = False
         self.build_input_shape = None
-        self._weights: list[Parameter] = []
+        self._trainable_variables: list[Parameter] = []  # created trainable, in creation order
+        self._non_trainable_variables: list[Parameter] = []
+        self._layers: list = []  # sub-layers whose weights are this layer's too (a model's layers)
 
     # -- weights ------------------------------------------------------------------------------
-    def add_weight(self, name: str, shape, initializer) -> Parameter:
-        """Create a Parameter named ``"<layer>/<name>"`` with values from ``initializer``."""
-        dtype = self.dtype or backend.floatx()
-        values = initializer(tuple(shape), dtype)
-        param = Parameter(backend.to_device(values), name=f"{self.name}/{name}")
-        self._weights.append(param)
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, name: str | None = None,
+                   regularizer=None, constraint=None, **kwargs) -> Parameter:
+        """Create a weight named ``"<layer>/<name>"`` with values from ``initializer`` (Keras's
+        arguments: a name such as ``"zeros"``, an initializer object, or a callable
+        ``(shape, dtype) -> array``; default ``"glorot_uniform"``)."""
+        if kwargs:
+            raise TypeError(f"add_weight got unsupported argument(s): {', '.join(sorted(kwargs))}")
+        for key, value in (("regularizer", regularizer), ("constraint", constraint)):
+            if value is not None:
+                raise ValueError(f"add_weight: {key} is not supported by gpunet yet")
+        if name is None:
+            name = f"variable_{len(self.weights)}" if self.weights else "variable"
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"add_weight: name must be a non-empty string without '/', got {name!r}")
+        if any(p.name == f"{self.name}/{name}" for p in self.weights):
+            raise ValueError(f"layer {self.name!r} already has a weight named {name!r}")
+        shape = normalize_shape(() if shape is None else shape, "shape")
+        if any(dim is None for dim in shape):
+            raise ValueError(f"add_weight: the shape of {name!r} must be fully known, got {shape}")
+        dtype = backend.float_dtype(dtype) if dtype is not None else (self.dtype or backend.floatx())
+        initializer = initializers.get("glorot_uniform" if initializer is None else initializer)
+        values = numpy.asarray(backend.to_host(initializer(tuple(shape), dtype)), dtype=dtype)
+        if values.shape != tuple(shape):
+            raise ValueError(f"the initializer of {name!r} returned shape {values.shape}, expected {tuple(shape)}")
+        param = Parameter(backend.to_device(values), name=f"{self.name}/{name}", trainable=bool(trainable))
+        if trainable:
+            param.trainable = self._trainable
+            self._trainable_variables.append(param)
+        else:
+            self._non_trainable_variables.append(param)
         return param
 
     @property
+    def trainable(self) -> bool:
+        """Settable: ``False`` freezes the layer and its sub-layers (their trainable weights stop
+        receiving updates); ``True`` unfreezes them, as in Keras."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        self._trainable = bool(value)
+        for param in self._trainable_variables:
+            param.trainable = self._trainable
+        for layer in self._layers:
+            layer.trainable = self._trainable
+
+    @property
     def weights(self) -> list:
-        """All the layer's parameters, in creation order (Keras order: kernel, then bias)."""
-        return list(self._weights)
+        """All the weights: the layer's own, those created trainable then the others (Keras 3's
+        order), then its sub-layers' in order."""
+        own = self._trainable_variables + self._non_trainable_variables
+        return own + [p for layer in self._layers for p in layer.weights] if self._layers else own
 
     @property
     def trainable_weights(self) -> list:
-        return list(self._weights) if self.trainable else []
+        """The weights the optimizer updates."""
+        return [p for p in self.weights if p.trainable] if self._trainable else []
 
     @property
     def non_trainable_weights(self) -> list:
-        return [] if self.trainable else list(self._weights)
+        return [p for p in self.weights if not p.trainable] if self._trainable else self.weights
 
     def count_params(self) -> int:
-        return sum(int(p.size) for p in self._weights)
+        return sum(int(p.size) for p in self.weights)
+
+    def get_weights(self) -> list:
+        """The weights as host NumPy arrays, in :attr:`weights` order."""
+        return [backend.to_host(p.data).copy() for p in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Assign arrays given in :meth:`get_weights`'s order; every one is checked before any is set."""
+        assign_weights(self.weights, weights)
 
     # -- building and calling -------------------------------------------------------------------
     def build(self, input_shape) -> None:
@@ -130,3 +210,22 @@ class Layer:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
 
+
+def assign_weights(params, weights) -> None:
+    """Set ``params`` from host arrays, all checked (count, numbers, shape, finite) before any is set."""
+    params = list(params)
+    weights = list(weights)
+    if len(weights) != len(params):
+        raise ValueError(f"set_weights expected {len(params)} arrays, got {len(weights)}")
+    arrays = []
+    for p, w in zip(params, weights):
+        w = numpy.asarray(backend.to_host(w))
+        if w.dtype.kind not in "fiu":
+            raise TypeError(f"weight for {p.name!r} must be numeric, got dtype {w.dtype}")
+        if w.shape != p.shape:
+            raise ValueError(f"weight for {p.name!r} has shape {w.shape}, expected {p.shape}")
+        if not numpy.all(numpy.isfinite(w)):
+            raise ValueError(f"weight for {p.name!r} contains NaN or infinity")
+        arrays.append(w)
+    for p, w in zip(params, arrays):
+        p.data[...] = backend.to_device(w.astype(p.dtype, copy=False))

@@ -15,6 +15,8 @@ _FUSED = {activations.relu: "relu", activations.sigmoid: "sigmoid", activations.
 class InputLayer(Layer):
     """Declares the shape of the model's inputs (without the batch dimension in ``shape``)."""
 
+    supports_recording = True
+
     def __init__(self, shape=None, batch_size=None, name=None, batch_shape=None, dtype=None, **kwargs):
         kwargs.pop("sparse", None)
         kwargs.pop("ragged", None)
@@ -48,6 +50,11 @@ class Dense(Layer):
     The affine part runs as the single fused op :func:`gpunet.ops.linear`.
     """
 
+    @property
+    def supports_recording(self) -> bool:
+        """A built-in activation keeps the recording contract; a custom callable may not."""
+        return activations.is_builtin(self.activation)
+
     def __init__(
         self,
         units,
@@ -74,9 +81,9 @@ class Dense(Layer):
         in_dim = input_shape[-1] if len(input_shape) >= 2 else None
         if in_dim is None:
             raise ValueError(f"Dense layer {self.name!r} needs inputs with a known last dimension, got shape {tuple(input_shape)}")
-        self.kernel = self.add_weight("kernel", (in_dim, self.units), self.kernel_initializer)
+        self.kernel = self.add_weight(shape=(in_dim, self.units), initializer=self.kernel_initializer, name="kernel")
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+            self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer, name="bias")
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
@@ -114,6 +121,10 @@ class Dense(Layer):
 class Activation(Layer):
     """Applies an activation function by name or callable."""
 
+    @property
+    def supports_recording(self) -> bool:
+        return activations.is_builtin(self.activation)
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -127,6 +138,8 @@ class Activation(Layer):
 
 class Dropout(Layer):
     """Inverted dropout with drop probability ``rate``, active only when ``training`` is True."""
+
+    supports_recording = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -150,6 +163,8 @@ class Dropout(Layer):
 
 class Flatten(Layer):
     """Reshape each sample to one dimension: (batch, d1, d2, ...) -> (batch, d1 * d2 * ...)."""
+
+    supports_recording = True
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)

@@ -8,7 +8,8 @@ from .base import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "RAdam", "RMSprop", "get", "serialize", "deserialize"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "RAdam", "RMSprop", "get", "serialize",
+           "deserialize", "serialize_for_keras", "deserialize_from_keras"]
 
 _BY_NAME = {
     "sgd": SGD,
@@ -30,9 +31,21 @@ def get(identifier) -> Optimizer:
 
 
 def serialize(optimizer: Optimizer) -> dict:
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return _LOOKUP.serialize(optimizer)
 
 
 def deserialize(config: dict) -> Optimizer:
-    """Rebuild an optimizer from :func:`serialize`'s output; only gpunet's own classes are accepted."""
-    return _LOOKUP.find(config.get("class_name")).from_config(config.get("config") or {})
+    """Rebuild an optimizer from :func:`serialize`'s output: gpunet's own classes, or registered ones."""
+    return _LOOKUP.deserialize(config)
+
+
+def serialize_for_keras(optimizer: Optimizer) -> dict:
+    """The form Keras's ``training_config`` holds (see :meth:`Optimizer.keras_config`)."""
+    return {"class_name": type(optimizer).__name__, "config": optimizer.keras_config()}
+
+
+def deserialize_from_keras(config: dict) -> Optimizer:
+    """Rebuild an optimizer from a config Keras wrote, with Keras's meaning of its arguments."""
+    if not isinstance(config, dict):
+        raise ValueError(f"an optimizer must be given as {{'class_name': ..., 'config': {{...}}}}, got {type(config).__name__}")
+    return _LOOKUP.find(config.get("class_name"), config.get("registered_name")).from_keras_config(config.get("config") or {})

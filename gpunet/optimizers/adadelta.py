@@ -34,8 +34,8 @@ class Adadelta(Optimizer):
 
     slot_names = ("square_avg", "acc_delta")
 
-    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, weight_decay=0.0, name=None):
-        super().__init__(learning_rate, weight_decay, name)
+    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, weight_decay=0.0, name=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.rho = check_rate(rho, "rho")
         self.epsilon = check_nonnegative(epsilon, "epsilon")
 

@@ -29,10 +29,12 @@ class Adagrad(Optimizer):
         theta = theta - lr_t * g / (sqrt(sum) + epsilon)
     """
 
+    keras_implicit = {"lr_decay": 0.0}
+
     slot_names = ("sum",)
 
-    def __init__(self, learning_rate=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, epsilon=1e-10, name=None):
-        super().__init__(learning_rate, weight_decay, name)
+    def __init__(self, learning_rate=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, epsilon=1e-10, name=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.lr_decay = check_nonnegative(lr_decay, "lr_decay")
         self.initial_accumulator_value = check_nonnegative(initial_accumulator_value, "initial_accumulator_value")
         self.epsilon = check_nonnegative(epsilon, "epsilon")

@@ -64,10 +64,9 @@ class _AdamCore(Optimizer):
     """Shared arguments and the moment updates of the Adam family."""
 
     slot_names = ("m", "v")
-    decoupled = False  # AdamW: weight decay applied to theta, not added to the gradient
 
-    def __init__(self, learning_rate, beta_1, beta_2, epsilon, weight_decay, name):
-        super().__init__(learning_rate, weight_decay, name)
+    def __init__(self, learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **kwargs):
+        super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.beta_1 = check_beta(beta_1, "beta_1")
         self.beta_2 = check_beta(beta_2, "beta_2")
         self.epsilon = check_nonnegative(epsilon, "epsilon")
@@ -118,8 +117,8 @@ class Adam(_AdamCore):
         theta = theta - lr / bc1 * m / (sqrt(v_hat) / sqrt(bc2) + epsilon)
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, amsgrad=False, name=None):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, amsgrad=False, name=None, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **kwargs)
         self.amsgrad = bool(amsgrad)
         if self.amsgrad:
             self.slot_names = ("m", "v", "v_max")
@@ -159,8 +158,8 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01, amsgrad=False, name=None):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, amsgrad, name)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01, amsgrad=False, name=None, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, amsgrad, name, **kwargs)
 
 
 class Adamax(_AdamCore):
@@ -173,8 +172,8 @@ class Adamax(_AdamCore):
 
     slot_names = ("m", "u")
 
-    def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, name=None):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name)
+    def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, name=None, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **kwargs)
 
     def _update_numpy(self, param, grad, slots, lr):
         xp = get_array_module(param)
@@ -202,10 +201,12 @@ class Nadam(_AdamCore):
         with d = sqrt(v / bc2) + epsilon
     """
 
+    keras_implicit = {"momentum_decay": 1.0}  # Keras's fixed schedule: mu_t = beta_1 (1 - 0.5 * 0.96 ** t)
+
     scalar_slots = ("mu_product",)
 
-    def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, momentum_decay=0.004, name=None):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name)
+    def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, momentum_decay=0.004, name=None, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **kwargs)
         self.momentum_decay = check_nonnegative(momentum_decay, "momentum_decay")
 
     def _init_slots(self, slots, param):
@@ -257,8 +258,8 @@ class RAdam(_AdamCore):
         else:          theta = theta - lr * m / bc1
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, name=None):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, name=None, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **kwargs)
 
     def _rectification(self, slots, lr):
         """(rectified?, step size for the rectified rule, step size for the plain rule)."""

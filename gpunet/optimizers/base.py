@@ -15,6 +15,8 @@ import numpy
 
 from .. import backend
 from ..autograd import Tensor
+from ..lookup import get_registered_name
+from .transforms import clipping_from_arguments
 
 __all__ = ["Optimizer", "check_rate", "check_beta", "check_nonnegative"]
 
@@ -39,9 +41,10 @@ def check_rate(value, name: str) -> float:
 check_beta = check_rate
 
 
+_CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")
 # Keras optimizer settings and the value that means "off"; anything else is refused on loading.
 _KERAS_NEUTRAL = {
-    "clipnorm": None, "global_clipnorm": None, "clipvalue": None, "use_ema": False, "ema_momentum": None,
+    "use_ema": False, "ema_momentum": None,
     "ema_overwrite_frequency": None, "loss_scale_factor": None, "gradient_accumulation_steps": None,
     "is_legacy_optimizer": False, "jit_compile": None,
 }
@@ -55,15 +58,28 @@ class Optimizer:
     implement ``_update_numpy(param, grad, slots, lr)``, and ``_update_gpu`` with the same
     arguments when a fused kernel exists. ``slots["step"]`` is the parameter's step count
     (1 at its first update), as in PyTorch.
+
+    Every optimizer takes Keras's gradient clipping arguments (at most one of them):
+    ``clipnorm`` (each gradient's L2 norm at most this), ``global_clipnorm`` (all gradients'
+    joint L2 norm at most this) and ``clipvalue`` (each entry in ``[-clipvalue, clipvalue]``).
+    Further transforms of the gradients, run before the clipping, go in
+    :attr:`gradient_transforms` (see :meth:`add_gradient_transform`).
     """
 
     slot_names: tuple = ()  # per-parameter arrays, zero at the start unless _init_slots says otherwise
     scalar_slots: tuple = ()  # per-parameter numbers kept in the state (e.g. Nadam's momentum product)
+    decoupled = False  # weight decay applied to theta directly (AdamW), rather than L2 added to the gradient
+    # arguments Keras's class of the same name lacks, with the value that is Keras's behaviour
+    keras_implicit: dict = {}
 
-    def __init__(self, learning_rate, weight_decay=0.0, name: str | None = None):
+    def __init__(self, learning_rate, weight_decay=0.0, name: str | None = None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
         self.name = name or type(self).__name__.lower()
         self.learning_rate = learning_rate
         self.weight_decay = check_nonnegative(weight_decay, "weight_decay")
+        self._clipping = clipping_from_arguments(clipnorm, clipvalue, global_clipnorm)
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.gradient_transforms: list = []
         self.iterations = 0  # number of apply_gradients calls
         self.epoch = 0  # set by fit; read by per-epoch schedules
         self._slots: dict[str, dict] = {}
@@ -95,26 +111,47 @@ class Optimizer:
         return None if isinstance(self._learning_rate, float) else self._learning_rate
 
     # -- the step -------------------------------------------------------------------------------
+    def add_gradient_transform(self, transform) -> None:
+        """Append ``transform(grads, params) -> grads`` to the transforms run before every update
+        (before Keras's clipping): a list of arrays in, a list of new arrays out."""
+        if not callable(transform):
+            raise TypeError(f"a gradient transform must be callable as transform(grads, params), got {type(transform).__name__}")
+        self.gradient_transforms.append(transform)
+
+    def _transform(self, grads, params) -> list:
+        for transform in self.gradient_transforms:
+            grads = list(transform(grads, params))
+            if len(grads) != len(params):
+                raise ValueError(f"a gradient transform returned {len(grads)} gradients for {len(params)} parameters")
+        if self._clipping is not None:
+            grads = self._clipping(grads, params)
+        return grads
+
     def apply_gradients(self, grads_and_vars) -> None:
         """Update each parameter in place from its gradient: ``apply_gradients(zip(grads, params))``.
 
         Pairs whose gradient is None are skipped. Parameters are identified by their name (their
-        path in the model, such as ``"dense_1/kernel"``), which keys the optimizer's state.
+        path in the model, such as ``"dense_1/kernel"``), which keys the optimizer's state. Every
+        gradient's shape is checked before any parameter changes.
         """
-        lr = self.learning_rate
-        self.iterations += 1
         all_slots = self._slots
+        pairs = []
         for grad, param in grads_and_vars:
             if grad is None:
                 continue
             if isinstance(grad, Tensor):
                 grad = grad.data
-            data = param.data
+            if grad.shape != param.data.shape:
+                raise ValueError(f"gradient of shape {grad.shape} does not match parameter {param.name!r} of shape {param.data.shape}")
             slots = all_slots.get(param.name)
-            if slots is None:
-                slots = self._create_slots(param)
-            if grad.shape != data.shape:
-                raise ValueError(f"gradient of shape {grad.shape} does not match parameter {param.name!r} of shape {data.shape}")
+            pairs.append((grad, param, slots if slots is not None else self._create_slots(param)))
+        if self._clipping is not None or self.gradient_transforms:
+            grads = self._transform([g for g, _, _ in pairs], [p for _, p, _ in pairs])
+            pairs = [(g, p, slots) for g, (_, p, slots) in zip(grads, pairs)]
+        lr = self.learning_rate
+        self.iterations += 1
+        for grad, param, slots in pairs:
+            data = param.data
             slots["step"] += 1
             if type(data) is numpy.ndarray:
                 self._update_numpy(data, grad, slots, lr)
@@ -174,8 +211,8 @@ class Optimizer:
 
     # -- state for checkpoints ------------------------------------------------------------------
     def get_state(self) -> dict:
-        """Everything needed to resume: counters, learning rate, and each parameter's slots
-        (host NumPy arrays), keyed by parameter path."""
+        """Everything needed to resume: the configuration, counters, learning rate, and each
+        parameter's slots (host NumPy arrays), keyed by parameter path."""
         slots = {}
         for path, s in self._slots.items():
             slots[path] = {
@@ -187,6 +224,8 @@ class Optimizer:
             slots.setdefault(path, s)
         return {
             "class_name": type(self).__name__,
+            "registered_name": get_registered_name(type(self)),
+            "config": self.get_config(),
             "iterations": self.iterations,
             "epoch": self.epoch,
             "learning_rate": self.learning_rate,
@@ -224,10 +263,39 @@ class Optimizer:
             from ..schedules import serialize  # noqa: PLC0415
 
             lr = serialize(lr)
-        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay, **self._config()}
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay, **self._config(),
+                **{key: getattr(self, key) for key in _CLIPPING}}
 
     def _config(self) -> dict:
         return {}
+
+    def keras_config(self) -> dict:
+        """:meth:`get_config` as Keras's class of the same name reads it: arguments Keras lacks are
+        left out where their value is Keras's behaviour, and kept (so that Keras refuses to compile,
+        rather than train differently) where it is not. L2 weight decay is written as
+        ``l2_weight_decay``: Keras's ``weight_decay`` is decoupled, another rule."""
+        config = self.get_config()
+        for key, value in self.keras_implicit.items():
+            if config.get(key) == value:
+                del config[key]
+        if not self.decoupled and config.get("weight_decay"):
+            config["l2_weight_decay"] = config.pop("weight_decay")
+        return config
+
+    @classmethod
+    def from_keras_config(cls, config: dict):
+        """Rebuild from a config Keras wrote (with Keras's meaning): ``weight_decay`` is decoupled
+        in Keras, so it is refused for any optimizer whose gpunet rule is L2; arguments Keras lacks
+        take the value that is Keras's behaviour."""
+        config = dict(config)
+        if config.get("weight_decay") and not cls.decoupled:
+            raise ValueError(
+                f"{cls.__name__}: Keras's weight_decay={config['weight_decay']!r} is decoupled weight decay, but gpunet's "
+                f"{cls.__name__} adds weight_decay as L2 to the gradient; use AdamW, or set weight_decay=None in Keras"
+            )
+        for key, value in cls.keras_implicit.items():
+            config.setdefault(key, value)
+        return cls.from_config(config)
 
     @classmethod
     def from_config(cls, config: dict):
@@ -236,11 +304,13 @@ class Optimizer:
         does not implement are refused by name."""
         import inspect  # noqa: PLC0415
 
-        accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        accepted = (set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}) | set(_CLIPPING)
         kwargs, refused = {}, []
         for key, value in dict(config).items():
             if key in accepted:
                 kwargs[key] = value
+            elif key == "l2_weight_decay" and not cls.decoupled:
+                continue
             elif key in _KERAS_NEUTRAL:
                 if value is not None and value != _KERAS_NEUTRAL[key] and key not in _KERAS_IGNORED:
                     refused.append(f"{key}={value!r}")
@@ -250,6 +320,8 @@ class Optimizer:
             raise ValueError(f"{cls.__name__}: unsupported optimizer setting(s) {', '.join(refused)}")
         if kwargs.get("weight_decay", 0) is None:
             kwargs["weight_decay"] = 0.0
+        if "l2_weight_decay" in config and not cls.decoupled:  # written by keras_config
+            kwargs["weight_decay"] = config["l2_weight_decay"]
         lr = kwargs.get("learning_rate")
         if isinstance(lr, dict):
             from ..schedules import deserialize  # noqa: PLC0415

@@ -36,8 +36,8 @@ class RMSprop(Optimizer):
         momentum:  b = momentum b + g / d ;  theta = theta - lr b             else theta = theta - lr g / d
     """
 
-    def __init__(self, learning_rate=0.01, rho=0.99, epsilon=1e-8, momentum=0.0, centered=False, weight_decay=0.0, name=None):
-        super().__init__(learning_rate, weight_decay, name)
+    def __init__(self, learning_rate=0.01, rho=0.99, epsilon=1e-8, momentum=0.0, centered=False, weight_decay=0.0, name=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.rho = check_rate(rho, "rho")
         self.epsilon = check_nonnegative(epsilon, "epsilon")
         self.momentum = check_nonnegative(momentum, "momentum")

@@ -33,8 +33,10 @@ class SGD(Optimizer):
         theta = theta - lr * g
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, name=None):
-        super().__init__(learning_rate, weight_decay, name)
+    keras_implicit = {"dampening": 0.0}
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, name=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.momentum = check_nonnegative(momentum, "momentum")
         self.dampening = check_nonnegative(dampening, "dampening")
         if self.dampening > 1:

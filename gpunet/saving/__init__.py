@@ -1,6 +1,14 @@
-"""Model files: Keras's legacy HDF5 layout, atomic writes, and a safe configuration registry."""
+"""Model files: Keras's legacy HDF5 layout with gpunet's state tree, atomic writes, and the
+registry that lets user classes round-trip by name."""
 
-from .hdf5 import load_model, load_weights, save_model, save_weights
-from .registry import model_from_config, model_from_json
+from ..lookup import custom_object_scope, get_registered_name, get_registered_object, register_serializable
+from .config import model_from_config, model_from_json
+from .hdf5 import check_save_path, load_model, load_weights, save_model, save_weights
 
-__all__ = ["save_model", "save_weights", "load_model", "load_weights", "model_from_json", "model_from_config"]
+register_keras_serializable = register_serializable  # Keras's name, for scripts that use it
+
+__all__ = [
+    "save_model", "save_weights", "load_model", "load_weights", "model_from_json", "model_from_config",
+    "check_save_path", "register_serializable", "register_keras_serializable", "get_registered_name",
+    "get_registered_object", "custom_object_scope",
+]

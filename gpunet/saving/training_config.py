@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numbers
 
+from .. import callbacks, losses, metrics, optimizers
+
 __all__ = ["training_config", "compile_from_config", "callbacks_from_config", "fit_settings", "FIT_KEYS"]
 
 # fit settings a model file may carry, with their type checks
@@ -26,27 +28,26 @@ def training_config(model) -> dict | None:
     """Keras's ``training_config`` for a compiled model (gpunet's optimizer config inside)."""
     if not model.compiled:
         return None
-    from .. import losses, optimizers  # noqa: PLC0415 - saving sits above these
-
     return {
         "loss": losses.serialize(model.loss),
-        "metrics": [m if isinstance(m, str) else m.name for m in getattr(model, "_metric_identifiers", [])],
+        "metrics": [m if isinstance(m, str) else metrics.serialize(m) for m in getattr(model, "_metric_identifiers", [])],
         "weighted_metrics": None,
         "loss_weights": None,
-        "optimizer_config": optimizers.serialize(model.optimizer),
+        "optimizer_config": optimizers.serialize_for_keras(model.optimizer),
     }
 
 
-def compile_from_config(model, config: dict, where: str = "training_config", optimizer=None) -> None:
-    """``model.compile`` from a training config (Keras's or gpunet's); ``optimizer`` overrides it."""
-    from .. import losses, optimizers  # noqa: PLC0415
-
+def compile_from_config(model, config: dict, where: str = "training_config", optimizer=None, keras: bool = False) -> None:
+    """``model.compile`` from a training config; ``optimizer`` overrides it. ``keras=True`` reads
+    the optimizer's arguments with Keras's meaning (what ``.h5`` files hold, Keras's or gpunet's:
+    see :meth:`gpunet.optimizers.Optimizer.keras_config`), else with gpunet's (model files)."""
     if not isinstance(config, dict):
         raise ValueError(f"{where} must be an object, got {type(config).__name__}")
     if optimizer is None:
         optimizer_config = config.get("optimizer_config")
         try:
-            optimizer = optimizers.deserialize(optimizer_config) if optimizer_config else "rmsprop"
+            read = optimizers.deserialize_from_keras if keras else optimizers.deserialize
+            optimizer = read(optimizer_config) if optimizer_config else "rmsprop"
         except (TypeError, AttributeError) as exc:
             raise ValueError(f"{where}: optimizer settings gpunet cannot use ({exc})") from None
     loss = config.get("loss")
@@ -54,43 +55,30 @@ def compile_from_config(model, config: dict, where: str = "training_config", opt
         loss = losses.get(loss)
     if loss is None:
         raise ValueError(f"{where}: no loss given")
-    metrics = config.get("metrics") or []
-    if isinstance(metrics, list) and metrics and isinstance(metrics[0], list):  # Keras nests per output
-        metrics = metrics[0]
-    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
-        raise ValueError(f"{where}: metrics must be a list of names, got {metrics!r}")
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    names = config.get("metrics") or []
+    if isinstance(names, list) and names and isinstance(names[0], list):  # Keras nests per output
+        names = names[0]
+    if not isinstance(names, list) or not all(isinstance(m, str) or (isinstance(m, dict) and "class_name" in m) for m in names):
+        raise ValueError(f"{where}: metrics must be a list of names or metric configs, got {names!r}")
+    model.compile(optimizer=optimizer, loss=loss, metrics=names)
 
 
 def callbacks_from_config(entries, where: str = "training_config.callbacks") -> list:
     """Callbacks from ``[{"class_name": "ReduceLROnPlateau", "config": {...}}, ...]``.
 
-    Only gpunet's callbacks that make sense in a file are accepted (ReduceLROnPlateau,
-    EarlyStopping, ModelCheckpoint, CSVLogger, TerminateOnNaN, GradientNormMonitor).
+    gpunet's callbacks that make sense in a file (ReduceLROnPlateau, EarlyStopping,
+    ModelCheckpoint, CSVLogger, TerminateOnNaN, GradientNormMonitor) and registered user callbacks.
     """
-    from .. import callbacks  # noqa: PLC0415
-
-    allowed = {cls.__name__: cls for cls in (
-        callbacks.ReduceLROnPlateau, callbacks.EarlyStopping, callbacks.ModelCheckpoint,
-        callbacks.CSVLogger, callbacks.TerminateOnNaN, callbacks.GradientNormMonitor,
-    )}
     if entries is None:
         return []
     if not isinstance(entries, list):
         raise ValueError(f"{where} must be a list, got {type(entries).__name__}")
     result = []
     for entry in entries:
-        name = entry.get("class_name") if isinstance(entry, dict) else None
-        cls = allowed.get(name)
-        if cls is None:
-            raise ValueError(f"{where}: unknown callback {name!r}; valid names are {sorted(allowed)}")
-        kwargs = entry.get("config") or {}
-        if not isinstance(kwargs, dict):
-            raise ValueError(f"{where}: the config of {name} must be an object")
         try:
-            result.append(cls(**kwargs))
-        except TypeError as exc:
-            raise ValueError(f"{where}: {name}: {exc}") from None
+            result.append(callbacks.deserialize(entry))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{where}: {exc}") from None
     return result
 
 

@@ -7,7 +7,7 @@ import gpunet
 from gpunet import Parameter, Sequential, Tensor, backend, ops
 from gpunet.autograd import Tape
 from gpunet.layers import Activation, Dense, Dropout, Flatten, Input, Layer
-from gpunet.training import Step
+from gpunet.training import TrainStep
 from gpunet.utils import set_random_seed
 
 
@@ -16,9 +16,9 @@ def _batches(x, y, size):
 
 
 def _train(model, batches, replay):
-    step = Step(model, replay=replay)
+    step = TrainStep(model, run_eagerly=not replay)
     for xb, yb in batches:
-        step.train(backend.to_device(xb), backend.to_device(yb))
+        step(backend.to_device(xb), backend.to_device(yb))
     return step
 
 
@@ -85,17 +85,30 @@ def test_replay_is_bitwise_equal_to_eager(name, xp):
 
 
 class Custom(Layer):
-    """A layer of the user's: its graph could change from step to step, so it runs eagerly."""
+    """A layer of the user's that does not declare the recording contract: it runs eagerly."""
 
     def call(self, x, training=False):
         return x * 2.0
 
 
-def test_models_with_custom_layers_run_eagerly():
+class Declared(Custom):
+    """The same layer, declaring that it keeps the contract: it gets the tape."""
+
+    supports_recording = True
+
+
+def test_models_with_custom_layers_run_eagerly_unless_they_declare_the_contract():
     model = Sequential([Input((4,)), Custom(), Dense(3, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    step = _train(model, [(np.ones((2, 4), np.float32), np.array([0, 1]))] * 2, replay=True)
+    told = []
+    step = TrainStep(model, announce=told.append)
+    for _ in range(2):
+        step(np.ones((2, 4), np.float32), np.array([0, 1]))
     assert step.tape is None
+    assert len(told) == 1 and "'custom' (Custom)" in told[0] and "supports_recording" in told[0]
+    declared = Sequential([Input((4,)), Declared(), Dense(3, activation="softmax")])
+    declared.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    assert _train(declared, [(np.ones((2, 4), np.float32), np.array([0, 1]))] * 2, replay=True).tape is not None
     dense = Sequential([Input((4,)), Dense(3, activation=lambda t: ops.relu(t))])
     dense.compile(optimizer="sgd", loss="mse")
     assert _train(dense, [(np.ones((2, 4), np.float32), np.zeros((2, 3), np.float32))], replay=True).tape is None

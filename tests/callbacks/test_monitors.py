@@ -35,6 +35,10 @@ class FakeModel:
         self.set_calls += 1
         self.weights = [np.array(w, copy=True) for w in weights]
 
+    def restore_weights(self, weights, epoch, monitor=None, value=None, by="user"):
+        self.restored = {"epoch": epoch, "monitor": monitor, "value": value, "by": by}
+        self.set_weights(weights)
+
 
 LOG_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time"]
 
@@ -317,6 +321,7 @@ def test_early_stopping_restore_best_weights():
     cb.on_train_end({})
     np.testing.assert_array_equal(model.weights[0], [1.0, 1.0])
     assert cb.best_epoch == 1
+    assert model.restored == {"epoch": 1, "monitor": "val_loss", "value": 1.0, "by": "EarlyStopping"}
 
 
 def test_early_stopping_without_restore_keeps_last_weights():
@@ -385,6 +390,8 @@ def test_early_stopping_restores_best_weights_in_fit():
     for got, want in zip(model.get_weights(), snapshots[0]):
         np.testing.assert_array_equal(got, want)
     assert not np.array_equal(snapshots[0][0], snapshots[1][0])
+    assert history.best == {"monitor": "loss", "value": history.history["loss"][0], "epoch": 0, "restored": True,
+                            "by": "EarlyStopping"}
 
 
 # ==================================================================================================
@@ -627,3 +634,22 @@ def test_plateau_resumes_its_counters(tmp_path, checkpoint_first):
     rl2 = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, min_delta=1e9)
     history = resumed.fit(x, y, batch_size=32, epochs=6, initial_epoch=2, verbose=0, callbacks=[rl2])
     assert history.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.05, 0.025])
+
+
+@pytest.mark.parametrize("filepath,error", [
+    ("missing/ck.h5", FileNotFoundError),
+    ("missing/ck-{epoch:02d}.h5", FileNotFoundError),
+    ("ck.keras", ValueError),
+    ("folder", IsADirectoryError),
+])
+def test_model_checkpoint_paths_are_checked_before_training(tmp_path, monkeypatch, filepath, error):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    x, y = blobs()
+    model = small_model()
+    before = model.get_weights()
+    with pytest.raises(error, match=filepath.split("/")[0].split("{")[0]):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(filepath)])
+    assert model.optimizer.iterations == 0
+    for got, want in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(got, want)

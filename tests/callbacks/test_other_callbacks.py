@@ -43,17 +43,6 @@ class FakeModel:
         self.stop_training = False
 
 
-class Snapshots(Callback):
-    """Copies of the weights at every report."""
-
-    def __init__(self):
-        super().__init__()
-        self.weights = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.weights.append(self.model.get_weights())
-
-
 # ==================================================================================================
 # LearningRateScheduler
 # ==================================================================================================
@@ -280,7 +269,7 @@ def diverging_fit(callbacks, epochs=6):
     """Two good epochs at lr 0.05, then lr 1e30 from epoch 2: the loss turns NaN during epoch 2."""
     x, y = blobs(n=240, features=4)
     model = mlp(lr=0.05, metrics=())
-    snaps = Snapshots()
+    snaps = helpers.Snapshots()
     cbs = [LearningRateScheduler(lambda e: 0.05 if e < 2 else 1e30), snaps, *callbacks]
     return model, snaps, cbs, (x[:200], y[:200]), (x[200:], y[200:])
 

@@ -1,7 +1,9 @@
 """fit / evaluate / predict: the course's loop with Keras's semantics."""
 
 import io
+import itertools
 import math
+import types
 
 import helpers
 import numpy as np
@@ -9,9 +11,9 @@ import numpy as np
 import gpunet
 from gpunet import Sequential, backend
 from gpunet.autograd import is_grad_enabled
-from gpunet.callbacks import Callback
+from gpunet.callbacks import Callback, progbar
 from gpunet.layers import Dense, Dropout, Input, Layer
-from gpunet.metrics import Mean
+from gpunet.metrics import Metric
 from gpunet.utils import set_random_seed
 
 
@@ -54,6 +56,25 @@ class Recorder(Callback):
 
     def hooks(self, name):
         return [c for c in self.calls if c[0] == name]
+
+
+class StepRecorder(Recorder):
+    """A Recorder that also records each training step's end (without reading its logs)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.calls.append(("batch_end", batch))
+
+    def steps_before_each_evaluation(self):
+        """For each dev evaluation: how many training steps of its epoch had ended before it."""
+        counts, steps = [], 0
+        for call in self.calls:
+            if call[0] == "epoch_begin":
+                steps = 0
+            elif call[0] == "batch_end":
+                steps += 1
+            elif call[0] == "test_begin":
+                counts.append(steps)
+        return counts
 
 
 class InputSpy(Layer):
@@ -107,23 +128,27 @@ def test_mean_training_loss_is_the_batch_size_weighted_mean():
 
 def test_k_dev_evaluations_per_epoch_each_reported():
     x, y = blobs()
-    rec = Recorder()
+    rec = StepRecorder()
     h = classifier().fit(x[:200], y[:200], batch_size=10, epochs=2, validation_data=(x[200:], y[200:]),
                          validations_per_epoch=4, callbacks=[rec], verbose=0)
     assert len(h.history["val_accuracy"]) == 8 and h.epoch == [0, 0, 0, 0, 1, 1, 1, 1]
     assert len(rec.hooks("epoch_end")) == 8 and len(rec.hooks("test_begin")) == 8
-    assert len(rec.hooks("epoch_begin")) == 2
-    times = h.history["epoch_time"]
-    assert times[0] < times[1] < times[2] < times[3]  # evenly spaced through the epoch
+    assert len(rec.hooks("epoch_begin")) == 2 and len(rec.hooks("batch_end")) == 40
+    # 200 samples in batches of 10 = 20 steps an epoch; 4 evaluations evenly spaced: after steps 5, 10, 15, 20
+    assert rec.steps_before_each_evaluation() == [5, 10, 15, 20, 5, 10, 15, 20]
 
 
 def test_report_steps_are_evenly_spaced():
-    from gpunet.training import _report_steps
+    from gpunet.training.loop import report_steps as _report_steps
 
     assert _report_steps(20, 4) == [5, 10, 15, 20]
     assert _report_steps(10, 3) == [3, 7, 10]
     assert _report_steps(2, 5) == [1, 2]
     assert _report_steps(7, 1) == [7]
+
+
+def same_weights(a, b):
+    return len(a) == len(b) and all(np.array_equal(u, v) for u, v in zip(a, b))
 
 
 class Sabotage(Callback):
@@ -143,18 +168,28 @@ class Sabotage(Callback):
 
 
 def test_best_dev_weights_are_restored():
-    x, y = blobs(seed=2)
-    sabotage = Sabotage(at_epoch=3)
-    model = classifier()
-    h = model.fit(x[:200], y[:200], batch_size=20, epochs=5, validation_data=(x[200:], y[200:]), callbacks=[sabotage], verbose=0)
-    accs = h.history["val_accuracy"]
-    best_epoch = int(np.argmax(accs))
-    assert best_epoch <= 2 and accs[-1] < accs[best_epoch]
-    assert h.best == {"monitor": "val_accuracy", "value": accs[best_epoch], "epoch": best_epoch}
-    if best_epoch == 2:  # the snapshot was taken at the end of epoch index 2
-        for got, want in zip(model.get_weights(), sabotage.snapshot):
-            np.testing.assert_array_equal(got, want)
-    assert model.evaluate(x[200:], y[200:], verbose=0)[1] == accs[best_epoch]
+    """The best epoch is known in advance: full-batch gradient descent with a small step on a convex
+    model (softmax regression, from zero weights) lowers the loss on its own training set at every
+    step, and that set is the dev set here, so dev loss falls at epochs 0, 1, 2; then Sabotage zeroes
+    the weights (dev loss back to log 3) and freezes them for epochs 3 and 4. Best: epoch 2."""
+    x, y = blobs(n=120, seed=2)
+    model = Sequential([Input((6,)), Dense(3, activation="softmax")])
+    model.compile(optimizer=gpunet.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")  # no accuracy: val_loss
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    snapshots = helpers.Snapshots()
+    h = model.fit(x, y, batch_size=120, epochs=5, validation_data=(x, y), callbacks=[snapshots, Sabotage(at_epoch=2)],
+                  verbose=0)
+    dev = h.history["val_loss"]
+    assert dev[0] > dev[1] > dev[2] and dev[3] == dev[4] > dev[2], dev
+    np.testing.assert_allclose(dev[3], math.log(3), rtol=1e-6)  # the sabotaged, uniform model
+    assert h.best == {"monitor": "val_loss", "value": dev[2], "epoch": 2, "restored": True, "by": "fit"}
+    # the snapshots tell the epochs apart: the best one differs from the epoch before it and from the last
+    assert len(snapshots.weights) == 5
+    best, last = snapshots.weights[2], snapshots.weights[4]
+    assert not same_weights(best, snapshots.weights[1]) and not same_weights(best, last)
+    restored = model.get_weights()
+    assert same_weights(restored, best), "fit must restore the weights of the end of epoch 2 (the best dev loss)"
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), dev[2], rtol=1e-6)
 
 
 def test_restore_best_false_keeps_last_weights():
@@ -188,7 +223,8 @@ def test_every_epoch_reshuffles_without_replacement_from_the_seed():
     orders = run(5)
     for order in orders:
         assert sorted(order) == list(range(20))  # each sample exactly once per epoch
-    assert orders[0] != orders[1] != orders[2]
+    for a, b in itertools.combinations(range(3), 2):  # every pair of epochs, first and last included
+        assert orders[a] != orders[b], f"epochs {a} and {b} saw the same order"
     assert run(5) == orders  # reproducible from the seed
     assert run(6) != orders
 
@@ -253,12 +289,15 @@ def test_same_logs_reach_every_callback_and_history():
 # ---------------------------------------------------------------------------------------------
 # output
 # ---------------------------------------------------------------------------------------------
-def test_verbose_2_prints_one_line_per_epoch(capsys):
+def test_verbose_2_prints_one_line_per_epoch_and_the_weights_restored(capsys):
     x, y = blobs(n=60)
-    classifier().fit(x[:40], y[:40], epochs=2, validation_data=(x[40:], y[40:]), verbose=2)
+    h = classifier().fit(x[:40], y[:40], epochs=2, validation_data=(x[40:], y[40:]), verbose=2)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2
-    for i, line in enumerate(lines):
+    assert len(lines) == 3
+    best = h.best
+    assert lines[2] == (f"Restored the weights of epoch {best['epoch'] + 1} "
+                        f"(best val_accuracy {best['value']:.4f}, chosen by fit)")
+    for i, line in enumerate(lines[:2]):
         assert line.startswith(f"Epoch {i + 1}/2 - ")
         for key in ("loss: ", "accuracy: ", "val_loss: ", "val_accuracy: ", "learning_rate: 0.1"):
             assert key in line
@@ -298,19 +337,39 @@ def test_verbose_1_on_a_terminal_draws_a_live_bar(monkeypatch):
 
 
 def test_live_bar_reads_running_values_only_when_it_redraws(monkeypatch):
-    """The running loss (a device sync on the GPU) is read per redraw, not per step."""
+    """The running loss and metrics (a device sync on the GPU) are read per redraw, not per step.
+
+    The bar's clock is replaced by one that advances 0.1 s each time it is read (once at the epoch's
+    start, once per step), so with the 0.25 s refresh the bar redraws every third step
+    (0.3 s >= 0.25 s > 0.2 s) and at the last step, whatever the machine's speed."""
+    clock = itertools.count()
+    monkeypatch.setattr(progbar, "time", types.SimpleNamespace(perf_counter=lambda: next(clock) * 0.1))
     reads = []
-    original = Mean.result
+    original = Metric.result
 
     def counting(self):
-        reads.append(1)
+        reads.append(self.name)
         return original(self)
 
-    monkeypatch.setattr(Mean, "result", counting)
+    monkeypatch.setattr(Metric, "result", counting)
     monkeypatch.setattr("sys.stdout", FakeTerminal())
+
+    class ReadsPerStep(Callback):  # runs after the bar, reads nothing itself
+        def __init__(self):
+            super().__init__()
+            self.after_step = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.after_step.append(len(reads))
+
+    counter = ReadsPerStep()
     x, y = blobs(n=400)
-    classifier().fit(x, y, batch_size=2, epochs=1)  # 200 steps in well under the 0.25 s refresh
-    assert len(reads) < 20
+    classifier().fit(x, y, batch_size=2, epochs=1, callbacks=[counter])  # 200 steps
+    per_step = np.diff([0, *counter.after_step])
+    redraws = [*range(3, 200, 3), 200]
+    assert [int(i) + 1 for i in np.flatnonzero(per_step)] == redraws
+    assert {int(n) for n in per_step[np.array(redraws) - 1]} == {2}  # loss and accuracy, once each per redraw
+    assert reads[-2:] == ["loss", "accuracy"] and len(reads) == 2 * len(redraws) + 2  # and once for the epoch's report
 
 
 # ---------------------------------------------------------------------------------------------

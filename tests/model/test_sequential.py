@@ -99,7 +99,7 @@ def test_compile_by_name_and_object():
         (dict(optimizer="sgd", loss="mse", metrics=["accuracy"]), ValueError, "needs a classification loss"),
         (dict(optimizer="sgd"), ValueError, "compile needs a loss"),
         (dict(optimizer=3, loss="mse"), TypeError, "optimizer must be"),
-        (dict(optimizer="sgd", loss="mse", metrics="mae", weighted_metrics=["mae"]), TypeError, "weighted_metrics"),
+        (dict(optimizer="sgd", loss="mse", metrics="mae", weighted_metrics=["mae"]), ValueError, "weighted_metrics"),
     ],
 )
 def test_compile_errors(kwargs, error, match):

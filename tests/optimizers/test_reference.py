@@ -375,96 +375,117 @@ def test_radam_covers_both_branches(kwargs):
 
 # --------------------------------------------------------------------------------------------------
 # 2. Hand-computed first and second steps
+#
+# Every expected value below is written from the algorithm with literal numbers (worked out in the
+# comments); none is derived from gpunet's output or from the reference classes above.
 # --------------------------------------------------------------------------------------------------
 
 def _one(opt, p, g):
+    """One optimizer step on ``p``; returns a copy of the parameter after it."""
     opt.apply_gradients([(np.array(g, dtype=np.float64), p)])
-    return p.data
+    return p.data.copy()
 
 
 def test_sgd_momentum_by_hand():
     p = Parameter(np.array([1.0, -2.0]), name="w")
     opt = optimizers.SGD(learning_rate=0.1, momentum=0.9)
-    # step 1: buffer b1 = g1 = [0.5, 1.0]; theta1 = theta0 - 0.1 * b1
-    np.testing.assert_allclose(_one(opt, p, [0.5, 1.0]), [1.0 - 0.1 * 0.5, -2.0 - 0.1 * 1.0], rtol=1e-14)
-    # step 2: b2 = 0.9 * b1 + g2 = [0.45 + 1.0, 0.9 - 1.0] = [1.45, -0.1]
-    np.testing.assert_allclose(_one(opt, p, [1.0, -1.0]), [0.95 - 0.1 * 1.45, -2.1 - 0.1 * -0.1], rtol=1e-14)
-    np.testing.assert_allclose(p.data, [0.805, -2.09], rtol=1e-14)
+    # step 1, g1 = [0.5, 1.0]: buffer b1 = g1; theta1 = [1 - 0.05, -2 - 0.1] = [0.95, -2.1]
+    np.testing.assert_allclose(_one(opt, p, [0.5, 1.0]), [0.95, -2.1], rtol=1e-14)
+    # step 2, g2 = [1.0, -1.0]: b2 = 0.9 * b1 + g2 = [0.45 + 1.0, 0.9 - 1.0] = [1.45, -0.1]
+    # theta2 = theta1 - 0.1 * b2 = [0.95 - 0.145, -2.1 + 0.01] = [0.805, -2.09]
+    np.testing.assert_allclose(_one(opt, p, [1.0, -1.0]), [0.805, -2.09], rtol=1e-14)
 
 
 def test_sgd_momentum_dampening_by_hand():
     p = Parameter(np.array([1.0, -2.0]), name="w")
     opt = optimizers.SGD(learning_rate=0.1, momentum=0.9, dampening=0.5)
-    # step 1: no dampening on the first step, b1 = g1 = [0.5, 1.0]
+    # step 1: no dampening on the first step, b1 = g1 = [0.5, 1.0]; theta1 = [0.95, -2.1]
     np.testing.assert_allclose(_one(opt, p, [0.5, 1.0]), [0.95, -2.1], rtol=1e-14)
     # step 2: b2 = 0.9 * b1 + (1 - 0.5) * g2 = [0.45 + 0.5, 0.9 - 0.5] = [0.95, 0.4]
-    np.testing.assert_allclose(_one(opt, p, [1.0, -1.0]), [0.95 - 0.1 * 0.95, -2.1 - 0.1 * 0.4], rtol=1e-14)
+    # theta2 = [0.95 - 0.095, -2.1 - 0.04] = [0.855, -2.14]
+    np.testing.assert_allclose(_one(opt, p, [1.0, -1.0]), [0.855, -2.14], rtol=1e-14)
 
 
 def test_sgd_nesterov_by_hand():
     p = Parameter(np.array([1.0, -2.0]), name="w")
     opt = optimizers.SGD(learning_rate=0.1, momentum=0.9, nesterov=True)
-    # step 1: b1 = g1; step direction g1 + 0.9 * b1 = 1.9 * g1
-    np.testing.assert_allclose(_one(opt, p, [0.5, 1.0]), [1.0 - 0.1 * 1.9 * 0.5, -2.0 - 0.1 * 1.9 * 1.0], rtol=1e-14)
+    # step 1: b1 = g1 = [0.5, 1.0]; direction g1 + 0.9 * b1 = 1.9 * g1 = [0.95, 1.9]
+    # theta1 = [1 - 0.095, -2 - 0.19] = [0.905, -2.19]
+    np.testing.assert_allclose(_one(opt, p, [0.5, 1.0]), [0.905, -2.19], rtol=1e-14)
     # step 2: b2 = 0.9 * [0.5, 1.0] + [1.0, -1.0] = [1.45, -0.1]; direction g2 + 0.9 * b2 = [2.305, -1.09]
-    np.testing.assert_allclose(_one(opt, p, [1.0, -1.0]), [0.905 - 0.1 * 2.305, -2.19 - 0.1 * -1.09], rtol=1e-14)
+    # theta2 = [0.905 - 0.2305, -2.19 + 0.109] = [0.6745, -2.081]
+    np.testing.assert_allclose(_one(opt, p, [1.0, -1.0]), [0.6745, -2.081], rtol=1e-14)
 
 
 def test_adagrad_by_hand():
-    eps = 1e-10
     p = Parameter(np.array([1.0, -2.0]), name="w")
-    opt = optimizers.Adagrad(learning_rate=0.1)
-    # step 1: sum = [9, 16]; theta -= 0.1 * g / (sqrt(sum) + eps) = 0.1 * [3/3, -4/4] (up to eps)
-    expected1 = np.array([1.0 - 0.1 * 3.0 / (3.0 + eps), -2.0 - 0.1 * -4.0 / (4.0 + eps)])
-    np.testing.assert_allclose(_one(opt, p, [3.0, -4.0]), expected1, rtol=1e-14)
-    # step 2: sum = [9 + 16, 16 + 9] = [25, 25]; theta -= 0.1 * [4, 3] / (5 + eps)
-    expected2 = expected1 - np.array([0.1 * 4.0 / (5.0 + eps), 0.1 * 3.0 / (5.0 + eps)])
-    np.testing.assert_allclose(_one(opt, p, [4.0, 3.0]), expected2, rtol=1e-14)
-    np.testing.assert_allclose(p.data, [0.82, -1.96], rtol=1e-9)
+    opt = optimizers.Adagrad(learning_rate=0.1)  # epsilon = 1e-10
+    # step 1, g1 = [3, -4]: sum = [9, 16]; theta1 = theta0 - 0.1 * g1 / (sqrt(sum) + eps)
+    #   = [1 - 0.1 * 3 / (3 + 1e-10), -2 + 0.1 * 4 / (4 + 1e-10)] ~ [0.9, -1.9]
+    np.testing.assert_allclose(_one(opt, p, [3.0, -4.0]),
+                               [1.0 - 0.1 * 3.0 / (3.0 + 1e-10), -2.0 + 0.1 * 4.0 / (4.0 + 1e-10)], rtol=1e-14)
+    # step 2, g2 = [4, 3]: sum = [9 + 16, 16 + 9] = [25, 25]; theta2 = theta1 - 0.1 * [4, 3] / (5 + eps)
+    #   ~ [0.9 - 0.08, -1.9 - 0.06] = [0.82, -1.96]
+    np.testing.assert_allclose(
+        _one(opt, p, [4.0, 3.0]),
+        [1.0 - 0.1 * 3.0 / (3.0 + 1e-10) - 0.1 * 4.0 / (5.0 + 1e-10),
+         -2.0 + 0.1 * 4.0 / (4.0 + 1e-10) - 0.1 * 3.0 / (5.0 + 1e-10)],
+        rtol=1e-14,
+    )
+    np.testing.assert_allclose(p.data, [0.82, -1.96], rtol=1e-9)  # eps moves it by ~1e-11
 
 
 def test_adagrad_lr_decay_and_initial_accumulator_by_hand():
-    eps = 1e-10
     p = Parameter(np.array([0.5]), name="w")
-    opt = optimizers.Adagrad(learning_rate=0.1, lr_decay=0.5, initial_accumulator_value=7.0)
-    # step 1: clr = 0.1 / (1 + 0 * 0.5) = 0.1; sum = 7 + 3^2 = 16; theta = 0.5 - 0.1 * 3 / (4 + eps)
-    e1 = 0.5 - 0.1 * 3.0 / (4.0 + eps)
-    np.testing.assert_allclose(_one(opt, p, [3.0]), [e1], rtol=1e-14)
-    # step 2: clr = 0.1 / (1 + 1 * 0.5) = 0.1 / 1.5; sum = 16 + 9 = 25; theta -= clr * 3 / (5 + eps)
-    np.testing.assert_allclose(_one(opt, p, [3.0]), [e1 - (0.1 / 1.5) * 3.0 / (5.0 + eps)], rtol=1e-14)
+    opt = optimizers.Adagrad(learning_rate=0.1, lr_decay=0.5, initial_accumulator_value=7.0)  # epsilon = 1e-10
+    # step 1: clr = 0.1 / (1 + 0 * 0.5) = 0.1; sum = 7 + 3^2 = 16; theta1 = 0.5 - 0.1 * 3 / (4 + eps) ~ 0.425
+    np.testing.assert_allclose(_one(opt, p, [3.0]), [0.5 - 0.1 * 3.0 / (4.0 + 1e-10)], rtol=1e-14)
+    # step 2: clr = 0.1 / (1 + 1 * 0.5) = 0.1 / 1.5; sum = 16 + 9 = 25; theta2 = theta1 - clr * 3 / (5 + eps)
+    #   ~ 0.425 - 0.04 = 0.385
+    np.testing.assert_allclose(_one(opt, p, [3.0]),
+                               [0.5 - 0.1 * 3.0 / (4.0 + 1e-10) - (0.1 / 1.5) * 3.0 / (5.0 + 1e-10)], rtol=1e-14)
+    np.testing.assert_allclose(p.data, [0.385], rtol=1e-9)
 
 
 def test_adam_by_hand():
-    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
     p = Parameter(np.array([1.0, -2.0]), name="w")
-    opt = optimizers.Adam(learning_rate=lr)
+    opt = optimizers.Adam(learning_rate=0.01)  # beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-8
     # step 1, g1 = [0.5, -2.0]: m1 = 0.1 * g1 = [0.05, -0.2]; v1 = 0.001 * g1^2 = [0.00025, 0.004]
-    # m_hat = m1 / (1 - 0.9) = g1; v_hat = v1 / (1 - 0.999) = g1^2 -> update = lr * g / (|g| + eps) ~ lr*sign(g)
-    e1 = np.array([1.0 - lr * 0.5 / (0.5 + eps), -2.0 - lr * -2.0 / (2.0 + eps)])
-    np.testing.assert_allclose(_one(opt, p, [0.5, -2.0]), e1, rtol=1e-13)
-    np.testing.assert_allclose(e1, [0.99, -1.99], rtol=1e-9)
+    # m_hat = m1 / (1 - 0.9) = g1; v_hat = v1 / (1 - 0.999) = g1^2
+    # theta1 = theta0 - 0.01 * g1 / (|g1| + 1e-8) ~ theta0 - 0.01 * sign(g1) = [0.99, -1.99]
+    step1 = _one(opt, p, [0.5, -2.0])
+    np.testing.assert_allclose(step1, [1.0 - 0.01 * 0.5 / (0.5 + 1e-8), -2.0 + 0.01 * 2.0 / (2.0 + 1e-8)], rtol=1e-13)
+    np.testing.assert_allclose(step1, [0.99, -1.99], rtol=1e-9)  # eps moves it by ~2e-10
     # step 2, g2 = [1.0, 1.0]:
     # m2 = 0.9 * [0.05, -0.2] + 0.1 * [1, 1] = [0.145, -0.08]
     # v2 = 0.999 * [0.00025, 0.004] + 0.001 * [1, 1] = [0.00124975, 0.004996]
-    # m_hat = m2 / (1 - 0.81) = m2 / 0.19;  v_hat = v2 / (1 - 0.998001) = v2 / 0.001999
-    m_hat = np.array([0.145, -0.08]) / 0.19
-    v_hat = np.array([0.00124975, 0.004996]) / 0.001999
-    e2 = e1 - lr * m_hat / (np.sqrt(v_hat) + eps)
-    np.testing.assert_allclose(_one(opt, p, [1.0, 1.0]), e2, rtol=1e-13)
-    del b1, b2
+    # m_hat = m2 / (1 - 0.9^2) = m2 / 0.19 = [0.76315789, -0.42105263]
+    # v_hat = v2 / (1 - 0.999^2) = v2 / 0.001999 = [0.62518759, 2.49924962]; sqrt = [0.79068805, 1.58090152]
+    # theta2 = theta1 - 0.01 * m_hat / (sqrt(v_hat) + 1e-8) = [0.98034818, -1.98733663]
+    np.testing.assert_allclose(
+        _one(opt, p, [1.0, 1.0]),
+        [1.0 - 0.01 * 0.5 / (0.5 + 1e-8) - 0.01 * (0.145 / 0.19) / (math.sqrt(0.00124975 / 0.001999) + 1e-8),
+         -2.0 + 0.01 * 2.0 / (2.0 + 1e-8) - 0.01 * (-0.08 / 0.19) / (math.sqrt(0.004996 / 0.001999) + 1e-8)],
+        rtol=1e-13,
+    )
+    np.testing.assert_allclose(p.data, [0.98034818, -1.98733663], rtol=1e-8)
 
 
 def test_adam_amsgrad_by_hand():
-    lr, eps = 0.01, 1e-8
     p = Parameter(np.array([1.0]), name="w")
-    opt = optimizers.Adam(learning_rate=lr, amsgrad=True)
-    # step 1, g = 2: m = 0.2, v = 0.004 = v_max; m_hat = 2, v_hat = 4 -> theta = 1 - 0.01 * 2 / (2 + eps)
-    e1 = 1.0 - lr * 2.0 / (2.0 + eps)
-    np.testing.assert_allclose(_one(opt, p, [2.0]), [e1], rtol=1e-13)
-    # step 2, g = 0: m = 0.18, v = 0.003996 < v_max = 0.004 -> v_max stays 0.004
+    opt = optimizers.Adam(learning_rate=0.01, amsgrad=True)  # epsilon = 1e-8
+    # step 1, g = 2: m = 0.2, v = 0.004 = v_max; m_hat = 2, v_hat = 4 -> theta1 = 1 - 0.01 * 2 / (2 + eps) ~ 0.99
+    np.testing.assert_allclose(_one(opt, p, [2.0]), [1.0 - 0.01 * 2.0 / (2.0 + 1e-8)], rtol=1e-13)
+    # step 2, g = 0: m = 0.18, v = 0.999 * 0.004 = 0.003996 < v_max = 0.004 -> v_max stays 0.004
     # m_hat = 0.18 / 0.19; v_hat = 0.004 / 0.001999 (max of raw v, then bias-corrected, as torch computes)
-    e2 = e1 - lr * (0.18 / 0.19) / (math.sqrt(0.004 / 0.001999) + eps)
-    np.testing.assert_allclose(_one(opt, p, [0.0]), [e2], rtol=1e-13)
+    # theta2 = theta1 - 0.01 * 0.94736842 / (1.41456725 + eps) = 0.98330277
+    # (without AMSGrad, v_hat = 0.003996 / 0.001999 would give 0.98329942)
+    np.testing.assert_allclose(
+        _one(opt, p, [0.0]),
+        [1.0 - 0.01 * 2.0 / (2.0 + 1e-8) - 0.01 * (0.18 / 0.19) / (math.sqrt(0.004 / 0.001999) + 1e-8)],
+        rtol=1e-13,
+    )
+    np.testing.assert_allclose(p.data, [0.98330277], rtol=1e-8)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def test_layout_is_keras_legacy_h5(tmp_path):
         np.testing.assert_array_equal(weights["dense"][names[0]][()], model.layers[0].kernel.numpy())
         assert weights["dense"][names[0]].shape == (5, 8) and weights["dense"][names[1]].shape == (8,)
         assert len(weights["dropout"].attrs["weight_names"]) == 0
-        assert "gpunet" in f and "optimizer" in f["gpunet"]
+        assert f["gpunet"].attrs["format_version"] == 2 and "slots" in f["gpunet/state/optimizer"]
 
 
 def test_round_trip_predictions_and_continued_training(tmp_path):
@@ -131,7 +131,7 @@ def test_resume_at_another_epoch_warns(tmp_path):
     x, y = data()
     _train_with_checkpoints(tmp_path, x, y, epochs=2)
     model = gpunet.load_model(tmp_path / "ck-01.h5")
-    with pytest.warns(UserWarning, match="starts fresh streams"):
+    with pytest.warns(UserWarning, match="fresh random streams"):
         model.fit(x, y, epochs=1, initial_epoch=0, verbose=0)
 
 
@@ -212,7 +212,8 @@ def _keras_file(path, kernel1, bias1, kernel2, bias2):
         opt.create_dataset("adam/iteration", data=np.int32(1))
 
 
-def test_reads_a_keras_written_file(tmp_path):
+def test_reads_the_keras_legacy_layout_built_by_hand(tmp_path):
+    """A layout unit test (a file built with h5py as Keras 3.15 lays it out); the real Keras is in test_keras_compat.py."""
     rng = np.random.default_rng(0)
     k1, b1 = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal(3).astype(np.float32)
     k2, b2 = rng.standard_normal((3, 2)).astype(np.float32), rng.standard_normal(2).astype(np.float32)
@@ -252,7 +253,7 @@ def test_unknown_layer_classes_are_refused(tmp_path, class_name):
         config["config"]["layers"][2] = {"class_name": class_name, "config": {"function": "__import__('os').system('touch /tmp/pwned')"}}
 
     _rewrite_config(tmp_path / "m.h5", tmp_path / "evil.h5", mutate)
-    with pytest.raises(ValueError, match=f"unknown or unsupported layer class '{class_name}'"):
+    with pytest.raises(ValueError, match=f"unknown layer '{class_name}'"):
         gpunet.load_model(tmp_path / "evil.h5")
     assert not os.path.exists("/tmp/pwned")
 

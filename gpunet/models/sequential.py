@@ -1,23 +1,24 @@
-"""Sequential: a stack of layers with Keras's model API (structure, forward, weights, config)."""
+"""Sequential: a stack of layers with Keras's model API (structure, forward, weights, config).
+
+Training (``compile``, ``fit``, ``evaluate``, ``predict``) comes from :class:`gpunet.training.Trainer`.
+"""
 
 from __future__ import annotations
 
 import json
 
-import numpy
-
-from . import activations, backend
-from . import losses as losses_module
-from . import metrics as metrics_module
-from . import optimizers as optimizers_module
-from .autograd import Tensor, as_tensor
-from .layers import Activation, Dense, InputLayer, Layer
-from .layers.base import normalize_shape, unique_name
+from .. import activations
+from .. import layers as layers_module
+from ..autograd import Tensor, as_tensor
+from ..layers import Activation, Dense, InputLayer, Layer
+from ..layers.base import normalize_shape
+from ..saving import check_save_path, load_weights, save_model, save_weights
+from ..training import Trainer
 
 __all__ = ["Sequential"]
 
 
-class Sequential:
+class Sequential(Trainer, Layer):
     """A linear stack of layers.
 
     >>> model = Sequential([Input((784,)), Dense(512, activation="relu"), Dropout(0.2),
@@ -30,19 +31,10 @@ class Sequential:
     """
 
     def __init__(self, layers=None, name: str | None = None, trainable: bool = True):
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"name must be a non-empty string, got {name!r}")
-        self.name = name or unique_name("sequential")
-        self.trainable = bool(trainable)
-        self._layers: list[Layer] = []
+        super().__init__(name=name, trainable=trainable)
         self._input_layer: InputLayer | None = None
         self.built = False
-        self.stop_training = False
-        self.compiled = False
-        self.optimizer = None
-        self.loss = None
-        self.metrics: list = []
-        self.history = None
+        self._init_trainer()
         if layers is not None:
             if isinstance(layers, Layer):
                 layers = [layers]
@@ -80,6 +72,7 @@ class Sequential:
             raise ValueError("there is no layer to remove: the model is empty")
         layer = self._layers.pop()
         self.compiled = self.compiled and bool(self._layers)
+        self.built = bool(self._layers) and self._input_layer is not None and all(l.built for l in self._layers)
         return layer
 
     @property
@@ -123,10 +116,11 @@ class Sequential:
         """Run the layers on ``x`` (an array or Tensor); ``training`` turns dropout on."""
         x = as_tensor(x)
         if not self.built:
-            self._build_from_data(x.shape)
+            self.build_from_data(x.shape)
         return self.forward(x, training)
 
-    def _build_from_data(self, data_shape) -> None:
+    def build_from_data(self, data_shape) -> None:
+        """Build for data of ``data_shape`` (the first dimension is the batch)."""
         if self._input_layer is None:
             if len(data_shape) < 2:
                 raise ValueError(f"inputs must have a batch dimension and at least one feature dimension, got shape {tuple(data_shape)}")
@@ -159,78 +153,6 @@ class Sequential:
                 return None
         return None
 
-    # -- weights -------------------------------------------------------------------------------
-    @property
-    def weights(self) -> list:
-        return [p for layer in self._layers for p in layer.weights]
-
-    @property
-    def trainable_weights(self) -> list:
-        if not self.trainable:
-            return []
-        return [p for layer in self._layers for p in layer.trainable_weights]
-
-    @property
-    def non_trainable_weights(self) -> list:
-        if not self.trainable:
-            return self.weights
-        return [p for layer in self._layers for p in layer.non_trainable_weights]
-
-    def count_params(self) -> int:
-        return sum(layer.count_params() for layer in self._layers)
-
-    def get_weights(self) -> list:
-        """Every weight as a host NumPy array, in Keras order (per layer: kernel, then bias)."""
-        return [backend.to_host(p.data).copy() for p in self.weights]
-
-    def set_weights(self, weights) -> None:
-        """Assign weights given in :meth:`get_weights`'s order; shapes are checked first."""
-        params = self.weights
-        weights = list(weights)
-        if len(weights) != len(params):
-            raise ValueError(f"set_weights expected {len(params)} arrays, got {len(weights)}")
-        arrays = []
-        for p, w in zip(params, weights):
-            w = numpy.asarray(backend.to_host(w))
-            if w.dtype.kind not in "fiu":
-                raise TypeError(f"weight for {p.name!r} must be numeric, got dtype {w.dtype}")
-            if w.shape != p.shape:
-                raise ValueError(f"weight for {p.name!r} has shape {w.shape}, expected {p.shape}")
-            if not numpy.all(numpy.isfinite(w)):
-                raise ValueError(f"weight for {p.name!r} contains NaN or infinity")
-            arrays.append(w)
-        for p, w in zip(params, arrays):
-            p.data[...] = backend.to_device(w.astype(p.dtype, copy=False))
-
-    # -- compile --------------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs) -> None:
-        """Choose the optimizer, the loss and the metrics, by name or object.
-
-        ``metrics=["accuracy"]`` picks the accuracy that fits the loss (sparse labels, one-hot or
-        binary). A softmax (sigmoid) output followed by a cross-entropy loss is computed as one
-        stable log-softmax (log-sigmoid) from the logits.
-        """
-        unsupported = {k for k, v in kwargs.items() if v is not None and k not in ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss")}
-        if unsupported:
-            raise TypeError(f"compile got unsupported argument(s): {', '.join(sorted(unsupported))}")
-        if loss is None:
-            raise ValueError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'")
-        optimizer = optimizers_module.get(optimizer)
-        loss = losses_module.get(loss)
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, (str, metrics_module.Metric)):
-            metrics = [metrics]
-        if not isinstance(metrics, (list, tuple)):
-            raise TypeError(f"metrics must be a list of names or Metric objects, got {type(metrics).__name__}")
-        metric_objects = [metrics_module.get(m, loss) for m in metrics]
-        names = [m.name for m in metric_objects]
-        if len(set(names)) != len(names) or "loss" in names:
-            raise ValueError(f"metric names must be unique and differ from 'loss', got {names}")
-        self.optimizer, self.loss, self.metrics = optimizer, loss, metric_objects
-        self._metric_identifiers = list(metrics)
-        self.compiled = True
-
     def output_is_fused(self) -> bool:
         """True when the loss takes this model's logits in place of its softmax/sigmoid output."""
         return (
@@ -240,61 +162,54 @@ class Sequential:
             and self.output_activation() == self.loss.fuses_with
         )
 
-    # -- training, evaluation, prediction (gpunet.training) ---------------------------------------
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1, validations_per_epoch=1,
-            restore_best=True, validation_batch_size=None, best_checkpoint=None):
-        """Train; see :func:`gpunet.training.fit`."""
-        from .training import fit  # noqa: PLC0415 - training sits above the model
-
-        return fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
-                   validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
-                   initial_epoch=initial_epoch, validation_freq=validation_freq,
-                   validations_per_epoch=validations_per_epoch, restore_best=restore_best,
-                   validation_batch_size=validation_batch_size, best_checkpoint=best_checkpoint)
-
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, callbacks=None):
-        """Loss and metrics on (x, y); see :func:`gpunet.training.evaluate`."""
-        from .training import evaluate  # noqa: PLC0415
-
-        return evaluate(self, x, y, batch_size=batch_size, verbose=verbose, return_dict=return_dict, callbacks=callbacks)
-
-    def predict(self, x, batch_size=None, verbose=0):
-        """The model's outputs for ``x`` as a host NumPy array; see :func:`gpunet.training.predict`."""
-        from .training import predict  # noqa: PLC0415
-
-        return predict(self, x, batch_size=batch_size)
+    # -- weights -------------------------------------------------------------------------------
+    # weights, trainable_weights, non_trainable_weights, trainable, count_params: from Layer (the
+    # model's layers are its sub-layers)
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, filepath, include_optimizer: bool = True) -> None:
         """Write the whole model to an HDF5 file in Keras's ``.h5`` layout (atomically): the
         architecture, the weights, the training config, the optimizer's state and, during fit,
         what an exact resumption needs. See ``docs/format.md``."""
-        from .saving import save_model  # noqa: PLC0415 - saving sits above the model
-
         save_model(self, filepath, include_optimizer=include_optimizer)
+
+    def check_save_path(self, filepath, template: bool = False) -> str:
+        """Raise now the error that saving to ``filepath`` would raise (a name Keras would misread,
+        a missing or read-only folder, a target that is not a regular file); with ``template=True``
+        the name is filled in later and only its ending and folder are checked."""
+        return check_save_path(filepath, template)
 
     def save_weights(self, filepath) -> None:
         """Write only the weights (Keras's ``.h5`` weights layout), atomically."""
-        from .saving import save_weights  # noqa: PLC0415
-
         save_weights(self, filepath)
 
     def load_weights(self, filepath) -> None:
         """Read weights from a gpunet or Keras ``.h5`` file; shapes are checked before any is set."""
-        from .saving import load_weights  # noqa: PLC0415
-
         load_weights(self, filepath)
 
     # -- configuration --------------------------------------------------------------------------
     def get_config(self) -> dict:
         """Keras's Sequential config: name and the layers' class names and configs."""
-        layers = []
-        if self._input_layer is not None:
-            layers.append({"class_name": "InputLayer", "config": self._input_layer.get_config()})
-        for layer in self._layers:
-            layers.append({"class_name": type(layer).__name__, "config": layer.get_config()})
+        layers = [layers_module.serialize(self._input_layer)] if self._input_layer is not None else []
+        layers += [layers_module.serialize(layer) for layer in self._layers]
         return {"name": self.name, "trainable": self.trainable, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """Rebuild from :meth:`get_config` (or a Keras Sequential's config): gpunet's layers and
+        registered ones only, nothing imported or evaluated."""
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError("a Sequential config needs a 'layers' list")
+        name = config.get("name")
+        model = cls(name=name if isinstance(name, str) and name else None)
+        for entry in config["layers"]:
+            model.add(layers_module.deserialize(entry))
+        build_shape = config.get("build_input_shape")
+        if not model.built and model.input_shape is None and build_shape is not None:
+            model.build(layers_module.serialization._shape(build_shape, "build_input_shape"))
+        if config.get("trainable") is False:
+            model.trainable = False
+        return model
 
     def to_json(self, **kwargs) -> str:
         """The model's architecture as JSON: ``{"class_name": "Sequential", "config": ...}``."""

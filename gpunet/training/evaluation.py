@@ -1,0 +1,112 @@
+"""Evaluation on dev data, and best-on-dev model selection (the course's ``EVALUATE(f, D)`` and
+``if devacc > bestdev: keep theta``)."""
+
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from ..autograd import Tensor, no_grad
+from ..metrics import BinaryAccuracy, CategoricalAccuracy, Mean, SparseCategoricalAccuracy
+from .step import fresh_metrics
+
+__all__ = ["Evaluation", "BestWeights", "dev_monitor"]
+
+_ACCURACIES = (SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy)
+
+
+class Evaluation:
+    """Mean loss and metrics of a compiled model over batches: dropout off, no graph."""
+
+    def __init__(self, model):
+        self.model = model
+        self.loss = Mean(name="loss")
+        self.metrics = fresh_metrics(model.metrics)
+
+    @no_grad()
+    def run(self, batches, callbacks=None) -> dict:
+        model = self.model
+        fused = model.output_is_fused()
+        logits = fused or model.loss.from_logits
+        self.loss.reset()
+        for m in self.metrics:
+            m.reset()
+        for i, (xb, yb) in enumerate(batches.iterate()):
+            if callbacks is not None:
+                callbacks.call_batch("on_test_batch_begin", i, None)
+            out = model.forward(Tensor._result(xb, None), training=False, logits=fused)
+            loss = model.loss.compute(out, Tensor._result(yb, None), logits)
+            self.loss.update_value(loss.data, xb.shape[0])
+            for m in self.metrics:
+                m.update(out.data, yb, logits)
+            if callbacks is not None:
+                callbacks.call_batch("on_test_batch_end", i, None)
+        logs = {"loss": self.loss.result()}
+        logs.update((m.name, m.result()) for m in self.metrics)
+        return logs
+
+
+def dev_monitor(model) -> tuple[str, str]:
+    """What fit's best-on-dev tracking watches: dev accuracy when there is one, else dev loss."""
+    for metric in model.metrics:
+        if isinstance(metric, _ACCURACIES):
+            return f"val_{metric.name}", "max"
+    return "val_loss", "min"
+
+
+class BestWeights:
+    """Copies of the weights at the best dev score so far, in preallocated device buffers.
+
+    ``update(epoch, logs)`` keeps a copy when the monitored value improves; ``restore()`` puts it
+    back. Its state (``get_state``/``set_state``) is the best value, its epoch and the copies, so
+    that a checkpoint resumes the selection where it stopped.
+    """
+
+    def __init__(self, weights, monitor: str, mode: str):
+        self.weights = list(weights)
+        self.monitor = monitor
+        self.mode = mode
+        self.value = -math.inf if mode == "max" else math.inf
+        self.epoch = None
+        self._copies = None
+
+    def improved(self, value) -> bool:
+        if value is None or math.isnan(value):
+            return False
+        return value > self.value if self.mode == "max" else value < self.value
+
+    def update(self, epoch, logs: dict) -> bool:
+        value = logs.get(self.monitor)
+        if not self.improved(value):
+            return False
+        self.value, self.epoch = value, epoch
+        if self._copies is None:
+            self._copies = [backend.get_array_module(p.data).empty_like(p.data) for p in self.weights]
+        for buffer, p in zip(self._copies, self.weights):
+            buffer[...] = p.data
+        return True
+
+    def copies(self) -> list | None:
+        """The kept weights as host arrays (None before any improvement)."""
+        return None if self._copies is None else [backend.to_host(c).copy() for c in self._copies]
+
+    def record(self) -> dict | None:
+        """``{"monitor", "value", "epoch"}`` of the best report, or None."""
+        return None if self.epoch is None else {"monitor": self.monitor, "value": self.value, "epoch": self.epoch}
+
+    def get_state(self) -> dict:
+        state = {"monitor": self.monitor, "value": self.value, "epoch": self.epoch}
+        if self._copies is not None:
+            state["weights"] = {p.name: backend.to_host(c).copy() for p, c in zip(self.weights, self._copies)}
+        return state
+
+    def set_state(self, state: dict) -> None:
+        """Take back a saved selection if it watched the same value and holds every weight with
+        the right shape; otherwise keep starting afresh."""
+        weights = state.get("weights") or {}
+        if state.get("monitor") != self.monitor or state.get("epoch") is None:
+            return
+        if not all(p.name in weights and tuple(weights[p.name].shape) == tuple(p.shape) for p in self.weights):
+            return
+        self.value, self.epoch = float(state["value"]), int(state["epoch"])
+        self._copies = [backend.to_device(weights[p.name].astype(p.dtype, copy=False)) for p in self.weights]

@@ -1,0 +1,234 @@
+"""The epoch loop: the course's TRAIN procedure behind Keras's ``fit``.
+
+The course's pseudo-code, and where each line lives::
+
+    bestdev = -inf
+    for epoch = 1..E:                         FitLoop.run: for epoch in range(initial_epoch, epochs)
+        shuffle T                             order = host_generator().permutation(n)
+        for (x, y) in T:                      for xb, yb in train.iterate(order)
+            loss = L(f(x; theta), y)          TrainStep.gradients: forward, loss, backward  (step.py)
+            theta = theta - lr * grad(loss)   TrainStep.apply: optimizer.apply_gradients
+        devacc = EVALUATE(f, D)               Evaluation.run(dev)   (K times per epoch if asked; evaluation.py)
+        if devacc > bestdev: keep theta       BestWeights.update                               (evaluation.py)
+    return best theta                         BestWeights.restore   (restore_best=True)
+
+Every argument is checked when the loop is built, before anything changes; ``run`` then trains.
+What a checkpoint needs to resume the loop exactly is its :class:`~gpunet.training.state.FitState`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+import warnings
+
+import numpy
+
+from .. import backend
+from ..callbacks.base import CallbackList, LazyLogs
+from ..callbacks.history import History
+from ..callbacks.progbar import ProgbarLogger
+from ..data import Batches, check_batch_size
+from ..interrupts import handle_interrupts
+from ..saving import check_save_path
+from .arguments import (check_callbacks, check_compiled, check_int, prepare, resolve_verbose, to_device,
+                        unpack_validation, validation_schedule)
+from .evaluation import BestWeights, Evaluation, dev_monitor
+from .state import FitState
+
+__all__ = ["FitLoop", "NonFiniteLossWarning", "report_steps"]
+
+
+class NonFiniteLossWarning(UserWarning):
+    """The training loss became NaN or infinite (learning rate too large, or bad data)."""
+
+
+def report_steps(steps: int, evaluations: int) -> list:
+    """``evaluations`` evenly spaced step counts in [1, steps], the last one ``steps``."""
+    return sorted({max(1, round(steps * (i + 1) / evaluations)) for i in range(evaluations)})
+
+
+class FitLoop:
+    """One call of ``fit``: its checked arguments, its data on the device, and its state.
+
+    Keras 3 semantics: ``epochs`` is the index of the last epoch (training runs from
+    ``initial_epoch`` to ``epochs``); ``validation_split`` takes the last samples, before
+    shuffling; ``validation_data=(x_dev, y_dev)`` takes precedence over it; every epoch reshuffles
+    (sampling without replacement) from gpunet's seeded generator when ``shuffle`` is True.
+    """
+
+    def __init__(self, model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+                 validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1, validations_per_epoch=1,
+                 restore_best=True, validation_batch_size=None, best_checkpoint=None):
+        check_compiled(model, "fit")
+        self.model = model
+        batch_size = check_batch_size(batch_size)
+        self.epochs = check_int(epochs, "epochs", 0)
+        self.initial_epoch = check_int(initial_epoch, "initial_epoch", 0)
+        self.evaluations = check_int(validations_per_epoch, "validations_per_epoch", 1)
+        self.validates = validation_schedule(validation_freq)
+        self.verbose = resolve_verbose(verbose)
+        if not isinstance(shuffle, bool):
+            raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
+        self.shuffle = shuffle
+        if not isinstance(restore_best, bool):
+            raise ValueError(f"restore_best must be True or False, got {restore_best!r}")
+        self.restore_best = restore_best
+        if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
+            raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
+        validation_batch_size = check_batch_size(validation_batch_size, "validation_batch_size", max(batch_size, 512))
+        self.user_callbacks = check_callbacks(callbacks)
+        self.best_checkpoint = None if best_checkpoint is None else check_save_path(best_checkpoint)
+
+        x, y = prepare(model, x, y)
+        x_dev = y_dev = None
+        if validation_data is not None:
+            x_dev, y_dev = prepare(model, *unpack_validation(validation_data), "validation_data x", "validation_data y")
+        elif validation_split:
+            split_at = int(math.ceil(x.shape[0] * (1 - validation_split)))
+            if split_at >= x.shape[0] or split_at == 0:
+                raise ValueError(f"validation_split={validation_split} leaves no samples for training or for validation out of {x.shape[0]}")
+            x, x_dev, y, y_dev = x[:split_at], x[split_at:], y[:split_at], y[split_at:]
+        self.has_dev = x_dev is not None
+        if self.best_checkpoint is not None and not self.has_dev:
+            raise ValueError("best_checkpoint needs dev data: pass validation_data or validation_split")
+
+        floating_targets = model.loss.target_kind != "labels"
+        self.train = Batches(to_device(x, True), to_device(y, floating_targets), batch_size)
+        self.dev = Batches(to_device(x_dev, True), to_device(y_dev, floating_targets), validation_batch_size) if self.has_dev else None
+        self.steps = len(self.train)
+        self.history = History()
+        log_keys = ["loss", *(m.name for m in model.metrics)]
+        log_keys += [f"val_{k}" for k in log_keys] if self.has_dev else []
+        log_keys += ["learning_rate", "epoch_time"]
+        for cb in self.user_callbacks:
+            log_keys += [k for k in cb.log_keys_added(model) if k not in log_keys]
+        params = {"epochs": self.epochs, "steps": self.steps, "batch_size": batch_size, "verbose": self.verbose,
+                  "validations_per_epoch": self.evaluations, "do_validation": self.has_dev, "log_keys": log_keys}
+        self.callbacks = CallbackList(
+            ([ProgbarLogger(self.verbose)] if self.verbose else []) + self.user_callbacks + [self.history],
+            model=model, params=params,
+        )
+        self.monitor, mode = dev_monitor(model)
+        self.best = BestWeights(model.weights, self.monitor, mode)
+        self.state = FitState(self.best, self.user_callbacks)
+        self.held = None  # which report's weights the model holds after a restore
+
+    # -- pieces of the loop ---------------------------------------------------------------------
+    def _train_step(self):
+        """``(step(x, y), logs(), reset())``: the model's own ``train_step`` when it overrides it
+        (Keras 3), else the (possibly wrapped) :class:`~gpunet.training.step.TrainStep`."""
+        model = self.model
+        if model.overrides_train_step():
+            last = {}
+
+            def step(xb, yb):
+                nonlocal last
+                last = model.train_step((xb, yb))
+                if not isinstance(last, dict):
+                    raise TypeError(f"train_step must return a dict of logs, got {type(last).__name__}")
+
+            return step, lambda: LazyLogs({key: (lambda v=value: v) for key, value in last.items()}), model.reset_metrics
+        announce = (lambda text: print(text, flush=True)) if self.verbose else None
+        step = model.make_train_step(announce=announce)
+        return step, step.logs, step.reset
+
+    def restored(self, record: dict) -> None:
+        """Called by the model when weights of an earlier report are put back (by fit or a callback)."""
+        self.held = record
+
+    def _warn_non_finite(self, logs, epoch) -> None:
+        if not math.isfinite(logs["loss"]):
+            warnings.warn(
+                f"the training loss is {logs['loss']} at epoch {epoch + 1}: the learning rate may be "
+                "too large, or the data hold extreme values (TerminateOnNaN stops training here)",
+                NonFiniteLossWarning,
+                stacklevel=4,
+            )
+            return True
+        return False
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self) -> History:
+        model, callbacks, state = self.model, self.callbacks, self.state
+        optimizer = model.optimizer
+        resume = model.take_resume_state()
+        restore_callbacks = state.resume(resume, self.initial_epoch)
+        step, running, reset_running = self._train_step()
+        model.stop_training = False
+        wants_batch_end = bool(callbacks.wants["on_train_batch_end"])
+        warned = False
+        updated = False
+        logs: dict = {}
+        model.attach_fit(self)
+        try:
+            with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"), handle_interrupts():
+                callbacks.on_train_begin()
+                if restore_callbacks is not None:
+                    restore_callbacks()
+                for epoch in range(self.initial_epoch, self.epochs):
+                    optimizer.epoch = epoch
+                    state.epoch, state.complete = epoch, False
+                    callbacks.on_epoch_begin(epoch)
+                    reset_running()
+                    start = time.perf_counter()
+                    validate_now = self.has_dev and self.validates(epoch)
+                    report_at = report_steps(self.steps, self.evaluations if validate_now else 1)
+                    order = backend.host_generator().permutation(self.train.samples) if self.shuffle else None
+                    if order is not None and backend.name() != "numpy":
+                        order = backend.to_device(order)
+                    for i, (xb, yb) in enumerate(self.train.iterate(order)):
+                        callbacks.call_batch("on_train_batch_begin", i, None)
+                        step(xb, yb)
+                        updated = True
+                        if wants_batch_end:
+                            callbacks.call_batch("on_train_batch_end", i, running())
+                        if i + 1 != report_at[0] and not model.stop_training:
+                            continue
+                        report_at.pop(0)
+                        state.complete = i + 1 == self.steps
+                        logs = {key: float(value) for key, value in running().items()}
+                        improved = False
+                        if validate_now:
+                            callbacks.on_test_begin()
+                            dev_logs = Evaluation(model).run(self.dev, callbacks)
+                            callbacks.on_test_end(dev_logs)
+                            logs.update((f"val_{k}", v) for k, v in dev_logs.items())
+                            improved = self.best.update(epoch, logs)
+                        logs["learning_rate"] = optimizer.learning_rate
+                        logs["epoch_time"] = time.perf_counter() - start
+                        if not warned:
+                            warned = self._warn_non_finite(logs, epoch)
+                        callbacks.on_epoch_end(epoch, logs)
+                        if improved and self.best_checkpoint is not None and math.isfinite(logs["loss"]):
+                            model.save(self.best_checkpoint)  # after the callbacks, so the file holds their new state
+                        if model.stop_training:
+                            break
+                    if model.stop_training:
+                        break
+                if self.restore_best and self.has_dev and self.best.epoch is not None:
+                    model.restore_weights(self.best.copies(), **self.best.record(), by="fit")
+                callbacks.on_train_end(logs)
+        except BaseException:
+            if not updated:  # refused before training (a callback's check): the resumption is still to come
+                model.hand_back_resume_state(resume)
+            raise
+        finally:
+            model.detach_fit(self)
+        self._conclude()
+        return self.history
+
+    def _conclude(self) -> None:
+        """history.best: the report whose weights the model holds (when fit or a callback put
+        them back), else fit's best dev report; one line says which when weights were restored."""
+        if self.held is not None:
+            self.history.best = {**self.held, "restored": True}
+            if self.verbose:
+                held = self.held
+                value = f"best {held['monitor']} {held['value']:.4f}" if held.get("value") is not None else "no improvement seen"
+                print(f"Restored the weights of epoch {held['epoch'] + 1} ({value}, chosen by {held['by']})", flush=True)
+        else:
+            record = self.best.record()
+            self.history.best = None if record is None else {**record, "restored": False}
+        self.model.history = self.history

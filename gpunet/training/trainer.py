@@ -1,0 +1,248 @@
+"""Trainer: ``compile``, ``fit``, ``evaluate``, ``predict`` — the training half of a model.
+
+As in Keras 3, a model class inherits :class:`Trainer` and provides the structure it trains:
+``layers``, ``forward(x, training, logits)``, ``weights`` / ``trainable_weights`` /
+``non_trainable_weights``, ``set_weights``, ``output_is_fused()``, ``built`` /
+``build_from_data(shape)``, ``input_shape`` / ``output_shape`` and ``save``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy
+
+from .. import backend
+from .. import losses as losses_module
+from .. import metrics as metrics_module
+from .. import optimizers as optimizers_module
+from ..autograd import Tensor, no_grad
+from ..callbacks.base import CallbackList
+from ..callbacks.progbar import format_logs
+from ..data import Batches, check_batch_size, check_features
+from .arguments import check_compiled, prepare, resolve_verbose, to_device
+from .evaluation import Evaluation
+from .loop import FitLoop
+from .step import TrainStep, wrap_train_step
+
+__all__ = ["Trainer"]
+
+# compile arguments of Keras that gpunet takes, with the values it can honour
+_COMPILE_NEUTRAL = {"steps_per_execution": (1,), "jit_compile": ("auto", False, None), "loss_weights": (None,),
+                    "weighted_metrics": (None,)}
+
+
+class Trainer:
+    """The training API of a model (see the module docstring)."""
+
+    def _init_trainer(self) -> None:
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.metrics: list = []
+        self.run_eagerly = False
+        self.history = None
+        self.stop_training = False
+        self._fit = None  # the running FitLoop
+        self._resume = None  # a checkpoint's fit state, for the next fit that continues it
+        self._default_step = None
+
+    # -- compile --------------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True) -> None:
+        """Choose the optimizer, the loss and the metrics, by name or object.
+
+        ``metrics=["accuracy"]`` picks the accuracy that fits the loss (sparse labels, one-hot or
+        binary). A softmax (sigmoid) output followed by a cross-entropy loss is computed as one
+        stable log-softmax (log-sigmoid) from the logits. ``run_eagerly=True`` builds the graph
+        anew at every step instead of recording one step and replaying it (for debugging; the
+        numbers are the same). Keras's ``jit_compile``, ``steps_per_execution``, ``loss_weights``
+        and ``weighted_metrics`` are accepted only with values gpunet honours (their defaults);
+        ``auto_scale_loss`` only matters under mixed precision, which gpunet does not have yet.
+        """
+        given = {"loss_weights": loss_weights, "weighted_metrics": weighted_metrics,
+                 "steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
+        for key, value in given.items():
+            if not any(value is ok or (value == ok and type(value) is type(ok)) for ok in _COMPILE_NEUTRAL[key]):
+                raise ValueError(f"compile: {key}={value!r} is not supported by gpunet (accepted: "
+                                 f"{', '.join(repr(v) for v in _COMPILE_NEUTRAL[key])})")
+        if not isinstance(run_eagerly, bool):
+            raise ValueError(f"compile: run_eagerly must be True or False, got {run_eagerly!r}")
+        if not isinstance(auto_scale_loss, bool):
+            raise ValueError(f"compile: auto_scale_loss must be True or False, got {auto_scale_loss!r}")
+        if loss is None:
+            raise ValueError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'")
+        optimizer = optimizers_module.get(optimizer)
+        loss = losses_module.get(loss)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str, metrics_module.Metric)):
+            metrics = [metrics]
+        if not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"metrics must be a list of names or Metric objects, got {type(metrics).__name__}")
+        metric_objects = [metrics_module.get(m, loss) for m in metrics]
+        names = [m.name for m in metric_objects]
+        if len(set(names)) != len(names) or "loss" in names:
+            raise ValueError(f"metric names must be unique and differ from 'loss', got {names}")
+        self.optimizer, self.loss, self.metrics = optimizer, loss, metric_objects
+        self._metric_identifiers = list(metrics)
+        self.run_eagerly = run_eagerly
+        self._default_step = None
+        self.compiled = True
+
+    # -- the train step -------------------------------------------------------------------------
+    def make_train_step(self, announce=None):
+        """The step fit calls per batch: a :class:`~gpunet.training.TrainStep` of this model,
+        wrapped by the registered train-step wrappers. ``announce(text)`` is told once why the
+        step runs eagerly, when it must."""
+        check_compiled(self, "make_train_step")
+        return wrap_train_step(TrainStep(self, run_eagerly=self.run_eagerly, announce=announce))
+
+    def overrides_train_step(self) -> bool:
+        """Whether this model's class defines its own ``train_step`` (then fit calls it)."""
+        return type(self).train_step is not Trainer.train_step
+
+    def train_step(self, data) -> dict:
+        """One training update on a batch ``data = (x, y)`` of device arrays; returns the logs.
+
+        Override it to customise training, as in Keras 3: fit then calls it once per batch and
+        logs what it returns (numbers, 0-d arrays or one-element Tensors). :meth:`compute_loss`
+        and ``self.optimizer.apply_gradients`` are the pieces it usually needs.
+        """
+        x, y = data
+        if self._default_step is None:
+            self._default_step = self.make_train_step()
+        self._default_step(x, y)
+        return self._default_step.logs()
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True) -> Tensor:
+        """The compiled loss of ``y_pred`` against ``y`` (Keras 3's arguments), as a Tensor to
+        call ``backward()`` on."""
+        check_compiled(self, "compute_loss")
+        if sample_weight is not None:
+            raise ValueError("compute_loss: sample_weight is not supported by gpunet")
+        return self.loss(y, y_pred)
+
+    def reset_metrics(self) -> None:
+        """Reset the compiled metrics (fit does it at the start of every epoch)."""
+        for metric in self.metrics:
+            metric.reset()
+        if self._default_step is not None:
+            self._default_step.reset()
+
+    # -- fit, evaluate, predict -----------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1, validations_per_epoch=1,
+            restore_best=True, validation_batch_size=None, best_checkpoint=None):
+        """Train with the course's loop; returns a :class:`~gpunet.callbacks.History`.
+
+        Keras 3's arguments and semantics (see :class:`~gpunet.training.loop.FitLoop`), plus, from
+        the course: with dev data, ``validations_per_epoch=K`` evaluates on dev K times per epoch
+        at evenly spaced steps, each evaluation being a report (a History entry and an
+        ``on_epoch_end`` call); the weights with the best dev score (``val_accuracy`` when an
+        accuracy metric is compiled, else ``val_loss``) are kept and, with ``restore_best=True``,
+        restored when fit ends. ``best_checkpoint="best.h5"`` also writes the model there
+        (atomically) each time the dev score improves. Dev evaluation uses batches of
+        ``validation_batch_size`` (default ``max(batch_size, 512)``).
+
+        After fit, ``history.best`` names the report whose weights the model holds when they were
+        put back (by fit, or a callback such as ``EarlyStopping(restore_best_weights=True)``),
+        with ``"restored": True``; otherwise fit's best dev report, with ``"restored": False``.
+
+        A model loaded from a checkpoint written at the end of epoch k (``ModelCheckpoint``)
+        resumes exactly with ``initial_epoch=k``: shuffling and dropout streams, optimizer state,
+        the best dev score and weights so far, and the callbacks' counters come from the file.
+
+        Every argument is checked before the first update: a fit that raises for bad input
+        leaves the weights, the optimizer and a pending resumption untouched.
+        """
+        loop = FitLoop(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                       validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
+                       initial_epoch=initial_epoch, validation_freq=validation_freq,
+                       validations_per_epoch=validations_per_epoch, restore_best=restore_best,
+                       validation_batch_size=validation_batch_size, best_checkpoint=best_checkpoint)
+        return loop.run()
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, callbacks=None):
+        """Loss and metrics on (x, y), dropout off and no graph built.
+
+        Returns ``[loss, *metrics]`` (the loss alone when there is no metric), or a dict with
+        ``return_dict=True``, as Keras does.
+        """
+        check_compiled(self, "evaluate")
+        batch_size = check_batch_size(batch_size)
+        verbose = resolve_verbose(verbose)
+        x, y = prepare(self, x, y)
+        floating_targets = self.loss.target_kind != "labels"
+        batches = Batches(to_device(x, True), to_device(y, floating_targets), batch_size)
+        callback_list = CallbackList(callbacks or [], model=self, params={"steps": len(batches), "verbose": verbose})
+        callback_list.on_test_begin()
+        with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            logs = Evaluation(self).run(batches, callback_list)
+        callback_list.on_test_end(logs)
+        if verbose:
+            sys.stdout.write(f"{len(batches)}/{len(batches)} - {format_logs(logs)}\n")
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    @no_grad()
+    def predict(self, x, batch_size=None, verbose=0):
+        """The model's outputs (softmax probabilities for a softmax model) as a host NumPy array."""
+        batch_size = check_batch_size(batch_size)
+        x = check_features(x, "x", None)
+        if not self.built:
+            self.build_from_data(x.shape)
+        x = check_features(x, "x", self.input_shape[1:])
+        batches = Batches(to_device(x, True), None, batch_size)
+        outputs = [self.forward(Tensor._result(xb, None), training=False).data for xb, _ in batches.iterate()]
+        xp = backend.get_array_module(outputs[0])
+        return backend.to_host(xp.concatenate(outputs, axis=0))
+
+    # -- which weights the model holds ----------------------------------------------------------
+    def restore_weights(self, weights, epoch: int, monitor: str | None = None, value: float | None = None,
+                        by: str = "user") -> None:
+        """Put back the weights of an earlier report (epoch ``epoch``, 0-based) and, during fit,
+        record it so that ``history.best`` and the printed summary name the weights held."""
+        self.set_weights(weights)
+        if self._fit is not None:
+            self._fit.restored({"monitor": monitor, "value": value, "epoch": epoch, "by": by})
+
+    def attach_fit(self, loop) -> None:
+        self._fit = loop
+
+    def detach_fit(self, loop) -> None:
+        if self._fit is loop:
+            self._fit = None
+
+    def take_resume_state(self):
+        """The fit state a checkpoint handed over (once), for the fit that continues it."""
+        state, self._resume = self._resume, None
+        return state
+
+    def hand_back_resume_state(self, state) -> None:
+        """Undo :meth:`take_resume_state` for a fit that stopped before training."""
+        if self._resume is None:
+            self._resume = state
+
+    # -- state for checkpoints ------------------------------------------------------------------
+    def get_state(self) -> dict:
+        """The training state beyond the weights: ``{"optimizer": ..., "fit": ...}`` (the fit part
+        while fit runs, or as a checkpoint handed it over and no fit has taken it yet)."""
+        state = {}
+        if self.compiled:
+            state["optimizer"] = self.optimizer.get_state()
+        fit = self._fit.state.get_state() if self._fit is not None else self._resume
+        if fit:
+            state["fit"] = fit
+        return state
+
+    def set_state(self, state: dict) -> None:
+        """Take back :meth:`get_state`'s tree: the optimizer's now, the fit's for the next fit."""
+        if not isinstance(state, dict):
+            raise ValueError(f"state must be a dict produced by get_state(), got {type(state).__name__}")
+        if state.get("optimizer") is not None:
+            check_compiled(self, "set_state")
+            self.optimizer.set_state(state["optimizer"])
+        self._resume = state.get("fit") or None
