@@ -32,10 +32,20 @@ def _as_array(a, name: str):
 
 
 def _all_finite(arr) -> bool:
-    """Whether a float array holds no NaN or infinity: its min and max are finite (two passes,
-    no temporary the size of the data)."""
+    """Whether a float array holds no NaN or infinity once cast to the compute dtype (a float64
+    1e39 becomes float32 infinity): its min and max, cast, are finite (two passes, no temporary
+    the size of the data)."""
     xp = backend.get_array_module(arr)
-    return bool(xp.isfinite(arr.min())) and bool(xp.isfinite(arr.max()))
+    with numpy.errstate(over="ignore"):
+        extremes = xp.stack([arr.min(), arr.max()]).astype(backend.floatx())
+    return bool(xp.isfinite(extremes).all())
+
+
+def _count_non_finite(arr) -> int:
+    """How many values are NaN or infinite once cast to the compute dtype (on the error path only)."""
+    xp = backend.get_array_module(arr)
+    with numpy.errstate(over="ignore"):
+        return int((~xp.isfinite(arr.astype(backend.floatx()))).sum())
 
 
 def check_features(x, name: str = "x", feature_shape=None):
@@ -48,8 +58,8 @@ def check_features(x, name: str = "x", feature_shape=None):
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: it has 0 samples")
     if arr.dtype.kind == "f" and not _all_finite(arr):
-        bad = int((~backend.get_array_module(arr).isfinite(arr)).sum())
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
+        raise ValueError(f"{name} contains {_count_non_finite(arr)} NaN or infinite value(s)"
+                         f"{' (after conversion to ' + str(backend.floatx()) + ')' if arr.dtype != backend.floatx() else ''}")
     if feature_shape is not None and tuple(arr.shape[1:]) != tuple(feature_shape):
         raise ValueError(
             f"{name} has samples of shape {tuple(arr.shape[1:])}, but the model expects inputs of shape {tuple(feature_shape)}"
@@ -123,8 +133,8 @@ class Batches:
 
     def __init__(self, x, y, batch_size: int):
         self.x, self.y = x, y
-        self.batch_size = batch_size
         self.samples = int(x.shape[0])
+        self.batch_size = min(batch_size, self.samples)  # buffers are sized by the data, never beyond
         self._buffers = None
         xp = backend.get_array_module(x)
         self._take = {"mode": "clip"} if xp is numpy else {}  # NumPy buffers take() otherwise

@@ -58,6 +58,10 @@ class Loss(GraphConfig):
     def check(self, output: Tensor, target: Tensor) -> None:
         """Raise ValueError/TypeError for targets that do not fit the outputs."""
 
+    def check_output(self, activation: str | None) -> None:
+        """Raise ValueError when a model whose output ends in ``activation`` (a name, or None when
+        unknown) cannot give this loss what it needs; fit and evaluate ask before starting."""
+
     def compute(self, output: Tensor, target: Tensor, logits: bool) -> Tensor:  # pragma: no cover
         raise NotImplementedError
 
@@ -125,6 +129,13 @@ class BinaryCrossentropy(Loss):
 
     name = "binary_crossentropy"
     fuses_with = "sigmoid"
+
+    def check_output(self, activation):
+        if not self.from_logits and activation in ("linear", "tanh", "relu"):
+            raise ValueError(
+                f"binary_crossentropy takes probabilities, but the model's output activation is {activation}: "
+                "for logits use loss=gpunet.losses.BinaryCrossentropy(from_logits=True), or end the model in a sigmoid"
+            )
 
     def check(self, output, target):
         _check_same_size(output, target)

@@ -25,3 +25,15 @@ class Snapshots(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.weights.append(self.model.get_weights())
+
+
+class BlowUp(Callback):
+    """Set a learning rate that makes the loss diverge (1e6 by default), from a given epoch on."""
+
+    def __init__(self, epoch, lr=1e6):
+        super().__init__()
+        self.epoch, self.lr = epoch, lr
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            self.model.optimizer.learning_rate = self.lr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 import sys
@@ -24,8 +23,11 @@ class ModelCheckpoint(MonitorCallback):
     training state, so ``load_model(path).fit(..., initial_epoch=k)`` resumes exactly.
 
     Every write goes to a temporary file in the same folder and replaces the target atomically:
-    a process killed at any moment leaves the previous checkpoint loadable. A model whose training
-    loss is NaN or infinite is never saved.
+    a process killed at any moment leaves the previous checkpoint loadable. Only sound reports are
+    written: a model whose losses (training or dev) or weights are NaN or infinite is never saved,
+    so a good file is never overwritten by a diverged model. ``save_best_only`` with a batch
+    ``save_freq`` needs a monitor the batch logs hold (``loss`` or a training metric); a dev value
+    (``val_*``) is only known at reports, so that combination is refused when training begins.
     """
 
     runs_last = True  # save after the other callbacks have handled the epoch
@@ -52,6 +54,12 @@ class ModelCheckpoint(MonitorCallback):
     def on_train_begin(self, logs=None):
         if self.save_best_only:
             self.check_monitor_available()
+            batch_keys = self.params.get("batch_log_keys")
+            if self.save_freq != "epoch" and batch_keys is not None and self.monitor not in batch_keys:
+                raise ValueError(
+                    f"ModelCheckpoint(save_best_only=True, save_freq={self.save_freq}) monitors {self.monitor!r}, which "
+                    f"batches never log (they log {', '.join(batch_keys)}): use save_freq='epoch' for dev values"
+                )
         self.model.check_save_path(self.filepath, template="{" in os.path.basename(self.filepath))
         self._batches = 0
 
@@ -79,9 +87,9 @@ class ModelCheckpoint(MonitorCallback):
             ) from None
 
     def _save(self, epoch, logs) -> None:
-        loss = logs.get("loss")
-        if loss is not None and not math.isfinite(loss):
-            warnings.warn(f"ModelCheckpoint: not saving at epoch {epoch + 1}, the training loss is {loss}", stacklevel=2)
+        if not self.model.report_is_sound(logs):
+            warnings.warn(f"ModelCheckpoint: not saving at epoch {epoch + 1}: the losses or the weights are not finite "
+                          f"(loss {logs.get('loss')}, val_loss {logs.get('val_loss')})", stacklevel=2)
             return
         if self.save_best_only:
             current = self.current(logs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import sys
+import warnings
 
 from .monitor import MonitorCallback
 
@@ -17,7 +18,9 @@ class EarlyStopping(MonitorCallback):
     evaluations. ``restore_best_weights``: put back the weights of the best evaluation when
     training ends (this happens after fit's own best-on-dev restore, so it wins, and
     ``history.best`` then names this callback's best evaluation).
-    ``start_from_epoch``: epochs before this one are not monitored (a warm-up).
+    ``start_from_epoch``: epochs before this one are not monitored (a warm-up). Only sound
+    reports (finite losses and weights) improve or are kept for restoring; when none was, nothing
+    is restored and a warning says so.
     """
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto", baseline=None,
@@ -42,6 +45,7 @@ class EarlyStopping(MonitorCallback):
         self.best_epoch = None
         self.best_weights = None
         self._weights_epoch = None
+        self._monitored = False
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -51,10 +55,12 @@ class EarlyStopping(MonitorCallback):
         current = self.current(logs)
         if current is None or epoch < self.start_from_epoch:
             return
-        if self.restore_best_weights and self.best_weights is None:
+        self._monitored = True
+        sound = self.model.report_is_sound(logs)
+        if self.restore_best_weights and self.best_weights is None and sound:
             self.best_weights, self._weights_epoch = self.model.get_weights(), epoch
         self.wait += 1
-        if self.is_improvement(current, self.best):
+        if sound and self.is_improvement(current, self.best):
             self.best, self.best_epoch = current, epoch
             if self.restore_best_weights:
                 self.best_weights, self._weights_epoch = self.model.get_weights(), epoch
@@ -72,6 +78,9 @@ class EarlyStopping(MonitorCallback):
             value = self.best if self.best_epoch is not None else None  # None: nothing ever improved
             self.model.restore_weights(self.best_weights, epoch=self._weights_epoch, monitor=self.monitor, value=value,
                                        by="EarlyStopping")
+        elif self.restore_best_weights and self.best_epoch is None and self._monitored:
+            warnings.warn("EarlyStopping: no report had finite losses and weights, so there are no best weights to "
+                          "restore; the model keeps its last weights", stacklevel=2)
 
     def get_state(self):
         return {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch}

@@ -21,6 +21,11 @@ class MonitorCallback(Callback):
 
     A monitored key that fit will never log is refused when training begins, with the keys that
     are available, rather than silently ignored.
+
+    A report counts as an improvement only when it is *sound*: its losses (``loss``,
+    ``val_loss``) and the model's weights are finite (``model.report_is_sound(logs)``). A model
+    whose weights went NaN predicts one class everywhere, and its accuracy may look better than
+    before; it is never "best".
     """
 
     def __init__(self, monitor: str, mode: str = "auto", min_delta: float = 0.0, min_delta_mode: str = "abs"):
@@ -65,6 +70,10 @@ class MonitorCallback(Callback):
 
     def on_train_begin(self, logs=None):
         self.check_monitor_available()
+
+    def improved(self, logs, best) -> bool:
+        """Whether this report's monitored value improves on ``best``, on a sound report."""
+        return self.is_improvement(self.current(logs), best) and self.model.report_is_sound(logs)
 
     def current(self, logs):
         value = (logs or {}).get(self.monitor)

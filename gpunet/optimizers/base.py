@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import weakref
 
 import numpy
 
@@ -80,6 +81,7 @@ class Optimizer:
         self._clipping = clipping_from_arguments(clipnorm, clipvalue, global_clipnorm)
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.gradient_transforms: list = []
+        self._owner = None  # a weak reference to the model this optimizer trains (see bind)
         self.iterations = 0  # number of apply_gradients calls
         self.epoch = 0  # set by fit; read by per-epoch schedules
         self._slots: dict[str, dict] = {}
@@ -109,6 +111,23 @@ class Optimizer:
     def schedule(self):
         """The learning-rate schedule, or None for a constant rate."""
         return None if isinstance(self._learning_rate, float) else self._learning_rate
+
+    # -- the model it trains --------------------------------------------------------------------
+    def bind(self, model) -> None:
+        """Take ``model`` as the one this optimizer trains (``compile`` calls it). An optimizer that
+        holds state for another model (slots, step counts) is refused, as Keras 3 refuses: state is
+        keyed by weight names, and two models' weights must never share it."""
+        owner = self._owner() if self._owner is not None else None
+        if owner is model:
+            return
+        has_state = bool(self._slots or self._pending_state or self.iterations)
+        if self._owner is not None and has_state:
+            other = f" ({owner.name!r})" if owner is not None and hasattr(owner, "name") else ""
+            raise ValueError(
+                f"this {type(self).__name__} optimizer already holds the state of another model{other}: give each "
+                "model its own optimizer (e.g. compile(optimizer='adam'), or a new gpunet.optimizers object)"
+            )
+        self._owner = weakref.ref(model)
 
     # -- the step -------------------------------------------------------------------------------
     def add_gradient_transform(self, transform) -> None:
@@ -144,7 +163,12 @@ class Optimizer:
             if grad.shape != param.data.shape:
                 raise ValueError(f"gradient of shape {grad.shape} does not match parameter {param.name!r} of shape {param.data.shape}")
             slots = all_slots.get(param.name)
-            pairs.append((grad, param, slots if slots is not None else self._create_slots(param)))
+            if slots is None:
+                slots = self._create_slots(param)
+            elif slots["param"] is not param:
+                raise ValueError(f"this optimizer's state for {param.name!r} belongs to another weight of that name "
+                                 "(another model's?): give each model its own optimizer")
+            pairs.append((grad, param, slots))
         if self._clipping is not None or self.gradient_transforms:
             grads = self._transform([g for g, _, _ in pairs], [p for _, p, _ in pairs])
             pairs = [(g, p, slots) for g, (_, p, slots) in zip(grads, pairs)]
@@ -163,7 +187,7 @@ class Optimizer:
         if not isinstance(name, str) or not name:
             raise ValueError("every parameter given to an optimizer needs a unique name (its path, e.g. 'dense/kernel')")
         xp = backend.get_array_module(param.data)
-        slots = {"step": 0}
+        slots = {"step": 0, "param": param}
         for slot in self.slot_names:
             slots[slot] = xp.zeros_like(param.data)
         self._init_slots(slots, param)

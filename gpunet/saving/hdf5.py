@@ -141,6 +141,13 @@ def _write_weights(group, model) -> None:
     group.create_group("top_level_model_weights").attrs["weight_names"] = numpy.zeros((0,))
 
 
+def _check_finite(model) -> None:
+    """A file never holds NaN or infinite weights (load_model would refuse it): refuse to write one."""
+    for p in model.weights:
+        if not bool(backend.get_array_module(p.data).isfinite(p.data).all()):
+            raise ValueError(f"cannot save: weight {p.name!r} contains NaN or infinity (the model diverged?)")
+
+
 def _write(path, fill) -> None:
     with atomic_write(path) as temp:
         _fill(temp, fill)  # in its own frame: every h5py object is freed before the save ends
@@ -158,6 +165,7 @@ def save_model(model, filepath, include_optimizer: bool = True) -> None:
     path = check_save_path(filepath)
     if not model.built:
         raise ValueError("the model has no weights yet: build it (an Input layer, or call it on data) before saving")
+    _check_finite(model)
     state = model.get_state()
     if not include_optimizer:
         state.pop("optimizer", None)
@@ -184,6 +192,7 @@ def save_weights(model, filepath) -> None:
     path = check_save_path(filepath)
     if not model.built:
         raise ValueError("the model has no weights yet: build it before saving its weights")
+    _check_finite(model)
     _write(path, lambda f: _write_weights(f, model))
 
 

@@ -58,6 +58,7 @@ def prepare(model, x, y, x_name="x", y_name="y"):
     x = check_features(x, x_name, None)
     if not model.built:
         model.build_from_data(x.shape)
+    model.loss.check_output(model.output_activation())
     x = check_features(x, x_name, model.input_shape[1:])
     y = check_targets(y, model.loss, model.output_shape, x.shape[0], y_name, x_name)
     return x, y

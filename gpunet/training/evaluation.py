@@ -57,9 +57,11 @@ def dev_monitor(model) -> tuple[str, str]:
 class BestWeights:
     """Copies of the weights at the best dev score so far, in preallocated device buffers.
 
-    ``update(epoch, logs)`` keeps a copy when the monitored value improves; ``restore()`` puts it
-    back. Its state (``get_state``/``set_state``) is the best value, its epoch and the copies, so
-    that a checkpoint resumes the selection where it stopped.
+    ``update(epoch, logs, sound)`` keeps a copy when the monitored value improves on a sound report
+    (finite losses and weights); ``copies()`` gives them back. A tie on the monitored value is
+    broken by the dev loss (lower wins), so that a small dev set whose accuracy saturates still
+    selects the better model. Its state (``get_state``/``set_state``) is the best value, its epoch
+    and the copies, so that a checkpoint resumes the selection where it stopped.
     """
 
     def __init__(self, weights, monitor: str, mode: str):
@@ -67,19 +69,23 @@ class BestWeights:
         self.monitor = monitor
         self.mode = mode
         self.value = -math.inf if mode == "max" else math.inf
+        self.loss = math.inf  # the dev loss of the best report, to break ties
         self.epoch = None
         self._copies = None
 
-    def improved(self, value) -> bool:
+    def improved(self, value, loss=None) -> bool:
         if value is None or math.isnan(value):
             return False
+        if value == self.value and self.monitor != "val_loss":
+            return loss is not None and loss < self.loss
         return value > self.value if self.mode == "max" else value < self.value
 
-    def update(self, epoch, logs: dict) -> bool:
-        value = logs.get(self.monitor)
-        if not self.improved(value):
+    def update(self, epoch, logs: dict, sound: bool = True) -> bool:
+        value, loss = logs.get(self.monitor), logs.get("val_loss")
+        if not sound or not self.improved(value, loss):
             return False
         self.value, self.epoch = value, epoch
+        self.loss = math.inf if loss is None else loss
         if self._copies is None:
             self._copies = [backend.get_array_module(p.data).empty_like(p.data) for p in self.weights]
         for buffer, p in zip(self._copies, self.weights):
@@ -95,7 +101,7 @@ class BestWeights:
         return None if self.epoch is None else {"monitor": self.monitor, "value": self.value, "epoch": self.epoch}
 
     def get_state(self) -> dict:
-        state = {"monitor": self.monitor, "value": self.value, "epoch": self.epoch}
+        state = {"monitor": self.monitor, "value": self.value, "epoch": self.epoch, "loss": self.loss}
         if self._copies is not None:
             state["weights"] = {p.name: backend.to_host(c).copy() for p, c in zip(self.weights, self._copies)}
         return state
@@ -109,4 +115,5 @@ class BestWeights:
         if not all(p.name in weights and tuple(weights[p.name].shape) == tuple(p.shape) for p in self.weights):
             return
         self.value, self.epoch = float(state["value"]), int(state["epoch"])
+        self.loss = float(state.get("loss", math.inf))
         self._copies = [backend.to_device(weights[p.name].astype(p.dtype, copy=False)) for p in self.weights]

@@ -91,6 +91,9 @@ class FitLoop:
                 raise ValueError(f"validation_split={validation_split} leaves no samples for training or for validation out of {x.shape[0]}")
             x, x_dev, y, y_dev = x[:split_at], x[split_at:], y[:split_at], y[split_at:]
         self.has_dev = x_dev is not None
+        if self.has_dev and x_dev.shape[0] < 100:
+            warnings.warn(f"the dev set of {x_dev.shape[0]} sample(s) is too small to select a model reliably (fewer than "
+                          "100): ties on the dev score are broken by dev loss, but prefer a larger dev set", stacklevel=4)
         if self.best_checkpoint is not None and not self.has_dev:
             raise ValueError("best_checkpoint needs dev data: pass validation_data or validation_split")
 
@@ -98,6 +101,7 @@ class FitLoop:
         self.train = Batches(to_device(x, True), to_device(y, floating_targets), batch_size)
         self.dev = Batches(to_device(x_dev, True), to_device(y_dev, floating_targets), validation_batch_size) if self.has_dev else None
         self.steps = len(self.train)
+        self.evaluations = min(self.evaluations, self.steps)  # at most one dev evaluation per step
         self.history = History()
         log_keys = ["loss", *(m.name for m in model.metrics)]
         log_keys += [f"val_{k}" for k in log_keys] if self.has_dev else []
@@ -105,7 +109,8 @@ class FitLoop:
         for cb in self.user_callbacks:
             log_keys += [k for k in cb.log_keys_added(model) if k not in log_keys]
         params = {"epochs": self.epochs, "steps": self.steps, "batch_size": batch_size, "verbose": self.verbose,
-                  "validations_per_epoch": self.evaluations, "do_validation": self.has_dev, "log_keys": log_keys}
+                  "validations_per_epoch": self.evaluations, "do_validation": self.has_dev, "log_keys": log_keys,
+                  "batch_log_keys": ["loss", *(m.name for m in model.metrics)]}
         self.callbacks = CallbackList(
             ([ProgbarLogger(self.verbose)] if self.verbose else []) + self.user_callbacks + [self.history],
             model=model, params=params,
@@ -159,12 +164,13 @@ class FitLoop:
         model.stop_training = False
         wants_batch_end = bool(callbacks.wants["on_train_batch_end"])
         warned = False
-        updated = False
+        began = updated = False
         logs: dict = {}
         model.attach_fit(self)
         try:
             with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"), handle_interrupts():
                 callbacks.on_train_begin()
+                began = True
                 if restore_callbacks is not None:
                     restore_callbacks()
                 for epoch in range(self.initial_epoch, self.epochs):
@@ -195,29 +201,52 @@ class FitLoop:
                             dev_logs = Evaluation(model).run(self.dev, callbacks)
                             callbacks.on_test_end(dev_logs)
                             logs.update((f"val_{k}", v) for k, v in dev_logs.items())
-                            improved = self.best.update(epoch, logs)
+                            improved = self.best.update(epoch, logs, model.report_is_sound(logs))
                         logs["learning_rate"] = optimizer.learning_rate
                         logs["epoch_time"] = time.perf_counter() - start
                         if not warned:
                             warned = self._warn_non_finite(logs, epoch)
                         callbacks.on_epoch_end(epoch, logs)
-                        if improved and self.best_checkpoint is not None and math.isfinite(logs["loss"]):
+                        if improved and self.best_checkpoint is not None:
                             model.save(self.best_checkpoint)  # after the callbacks, so the file holds their new state
                         if model.stop_training:
                             break
                     if model.stop_training:
                         break
-                if self.restore_best and self.has_dev and self.best.epoch is not None:
-                    model.restore_weights(self.best.copies(), **self.best.record(), by="fit")
-                callbacks.on_train_end(logs)
+                self._finish(logs)
+        except KeyboardInterrupt:
+            if began:  # Ctrl-C: keep what the run earned and close its files, as its end would have, then stop
+                self._finish(logs, interrupted=True)
+            if not updated:
+                model.hand_back_resume_state(resume)
+            raise
         except BaseException:
             if not updated:  # refused before training (a callback's check): the resumption is still to come
                 model.hand_back_resume_state(resume)
             raise
         finally:
             model.detach_fit(self)
-        self._conclude()
+            if began:
+                self._conclude()
         return self.history
+
+    def _finish(self, logs, interrupted: bool = False) -> None:
+        """The end of training: fit's best-on-dev weights put back, then ``on_train_end``. After a
+        Ctrl-C, an error in a callback's ``on_train_end`` is reported and the interrupt goes on."""
+        model = self.model
+        if self.restore_best and self.has_dev:
+            if self.best.epoch is not None:
+                model.restore_weights(self.best.copies(), **self.best.record(), by="fit")
+            elif self.history.epoch:
+                warnings.warn("fit: no dev report had finite losses and weights, so there are no best weights to "
+                              "restore; the model keeps its last weights", stacklevel=4)
+        if not interrupted:
+            self.callbacks.on_train_end(logs)
+            return
+        try:
+            self.callbacks.on_train_end(logs)
+        except Exception as exc:  # noqa: BLE001 - the interrupt must win
+            warnings.warn(f"fit was interrupted, and then on_train_end failed: {type(exc).__name__}: {exc}", stacklevel=4)
 
     def _conclude(self) -> None:
         """history.best: the report whose weights the model holds (when fit or a callback put

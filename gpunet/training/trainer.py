@@ -8,6 +8,7 @@ As in Keras 3, a model class inherits :class:`Trainer` and provides the structur
 
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy
@@ -74,6 +75,7 @@ class Trainer:
             raise ValueError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'")
         optimizer = optimizers_module.get(optimizer)
         loss = losses_module.get(loss)
+        optimizer.bind(self)
         if metrics is None:
             metrics = []
         if isinstance(metrics, (str, metrics_module.Metric)):
@@ -201,6 +203,23 @@ class Trainer:
         return backend.to_host(xp.concatenate(outputs, axis=0))
 
     # -- which weights the model holds ----------------------------------------------------------
+    def weights_finite(self) -> bool:
+        """Whether every weight is finite (no NaN, no infinity): one reduction per weight."""
+        for p in self.weights:
+            if not bool(backend.get_array_module(p.data).isfinite(p.data).all()):
+                return False
+        return True
+
+    def report_is_sound(self, logs) -> bool:
+        """Whether a report may count as an improvement, be restored or be written: its losses
+        (``loss``, ``val_loss``) are finite and so are the model's weights. (A model whose weights
+        went NaN predicts one class everywhere: its accuracy can look fine while it is lost.)"""
+        for key in ("loss", "val_loss"):
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(float(value)):
+                return False
+        return self.weights_finite()
+
     def restore_weights(self, weights, epoch: int, monitor: str | None = None, value: float | None = None,
                         by: str = "user") -> None:
         """Put back the weights of an earlier report (epoch ``epoch``, 0-based) and, during fit,

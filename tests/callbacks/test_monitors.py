@@ -35,6 +35,11 @@ class FakeModel:
         self.set_calls += 1
         self.weights = [np.array(w, copy=True) for w in weights]
 
+    def report_is_sound(self, logs):
+        """As gpunet's models judge a report: finite losses and finite weights."""
+        losses = [v for k, v in logs.items() if k in ("loss", "val_loss")]
+        return all(math.isfinite(v) for v in losses) and all(np.isfinite(w).all() for w in self.weights)
+
     def restore_weights(self, weights, epoch, monitor=None, value=None, by="user"):
         self.restored = {"epoch": epoch, "monitor": monitor, "value": value, "by": by}
         self.set_weights(weights)

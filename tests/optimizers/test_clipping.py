@@ -9,9 +9,9 @@ from gpunet import Parameter, optimizers
 from helpers import blobs
 
 
-def _step(optimizer, grads):
+def _step(optimizer, grads, prefix="p"):
     """One SGD(lr=1) step from zero parameters: the new parameters are minus the used gradients."""
-    params = [Parameter(np.zeros(len(g)), name=f"p{i}") for i, g in enumerate(grads)]
+    params = [Parameter(np.zeros(len(g)), name=f"{prefix}{i}") for i, g in enumerate(grads)]
     arrays = [np.array(g, dtype=np.float64) for g in grads]
     copies = [a.copy() for a in arrays]
     optimizer.apply_gradients(zip(arrays, params))
@@ -67,7 +67,7 @@ def test_gradient_transforms_run_in_order_before_clipping():
         opt.add_gradient_transform(3)
     opt.add_gradient_transform(lambda grads, params: grads[:0])
     with pytest.raises(ValueError, match="returned 0 gradients for 1 parameters"):
-        _step(opt, [[1.0]])
+        _step(opt, [[1.0]], prefix="q")
 
 
 @pytest.mark.parametrize("kwargs,text", [
