@@ -270,9 +270,14 @@ STEPS = textwrap.dedent("""
     y = (x[:, 0] > 0).astype(np.int64)
     m = gpunet.Sequential([Input((64,)), Dense(256, activation="relu"), Dense(256, activation="relu"), Dense(2, activation="softmax")])
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    print("ready", flush=True)
+
+    class Ready(gpunet.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 10:
+                print("ready", flush=True)
+
     try:
-        m.fit(x, y, batch_size=4, epochs=1000, verbose=0)
+        m.fit(x, y, batch_size=4, epochs=1000, verbose=0, callbacks=[Ready()])
     except KeyboardInterrupt:
         steps = {s["step"] for s in m.optimizer.get_state()["slots"].values()}
         print("steps", sorted(steps), m.optimizer.iterations, flush=True)
