@@ -48,6 +48,8 @@ class Sequential(Trainer, Layer):
         """Append a layer (an ``Input`` is accepted only first)."""
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a gpunet layer, got {type(layer).__name__}")
+        if isinstance(layer, Sequential):
+            raise TypeError("a model inside a Sequential model is not supported yet: add its layers instead")
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError("an Input layer can only be the first layer of a Sequential model")

@@ -155,6 +155,7 @@ class Optimizer:
         """
         all_slots = self._slots
         pairs = []
+        missing = False
         for grad, param in grads_and_vars:
             if grad is None:
                 continue
@@ -164,11 +165,13 @@ class Optimizer:
                 raise ValueError(f"gradient of shape {grad.shape} does not match parameter {param.name!r} of shape {param.data.shape}")
             slots = all_slots.get(param.name)
             if slots is None:
-                slots = self._create_slots(param)
+                missing = True
             elif slots["param"] is not param:
                 raise ValueError(f"this optimizer's state for {param.name!r} belongs to another weight of that name "
                                  "(another model's?): give each model its own optimizer")
             pairs.append((grad, param, slots))
+        if missing:  # first updates: state is created once every pair is checked
+            pairs = [(g, p, self._create_slots(p) if slots is None else slots) for g, p, slots in pairs]
         if self._clipping is not None or self.gradient_transforms:
             grads = self._transform([g for g, _, _ in pairs], [p for _, p, _ in pairs])
             pairs = [(g, p, slots) for g, (_, p, slots) in zip(grads, pairs)]

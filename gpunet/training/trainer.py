@@ -75,7 +75,6 @@ class Trainer:
             raise ValueError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'")
         optimizer = optimizers_module.get(optimizer)
         loss = losses_module.get(loss)
-        optimizer.bind(self)
         if metrics is None:
             metrics = []
         if isinstance(metrics, (str, metrics_module.Metric)):
@@ -86,6 +85,7 @@ class Trainer:
         names = [m.name for m in metric_objects]
         if len(set(names)) != len(names) or "loss" in names:
             raise ValueError(f"metric names must be unique and differ from 'loss', got {names}")
+        optimizer.bind(self)
         self.optimizer, self.loss, self.metrics = optimizer, loss, metric_objects
         self._metric_identifiers = list(metrics)
         self.run_eagerly = run_eagerly

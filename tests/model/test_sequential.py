@@ -153,3 +153,9 @@ def test_activation_layer_softmax_is_fused_too():
 
 def test_package_exports():
     assert gpunet.Sequential is Sequential
+
+
+def test_a_model_is_not_a_layer_of_another_yet():
+    inner = Sequential([Input((3,)), Dense(2)])
+    with pytest.raises(TypeError, match="model inside a Sequential"):
+        Sequential([Input((3,)), inner])
