@@ -5,7 +5,7 @@ from . import (activations, backend, callbacks, datasets, initializers, layers, 
 from .autograd import Parameter, Tensor, enable_grad, gradcheck, no_grad
 from .models import Sequential, load_model, model_from_json
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "models", "ops",

@@ -31,6 +31,7 @@ __all__ = [
     "get_array_module",
     "to_host",
     "to_device",
+    "all_finite",
     "is_gpu_available",
     "floatx",
     "set_floatx",
@@ -187,6 +188,15 @@ def to_device(a, dtype=None):
             a = a.get()
         return numpy.asarray(a, dtype=dtype)
     return _cupy.asarray(a, dtype=dtype)
+
+
+def all_finite(arrays) -> bool:
+    """Whether every value of every array is finite: one reduction on the device, one host sync."""
+    arrays = [a for a in (_unwrap(a) for a in arrays) if a.dtype.kind in "fc"]
+    if not arrays:
+        return True
+    xp = get_array_module(*arrays)
+    return bool(xp.stack([xp.isfinite(a).all() for a in arrays]).all())
 
 
 # ----------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ arrays, so a GPU run never waits for the device to report a number it does not n
 
 from __future__ import annotations
 
+from . import losses
 from .backend import get_array_module
 from .lookup import Lookup
 
@@ -145,8 +146,6 @@ def get(identifier, loss) -> Metric:
     if not isinstance(identifier, str):
         raise TypeError(f"metrics must be names or gpunet.metrics.Metric objects, got {type(identifier).__name__}")
     if identifier in _ACCURACY_NAMES:
-        from . import losses  # noqa: PLC0415
-
         if isinstance(loss, losses.SparseCategoricalCrossentropy):
             kind = "labels"
         elif isinstance(loss, losses.BinaryCrossentropy):

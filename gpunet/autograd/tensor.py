@@ -140,6 +140,7 @@ class Parameter(Tensor):
     """
 
     __slots__ = ()
+    trainable_changes = 0  # counts assignments to any parameter's ``trainable`` (recorded graphs depend on them)
 
     def __init__(self, data, name: str | None = None, trainable: bool = True):
         super().__init__(data, requires_grad=bool(trainable), name=name)
@@ -154,6 +155,7 @@ class Parameter(Tensor):
     @trainable.setter
     def trainable(self, value) -> None:
         self.requires_grad = bool(value)
+        Parameter.trainable_changes += 1
 
     def __repr__(self) -> str:
         extra = "" if self.requires_grad else ", trainable=False"

@@ -71,10 +71,6 @@ class MonitorCallback(Callback):
     def on_train_begin(self, logs=None):
         self.check_monitor_available()
 
-    def improved(self, logs, best) -> bool:
-        """Whether this report's monitored value improves on ``best``, on a sound report."""
-        return self.is_improvement(self.current(logs), best) and self.model.report_is_sound(logs)
-
     def current(self, logs):
         value = (logs or {}).get(self.monitor)
         return None if value is None else float(value)

@@ -55,7 +55,7 @@ class ReduceLROnPlateau(MonitorCallback):
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
-        if self.improved(logs, self.best):
+        if self.is_improvement(current, self.best) and self.model.report_is_sound(logs):
             self.best = current
             self.wait = 0
         elif self.cooldown_counter == 0:

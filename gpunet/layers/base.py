@@ -176,6 +176,13 @@ class Layer(GraphConfig):
         """Assign arrays given in :meth:`get_weights`'s order; every one is checked before any is set."""
         assign_weights(self.weights, weights)
 
+    def graph_key(self):
+        """What a recorded graph depends on in this layer: its ``graph_version``, and its
+        sub-layers' keys (so that a change inside a composite layer is seen too)."""
+        if not self._layers:
+            return self.graph_version
+        return (self.graph_version, *[layer.graph_key() for layer in self._layers])
+
     # -- building and calling -------------------------------------------------------------------
     def build(self, input_shape) -> None:
         """Create the weights for inputs of ``input_shape`` (batch dimension first, may be None)."""

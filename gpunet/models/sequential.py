@@ -13,6 +13,7 @@ from ..autograd import Tensor, as_tensor
 from ..layers import Activation, Dense, InputLayer, Layer
 from ..layers.base import normalize_shape
 from ..saving import check_save_path, load_weights, save_model, save_weights
+from ..saving.config import serialize_model
 from ..training import Trainer
 
 __all__ = ["Sequential"]
@@ -214,8 +215,9 @@ class Sequential(Trainer, Layer):
         return model
 
     def to_json(self, **kwargs) -> str:
-        """The model's architecture as JSON: ``{"class_name": "Sequential", "config": ...}``."""
-        return json.dumps({"class_name": "Sequential", "config": self.get_config()}, **kwargs)
+        """The model's architecture as JSON: ``{"class_name": "Sequential", "config": ...}`` (a
+        registered subclass also gets its ``registered_name``)."""
+        return json.dumps(serialize_model(self), **kwargs)
 
     # -- summary --------------------------------------------------------------------------------
     def summary(self, print_fn=None, line_length: int = 72) -> None:

@@ -14,7 +14,7 @@ import weakref
 
 import numpy
 
-from .. import backend
+from .. import backend, schedules
 from ..autograd import Tensor
 from ..lookup import get_registered_name
 from .transforms import clipping_from_arguments
@@ -78,8 +78,8 @@ class Optimizer:
         self.name = name or type(self).__name__.lower()
         self.learning_rate = learning_rate
         self.weight_decay = check_nonnegative(weight_decay, "weight_decay")
-        self._clipping = clipping_from_arguments(clipnorm, clipvalue, global_clipnorm)
-        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self._clip = {}
+        self._set_clipping(clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
         self.gradient_transforms: list = []
         self._owner = None  # a weak reference to the model this optimizer trains (see bind)
         self.iterations = 0  # number of apply_gradients calls
@@ -98,9 +98,7 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        from ..schedules import LearningRateSchedule  # noqa: PLC0415 - schedules sit beside optimizers
-
-        if isinstance(value, LearningRateSchedule):
+        if isinstance(value, schedules.LearningRateSchedule):
             self._learning_rate = value
             return
         if isinstance(value, (Tensor, numpy.ndarray)) and value.size == 1:
@@ -111,6 +109,26 @@ class Optimizer:
     def schedule(self):
         """The learning-rate schedule, or None for a constant rate."""
         return None if isinstance(self._learning_rate, float) else self._learning_rate
+
+    # -- clipping -------------------------------------------------------------------------------
+    def _set_clipping(self, **changes) -> None:
+        arguments = {**dict.fromkeys(_CLIPPING), **self._clip, **changes}
+        self._clipping = clipping_from_arguments(**arguments)  # checks them; at most one may be set
+        self._clip = arguments
+
+    def _clip_property(name):  # noqa: N805 - builds the three properties below
+        def get(self):
+            return self._clip[name]
+
+        def set_(self, value):
+            self._set_clipping(**{name: value})
+
+        return property(get, set_, doc=f"Keras's ``{name}`` (settable; None turns it off).")
+
+    clipnorm = _clip_property("clipnorm")
+    clipvalue = _clip_property("clipvalue")
+    global_clipnorm = _clip_property("global_clipnorm")
+    del _clip_property
 
     # -- the model it trains --------------------------------------------------------------------
     def bind(self, model) -> None:
@@ -287,9 +305,7 @@ class Optimizer:
         """Constructor arguments (JSON-compatible)."""
         lr = self._learning_rate
         if not isinstance(lr, float):
-            from ..schedules import serialize  # noqa: PLC0415
-
-            lr = serialize(lr)
+            lr = schedules.serialize(lr)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay, **self._config(),
                 **{key: getattr(self, key) for key in _CLIPPING}}
 
@@ -351,9 +367,7 @@ class Optimizer:
             kwargs["weight_decay"] = config["l2_weight_decay"]
         lr = kwargs.get("learning_rate")
         if isinstance(lr, dict):
-            from ..schedules import deserialize  # noqa: PLC0415
-
-            kwargs["learning_rate"] = deserialize(lr)
+            kwargs["learning_rate"] = schedules.deserialize(lr)
         return cls(**kwargs)
 
     def __repr__(self):

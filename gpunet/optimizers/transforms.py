@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy
+
 from ..backend import get_array_module
 
 __all__ = ["ClipByValue", "ClipByNorm", "ClipByGlobalNorm", "clipping_from_arguments"]
@@ -55,7 +57,8 @@ class ClipByNorm:
 class ClipByGlobalNorm:
     """Keras's ``global_clipnorm``: every gradient scaled by ``norm / max(G, norm)`` where ``G`` is
     the L2 norm of all gradients together, so that their joint norm is at most ``norm``. A
-    non-finite ``G`` makes every gradient NaN (as Keras does), which fit then reports."""
+    non-finite ``G`` (an infinite gradient, or squares that overflow) makes every gradient NaN, as
+    Keras does, so that the step shows as NaN rather than silently becoming zero."""
 
     def __init__(self, norm):
         self.norm = _positive(norm, "global_clipnorm")
@@ -64,9 +67,10 @@ class ClipByGlobalNorm:
         if not grads:
             return grads
         xp = get_array_module(grads[0])
-        total = xp.sqrt(sum(xp.vdot(g.ravel(), g.ravel()) for g in grads))
-        scale = self.norm / xp.maximum(total, self.norm)
-        return [g * scale.astype(g.dtype, copy=False) for g in grads]
+        with numpy.errstate(over="ignore", invalid="ignore"):
+            total = xp.sqrt(sum(xp.vdot(g.ravel(), g.ravel()) for g in grads))
+            scale = self.norm / xp.maximum(total, self.norm) + (total - total)  # + NaN when total is not finite
+            return [g * scale.astype(g.dtype, copy=False) for g in grads]
 
 
 def clipping_from_arguments(clipnorm, clipvalue, global_clipnorm):

@@ -34,6 +34,7 @@ import os
 import numpy
 
 from .. import backend, optimizers
+from ..version import __version__
 from ..callbacks.base import callback_keys
 from ..lookup import custom_object_scope
 from .atomic import atomic_write, check_folder, check_target
@@ -143,9 +144,9 @@ def _write_weights(group, model) -> None:
 
 def _check_finite(model) -> None:
     """A file never holds NaN or infinite weights (load_model would refuse it): refuse to write one."""
-    for p in model.weights:
-        if not bool(backend.get_array_module(p.data).isfinite(p.data).all()):
-            raise ValueError(f"cannot save: weight {p.name!r} contains NaN or infinity (the model diverged?)")
+    if not model.weights_finite():
+        bad = next(p for p in model.weights if not backend.all_finite([p.data]))
+        raise ValueError(f"cannot save: weight {bad.name!r} contains NaN or infinity (the model diverged?)")
 
 
 def _write(path, fill) -> None:
@@ -170,8 +171,6 @@ def save_model(model, filepath, include_optimizer: bool = True) -> None:
     if not include_optimizer:
         state.pop("optimizer", None)
     config = training_config(model)
-    from .. import __version__  # noqa: PLC0415 - the package's own version, defined after its modules
-
     def fill(f):
         f.attrs["keras_version"] = fixed_text(KERAS_VERSION)
         f.attrs["backend"] = fixed_text("numpy")
@@ -209,6 +208,9 @@ def _read_weights(f, model, path) -> list:
     h5py = _h5py()
     group = _weights_group(f)
     if "layer_names" not in group.attrs:
+        if "layers" in group or "vars" in group:
+            raise ValueError(f"{path}: this is Keras 3's .weights.h5 layout, which gpunet does not read yet; "
+                             "save the weights from Keras with model.save('model.h5') instead")
         raise ValueError(f"{path}: no 'layer_names' attribute: not a Keras/gpunet weights file")
     file_layers = []
     for name in _text_list(group.attrs["layer_names"]):

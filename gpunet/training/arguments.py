@@ -7,16 +7,22 @@ import sys
 
 from .. import backend
 from ..callbacks.base import Callback
-from ..data import check_features, check_targets
+from ..data import Batches, check_features, check_targets
 
-__all__ = ["check_int", "resolve_verbose", "check_compiled", "validation_schedule", "check_callbacks", "prepare",
-           "unpack_validation", "to_device"]
+__all__ = ["check_int", "check_bool", "resolve_verbose", "check_compiled", "validation_schedule", "check_callbacks",
+           "prepare", "unpack_validation", "to_device", "device_batches"]
 
 
 def check_int(value, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_bool(value, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def resolve_verbose(verbose) -> int:
@@ -79,3 +85,9 @@ def to_device(array, floating: bool):
     if floating:
         return backend.to_device(array, dtype=backend.floatx())
     return backend.to_device(array)
+
+
+def device_batches(model, x, y, batch_size: int) -> Batches:
+    """Checked (x, y) moved to the device once, as batches: features as the float dtype, targets
+    as the loss needs them (integer labels stay integers)."""
+    return Batches(to_device(x, True), to_device(y, model.loss.target_kind != "labels"), batch_size)

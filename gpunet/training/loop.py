@@ -22,6 +22,7 @@ import math
 import numbers
 import time
 import warnings
+from collections.abc import Mapping
 
 import numpy
 
@@ -29,10 +30,10 @@ from .. import backend
 from ..callbacks.base import CallbackList, LazyLogs
 from ..callbacks.history import History
 from ..callbacks.progbar import ProgbarLogger
-from ..data import Batches, check_batch_size
+from ..data import check_batch_size
 from ..interrupts import handle_interrupts
 from ..saving import check_save_path
-from .arguments import (check_callbacks, check_compiled, check_int, prepare, resolve_verbose, to_device,
+from .arguments import (check_bool, check_callbacks, check_compiled, check_int, device_batches, prepare, resolve_verbose,
                         unpack_validation, validation_schedule)
 from .evaluation import BestWeights, Evaluation, dev_monitor
 from .state import FitState
@@ -69,12 +70,8 @@ class FitLoop:
         self.evaluations = check_int(validations_per_epoch, "validations_per_epoch", 1)
         self.validates = validation_schedule(validation_freq)
         self.verbose = resolve_verbose(verbose)
-        if not isinstance(shuffle, bool):
-            raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
-        self.shuffle = shuffle
-        if not isinstance(restore_best, bool):
-            raise ValueError(f"restore_best must be True or False, got {restore_best!r}")
-        self.restore_best = restore_best
+        self.shuffle = check_bool(shuffle, "shuffle")
+        self.restore_best = check_bool(restore_best, "restore_best")
         if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
         validation_batch_size = check_batch_size(validation_batch_size, "validation_batch_size", max(batch_size, 512))
@@ -93,13 +90,12 @@ class FitLoop:
         self.has_dev = x_dev is not None
         if self.has_dev and x_dev.shape[0] < 100:
             warnings.warn(f"the dev set of {x_dev.shape[0]} sample(s) is too small to select a model reliably (fewer than "
-                          "100): ties on the dev score are broken by dev loss, but prefer a larger dev set", stacklevel=4)
+                          "100): ties on the dev score are broken by dev loss, but prefer a larger dev set", stacklevel=3)
         if self.best_checkpoint is not None and not self.has_dev:
             raise ValueError("best_checkpoint needs dev data: pass validation_data or validation_split")
 
-        floating_targets = model.loss.target_kind != "labels"
-        self.train = Batches(to_device(x, True), to_device(y, floating_targets), batch_size)
-        self.dev = Batches(to_device(x_dev, True), to_device(y_dev, floating_targets), validation_batch_size) if self.has_dev else None
+        self.train = device_batches(model, x, y, batch_size)
+        self.dev = device_batches(model, x_dev, y_dev, validation_batch_size) if self.has_dev else None
         self.steps = len(self.train)
         self.evaluations = min(self.evaluations, self.steps)  # at most one dev evaluation per step
         self.history = History()
@@ -131,10 +127,13 @@ class FitLoop:
             def step(xb, yb):
                 nonlocal last
                 last = model.train_step((xb, yb))
-                if not isinstance(last, dict):
+                if not isinstance(last, Mapping):
                     raise TypeError(f"train_step must return a dict of logs, got {type(last).__name__}")
 
-            return step, lambda: LazyLogs({key: (lambda v=value: v) for key, value in last.items()}), model.reset_metrics
+            def logs():  # lazy: a value is read (a device sync) only when a callback or a report reads it
+                return last if isinstance(last, LazyLogs) else LazyLogs({key: (lambda v=value: v) for key, value in last.items()})
+
+            return step, logs, model.reset_metrics
         announce = (lambda text: print(text, flush=True)) if self.verbose else None
         step = model.make_train_step(announce=announce)
         return step, step.logs, step.reset
@@ -143,7 +142,7 @@ class FitLoop:
         """Called by the model when weights of an earlier report are put back (by fit or a callback)."""
         self.held = record
 
-    def _warn_non_finite(self, logs, epoch) -> None:
+    def _warn_non_finite(self, logs, epoch) -> bool:
         if not math.isfinite(logs["loss"]):
             warnings.warn(
                 f"the training loss is {logs['loss']} at epoch {epoch + 1}: the learning rate may be "

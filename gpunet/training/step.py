@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 
 from .. import backend
-from ..autograd import Tape, Tensor
+from ..autograd import Parameter, Tape, Tensor
 from ..callbacks.base import LazyLogs
 from ..interrupts import defer_interrupts
 from ..metrics import Mean
@@ -61,7 +61,7 @@ def fresh_metrics(metrics) -> list:
     """Independent, reset copies of compiled metrics (one set for training, one for dev)."""
     clones = []
     for metric in metrics:
-        clone = copy.copy(metric)
+        clone = copy.deepcopy(metric)
         clone.reset()
         clones.append(clone)
     return clones
@@ -92,8 +92,8 @@ class TrainStep:
         model = self.model
         loss = model.loss
         return (
-            tuple([(id(layer), layer.graph_version) for layer in model.layers]),
-            model.trainable, id(loss), loss.graph_version, True,  # True: the training flag
+            tuple([(id(layer), layer.graph_key()) for layer in model.layers]),
+            model.trainable, Parameter.trainable_changes, id(loss), loss.graph_version, True,  # True: the training flag
             x.shape[1:], x.dtype, y.shape[1:], y.dtype,
         )
 

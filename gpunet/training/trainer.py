@@ -21,7 +21,7 @@ from ..autograd import Tensor, no_grad
 from ..callbacks.base import CallbackList
 from ..callbacks.progbar import format_logs
 from ..data import Batches, check_batch_size, check_features
-from .arguments import check_compiled, prepare, resolve_verbose, to_device
+from .arguments import check_bool, check_compiled, device_batches, prepare, resolve_verbose, to_device
 from .evaluation import Evaluation
 from .loop import FitLoop
 from .step import TrainStep, wrap_train_step
@@ -67,10 +67,8 @@ class Trainer:
             if not any(value is ok or (value == ok and type(value) is type(ok)) for ok in _COMPILE_NEUTRAL[key]):
                 raise ValueError(f"compile: {key}={value!r} is not supported by gpunet (accepted: "
                                  f"{', '.join(repr(v) for v in _COMPILE_NEUTRAL[key])})")
-        if not isinstance(run_eagerly, bool):
-            raise ValueError(f"compile: run_eagerly must be True or False, got {run_eagerly!r}")
-        if not isinstance(auto_scale_loss, bool):
-            raise ValueError(f"compile: auto_scale_loss must be True or False, got {auto_scale_loss!r}")
+        check_bool(run_eagerly, "compile: run_eagerly")
+        check_bool(auto_scale_loss, "compile: auto_scale_loss")
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'")
         optimizer = optimizers_module.get(optimizer)
@@ -175,8 +173,7 @@ class Trainer:
         batch_size = check_batch_size(batch_size)
         verbose = resolve_verbose(verbose)
         x, y = prepare(self, x, y)
-        floating_targets = self.loss.target_kind != "labels"
-        batches = Batches(to_device(x, True), to_device(y, floating_targets), batch_size)
+        batches = device_batches(self, x, y, batch_size)
         callback_list = CallbackList(callbacks or [], model=self, params={"steps": len(batches), "verbose": verbose})
         callback_list.on_test_begin()
         with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -204,11 +201,8 @@ class Trainer:
 
     # -- which weights the model holds ----------------------------------------------------------
     def weights_finite(self) -> bool:
-        """Whether every weight is finite (no NaN, no infinity): one reduction per weight."""
-        for p in self.weights:
-            if not bool(backend.get_array_module(p.data).isfinite(p.data).all()):
-                return False
-        return True
+        """Whether every weight is finite (no NaN, no infinity)."""
+        return backend.all_finite([p.data for p in self.weights])
 
     def report_is_sound(self, logs) -> bool:
         """Whether a report may count as an improvement, be restored or be written: its losses

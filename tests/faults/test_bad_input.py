@@ -201,9 +201,6 @@ CHECKS = {  # what the call could change: (snapshot before the call, assertion a
 assert all(set(c[4]) <= {*CHECKS, UNCOMPILED} for c in CASES)
 
 
-# Known bugs outside this file's area (gpunet/optimizers), each checked to still fail (strict):
-
-
 @pytest.mark.parametrize("name,call,error,text,changes",
                          [pytest.param(*c, id=c[0]) for c in CASES])
 def test_bad_input_is_refused_clearly(name, call, error, text, changes, tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import gpunet
-from gpunet.callbacks import Callback, ModelCheckpoint, TerminateOnNaN
+from gpunet.callbacks import ModelCheckpoint, TerminateOnNaN
 from gpunet.layers import Dense, Input
 from gpunet.training import NonFiniteLossWarning
 

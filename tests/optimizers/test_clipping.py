@@ -87,11 +87,33 @@ def test_clipping_survives_config_and_keras_configs():
     config = optimizers.serialize(opt)
     assert config["config"]["global_clipnorm"] == 1.5 and config["config"]["clipnorm"] is None
     again = optimizers.deserialize(config)
-    used = _step(again, [[30.0, 40.0]])  # RMSprop's first step is independent of scale; just check it runs clipped
-    assert np.all(np.isfinite(used[0]))
-    assert again.global_clipnorm == 1.5
+    assert type(again) is optimizers.RMSprop and again.global_clipnorm == 1.5
+    sgd = optimizers.deserialize(optimizers.serialize(optimizers.SGD(1.0, global_clipnorm=1.5)))
+    np.testing.assert_allclose(_step(sgd, [[30.0, 40.0]])[0], [0.9, 1.2], rtol=1e-15)  # norm 50 scaled to 1.5
     keras_style = {"class_name": "SGD", "config": {"learning_rate": 1.0, "clipnorm": 1.0, "use_ema": False}}
     np.testing.assert_allclose(_step(optimizers.deserialize(keras_style), [[3.0, 4.0]])[0], [0.6, 0.8])
+
+
+def test_clipping_set_after_construction_applies_and_is_saved():
+    opt = optimizers.SGD(1.0)
+    opt.clipnorm = 1.0
+    np.testing.assert_allclose(_step(opt, [[3.0, 4.0]])[0], [0.6, 0.8], rtol=1e-15)
+    assert optimizers.serialize(opt)["config"]["clipnorm"] == 1.0
+    with pytest.raises(ValueError, match="only one of"):
+        opt.clipvalue = 0.5
+    opt.clipnorm = None
+    np.testing.assert_allclose(_step(opt, [[3.0, 4.0]], prefix="q")[0], [3.0, 4.0])
+
+
+def test_a_non_finite_global_norm_makes_the_step_nan_not_zero():
+    """Keras's rule: an infinite gradient (or squares that overflow) must not turn into a silent
+    zero step; every gradient becomes NaN, which fit reports."""
+    used = _step(optimizers.SGD(1.0, global_clipnorm=1.0), [[np.inf, 1.0], [2.0, 3.0]])
+    assert np.isnan(used[0]).all() and np.isnan(used[1]).all()
+    with np.errstate(over="ignore"):
+        params = [Parameter(np.zeros(2, np.float32), name="big")]
+        optimizers.SGD(1.0, global_clipnorm=1.0).apply_gradients([(np.array([1e20, 1e20], np.float32), params[0])])
+    assert np.isnan(params[0].data).all()
 
 
 def test_clipvalue_bounds_every_update_in_fit():

@@ -158,3 +158,26 @@ def test_register_needs_get_config_and_a_package():
         register_serializable()(type("NoConfig", (), {}))
     with pytest.raises(ValueError, match="package"):
         register_serializable(package="a>b")
+
+
+@register_serializable(package="tests")
+class Counting(gpunet.Sequential):
+    """A model class of the user's (a custom train_step), registered."""
+
+    def train_step(self, data):
+        self.steps = getattr(self, "steps", 0) + 1
+        return super().train_step(data)
+
+
+def test_a_registered_model_class_round_trips(tmp_path):
+    x, y = data()
+    model = Counting([Input((4,)), Dense(2)], name="counting")
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "m.h5")
+    assert json.loads(model.to_json())["registered_name"] == "tests>Counting"
+    loaded = gpunet.load_model(tmp_path / "m.h5")
+    assert type(loaded) is Counting and loaded.name == "counting"
+    loaded.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert loaded.steps == 4  # its own train_step runs
+    assert type(gpunet.model_from_json(model.to_json())) is Counting

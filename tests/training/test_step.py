@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gpunet
-from gpunet import Sequential, backend, losses
+from gpunet import Sequential, losses
 from gpunet.autograd import Tape
 from gpunet.callbacks import Callback
 from gpunet.layers import Dense, Dropout, Input, Layer
@@ -46,6 +46,7 @@ MUTATIONS = {
     "output softmax -> sigmoid": {1: _set("out", "activation", gpunet.activations.get("sigmoid"))},
     "the loss object replaced": {0: lambda m: setattr(m, "loss", losses.SparseCategoricalCrossentropy(from_logits=True))},
     "freeze the whole model": {2: lambda m: setattr(m, "trainable", False)},
+    "freeze one weight": {1: lambda m: setattr(m.layers[0].kernel, "trainable", False)},
 }
 
 
@@ -178,7 +179,31 @@ class PlainSGD(gpunet.Sequential):
         loss.backward()
         for p in self.trainable_weights:
             p.data -= 0.1 * p.grad
-        return {"loss": loss, "batches": len(self.seen)} if self.seen.append(x.shape[0]) is None else {}
+        self.seen.append(x.shape[0])
+        return {"loss": loss, "batches": len(self.seen)}
+
+
+class CountingSteps(gpunet.Sequential):
+    """Keras 3's usual override: count, then the default step (which returns lazy logs)."""
+
+    def train_step(self, data):
+        self.count = getattr(self, "count", 0) + 1
+        return super().train_step(data)
+
+
+def test_an_override_that_calls_the_default_step_trains_as_the_default():
+    x, y = blobs(n=40, features=6)
+    results = []
+    for cls in (gpunet.Sequential, CountingSteps):
+        set_random_seed(9)
+        model = cls([Input((6,)), Dense(8, activation="relu"), Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        results.append((model.get_weights(), history.history["loss"], history.history["accuracy"]))
+    assert model.count == 10
+    for got, want in zip(results[1][0], results[0][0]):
+        np.testing.assert_array_equal(got, want)
+    assert results[1][1:] == results[0][1:]
 
 
 def test_an_overridden_train_step_is_what_fit_runs():
