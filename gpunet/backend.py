@@ -32,6 +32,8 @@ __all__ = [
     "to_host",
     "to_device",
     "all_finite",
+    "batch_chunks",
+    "parallel",
     "is_gpu_available",
     "floatx",
     "set_floatx",
@@ -197,6 +199,135 @@ def all_finite(arrays) -> bool:
         return True
     xp = get_array_module(*arrays)
     return bool(xp.stack([xp.isfinite(a).all() for a in arrays]).all())
+
+
+# ----------------------------------------------------------------------------------------------
+# Host threads: NumPy's elementwise work runs on one core; ops split big batches across cores
+# ----------------------------------------------------------------------------------------------
+_PARALLEL_MIN = 1 << 18  # elements below which one thread is faster than several
+_executor = None
+
+
+def host_threads() -> int:
+    """Threads for splitting array work on the CPU: ``GPUNET_NUM_THREADS``, else every core this
+    process may run on."""
+    value = os.environ.get("GPUNET_NUM_THREADS", "").strip()
+    if value:
+        try:
+            count = int(value)
+        except ValueError:
+            raise ValueError(f"GPUNET_NUM_THREADS must be a positive integer, got {value!r}") from None
+        if count < 1:
+            raise ValueError(f"GPUNET_NUM_THREADS must be a positive integer, got {value!r}")
+        return count
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def batch_chunks(n: int, like, force: bool = False) -> list:
+    """Slices of ``range(n)`` (a batch) for :func:`parallel`: one per host thread when ``like``
+    is a NumPy array large enough to pay for threads, else one slice (on the GPU, a kernel is
+    already parallel)."""
+    threads = host_threads()
+    like = _unwrap(like)
+    if threads == 1 or n < 2 or not isinstance(like, numpy.ndarray) or (like.size < _PARALLEL_MIN and not force):
+        return [slice(0, n)]
+    count = min(threads, n)
+    bounds = [n * i // count for i in range(count + 1)]
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+_owning_threads = 0  # > 0 inside host_parallelism(): gpunet, not the BLAS, splits work over the cores
+
+
+def blas_chunks(n: int, like) -> list:
+    """:func:`batch_chunks` for work that takes matrix products: split over gpunet's threads only
+    inside :class:`host_parallelism` (where the BLAS runs on one thread); elsewhere one chunk,
+    and the BLAS uses its own threads."""
+    return batch_chunks(n, like) if _owning_threads else [slice(0, n)]
+
+
+class host_parallelism:  # noqa: N801 - a context manager, like contextlib's
+    """Inside, gpunet's own thread pool splits the work of big ops over the cores, matrix products
+    included (each half on a single-threaded BLAS), and the BLAS library's threads are held at one.
+
+    Two pools on the same cores starve each other: OpenBLAS's threads keep spinning after a
+    product, and elementwise work split over the cores then waits for them. fit, evaluate and
+    predict run inside; elsewhere NumPy behaves as usual. Needs ``threadpoolctl`` to hold the
+    BLAS threads (without it, or with one core, nothing changes).
+    """
+
+    def __enter__(self):
+        global _owning_threads
+        self._limits = None
+        self._nested = _owning_threads > 0
+        if self._nested:
+            _owning_threads += 1
+            return self
+        if host_threads() > 1 and name() == "numpy":
+            try:
+                import threadpoolctl  # noqa: PLC0415 - optional
+            except ImportError:
+                return self
+            self._limits = threadpoolctl.threadpool_limits(limits=1, user_api="blas")
+            _owning_threads += 1
+        return self
+
+    def __exit__(self, *exc):
+        global _owning_threads
+        if self._limits is not None or self._nested:
+            _owning_threads -= 1
+        if self._limits is not None:
+            self._limits.restore_original_limits()
+        return False
+
+
+def matmul(a, b):
+    """``a @ b`` for 2-D arrays; inside :class:`host_parallelism`, a big NumPy product is split
+    over the host threads (by rows of ``a``, or by the inner dimension when ``a`` is short)."""
+    if not _owning_threads or not isinstance(a, numpy.ndarray) or a.shape[0] * a.shape[1] * b.shape[1] < (1 << 22):
+        return a @ b
+    threads = host_threads()
+    rows, inner = a.shape
+    if rows >= 4 * threads:  # split the rows: each thread writes its own block of the result
+        out = numpy.empty((rows, b.shape[1]), numpy.result_type(a, b))
+        chunks = batch_chunks(rows, out, force=True)
+
+        def block(chunk):
+            numpy.matmul(a[chunk], b, out=out[chunk])
+
+        parallel(block, chunks)
+        return out
+    chunks = batch_chunks(inner, a, force=True)  # a short, wide a (x.T @ g): split the sum
+    parts = [None] * len(chunks)
+
+    def part(i):
+        parts[i] = a[:, chunks[i]] @ b[chunks[i]]
+
+    parallel(part, list(range(len(chunks))))
+    total = parts[0]
+    for p in parts[1:]:
+        total += p
+    return total
+
+
+def parallel(fn, chunks) -> None:
+    """``fn(chunk)`` for every chunk, on a pool of host threads (the last one in this thread).
+    NumPy releases the interpreter lock inside its loops on large arrays, so chunks of a batch
+    run on several cores; ``fn`` must only write its own chunk."""
+    global _executor
+    if len(chunks) == 1:
+        fn(chunks[0])
+        return
+    if _executor is None:
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - only when the CPU path needs it
+
+        _executor = ThreadPoolExecutor(max_workers=max(1, host_threads() - 1), thread_name_prefix="gpunet")
+    futures = [_executor.submit(fn, chunk) for chunk in chunks[:-1]]
+    fn(chunks[-1])
+    for future in futures:
+        future.result()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -43,10 +43,11 @@ class Fused:
         self.kernel = kernel
         self.twin = twin
 
-    def __call__(self, *arrays):
+    def __call__(self, *arrays, out=None):
+        """The result, written into ``out`` (and returned) when given."""
         if backend.get_array_module(arrays[0]) is numpy:
-            return self.twin(*arrays)
-        return self.kernel(*arrays)
+            return self.twin(*arrays, out=out)
+        return self.kernel(*arrays) if out is None else self.kernel(*arrays, out)
 
 
 _EXP_LIMITS: dict = {}
@@ -85,18 +86,25 @@ def sigmoid(x, out=None):
     return _sigmoid_kernel(x, x.dtype.type(exp_limit(x.dtype)))
 
 
+def _sigmoid_grad_twin(gy, y, out=None):
+    out = backend.get_array_module(gy).multiply(gy, y, out=out)
+    out *= 1 - y
+    return out
+
+
+def _tanh_grad_twin(gy, y, out=None):
+    return backend.get_array_module(gy).multiply(gy, 1 - y * y, out=out)
+
+
+def _relu_grad_twin(gy, y, out=None):
+    return backend.get_array_module(gy).multiply(gy, y > 0, out=out)
+
+
 sigmoid_grad = Fused(
-    ElementwiseKernel("T gy, T y", "T gx", "gx = gy * y * (1 - y);", "gpunet_sigmoid_grad"),
-    lambda gy, y: gy * y * (1 - y),
+    ElementwiseKernel("T gy, T y", "T gx", "gx = gy * y * (1 - y);", "gpunet_sigmoid_grad"), _sigmoid_grad_twin
 )
-tanh_grad = Fused(
-    ElementwiseKernel("T gy, T y", "T gx", "gx = gy * (1 - y * y);", "gpunet_tanh_grad"),
-    lambda gy, y: gy * (1 - y * y),
-)
-relu_grad = Fused(
-    ElementwiseKernel("T gy, T y", "T gx", "gx = y > 0 ? gy : (T)0;", "gpunet_relu_grad"),
-    lambda gy, y: gy * (y > 0),
-)
+tanh_grad = Fused(ElementwiseKernel("T gy, T y", "T gx", "gx = gy * (1 - y * y);", "gpunet_tanh_grad"), _tanh_grad_twin)
+relu_grad = Fused(ElementwiseKernel("T gy, T y", "T gx", "gx = y > 0 ? gy : (T)0;", "gpunet_relu_grad"), _relu_grad_twin)
 
 
 def _dropout_twin(x, u, rate, scale):

@@ -34,6 +34,9 @@ def test_activation_kernels_match_twins(cp, dtype):
     y = kernels.sigmoid(x)
     for fused in (kernels.sigmoid_grad, kernels.tanh_grad, kernels.relu_grad):
         np.testing.assert_allclose(cp.asnumpy(fused(gy, y)), cp.asnumpy(fused.twin(gy, y)), rtol=rtol, atol=1e-30)
+        out = cp.empty_like(gy)
+        assert fused(gy, y, out=out) is out
+        np.testing.assert_allclose(cp.asnumpy(out), cp.asnumpy(fused.twin(gy, y)), rtol=rtol, atol=1e-30)
 
 
 def test_dropout_kernel_matches_twin(cp):

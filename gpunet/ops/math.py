@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from .. import kernels
+from .. import backend, kernels
 from ..autograd import Function, Tensor, sum_to_shape
 from ..backend import get_array_module
+from ..backend import matmul as host_matmul
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "maximum",
@@ -199,7 +200,7 @@ class Linear(Function):
         needs = self.needs_input_grad
         self.x = x if needs[1] else None
         self.kernel = kernel if needs[0] else None
-        y = x @ kernel
+        y = host_matmul(x, kernel) if x.ndim == 2 else x @ kernel
         if bias is not None:
             y += bias
         if self.activation is not None:
@@ -212,15 +213,71 @@ class Linear(Function):
         needs = self.needs_input_grad
         gx = gk = gb = None
         if needs[0]:
-            gx = gy @ self.kernel.T
+            gx = host_matmul(gy, self.kernel.T) if gy.ndim == 2 else gy @ self.kernel.T
         if needs[1] or (len(needs) > 2 and needs[2]):
             gy2 = gy.reshape(-1, gy.shape[-1]) if gy.ndim != 2 else gy
             if needs[1]:
                 x2 = self.x.reshape(-1, self.x.shape[-1]) if self.x.ndim != 2 else self.x
-                gk = x2.T @ gy2
+                gk = host_matmul(x2.T, gy2)
             if len(needs) > 2 and needs[2]:
-                gb = gy2.sum(axis=0)
+                gb = _column_sums(self, gy2)
         return (gx, gk, gb) if len(needs) > 2 else (gx, gk)
+
+
+def _column_sums(function, g2):
+    """``g2.sum(axis=0)`` as one matrix-vector product (BLAS: 4x faster on tall matrices than a
+    reduction); the vector of ones is kept on the Function, so a replayed step allocates none."""
+    ones = getattr(function, "_ones", None)
+    if ones is None or ones.shape[0] != g2.shape[0] or ones.dtype != g2.dtype:
+        ones = function._ones = get_array_module(g2).ones(g2.shape[0], g2.dtype)
+    return ones @ g2
+
+
+class BiasActivation(Function):
+    """``activation(x + bias)`` over the last axis, the activation (None, relu, sigmoid, tanh)
+    applied in place: the second half of ``linear``, for a convolution whose product was taken
+    before its max pooling (bias and monotone activations commute with a maximum)."""
+
+    def __init__(self, activation=None):
+        if activation is not None and activation not in _ACTIVATION_GRADS:
+            raise ValueError(f"bias_activation: activation must be None or one of {list(_ACTIVATION_GRADS)}, got {activation!r}")
+        self.activation = activation
+
+    def forward(self, x, bias=None):
+        xp = get_array_module(x)
+        y = xp.empty_like(x)
+        activation = self.activation
+
+        def compute(chunk):  # split over the batch on a multi-core CPU
+            out = y[chunk]
+            if bias is not None:
+                xp.add(x[chunk], bias, out=out)
+            else:
+                out[...] = x[chunk]
+            if activation is not None:
+                result = _activate_in_place(activation, out)
+                if result is not out:  # the GPU's sigmoid writes a new array
+                    out[...] = result
+
+        backend.parallel(compute, backend.batch_chunks(x.shape[0], x))
+        if activation is not None:
+            self.y = y
+        return y
+
+    def backward(self, gy):
+        if self.activation is not None:
+            grad, y, g = _ACTIVATION_GRADS[self.activation], self.y, get_array_module(gy).empty_like(gy)
+
+            def compute(chunk):
+                grad(gy[chunk], y[chunk], out=g[chunk])
+
+            backend.parallel(compute, backend.batch_chunks(gy.shape[0], gy))
+            gy = g
+        needs = self.needs_input_grad
+        gb = None
+        if len(needs) > 1 and needs[1]:
+            gb = _column_sums(self, gy.reshape(-1, gy.shape[-1]))
+        return (gy if needs[0] else None, gb) if len(needs) > 1 else (gy,)
 
 
 def _normalize_axis(axis, ndim):
@@ -331,6 +388,11 @@ def maximum(a, b) -> Tensor:
 def matmul(a, b) -> Tensor:
     """Matrix product ``a @ b`` (NumPy ``matmul`` semantics)."""
     return MatMul()(a, b)
+
+
+def bias_activation(x, bias=None, activation=None) -> Tensor:
+    """``activation(x + bias)`` over the last axis of ``x`` in one op (see :class:`BiasActivation`)."""
+    return BiasActivation(activation)(x) if bias is None else BiasActivation(activation)(x, bias)
 
 
 def linear(x, kernel, bias=None, activation=None) -> Tensor:

@@ -167,7 +167,8 @@ class FitLoop:
         logs: dict = {}
         model.attach_fit(self)
         try:
-            with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"), handle_interrupts():
+            with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"), handle_interrupts(), \
+                    backend.host_parallelism():
                 callbacks.on_train_begin()
                 began = True
                 if restore_callbacks is not None:

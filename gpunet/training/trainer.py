@@ -176,7 +176,7 @@ class Trainer:
         batches = device_batches(self, x, y, batch_size)
         callback_list = CallbackList(callbacks or [], model=self, params={"steps": len(batches), "verbose": verbose})
         callback_list.on_test_begin()
-        with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"), backend.host_parallelism():
             logs = Evaluation(self).run(batches, callback_list)
         callback_list.on_test_end(logs)
         if verbose:
@@ -195,7 +195,8 @@ class Trainer:
             self.build_from_data(x.shape)
         x = check_features(x, "x", self.input_shape[1:])
         batches = Batches(to_device(x, True), None, batch_size)
-        outputs = [self.forward(Tensor._result(xb, None), training=False).data for xb, _ in batches.iterate()]
+        with backend.host_parallelism():
+            outputs = [self.forward(Tensor._result(xb, None), training=False).data for xb, _ in batches.iterate()]
         xp = backend.get_array_module(outputs[0])
         return backend.to_host(xp.concatenate(outputs, axis=0))
 
