@@ -97,13 +97,14 @@ def _load_data(name, path):
 
 
 def _inputs_for(model, images):
-    """Scale images to [0, 1] and flatten them when the model takes vectors."""
+    """Scale images to [0, 1] and shape them as the model takes them: flattened for vectors,
+    with a channel axis for a convnet's (height, width, 1)."""
     from . import datasets  # noqa: PLC0415
 
     x = datasets.scale(images)
     feature_shape = tuple(model.input_shape[1:])
-    if feature_shape == (int(x[0].size),) and x.ndim > 2:
-        x = x.reshape(len(x), -1)
+    if None not in feature_shape and tuple(x.shape[1:]) != feature_shape and int(x[0].size) == math.prod(feature_shape):
+        x = x.reshape(len(x), *feature_shape)
     return x
 
 

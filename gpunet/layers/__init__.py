@@ -1,7 +1,24 @@
-"""Layers: the building blocks of a Sequential model."""
+"""Layers: the building blocks of a Sequential model (Keras's names and arguments).
+
+    core.py            Input, Dense, Activation, Dropout, Flatten
+    convolutional.py   Conv1D, Conv2D
+    pooling.py         MaxPooling1D/2D, AveragePooling1D/2D, GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D
+    normalization.py   BatchNormalization, LayerNormalization
+    reshaping.py       Reshape, ZeroPadding1D, ZeroPadding2D
+"""
 
 from .base import Layer
+from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer
+from .normalization import BatchNormalization, LayerNormalization
+from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
+                      GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
+from .reshaping import Reshape, ZeroPadding1D, ZeroPadding2D
 from .serialization import deserialize, serialize
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "serialize", "deserialize"]
+__all__ = [
+    "Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Conv1D", "Conv2D",
+    "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "BatchNormalization",
+    "LayerNormalization", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "serialize", "deserialize",
+]

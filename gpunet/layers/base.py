@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import numpy
 
-from .. import backend, initializers
+from .. import backend, initializers, regularizers
 from ..autograd import GraphConfig, Parameter, Tensor, as_tensor
 
 __all__ = ["Layer", "unique_name", "clear_names", "assign_weights"]
@@ -28,13 +28,24 @@ def clear_names() -> None:
 
 
 def _snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """Keras's rule: ``Dense`` -> ``dense``, ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def check_positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def refuse_unsupported(layer: str, kwargs: dict, keys) -> None:
+    """Drop Keras arguments gpunet does not implement when they hold their "off" value (None);
+    refuse them by name otherwise."""
+    for key in keys:
+        if kwargs.get(key) is not None:
+            raise ValueError(f"{layer}: {key} is not supported by gpunet")
+        kwargs.pop(key, None)
 
 
 def normalize_shape(shape, name: str = "shape") -> tuple:
@@ -70,6 +81,7 @@ class Layer(GraphConfig):
         trainable: whether the optimizer updates the layer's trainable weights.
         dtype: ``"float32"`` or ``"float64"`` for the weights (default: ``gpunet.backend.floatx()``).
         input_shape: the input's shape without the batch dimension, for a model's first layer.
+        activity_regularizer: a penalty on the layer's output, added to the training loss (Keras's).
 
     Example::
 
@@ -85,7 +97,8 @@ class Layer(GraphConfig):
 
     supports_recording = False
 
-    def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, input_shape=None, **kwargs):
+    def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, input_shape=None,
+                 activity_regularizer=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
         if name is None:
@@ -101,6 +114,9 @@ class Layer(GraphConfig):
         self._trainable_variables: list[Parameter] = []  # created trainable, in creation order
         self._non_trainable_variables: list[Parameter] = []
         self._layers: list = []  # sub-layers whose weights are this layer's too (a model's layers)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._weight_regularizers: list = []  # (weight, regularizer) from add_weight(regularizer=...)
+        self._activity_losses: list = []  # activity penalties of the last training forward (a model's)
 
     # -- weights ------------------------------------------------------------------------------
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, name: str | None = None,
@@ -110,9 +126,9 @@ class Layer(GraphConfig):
         ``(shape, dtype) -> array``; default ``"glorot_uniform"``)."""
         if kwargs:
             raise TypeError(f"add_weight got unsupported argument(s): {', '.join(sorted(kwargs))}")
-        for key, value in (("regularizer", regularizer), ("constraint", constraint)):
-            if value is not None:
-                raise ValueError(f"add_weight: {key} is not supported by gpunet yet")
+        if constraint is not None:
+            raise ValueError("add_weight: constraint is not supported by gpunet yet")
+        regularizer = regularizers.get(regularizer)
         if name is None:
             name = f"variable_{len(self.weights)}" if self.weights else "variable"
         if not isinstance(name, str) or not name or "/" in name:
@@ -133,7 +149,31 @@ class Layer(GraphConfig):
             self._trainable_variables.append(param)
         else:
             self._non_trainable_variables.append(param)
+        if regularizer is not None:
+            self._weight_regularizers.append((param, regularizer))
         return param
+
+    def weight_penalties(self) -> list:
+        """The regularization terms of the layer's trainable weights (and its sub-layers'), as
+        scalar Tensors built from ops: what ``add_weight(regularizer=...)`` asked for (a frozen
+        weight's term drops out, as in Keras)."""
+        penalties = [regularizer(param) for param, regularizer in self._weight_regularizers if param.trainable]
+        for layer in self._layers:
+            penalties += layer.weight_penalties()
+        return penalties
+
+    @property
+    def losses(self) -> list:
+        """Keras's ``losses``: the weight regularization terms, plus the activity regularization
+        terms of the last forward pass (each divided by the batch size, as in Keras); fit and
+        evaluate add their sum to the loss they report."""
+        return self.weight_penalties() + list(self._activity_losses)
+
+    def recordable(self) -> bool:
+        """Whether fit may record this layer's step: it declares ``supports_recording`` and its
+        regularizers are ``Regularizer`` objects (built from ops), not arbitrary callables."""
+        used = [r for _, r in self._weight_regularizers] + [self.activity_regularizer]
+        return bool(self.supports_recording) and all(r is None or isinstance(r, regularizers.Regularizer) for r in used)
 
     @property
     def trainable(self) -> bool:
@@ -197,6 +237,14 @@ class Layer(GraphConfig):
     def compute_output_shape(self, input_shape) -> tuple:
         return tuple(input_shape)
 
+    def takes_over(self, previous) -> bool:
+        """Whether this layer can compute ``previous`` and itself together, faster than one after
+        the other (:meth:`call_fused`); a model then calls it in place of the two."""
+        return False
+
+    def call_fused(self, previous, x, training: bool = False):  # pragma: no cover - interface
+        raise NotImplementedError
+
     def call(self, x: Tensor, training: bool = False) -> Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -208,7 +256,10 @@ class Layer(GraphConfig):
     # -- configuration --------------------------------------------------------------------------
     def get_config(self) -> dict:
         """The constructor arguments, as JSON-compatible values (Keras's key names)."""
-        return {"name": self.name, "trainable": self.trainable, "dtype": str(self.dtype or backend.floatx())}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": str(self.dtype or backend.floatx())}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
 
     @classmethod
     def from_config(cls, config: dict):

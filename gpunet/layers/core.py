@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .. import activations, initializers, ops
+from .. import activations, initializers, ops, regularizers
 from ..autograd import Tensor
-from .base import Layer, check_positive_int, normalize_shape
+from .base import Layer, check_positive_int, normalize_shape, refuse_unsupported
 
 __all__ = ["InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten"]
 
@@ -44,7 +44,40 @@ def Input(shape, batch_size=None, name=None, dtype=None) -> InputLayer:  # noqa:
     return InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype)
 
 
-class Dense(Layer):
+class KernelLayer(Layer):
+    """What Dense and the convolutions share: an activation, and a kernel and an optional bias
+    with their initializers and regularizers (Keras's arguments and config keys)."""
+
+    def _init_kernel(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                     bias_regularizer) -> None:
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel = None
+        self.bias = None
+
+    def _build_kernel(self, kernel_shape, units) -> None:
+        self.kernel = self.add_weight(shape=kernel_shape, initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(units,), initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, name="bias")
+
+    def _kernel_config(self) -> dict:
+        return {
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+
+
+class Dense(KernelLayer):
     """Fully connected layer ``activation(x @ kernel + bias)``, kernel of shape (in, units).
 
     The affine part runs as the single fused op :func:`gpunet.ops.linear`.
@@ -62,28 +95,20 @@ class Dense(Layer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
         **kwargs,
     ):
-        for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint", "lora_rank"):
-            if kwargs.get(key) is not None:
-                raise ValueError(f"Dense: {key} is not supported by gpunet (use the optimizer's weight_decay for L2)")
-            kwargs.pop(key, None)
+        refuse_unsupported(type(self).__name__, kwargs, ("kernel_constraint", "bias_constraint", "lora_rank"))
         super().__init__(**kwargs)
         self.units = check_positive_int(units, "units")
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel = None
-        self.bias = None
+        self._init_kernel(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer)
 
     def build(self, input_shape):
         in_dim = input_shape[-1] if len(input_shape) >= 2 else None
         if in_dim is None:
             raise ValueError(f"Dense layer {self.name!r} needs inputs with a known last dimension, got shape {tuple(input_shape)}")
-        self.kernel = self.add_weight(shape=(in_dim, self.units), initializer=self.kernel_initializer, name="kernel")
-        if self.use_bias:
-            self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer, name="bias")
+        self._build_kernel((in_dim, self.units), self.units)
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
@@ -108,14 +133,7 @@ class Dense(Layer):
         return y if self.activation is activations.linear else self.activation(y)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-        }
+        return {**super().get_config(), "units": self.units, **self._kernel_config()}
 
 
 class Activation(Layer):
@@ -168,7 +186,9 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = data_format
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"Flatten: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+        self.data_format = data_format or "channels_last"
 
     def compute_output_shape(self, input_shape):
         size = 1
@@ -181,6 +201,8 @@ class Flatten(Layer):
     def call(self, x, training=False):
         if x.ndim == 2:
             return x
+        if self.data_format == "channels_first":  # flatten in channels-last order, as Keras does
+            x = ops.transpose(x, (0, *range(2, x.ndim), 1))
         features = 1
         for dim in x.shape[1:]:
             features *= dim

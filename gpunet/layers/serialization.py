@@ -14,15 +14,19 @@ import inspect
 import numbers
 
 from ..lookup import Lookup
+from . import convolutional, core, normalization, pooling, reshaping
 from .base import Layer
-from .core import Activation, Dense, Dropout, Flatten, InputLayer
+from .core import InputLayer
 
 __all__ = ["serialize", "deserialize"]
 
-LOOKUP = Lookup("layer", Layer, {cls.__name__: cls for cls in (InputLayer, Dense, Dropout, Activation, Flatten)},
-                case_sensitive=True)
+LOOKUP = Lookup("layer", Layer, {
+    name: getattr(module, name)
+    for module in (core, convolutional, pooling, normalization, reshaping)
+    for name in module.__all__ if isinstance(getattr(module, name), type) and issubclass(getattr(module, name), Layer)
+}, case_sensitive=True)
 
-_COMMON = {"name", "trainable", "dtype", "input_shape", "batch_input_shape"}
+_COMMON = {"name", "trainable", "dtype", "input_shape", "batch_input_shape", "activity_regularizer"}
 # Keras keys that carry no meaning for gpunet when they hold their default value
 _NEUTRAL = {
     "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,

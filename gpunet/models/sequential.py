@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from .. import activations
+from .. import activations, regularizers
 from .. import layers as layers_module
 from ..autograd import Tensor, as_tensor
 from ..layers import Activation, Dense, InputLayer, Layer
@@ -132,16 +132,29 @@ class Sequential(Trainer, Layer):
             self.build()
 
     def forward(self, x: Tensor, training: bool = False, logits: bool = False) -> Tensor:
-        """The forward pass; with ``logits=True`` the final softmax/sigmoid is left out."""
+        """The forward pass; with ``logits=True`` the final softmax/sigmoid is left out. The
+        layers' activity regularization terms of this pass are kept in :attr:`losses`."""
         layers = self._layers
         last = len(layers) - 1
-        for i, layer in enumerate(layers):
+        activity = []
+        i = 0
+        while i <= last:
+            layer = layers[i]
             if logits and i == last:
                 if isinstance(layer, Dense):
-                    return layer.call_linear(x)
+                    x = layer.call_linear(x)
+                    break
                 if isinstance(layer, Activation):
-                    return x
-            x = layer.call(x, training)
+                    break
+            if i < last and layers[i + 1].takes_over(layer):  # e.g. a max pooling before a convolution's bias
+                i += 1
+                layer, x = layers[i], layers[i].call_fused(layer, x, training)
+            else:
+                x = layer.call(x, training)
+            if layer.activity_regularizer is not None:
+                activity.append(regularizers.activity_penalty(layer.activity_regularizer, x))
+            i += 1
+        self._activity_losses = activity
         return x
 
     def output_activation(self) -> str | None:
@@ -163,6 +176,7 @@ class Sequential(Trainer, Layer):
             and not self.loss.from_logits
             and self.loss.fuses_with is not None
             and self.output_activation() == self.loss.fuses_with
+            and self._layers[-1].activity_regularizer is None  # it must see the probabilities
         )
 
     # -- weights -------------------------------------------------------------------------------
@@ -223,7 +237,9 @@ class Sequential(Trainer, Layer):
     def summary(self, print_fn=None, line_length: int = 72) -> None:
         """Print a table of layers, output shapes and parameter counts (Keras's layout)."""
         print_fn = print_fn or print
-        widths = (int(line_length * 0.45), int(line_length * 0.33))
+        names = [f"{layer.name} ({type(layer).__name__})" for layer in self._layers]
+        widths = (max([int(line_length * 0.45), *(len(n) + 2 for n in names)]), int(line_length * 0.33))
+        line_length = max(line_length, widths[0] + widths[1] + 12)
         rule = "_" * line_length
         rows = [f'Model: "{self.name}"', rule, _row(("Layer (type)", "Output Shape", "Param #"), widths), "=" * line_length]
         shape = self.input_shape

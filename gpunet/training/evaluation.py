@@ -36,6 +36,8 @@ class Evaluation:
                 callbacks.call_batch("on_test_batch_begin", i, None)
             out = model.forward(Tensor._result(xb, None), training=False, logits=fused)
             loss = model.loss.compute(out, Tensor._result(yb, None), logits)
+            for penalty in model.losses:  # regularization is part of the reported loss, as in Keras
+                loss = loss + penalty
             self.loss.update_value(loss.data, xb.shape[0])
             for m in self.metrics:
                 m.update(out.data, yb, logits)

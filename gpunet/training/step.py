@@ -108,7 +108,7 @@ class TrainStep:
         self.tape = None
         if self.run_eagerly:
             return False
-        refusals = [f"layer {layer.name!r} ({type(layer).__name__})" for layer in model.layers if not layer.supports_recording]
+        refusals = [f"layer {layer.name!r} ({type(layer).__name__})" for layer in model.layers if not layer.recordable()]
         if not self.loss.supports_recording:
             refusals.append(f"the loss {type(self.loss).__name__}")
         if refusals:
@@ -122,8 +122,12 @@ class TrainStep:
 
     # -- the two halves -------------------------------------------------------------------------
     def _forward(self, x: Tensor, y: Tensor):
-        out = self.model.forward(x, training=True, logits=self.fused)
-        return out, self.loss.compute(out, y, self.logits)
+        model = self.model
+        out = model.forward(x, training=True, logits=self.fused)
+        loss = self.loss.compute(out, y, self.logits)
+        for penalty in model.losses:  # regularization, added to the loss as Keras does
+            loss = loss + penalty
+        return out, loss
 
     def gradients(self, x, y) -> list:
         """Forward, loss and backward on one batch; updates the running loss and metrics and

@@ -81,7 +81,8 @@ def test_config_round_trip():
         (lambda: Dense(3, kernel_initializer="nope"), ValueError, "unknown initializer"),
         (lambda: Dense(3, name="a/b"), ValueError, "name must be"),
         (lambda: Dense(3, foo=1), TypeError, "unexpected keyword argument"),
-        (lambda: Dense(3, kernel_regularizer="l2"), ValueError, "kernel_regularizer is not supported"),
+        (lambda: Dense(3, kernel_constraint="max_norm"), ValueError, "kernel_constraint is not supported"),
+        (lambda: Dense(3, kernel_regularizer="l3"), ValueError, "l3"),
         (lambda: Input((0,)), ValueError, "positive integers"),
     ],
 )

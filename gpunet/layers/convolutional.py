@@ -1,0 +1,189 @@
+"""Convolutions: Conv1D and Conv2D, with Keras's arguments and weight layout.
+
+The kernel is stored as Keras stores it, ``(*kernel_size, in_channels, filters)``. The computation
+is one gather of the input's windows into a matrix and one matrix product, with the bias and a
+relu/sigmoid/tanh fused into the product as in ``Dense`` (:func:`gpunet.ops.conv`).
+"""
+
+from __future__ import annotations
+
+from .. import activations, ops
+from ..ops import convolution as conv_ops
+from .base import check_positive_int, refuse_unsupported
+from .core import KernelLayer
+
+__all__ = ["Conv1D", "Conv2D", "standardize_tuple", "standardize_data_format"]
+
+_FUSED = {activations.relu: "relu", activations.sigmoid: "sigmoid", activations.tanh: "tanh"}
+
+
+def standardize_tuple(value, rank: int, name: str) -> tuple:
+    """An int or a tuple of ``rank`` positive ints, as a tuple (Keras's rule)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,) * rank
+    if not isinstance(value, (tuple, list)) or len(value) != rank:
+        raise ValueError(f"{name} must be an integer or a tuple of {rank} integers, got {value!r}")
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must hold positive integers, got {tuple(value)!r}")
+    return tuple(value)
+
+
+def standardize_data_format(data_format) -> str:
+    if data_format is None:
+        return "channels_last"
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    return data_format
+
+
+def to_channels_last(x, data_format):
+    """(N, C, *spatial) -> (N, *spatial, C) for channels_first inputs; others pass through."""
+    if data_format == "channels_last":
+        return x
+    return ops.transpose(x, (0, *range(2, x.ndim), 1))
+
+
+def from_channels_last(y, data_format):
+    if data_format == "channels_last":
+        return y
+    return ops.transpose(y, (0, y.ndim - 1, *range(1, y.ndim - 1)))
+
+
+def spatial_and_channels(input_shape, rank: int, data_format: str, layer: str):
+    """(spatial dims, channels) of an input shape (batch first), checking its rank."""
+    shape = tuple(input_shape)
+    if len(shape) != rank + 2:
+        raise ValueError(
+            f"{layer} expects inputs of rank {rank + 2} (batch, {'spatial, ' * rank}channels), got shape {shape}"
+        )
+    if data_format == "channels_last":
+        return shape[1:-1], shape[-1]
+    return shape[2:], shape[1]
+
+
+def output_shape(batch, spatial, channels, data_format):
+    return (batch, *spatial, channels) if data_format == "channels_last" else (batch, channels, *spatial)
+
+
+class _Conv(KernelLayer):
+    """Shared by Conv1D and Conv2D (``rank`` spatial dimensions)."""
+
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1, groups=1,
+                 activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        name = type(self).__name__
+        refuse_unsupported(name, kwargs, ("kernel_constraint", "bias_constraint", "lora_rank", "lora_alpha"))
+        super().__init__(**kwargs)
+        self.filters = check_positive_int(filters, "filters")
+        if groups != 1:
+            raise ValueError(f"{name}: groups={groups!r} is not supported by gpunet (only 1)")
+        self.groups = 1
+        self.kernel_size = standardize_tuple(kernel_size, self.rank, "kernel_size")
+        self.strides = standardize_tuple(strides, self.rank, "strides")
+        self.dilation_rate = standardize_tuple(dilation_rate, self.rank, "dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{name}: strides > 1 together with dilation_rate > 1 is not supported (as in Keras), got "
+                             f"strides={self.strides}, dilation_rate={self.dilation_rate}")
+        allowed = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
+        padding = padding.lower() if isinstance(padding, str) else padding
+        if padding not in allowed:
+            raise ValueError(f"{name}: padding must be one of {allowed}, got {padding!r}")
+        self.padding = padding
+        self.data_format = standardize_data_format(data_format)
+        self._init_kernel(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer)
+
+    @property
+    def supports_recording(self) -> bool:
+        return activations.is_builtin(self.activation)
+
+    def _spatial_out(self, spatial):
+        return conv_ops.conv_output_shape(spatial, self.kernel_size, self.strides, self.padding, self.dilation_rate)
+
+    def build(self, input_shape):
+        spatial, channels = spatial_and_channels(input_shape, self.rank, self.data_format, type(self).__name__)
+        if channels is None:
+            raise ValueError(f"{type(self).__name__} {self.name!r} needs inputs with a known number of channels, got shape {tuple(input_shape)}")
+        self._spatial_out(spatial)  # a kernel larger than the padded input is refused here, before any weight
+        self._build_kernel((*self.kernel_size, channels, self.filters), self.filters)
+
+    def compute_output_shape(self, input_shape):
+        spatial, _ = spatial_and_channels(input_shape, self.rank, self.data_format, type(self).__name__)
+        return output_shape(input_shape[0], self._spatial_out(spatial), self.filters, self.data_format)
+
+    def call(self, x, training=False):
+        fused = _FUSED.get(self.activation)
+        y = conv_ops.conv(to_channels_last(x, self.data_format), self.kernel, self.bias, strides=self.strides,
+                          padding=self.padding, dilation=self.dilation_rate, activation=fused)
+        if fused is None and self.activation is not activations.linear:
+            y = self.activation(y)
+        return from_channels_last(y, self.data_format)
+
+    def monotone(self) -> bool:
+        """Whether bias and activation commute with a maximum (they are non-decreasing), so that a
+        max pooling may come between the product and them."""
+        return self.activation is activations.linear or self.activation in _FUSED
+
+    def call_product(self, x, pool=None):
+        """The convolution without bias and activation, channels last (see :meth:`call_finish`);
+        max-pooled in the same op when ``pool`` is ``(pool_size, strides, padding)``."""
+        x = to_channels_last(x, self.data_format)
+        if pool is None:
+            return conv_ops.conv(x, self.kernel, None, strides=self.strides, padding=self.padding,
+                                 dilation=self.dilation_rate)
+        return conv_ops.conv_max_pool(x, self.kernel, strides=self.strides, padding=self.padding,
+                                      dilation=self.dilation_rate, pool_size=pool[0], pool_strides=pool[1],
+                                      pool_padding=pool[2])
+
+    def call_finish(self, y):
+        """Bias and activation on :meth:`call_product`'s result (possibly max-pooled), back in
+        the layer's data format."""
+        if self.bias is not None or self.activation in _FUSED:
+            y = ops.bias_activation(y, self.bias, _FUSED.get(self.activation))
+        return from_channels_last(y, self.data_format)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": list(self.dilation_rate),
+            "groups": self.groups,
+            **self._kernel_config(),
+        }
+
+
+class Conv2D(_Conv):
+    """2D convolution over images ``(batch, height, width, channels)`` (or channels first).
+
+    Args:
+        filters: the number of output channels.
+        kernel_size: an int or ``(height, width)``.
+        strides: an int or a pair (default 1).
+        padding: ``"valid"`` (no padding) or ``"same"`` (outputs of ``ceil(input / stride)``,
+            zeros split as TensorFlow splits them: the extra one after).
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+        dilation_rate: an int or a pair (default 1; not with strides > 1).
+        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+        bias_regularizer, activity_regularizer: as in ``Dense``.
+
+    The kernel has shape ``(kh, kw, in_channels, filters)``, as in Keras. Example::
+
+        Sequential([Input((28, 28, 1)), Conv2D(32, 3, activation="relu"), MaxPooling2D(), Flatten(),
+                    Dense(10, activation="softmax")])
+    """
+
+    rank = 2
+
+
+class Conv1D(_Conv):
+    """1D convolution over sequences ``(batch, steps, channels)``; the arguments of
+    :class:`Conv2D` in one dimension, and ``padding="causal"`` (zeros only before, so that an
+    output never sees a later step). Kernel of shape ``(k, in_channels, filters)``."""
+
+    rank = 1

@@ -1,0 +1,152 @@
+"""Pooling: max and average over windows (1D, 2D) and over the whole input (global), Keras's arguments."""
+
+from __future__ import annotations
+
+from .. import ops
+from ..ops import convolution as conv_ops
+from .base import Layer
+from .convolutional import (_Conv, from_channels_last, output_shape, spatial_and_channels, standardize_data_format,
+                            standardize_tuple, to_channels_last)
+
+__all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
+           "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D"]
+
+
+class _Pooling(Layer):
+    """Max or average over windows of ``pool_size`` moved by ``strides`` (default: ``pool_size``)."""
+
+    rank = 2
+    supports_recording = True
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = standardize_tuple(pool_size, self.rank, "pool_size")
+        self.strides = self.pool_size if strides is None else standardize_tuple(strides, self.rank, "strides")
+        padding = padding.lower() if isinstance(padding, str) else padding
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{type(self).__name__}: padding must be 'valid' or 'same', got {padding!r}")
+        self.padding = padding
+        self.data_format = standardize_data_format(data_format)
+
+    def compute_output_shape(self, input_shape):
+        spatial, channels = spatial_and_channels(input_shape, self.rank, self.data_format, type(self).__name__)
+        out = conv_ops.pool_output_shape(spatial, self.pool_size, self.strides, self.padding)
+        return output_shape(input_shape[0], out, channels, self.data_format)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)  # a pool that leaves no output is refused here
+
+    def call(self, x, training=False):
+        y = self.pool(to_channels_last(x, self.data_format), self.pool_size, strides=self.strides, padding=self.padding)
+        return from_channels_last(y, self.data_format)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
+                "padding": self.padding, "data_format": self.data_format}
+
+
+class _MaxPooling(_Pooling):
+    pool = staticmethod(conv_ops.max_pool)
+
+    def takes_over(self, previous) -> bool:
+        """After a convolution whose activation is non-decreasing (linear, relu, sigmoid, tanh),
+        ``max(act(z + b)) == act(max(z) + b)`` exactly (rounding is monotone too): pooling the
+        product first applies the bias and activation to a few times fewer values, forward and
+        backward, for bitwise the same output; and one op (:func:`~gpunet.ops.conv_max_pool`)
+        pools each block of images' product while it is in cache, never storing it whole."""
+        return (
+            isinstance(previous, _Conv) and previous.rank == self.rank and previous.data_format == self.data_format
+            and previous.monotone() and previous.activity_regularizer is None
+        )
+
+    def call_fused(self, previous, x, training=False):
+        return previous.call_finish(previous.call_product(x, pool=(self.pool_size, self.strides, self.padding)))
+
+
+class MaxPooling2D(_MaxPooling):
+    """The maximum of each ``pool_size`` window (default 2x2, strides = pool_size). Example::
+
+        MaxPooling2D(pool_size=(2, 2))   # (None, 26, 26, 32) -> (None, 13, 13, 32)
+    """
+
+    rank = 2
+
+
+class MaxPooling1D(_MaxPooling):
+    """The maximum of each ``pool_size`` window of a sequence ``(batch, steps, channels)``."""
+
+    rank = 1
+
+
+class AveragePooling2D(_Pooling):
+    """The mean of each window; with ``padding="same"`` the mean of a border window counts only
+    the real entries (as Keras/TensorFlow)."""
+
+    rank = 2
+    pool = staticmethod(conv_ops.avg_pool)
+
+
+class AveragePooling1D(_Pooling):
+    """The mean of each window of a sequence."""
+
+    rank = 1
+    pool = staticmethod(conv_ops.avg_pool)
+
+
+class _GlobalPooling(Layer):
+    """A reduction over every spatial position: ``(batch, *spatial, channels) -> (batch, channels)``
+    (``keepdims=True`` keeps the spatial dimensions, as size 1)."""
+
+    rank = 2
+    supports_recording = True
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = standardize_data_format(data_format)
+        self.keepdims = bool(keepdims)
+
+    def _axes(self):
+        return tuple(range(1, self.rank + 1)) if self.data_format == "channels_last" else tuple(range(2, self.rank + 2))
+
+    def compute_output_shape(self, input_shape):
+        spatial, channels = spatial_and_channels(input_shape, self.rank, self.data_format, type(self).__name__)
+        if self.keepdims:
+            return output_shape(input_shape[0], (1,) * self.rank, channels, self.data_format)
+        return (input_shape[0], channels)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+
+    def call(self, x, training=False):
+        return self.reduce(x, axis=self._axes(), keepdims=self.keepdims)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    """The mean over height and width, per channel."""
+
+    rank = 2
+    reduce = staticmethod(ops.mean)
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    """The mean over the steps, per channel."""
+
+    rank = 1
+    reduce = staticmethod(ops.mean)
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    """The maximum over height and width, per channel."""
+
+    rank = 2
+    reduce = staticmethod(conv_ops.max)
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    """The maximum over the steps, per channel."""
+
+    rank = 1
+    reduce = staticmethod(conv_ops.max)
