@@ -254,13 +254,21 @@ class host_parallelism:  # noqa: N801 - a context manager, like contextlib's
 
     Two pools on the same cores starve each other: OpenBLAS's threads keep spinning after a
     product, and elementwise work split over the cores then waits for them. fit, evaluate and
-    predict run inside; elsewhere NumPy behaves as usual. Needs ``threadpoolctl`` to hold the
-    BLAS threads (without it, or with one core, nothing changes).
+    predict of a model with a layer that ``uses_host_threads`` run inside; elsewhere (and with
+    ``enabled=False``) NumPy behaves as usual, which is faster for a model made of matrix
+    products alone. Needs ``threadpoolctl`` to hold the BLAS threads (without it, or with one
+    core, nothing changes).
     """
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
 
     def __enter__(self):
         global _owning_threads
         self._limits = None
+        self._nested = False
+        if not self.enabled:
+            return self
         self._nested = _owning_threads > 0
         if self._nested:
             _owning_threads += 1

@@ -84,3 +84,41 @@ def test_blas_chunks_split_only_while_gpunet_holds_the_blas(monkeypatch, host):
         assert backend.blas_chunks(100, big) == backend.batch_chunks(100, big)
         assert len(backend.blas_chunks(100, big)) == 2
     assert backend.blas_chunks(100, big) == [slice(0, 100)]
+
+
+@pytest.mark.parametrize("convolutional", [False, True], ids=["mlp", "convnet"])
+def test_fit_holds_the_blas_only_for_models_whose_layers_use_host_threads(monkeypatch, host, convolutional):
+    """A convnet trains with gpunet's threads in charge and the BLAS on one thread; a model made
+    of matrix products alone keeps the BLAS's own threads (faster for it). Either way the BLAS
+    is given back after fit, evaluate and predict."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import gpunet
+    from gpunet.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D
+
+    monkeypatch.setenv("GPUNET_NUM_THREADS", "2")
+
+    def blas_threads():
+        return [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
+
+    before = blas_threads()
+    if not before:
+        pytest.skip("no BLAS library that threadpoolctl can see")
+    if convolutional:
+        layers = [Input((6, 6, 1)), Conv2D(2, 3, activation="relu"), MaxPooling2D(2), Flatten(), Dense(3)]
+    else:
+        layers = [Input((36,)), Dense(4, activation="relu"), Dense(3)]
+    model = gpunet.Sequential(layers)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    seen = []
+
+    class Watch(gpunet.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(blas_threads())
+
+    x = np.random.default_rng(0).random((8, *model.input_shape[1:]), np.float32)
+    y = np.arange(8) % 3
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[Watch()])
+    assert seen and all(s == ([1] * len(before) if convolutional else before) for s in seen)
+    model.evaluate(x, y, verbose=0)
+    model.predict(x)
+    assert blas_threads() == before

@@ -76,6 +76,11 @@ class Layer(GraphConfig):
     on the layer's attributes: fit then records one step and replays it. gpunet's layers declare
     it; a user layer that keeps the contract may too, and one that does not runs eagerly.
 
+    ``uses_host_threads = True`` declares that the layer's ops split big batches over the host's
+    cores themselves (convolution, max pooling): a model with such a layer runs fit, evaluate and
+    predict with gpunet's threads in charge and the BLAS on one thread (see
+    :class:`gpunet.backend.host_parallelism`); other models leave the BLAS its own threads.
+
     Args:
         name: unique within a model (default: the class name in snake case, numbered).
         trainable: whether the optimizer updates the layer's trainable weights.
@@ -96,6 +101,7 @@ class Layer(GraphConfig):
     """
 
     supports_recording = False
+    uses_host_threads = False
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, input_shape=None,
                  activity_regularizer=None, **kwargs):

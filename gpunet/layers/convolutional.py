@@ -70,6 +70,7 @@ class _Conv(KernelLayer):
     """Shared by Conv1D and Conv2D (``rank`` spatial dimensions)."""
 
     rank = 2
+    uses_host_threads = True
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1, groups=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",

@@ -47,6 +47,7 @@ class _Pooling(Layer):
 
 class _MaxPooling(_Pooling):
     pool = staticmethod(conv_ops.max_pool)
+    uses_host_threads = True
 
     def takes_over(self, previous) -> bool:
         """After a convolution whose activation is non-decreasing (linear, relu, sigmoid, tanh),

@@ -168,7 +168,7 @@ class FitLoop:
         model.attach_fit(self)
         try:
             with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"), handle_interrupts(), \
-                    backend.host_parallelism():
+                    model.host_parallelism():
                 callbacks.on_train_begin()
                 began = True
                 if restore_callbacks is not None:

@@ -176,7 +176,7 @@ class Trainer:
         batches = device_batches(self, x, y, batch_size)
         callback_list = CallbackList(callbacks or [], model=self, params={"steps": len(batches), "verbose": verbose})
         callback_list.on_test_begin()
-        with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"), backend.host_parallelism():
+        with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"), self.host_parallelism():
             logs = Evaluation(self).run(batches, callback_list)
         callback_list.on_test_end(logs)
         if verbose:
@@ -185,6 +185,12 @@ class Trainer:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
+
+    def host_parallelism(self) -> backend.host_parallelism:
+        """The context fit, evaluate and predict run in: gpunet's host threads in charge (the
+        BLAS on one thread) when a layer ``uses_host_threads``, else the BLAS's own threads."""
+        layers = getattr(self, "layers", ())
+        return backend.host_parallelism(any(getattr(layer, "uses_host_threads", False) for layer in layers))
 
     @no_grad()
     def predict(self, x, batch_size=None, verbose=0):
@@ -195,7 +201,7 @@ class Trainer:
             self.build_from_data(x.shape)
         x = check_features(x, "x", self.input_shape[1:])
         batches = Batches(to_device(x, True), None, batch_size)
-        with backend.host_parallelism():
+        with self.host_parallelism():
             outputs = [self.forward(Tensor._result(xb, None), training=False).data for xb, _ in batches.iterate()]
         xp = backend.get_array_module(outputs[0])
         return backend.to_host(xp.concatenate(outputs, axis=0))
