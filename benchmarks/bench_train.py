@@ -215,7 +215,8 @@ def run_floor(config, x, y, floor=None):
 # ---------------------------------------------------------------------------------------------
 # PyTorch (optional)
 # ---------------------------------------------------------------------------------------------
-def torch_runner(config, x, y):
+def torch_and_device():
+    """``(torch, device)`` matching gpunet's backend (all cores on the CPU), or ``None`` without PyTorch."""
     try:
         import torch
     except ImportError:
@@ -223,6 +224,27 @@ def torch_runner(config, x, y):
     device = "cuda" if backend.name() == "cupy" and torch.cuda.is_available() else "cpu"
     if device == "cpu":
         torch.set_num_threads(os.cpu_count() or 1)
+    return torch, device
+
+
+def torch_epoch(torch, net, opt, X, Y, batch):
+    """One epoch of the idiomatic PyTorch loop: shuffled minibatches, cross-entropy, ``opt.step()``."""
+    loss_fn = torch.nn.CrossEntropyLoss()
+    net.train()
+    for idx in torch.randperm(len(X), device=X.device).split(batch):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(X[idx]), Y[idx])
+        loss.backward()
+        opt.step()
+    if X.device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def torch_runner(config, x, y):
+    peer = torch_and_device()
+    if peer is None:
+        return None
+    torch, device = peer
     X = torch.from_numpy(np.asarray(backend.to_host(x))).to(device)
     Y = torch.from_numpy(np.asarray(backend.to_host(y))).to(device)
 
@@ -242,15 +264,7 @@ def torch_runner(config, x, y):
 
     def run(state=None):
         net, opt = state or make()
-        loss_fn = torch.nn.CrossEntropyLoss()
-        net.train()
-        for idx in torch.randperm(len(X), device=device).split(config["batch"]):
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(X[idx]), Y[idx])
-            loss.backward()
-            opt.step()
-        if device == "cuda":
-            torch.cuda.synchronize()
+        torch_epoch(torch, net, opt, X, Y, config["batch"])
         return net, opt
 
     return run, f"PyTorch {torch.__version__} ({device})"

@@ -196,3 +196,22 @@ def test_model_files_include_the_course_experiments():
     names = {os.path.basename(p) for p in MODELS}
     assert {"fashion-mlp.json", "zhang-mlp-1x512.json", "fashion-convnet.json", "fashion-convnet-bn.json"} <= names
     assert {f"nielsen-{d}x30-sigmoid.json" for d in range(5)} <= names
+    assert {f"regularization-{v}.json" for v in ("none", "l2", "l2-kernel", "weight-decay", "dropout")} <= names
+
+
+def test_the_l2_experiment_as_a_loss_term_matches_the_coupled_one():
+    """regularization-l2-kernel.json: L2(5e-5) on every kernel, whose gradient 1e-4 * W is
+    regularization-l2.json's weight_decay=1e-4 on the kernels; otherwise the same model."""
+    specs = {}
+    for name in ("l2", "l2-kernel"):
+        with open(os.path.join(os.path.dirname(MODELS[0]), f"regularization-{name}.json")) as f:
+            specs[name] = json.load(f)
+    coupled, loss_term = (model_from_config(specs[n]) for n in ("l2", "l2-kernel"))
+    assert coupled.count_params() == loss_term.count_params()
+    dense = [layer for layer in loss_term.layers if type(layer).__name__ == "Dense"]
+    assert len(dense) == 3
+    for layer in dense:
+        assert isinstance(layer.kernel_regularizer, gpunet.regularizers.L2) and layer.kernel_regularizer.l2 == 5e-5
+        assert layer.bias_regularizer is None
+    optimizers = {n: specs[n]["training_config"]["optimizer_config"]["config"] for n in specs}
+    assert optimizers["l2"]["weight_decay"] == 1e-4 and "weight_decay" not in optimizers["l2-kernel"]
