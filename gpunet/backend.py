@@ -24,6 +24,8 @@ import os
 
 import numpy
 
+from .philox import PhiloxGenerator
+
 __all__ = [
     "use",
     "name",
@@ -395,7 +397,8 @@ def host_generator() -> numpy.random.Generator:
 
 
 def noise_generator():
-    """The selected backend's generator for noise drawn on the data's device (dropout masks)."""
+    """The selected backend's generator for noise drawn on the data's device (dropout masks): a
+    NumPy ``Generator`` on the CPU, a :class:`~gpunet.philox.PhiloxGenerator` on the GPU."""
     _ensure_seeded()
     backend = name()
     rng = _noise_rngs.get(backend)
@@ -404,16 +407,18 @@ def noise_generator():
         if backend == "numpy":
             rng = numpy.random.Generator(numpy.random.PCG64(noise_seed))
         else:
-            rng = _cupy.random.default_rng(int(noise_seed.generate_state(1, numpy.uint64)[0]))
+            rng = PhiloxGenerator(int(noise_seed.generate_state(1, numpy.uint64)[0]), _cupy)
+            pending = _noise_rngs.pop("_device_state", None)
+            if pending is not None:
+                rng.set_state(pending)
         _noise_rngs[backend] = rng
     return rng
 
 
 def get_rng_state() -> dict:
-    """The host and NumPy noise generators' states, as JSON-serializable dicts (for checkpoints).
-
-    A CuPy noise generator's state is not exported; a GPU run resumes with a reseeded stream.
-    """
+    """The generators' states, as JSON-serializable dicts (for checkpoints): ``host``, the NumPy
+    noise stream as ``noise``, and the GPU's Philox stream (key and counter) as ``device_noise``
+    once a GPU run has drawn from it."""
     _ensure_seeded()
     state = {"host": _host_rng.bit_generator.state}
     noise = _noise_rngs.get("numpy")
@@ -421,6 +426,11 @@ def get_rng_state() -> dict:
         noise = noise_generator()
     if noise is not None:
         state["noise"] = noise.bit_generator.state
+    device = _noise_rngs.get("cupy")
+    if device is not None:
+        state["device_noise"] = device.get_state()
+    elif "_device_state" in _noise_rngs:
+        state["device_noise"] = _noise_rngs["_device_state"]
     return state
 
 
@@ -434,3 +444,9 @@ def set_rng_state(state: dict) -> None:
         if "numpy" not in _noise_rngs:
             _noise_rngs["numpy"] = numpy.random.Generator(numpy.random.PCG64(_noise_rngs["_seed"]))
         _noise_rngs["numpy"].bit_generator.state = state["noise"]
+    if "device_noise" in state:
+        if "cupy" in _noise_rngs:
+            _noise_rngs["cupy"].set_state(state["device_noise"])
+        else:  # applied when the GPU stream is first used
+            PhiloxGenerator(0, numpy).set_state(state["device_noise"])  # check it now
+            _noise_rngs["_device_state"] = state["device_noise"]

@@ -5,35 +5,21 @@ On the GPU every NumPy-style operation is a kernel launch and a trip through dev
 ``ElementwiseKernel`` (compiled on first use, never on the CPU, never at import) and once as
 array operations, the *twin*, which runs on NumPy arrays and is what the CPU and the test suite
 use. :class:`Fused` picks the kernel for CuPy arrays and the twin otherwise, so the ops that call
-it never branch on the device themselves; ``tests/test_kernels.py`` checks every kernel against
-its twin on a GPU.
+it never branch on the device themselves; ``tests/kernels/test_kernels.py`` checks every kernel
+against its twin on a GPU, and ``tests/kernels/test_kernel_sources.py`` compiles each with NVRTC.
 """
 
 from __future__ import annotations
 
 import numpy
 
-from . import backend
+from . import backend, philox
+from .elementwise import ElementwiseKernel
 
 __all__ = [
     "ElementwiseKernel", "Fused", "sigmoid", "sigmoid_grad", "tanh_grad", "relu_grad", "dropout_apply",
     "softmax_cross_entropy_grad",
 ]
-
-
-class ElementwiseKernel:
-    """A CuPy elementwise kernel compiled on first use."""
-
-    def __init__(self, in_params: str, out_params: str, body: str, name: str):
-        self.spec = (in_params, out_params, body, name)
-        self._kernel = None
-
-    def __call__(self, *args):
-        if self._kernel is None:
-            import cupy  # noqa: PLC0415 - only reached with CuPy arrays
-
-            self._kernel = cupy.ElementwiseKernel(*self.spec)
-        return self._kernel(*args)
 
 
 class Fused:
@@ -113,16 +99,24 @@ def _dropout_twin(x, u, rate, scale):
 
 
 _dropout_kernel = ElementwiseKernel(
-    "T x, T u, T rate, T scale", "T y, T mask", "mask = u >= rate ? scale : (T)0; y = x * mask;", "gpunet_dropout"
+    "T x, raw uint64 state, T rate, T scale",
+    "T y, T mask",
+    philox.BLOCK_SOURCE + philox.UNIFORM_SOURCE + "mask = _u >= rate ? scale : (T)0; y = x * mask;",
+    "gpunet_dropout",
 )
 
 
-def dropout_apply(x, u, rate: float, scale: float):
-    """``(x * mask, mask)`` with ``mask = scale`` where ``u >= rate``, else 0 (inverted dropout)."""
+def dropout_apply(x, generator, rate: float, scale: float):
+    """``(x * mask, mask)`` with ``mask = scale`` where the uniform noise ``u >= rate``, else 0
+    (inverted dropout). ``u`` comes from ``generator``: drawn as an array on the CPU; on the GPU
+    the Philox stream is computed inside the one kernel that also applies the mask, and its
+    counter advanced past ``x.size`` numbers, so ``u`` is never stored."""
     rate, scale = x.dtype.type(rate), x.dtype.type(scale)
     if backend.get_array_module(x) is numpy:
-        return _dropout_twin(x, u, rate, scale)
-    return _dropout_kernel(x, u, rate, scale)
+        return _dropout_twin(x, generator.random(x.shape, dtype=x.dtype), rate, scale)
+    y, mask = _dropout_kernel(x, generator.state, rate, scale)
+    generator.advance(x.size)
+    return y, mask
 
 
 def _softmax_cross_entropy_grad_twin(p, rows, labels, scale):

@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pytest
 
+from gpunet import backend
 from gpunet.training import TrainStep
 
 _PATH = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "bench_train.py")
@@ -36,5 +37,9 @@ def test_floor_step_equals_gpunet_step(kind, activation):
         step.reset()
         step(xb, yb)
         np.testing.assert_allclose(float(floor.loss_sum) / 12, step.train_loss.result(), rtol=1e-5)
+    # On the GPU Adam's update is one fused kernel whose float32 rounding differs from the floor's
+    # NumPy sequence; where a weight's moments come from gradients that nearly cancel, that
+    # difference reaches about 1e-4 of the step (lr 0.05), so the bound there is 1e-4 * lr.
+    atol = 1e-4 * 0.05 if kind == "adam" and backend.name() == "cupy" else 1e-6
     for got, want in zip(model.get_weights(), floor.params):
-        np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=atol)

@@ -16,8 +16,7 @@ class Dropout(Function):
         self.rate = rate
 
     def forward(self, x):
-        u = backend.noise_generator().random(x.shape, dtype=x.dtype)
-        y, self.mask = kernels.dropout_apply(x, u, self.rate, 1.0 / (1.0 - self.rate))
+        y, self.mask = kernels.dropout_apply(x, backend.noise_generator(), self.rate, 1.0 / (1.0 - self.rate))
         return y
 
     def backward(self, gy):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import gpunet
+from gpunet import backend
 from gpunet.saving.tree import read_tree, write_tree
 from gpunet.utils import set_random_seed
 
@@ -84,6 +85,8 @@ def _uninterrupted(epochs, out):
 
 
 def test_a_checkpoint_of_the_first_file_format_loads_and_resumes_exactly(tmp_path):
+    if backend.name() != "numpy":
+        pytest.skip("the committed file was written on the CPU, with NumPy's dropout stream, which a GPU run does not draw")
     path = os.path.join(DATA, "v1-checkpoint.h5")
     with h5py.File(path, "r") as f:
         assert f["gpunet"].attrs["format_version"] == 1

@@ -7,7 +7,7 @@ so the rest of the suite tests them on every machine.
 import numpy as np
 import pytest
 
-from gpunet import Parameter, backend, kernels, optimizers
+from gpunet import Parameter, backend, kernels, optimizers, philox
 
 pytestmark = pytest.mark.gpu
 
@@ -39,14 +39,30 @@ def test_activation_kernels_match_twins(cp, dtype):
         np.testing.assert_allclose(cp.asnumpy(out), cp.asnumpy(fused.twin(gy, y)), rtol=rtol, atol=1e-30)
 
 
-def test_dropout_kernel_matches_twin(cp):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_kernel_matches_twin(cp, dtype):
     rng = np.random.default_rng(1)
-    x = cp.asarray(rng.standard_normal((50, 40)).astype(np.float32))
-    u = cp.asarray(rng.random((50, 40)).astype(np.float32))
-    y, mask = kernels.dropout_apply(x, u, 0.3, 1 / 0.7)
-    y2, mask2 = kernels._dropout_twin(x, u, np.float32(0.3), np.float32(1 / 0.7))
-    np.testing.assert_array_equal(cp.asnumpy(mask), cp.asnumpy(mask2))
-    np.testing.assert_allclose(cp.asnumpy(y), cp.asnumpy(y2), rtol=1e-7)
+    x_host = rng.standard_normal((50, 40)).astype(dtype)
+    generator = philox.PhiloxGenerator(0x0123456789ABCDEF, cp, counter=7)
+    y, mask = kernels.dropout_apply(cp.asarray(x_host), generator, 0.3, 1 / 0.7)
+    assert generator.get_state()["counter"] == 7 + x_host.size
+    u = philox.uniform_twin(0x0123456789ABCDEF, 7, x_host.size, dtype).reshape(x_host.shape)
+    y2, mask2 = kernels._dropout_twin(x_host, u, dtype(0.3), dtype(1 / 0.7))
+    np.testing.assert_array_equal(cp.asnumpy(mask), mask2)
+    np.testing.assert_array_equal(cp.asnumpy(y), y2)
+    assert 0.65 < float((mask2 != 0).mean()) < 0.75
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_philox_uniform_kernel_matches_twin_bitwise(cp, dtype):
+    key = (1 << 64) - 3
+    generator = philox.PhiloxGenerator(key, cp, counter=(1 << 32) - 5)  # the counter carries into its high word
+    a = generator.random((3, 7), dtype=dtype)
+    b = generator.random(11, dtype=dtype)
+    assert a.dtype == dtype and a.shape == (3, 7) and isinstance(a, cp.ndarray)
+    expected = philox.uniform_twin(key, (1 << 32) - 5, 32, dtype)
+    np.testing.assert_array_equal(np.concatenate([cp.asnumpy(a).ravel(), cp.asnumpy(b)]), expected)
+    assert generator.get_state() == {"algorithm": "philox4x32-10", "key": key, "counter": (1 << 32) + 27}
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
