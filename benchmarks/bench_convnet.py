@@ -39,15 +39,15 @@ from bench_train import torch_and_device, torch_epoch  # noqa: E402
 SAMPLES, BATCH = 54000, 128
 
 
-def load_data():
-    """The first 54,000 Fashion-MNIST training images as (N, 28, 28, 1) floats, else random data."""
+def load_data(samples=SAMPLES):
+    """The first 54,000 (or ``samples``) Fashion-MNIST training images as (N, 28, 28, 1) floats, else random data."""
     try:
         (x, y), _ = gpunet.datasets.fashion_mnist.load_data()
         source = "Fashion-MNIST"
     except Exception:  # noqa: BLE001 - any failure means: use random data
         rng = np.random.default_rng(0)
         x, y, source = rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8), rng.integers(0, 10, 60000), "random (Fashion-MNIST not found)"
-    return gpunet.datasets.scale(x[:SAMPLES])[..., None], y[:SAMPLES].astype(np.int64), source
+    return gpunet.datasets.scale(x[:samples])[..., None], y[:samples].astype(np.int64), source
 
 
 def gpunet_model():
@@ -88,10 +88,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--samples", type=int, default=SAMPLES, help=f"training images per epoch (default {SAMPLES})")
     args = parser.parse_args(argv)
-    x, y, source = load_data()
+    x, y, source = load_data(args.samples)
     print(f"machine: {gpunet.utils.describe_machine()}\ndata: {source}, {len(x)} images; {args.repeats} repeats, medians of one epoch")
-    runners = {"gpunet": lambda: run_gpunet(backend.to_device(x), backend.to_device(y))}
+    x_dev, y_dev = backend.to_device(x), backend.to_device(y)  # on the device once, as PyTorch's tensors are
+    runners = {"gpunet": lambda: run_gpunet(x_dev, y_dev)}
     peer = torch_runner(x, y)
     if peer is not None:
         runners["pytorch"] = peer[0]
