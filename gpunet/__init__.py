@@ -1,15 +1,20 @@
-"""gpunet: Keras-style deep learning on an autograd engine over NumPy (CPU) and CuPy (GPU)."""
+"""gpunet: Keras-style deep learning on an autograd engine over NumPy (CPU) and CuPy (GPU).
+
+The namespaces are Keras 3's: ``from gpunet import layers, models, optimizers, losses, metrics,
+callbacks, regularizers, utils`` and ``gpunet.Input``, ``gpunet.Sequential``.
+"""
 
 from . import (activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models, ops, optimizers,
-               saving, schedules, training, utils)
+               regularizers, saving, schedules, training, utils)
 from .autograd import Parameter, Tensor, enable_grad, gradcheck, no_grad
+from .layers import Input
 from .models import Sequential, load_model, model_from_json
 
 from .version import __version__
 
 __all__ = [
     "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "models", "ops",
-    "optimizers", "saving", "schedules", "training", "utils",
+    "optimizers", "regularizers", "saving", "schedules", "training", "utils", "Input",
     "Tensor", "Parameter", "no_grad", "enable_grad", "gradcheck", "Sequential", "load_model",
     "model_from_json", "__version__",
 ]

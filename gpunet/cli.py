@@ -4,6 +4,10 @@
 split off the dev set (the last 10,000 training images unless the file says otherwise), train
 with dev evaluation and best-on-dev model selection (plateau decay when the file asks for it),
 save the best checkpoint, and report the test accuracy of the best weights, once.
+
+Errors are one line on stderr, never a traceback: a bad argument, a missing model file (the same
+message for every command) or a file of the wrong kind exits with status 2, as argparse does; a
+missing data set or an unusable backend (``GPUNET_BACKEND=cupy`` without CuPy or a GPU) with 1.
 """
 
 from __future__ import annotations
@@ -66,13 +70,39 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved model (.h5) on a data set's test images")
     evaluate.add_argument("model", help="a model file written by gpunet or Keras (.h5)")
-    evaluate.add_argument("--dataset", choices=DATASETS, default="fashion_mnist")
+    evaluate.add_argument("--dataset", choices=DATASETS, default="fashion_mnist", help="data set (default: fashion_mnist)")
     evaluate.add_argument("--data", metavar="PATH", help="folder holding the data set's four IDX files")
-    evaluate.add_argument("--batch-size", type=_positive_int, default=512)
+    evaluate.add_argument("--batch-size", type=_positive_int, default=512, help="evaluation batch size (default: 512)")
 
     summary = commands.add_parser("summary", help="print a model's layers and parameter counts")
     summary.add_argument("model", help="a model file (.json or .h5)")
     return parser
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_ZIP_SIGNATURE = b"PK\x03\x04"
+
+
+def _check_model_path(parser, path) -> None:
+    """The one message, and exit status, for a model file that is not there (every command)."""
+    if not os.path.exists(path):
+        parser.error(f"model file {path!r} does not exist")
+    if os.path.isdir(path):
+        parser.error(f"model file {path!r} is a folder")
+
+
+def _saved_kind(path) -> str | None:
+    """``"HDF5"`` or ``".keras (zip)"`` when ``path`` holds a saved model or weights, else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    if head.startswith(_HDF5_SIGNATURE) or path.endswith((".h5", ".hdf5")):
+        return "HDF5"
+    if head.startswith(_ZIP_SIGNATURE) or path.endswith(".keras"):
+        return ".keras (zip)"
+    return None
 
 
 def _read_spec(parser, path) -> dict:
@@ -115,6 +145,13 @@ def _train(parser, args) -> int:
     from .saving.training_config import callbacks_from_config, compile_from_config, fit_settings  # noqa: PLC0415
     from .utils import set_random_seed  # noqa: PLC0415
 
+    kind = _saved_kind(args.model)
+    if kind is not None:
+        parser.error(
+            f"{args.model!r} is a saved model file ({kind}), not a model description (JSON): train builds a new model "
+            f"from a JSON description such as models/fashion-mlp.json. To look at or score this file use "
+            f"`python -m gpunet summary {args.model}` or `python -m gpunet evaluate {args.model}`; to train it further, "
+            f"load it in Python with gpunet.load_model({args.model!r}) and call fit")
     spec = _read_spec(parser, args.model)
     training = spec.get("training_config") or {}
     try:
@@ -172,14 +209,20 @@ def _train(parser, args) -> int:
         print(f"best dev {best['monitor'][4:]}: {best['value']:.4f} (epoch {best['epoch'] + 1}); checkpoint: {checkpoint}")
     metrics = " - ".join(f"{k}: {v:.4f}" for k, v in results.items())
     print(f"test ({metrics}) with the best-on-dev weights")
-    if "accuracy" in results:
-        print(f"test accuracy: {results['accuracy']:.4f}")
+    from .metrics import ACCURACIES  # noqa: PLC0415
+
+    accuracy = next((m.name for m in model.metrics if isinstance(m, ACCURACIES)), None)  # "accuracy", "acc", ...
+    if accuracy in results:
+        print(f"test accuracy: {results[accuracy]:.4f}")
     return 0
 
 
 def _evaluate(parser, args) -> int:
     from . import load_model  # noqa: PLC0415
 
+    if args.model.endswith(".json"):
+        parser.error(f"{args.model!r} is a model description (JSON) without weights: evaluate takes a saved model (.h5), "
+                     f"such as the checkpoint that `python -m gpunet train {args.model}` writes")
     try:
         model = load_model(args.model)
     except (OSError, ValueError) as exc:
@@ -227,5 +270,11 @@ def _summary(parser, args) -> int:
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    _check_model_path(parser, args.model)
+    try:
+        backend.name()  # resolve GPUNET_BACKEND now: a missing CuPy or GPU is one line, not a traceback
+    except (RuntimeError, ValueError) as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
     command = {"train": _train, "evaluate": _evaluate, "summary": _summary}[args.command]
     return command(parser, args)

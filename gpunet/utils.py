@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from . import backend
+import numbers
 
-__all__ = ["set_random_seed", "clear_session", "describe_machine"]
+import numpy
+
+from . import backend
+from .plotting import plot_history
+from .pydataset import PyDataset, Sequence
+
+__all__ = ["set_random_seed", "clear_session", "describe_machine", "to_categorical", "normalize"]
+__all__ += ["plot_history"]
+__all__ += ["PyDataset", "Sequence"]
 
 
 def set_random_seed(seed) -> None:
@@ -39,3 +47,63 @@ def describe_machine() -> str:
         f"{cpu} ({os.cpu_count()} cores), Python {platform.python_version()}, NumPy {numpy.__version__}, "
         f"backend {backend.name()}"
     )
+
+
+def to_categorical(x, num_classes=None) -> numpy.ndarray:
+    """Integer class labels as one-hot vectors, Keras's function.
+
+    ``to_categorical([0, 2], 3)`` is ``[[1, 0, 0], [0, 0, 1]]``. The class axis is added last;
+    labels of shape ``(N, 1)`` give ``(N, num_classes)`` (a trailing axis of size 1 is dropped,
+    as in Keras); ``num_classes`` defaults to ``max(x) + 1``. The result is a float64 NumPy
+    array, like Keras's.
+
+    Labels must be whole numbers in ``[0, num_classes)``: where Keras would truncate ``1.5`` to
+    1 or wrap ``-1`` around to the last class, gpunet raises ``ValueError``.
+    """
+    labels = numpy.asarray(backend.to_host(x))
+    if labels.dtype.kind not in "biuf":
+        raise TypeError(f"to_categorical: x must hold integer class labels, got dtype {labels.dtype}")
+    if labels.dtype.kind == "f" and not numpy.all(numpy.mod(labels, 1) == 0):  # NaN and infinity fail too
+        raise ValueError("to_categorical: x must hold whole-number class labels, got fractional or non-finite values")
+    shape = labels.shape[:-1] if labels.ndim > 1 and labels.shape[-1] == 1 else labels.shape
+    flat = labels.reshape(-1).astype(numpy.int64)
+    if num_classes is None:
+        if flat.size == 0:
+            raise ValueError("to_categorical: x is empty, so num_classes cannot be inferred; pass num_classes")
+        num_classes = int(flat.max()) + 1
+    elif isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+        raise ValueError(f"to_categorical: num_classes must be a positive integer or None, got {num_classes!r}")
+    num_classes = int(num_classes)
+    if flat.size and (flat.min() < 0 or flat.max() >= num_classes):
+        bad = int(flat.min()) if flat.min() < 0 else int(flat.max())
+        raise ValueError(f"to_categorical: labels must lie in [0, {num_classes}) (num_classes={num_classes}), found {bad}")
+    categorical = numpy.zeros((flat.size, num_classes))
+    categorical[numpy.arange(flat.size), flat] = 1
+    return categorical.reshape(*shape, num_classes)
+
+
+def normalize(x, axis=-1, order=2):
+    """``x`` divided by its ``order``-norm along ``axis`` (Keras's function); zero vectors stay zero.
+
+    ``normalize(x)`` scales every row of ``x`` to unit Euclidean length; ``order=1`` to unit sum
+    of absolute values, ``order=numpy.inf`` to unit largest magnitude. A NumPy array (or array
+    like) gives a NumPy array and a CuPy array a CuPy array, float input keeping its dtype
+    (integers give float64), and a 1-D vector comes back as one row, shape ``(1, n)``, as in
+    Keras. ``axis`` is one axis; unlike Keras's NumPy path, which fails for it, ``axis=0``
+    normalizes the columns of a matrix.
+    """
+    from .autograd import Tensor  # noqa: PLC0415 - utils sits below the autograd in imports
+
+    if isinstance(x, Tensor):
+        x = x.data
+    xp = backend.get_array_module(x)
+    x = xp.asarray(x)
+    if x.dtype.kind not in "iuf":
+        raise TypeError(f"normalize: x must be a numeric array, got dtype {x.dtype}")
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"normalize: axis must be an integer in [{-x.ndim}, {x.ndim}) for x of shape {x.shape}, got {axis!r}")
+    if isinstance(order, bool) or not isinstance(order, numbers.Real) or not order > 0:
+        raise ValueError(f"normalize: order must be a positive number (1, 2, numpy.inf, ...), got {order!r}")
+    norm = xp.linalg.norm(x, ord=order, axis=int(axis), keepdims=True)
+    normalized = x / xp.where(norm == 0, 1, norm)
+    return normalized[None] if x.ndim == 1 else normalized

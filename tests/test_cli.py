@@ -169,8 +169,9 @@ def test_missing_data_set_explains_where_it_looked(tmp_path, no_data_anywhere, c
 
 
 def test_evaluate_missing_or_broken_model(tmp_path, capsys):
-    assert cli.main(["evaluate", str(tmp_path / "none.h5")]) == 1
-    assert "no such model file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["evaluate", str(tmp_path / "none.h5")])
+    assert exit_info.value.code == 2 and "does not exist" in capsys.readouterr().err
     (tmp_path / "bad.h5").write_text("nope")
     assert cli.main(["summary", str(tmp_path / "bad.h5")]) == 1
     assert "cannot read" in capsys.readouterr().err
@@ -215,3 +216,102 @@ def test_the_l2_experiment_as_a_loss_term_matches_the_coupled_one():
         assert layer.bias_regularizer is None
     optimizers = {n: specs[n]["training_config"]["optimizer_config"]["config"] for n in specs}
     assert optimizers["l2"]["weight_decay"] == 1e-4 and "weight_decay" not in optimizers["l2-kernel"]
+
+
+# -- the same errors everywhere, help everywhere ---------------------------------------------------
+@pytest.mark.parametrize("command", ["train", "evaluate", "summary"])
+@pytest.mark.parametrize("name", ["missing.json", "missing.h5"])
+def test_a_missing_model_file_is_the_same_error_for_every_command(tmp_path, command, name, capsys):
+    path = str(tmp_path / name)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, path])
+    assert exit_info.value.code == 2
+    assert f"error: model file {path!r} does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, str(tmp_path)])
+    assert exit_info.value.code == 2 and "is a folder" in capsys.readouterr().err
+
+
+def _saved_model(path):
+    model = gpunet.Sequential([gpunet.Input(shape=(784,)), gpunet.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.save(path)
+    return str(path)
+
+
+def test_train_on_a_saved_model_says_what_to_do_instead(tmp_path, capsys):
+    saved = _saved_model(tmp_path / "best.h5")
+    renamed = tmp_path / "best.bin"  # recognised by its content, not only its name
+    renamed.write_bytes(open(saved, "rb").read())
+    for path in (saved, str(renamed)):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["train", path])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2
+        assert f"{path!r} is a saved model file (HDF5), not a model description (JSON)" in err
+        assert f"python -m gpunet evaluate {path}" in err and "gpunet.load_model" in err
+    archive = tmp_path / "model.keras"
+    archive.write_bytes(b"PK\x03\x04" + bytes(20))
+    with pytest.raises(SystemExit):
+        cli.main(["train", str(archive)])
+    assert "is a saved model file (.keras (zip))" in capsys.readouterr().err
+
+
+def test_evaluate_on_a_model_description_says_to_train_it_first(tmp_path, capsys):
+    model_file = tiny_model_file(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["evaluate", model_file])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "model description (JSON) without weights" in err and "train" in err
+
+
+def _force_cupy(monkeypatch, cupy_installed: bool):
+    monkeypatch.setenv("GPUNET_BACKEND", "cupy")
+    monkeypatch.setattr(gpunet.backend, "_selected", None)
+    monkeypatch.setattr(gpunet.backend, "_import_cupy", lambda: object() if cupy_installed else None)
+    monkeypatch.setattr(gpunet.backend, "is_gpu_available", lambda: False)
+
+
+@pytest.mark.parametrize("cupy_installed,reason", [(False, "CuPy is not installed"), (True, "no usable CUDA device")])
+def test_cupy_backend_without_cupy_or_gpu_is_one_line(tmp_path, monkeypatch, capsys, cupy_installed, reason):
+    model_file = tiny_model_file(tmp_path)
+    _force_cupy(monkeypatch, cupy_installed)
+    for argv in (["summary", model_file], ["train", model_file, "--verbose", "0"]):
+        assert cli.main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert err.startswith("python -m gpunet: error: GPUNET_BACKEND=cupy: ") and reason in err
+
+
+def test_the_command_line_entry_point_reports_a_bad_backend_in_one_line(tmp_path):
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    if gpunet.backend.is_gpu_available():
+        pytest.skip("CuPy and a GPU are usable here, so GPUNET_BACKEND=cupy is no error")
+    model_file = tiny_model_file(tmp_path)
+    for value in ("cupy", "tpu"):
+        result = subprocess.run([sys.executable, "-m", "gpunet", "summary", model_file], capture_output=True, text=True,
+                                env={**os.environ, "GPUNET_BACKEND": value}, timeout=120)
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr and "GPUNET_BACKEND" in result.stderr
+
+
+def _subcommand_parsers(parser):
+    import argparse  # noqa: PLC0415
+
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return commands, commands.choices
+
+
+def test_every_option_of_every_command_has_help():
+    import argparse  # noqa: PLC0415
+
+    commands, parsers = _subcommand_parsers(cli._parser())
+    assert set(parsers) == {"train", "evaluate", "summary"}
+    assert all(choice.help for choice in commands._choices_actions)  # the commands themselves
+    for name, parser in parsers.items():
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help and action.help.strip(), f"{name} {action.option_strings or action.dest} has no help"

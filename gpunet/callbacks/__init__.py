@@ -1,27 +1,31 @@
 """Callbacks: objects hooked to fit's loop (History, progress output, checkpoints, LR decay...)."""
 
 from ..lookup import Lookup
+from .backup import BackupAndRestore
 from .base import Callback, CallbackList
 from .checkpoint import ModelCheckpoint
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
 from .gradient_norm import GradientNormMonitor
 from .history import History
+from .lambda_callback import LambdaCallback
 from .nan import TerminateOnNaN
 from .plateau import ReduceLROnPlateau
 from .progbar import ProgbarLogger
 from .schedule import LearningRateScheduler
+from .tensorboard import TensorBoard
 
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "ModelCheckpoint", "ReduceLROnPlateau",
     "EarlyStopping", "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "GradientNormMonitor",
-    "serialize", "deserialize",
+    "BackupAndRestore", "LambdaCallback", "TensorBoard", "serialize", "deserialize",
 ]
 
 # the callbacks a model file may name (History and the progress bar are fit's own; a
-# LearningRateScheduler holds a Python function, which no file can carry)
+# LearningRateScheduler or a LambdaCallback holds Python functions, which no file can carry)
 _LOOKUP = Lookup("callback", Callback, {cls.__name__: cls for cls in (
     ReduceLROnPlateau, EarlyStopping, ModelCheckpoint, CSVLogger, TerminateOnNaN, GradientNormMonitor,
+    BackupAndRestore, TensorBoard,
 )}, case_sensitive=True)
 
 

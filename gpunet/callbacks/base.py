@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["Callback", "CallbackList", "LazyLogs", "callback_keys"]
+__all__ = ["Callback", "CallbackList", "EpochEndCallback", "LazyLogs", "callback_keys"]
 
 _BATCH_HOOKS = (
     "on_train_batch_begin", "on_train_batch_end",
@@ -61,6 +61,12 @@ class Callback:
         """Keys this callback adds to the epoch logs (so monitors may watch them)."""
         return []
 
+    def resume_epoch(self, initial_epoch: int) -> int:
+        """The epoch fit starts at. fit asks each callback once, before ``on_train_begin``; a
+        callback that keeps a backup of an interrupted fit (BackupAndRestore) loads it into the
+        model and answers the epoch the backup stopped at. Others answer ``initial_epoch``."""
+        return initial_epoch
+
     def get_state(self) -> dict:
         """State to store in a checkpoint (empty for stateless callbacks)."""
         return {}
@@ -78,6 +84,30 @@ class Callback:
         return cls(**config)
 
 
+class EpochEndCallback(Callback):
+    """A callback that acts once per epoch, on the report that ends it.
+
+    With ``fit(validations_per_epoch=K)`` fit reports K times per epoch; :meth:`ends_epoch` tells
+    the last one (all the epoch's batches done) from the others by counting the batches.
+    Subclasses that override ``on_epoch_begin`` or ``on_train_batch_end`` call ``super()``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._batches_done = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._batches_done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches_done += 1
+
+    def ends_epoch(self) -> bool:
+        """Whether the report being made comes after every batch of its epoch."""
+        steps = self.params.get("steps")
+        return steps is None or self._batches_done >= steps
+
+
 def callback_keys(callbacks) -> list:
     """Names that tell callbacks apart in a checkpoint: the class name, numbered from the second
     of a class on (``["ModelCheckpoint", "ModelCheckpoint_1", "EarlyStopping"]``)."""
@@ -92,7 +122,9 @@ def callback_keys(callbacks) -> list:
 
 
 def _overrides(callback, hook: str) -> bool:
-    return getattr(type(callback), hook, None) is not getattr(Callback, hook)
+    """Whether ``callback`` does something at ``hook``: its class overrides it, or it was given as
+    an attribute (LambdaCallback)."""
+    return hook in getattr(callback, "__dict__", {}) or getattr(type(callback), hook, None) is not getattr(Callback, hook)
 
 
 class CallbackList:

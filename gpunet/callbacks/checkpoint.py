@@ -60,7 +60,7 @@ class ModelCheckpoint(MonitorCallback):
                     f"ModelCheckpoint(save_best_only=True, save_freq={self.save_freq}) monitors {self.monitor!r}, which "
                     f"batches never log (they log {', '.join(batch_keys)}): use save_freq='epoch' for dev values"
                 )
-        self.model.check_save_path(self.filepath, template="{" in os.path.basename(self.filepath))
+        self.model.check_save_path(self.filepath, template="{" in os.path.basename(self.filepath), weights=self.save_weights_only)
         self._batches = 0
 
     def on_epoch_begin(self, epoch, logs=None):

@@ -14,7 +14,9 @@ class MonitorCallback(Callback):
     """Base of callbacks that watch one value of the logs (ModelCheckpoint, ReduceLROnPlateau,
     EarlyStopping).
 
-    ``mode`` is ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies, min otherwise, as Keras).
+    ``mode`` is ``"min"``, ``"max"`` or ``"auto"``: as in Keras 3, ``auto`` takes the direction of
+    the compiled metric the key names (up for accuracy, precision, recall, AUC; down for errors),
+    min for losses, and, for a key no metric names, max when it contains "acc", else min.
     A value improves on ``best`` when it beats it by more than ``min_delta``: by an absolute
     amount (``min_delta_mode="abs"``, Keras's rule) or relative to ``best`` (``"rel"``, PyTorch's
     ``threshold_mode="rel"``). NaN never improves.
@@ -39,11 +41,20 @@ class MonitorCallback(Callback):
         if min_delta_mode not in ("abs", "rel"):
             raise ValueError(f"min_delta_mode must be 'abs' or 'rel', got {min_delta_mode!r}")
         self.monitor = monitor
-        if mode == "auto":
-            mode = "max" if ("acc" in monitor or monitor.startswith("fmeasure")) else "min"
-        self.mode = mode
+        self.auto_mode = mode == "auto"
+        self.mode = self._guess_mode() if self.auto_mode else mode
         self.min_delta = abs(float(min_delta))
         self.min_delta_mode = min_delta_mode
+
+    def _guess_mode(self) -> str:
+        """The direction for ``mode="auto"``: the named metric's, when the model is known."""
+        name = self.monitor[4:] if self.monitor.startswith("val_") else self.monitor
+        if name.endswith("loss"):
+            return "min"
+        for metric in getattr(getattr(self, "model", None), "metrics", None) or []:
+            if getattr(metric, "name", None) == name and getattr(metric, "direction", None) in ("up", "down"):
+                return "max" if metric.direction == "up" else "min"
+        return "max" if ("acc" in name or name.startswith("fmeasure")) else "min"
 
     def initial_best(self) -> float:
         return -math.inf if self.mode == "max" else math.inf
@@ -60,7 +71,13 @@ class MonitorCallback(Callback):
         return current > best + margin if self.mode == "max" else current < best - margin
 
     def check_monitor_available(self) -> None:
-        """Raise ValueError when fit's logs will never hold the monitored key."""
+        """Raise ValueError when fit's logs will never hold the monitored key; settle ``mode="auto"``
+        from the compiled metrics."""
+        if self.auto_mode and self._guess_mode() != self.mode:
+            untouched = getattr(self, "best", None) == self.initial_best()
+            self.mode = self._guess_mode()
+            if untouched:  # a best still at the old direction's starting value
+                self.best = self.initial_best()
         available = self.params.get("log_keys")
         if available is not None and self.monitor not in available:
             raise ValueError(

@@ -13,22 +13,42 @@ _FUSED = {activations.relu: "relu", activations.sigmoid: "sigmoid", activations.
 
 
 class InputLayer(Layer):
-    """Declares the shape of the model's inputs (without the batch dimension in ``shape``)."""
+    """Declares the shape of the model's inputs; Keras 3's arguments.
+
+    Args:
+        shape: the shape of one sample, without the batch dimension, e.g. ``(784,)``.
+        batch_size: a fixed batch size, or None (any).
+        dtype: ``"float32"`` or ``"float64"`` (default: ``gpunet.backend.floatx()``).
+        batch_shape: the shape with the batch dimension, in place of ``shape`` and ``batch_size``.
+        name: the layer's name (default ``input_layer``, numbered).
+
+    Keras's ``sparse``, ``ragged``, ``input_tensor`` and ``optional`` are accepted with their
+    default values only (gpunet has no sparse, ragged, symbolic or optional inputs).
+    """
 
     supports_recording = True
 
-    def __init__(self, shape=None, batch_size=None, name=None, batch_shape=None, dtype=None, **kwargs):
-        kwargs.pop("sparse", None)
-        kwargs.pop("ragged", None)
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,
+                 input_tensor=None, optional=False, name=None, **kwargs):
+        for key, value, neutral in (("sparse", sparse, (None, False)), ("ragged", ragged, (None, False)),
+                                    ("input_tensor", input_tensor, (None,)), ("optional", optional, (False,))):
+            if not any(value is ok for ok in neutral):
+                raise ValueError(f"InputLayer: {key}={value!r} is not supported by gpunet")
         super().__init__(name=name, dtype=dtype, **kwargs)
         if batch_shape is not None:
+            if shape is not None or batch_size is not None:
+                raise ValueError("InputLayer: pass either shape (and batch_size) or batch_shape, not both")
             batch_shape = normalize_shape(batch_shape, "batch_shape")
             if len(batch_shape) < 2:
                 raise ValueError(f"batch_shape must include the batch dimension and at least one more, got {batch_shape}")
         elif shape is not None:
+            if batch_size is not None:
+                check_positive_int(batch_size, "batch_size")
             batch_shape = (batch_size, *normalize_shape(shape, "shape"))
+            if len(batch_shape) < 2:
+                raise ValueError("shape must have at least one dimension (the batch dimension is not part of it), got ()")
         else:
-            raise ValueError("InputLayer needs shape (without the batch dimension) or batch_shape")
+            raise ValueError("InputLayer needs shape (without the batch dimension), e.g. shape=(784,), or batch_shape")
         self.batch_shape = batch_shape
         self.built = True
 
@@ -39,9 +59,16 @@ class InputLayer(Layer):
         return {"name": self.name, "batch_shape": list(self.batch_shape), "dtype": str(self.dtype or "float32")}
 
 
-def Input(shape, batch_size=None, name=None, dtype=None) -> InputLayer:  # noqa: N802 - Keras's name
-    """The model's input: ``Sequential([Input((784,)), Dense(10)])``."""
-    return InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype)
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None, name=None,  # noqa: N802
+          tensor=None, optional=False) -> InputLayer:
+    """The model's input, with Keras 3's arguments: ``Sequential([Input(shape=(784,)), Dense(10)])``
+    or ``model.add(Input(shape=(784,)))`` first.
+
+    gpunet has no symbolic tensors: ``Input`` returns the :class:`InputLayer` itself, which is
+    what a Sequential model takes from Keras's ``Input`` too. ``tensor`` must be None.
+    """
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, ragged=ragged,
+                      batch_shape=batch_shape, input_tensor=tensor, optional=optional, name=name)
 
 
 class KernelLayer(Layer):

@@ -6,6 +6,8 @@ Training (``compile``, ``fit``, ``evaluate``, ``predict``) comes from :class:`gp
 from __future__ import annotations
 
 import json
+import numbers
+import re
 
 from .. import activations, regularizers
 from .. import layers as layers_module
@@ -45,10 +47,14 @@ class Sequential(Trainer, Layer):
                 self.add(layer)
 
     # -- structure ------------------------------------------------------------------------------
-    def add(self, layer: Layer) -> None:
-        """Append a layer (an ``Input`` is accepted only first)."""
+    def add(self, layer: Layer, rebuild: bool = True) -> None:
+        """Append a layer; an ``Input(shape=...)`` is accepted as the first one, as in Keras 3.
+        (``rebuild`` is Keras's argument: weights are created as soon as the input shape is
+        known either way.)"""
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a gpunet layer, got {type(layer).__name__}")
+        if not isinstance(rebuild, bool):
+            raise ValueError(f"add: rebuild must be True or False, got {rebuild!r}")
         if isinstance(layer, Sequential):
             raise TypeError("a model inside a Sequential model is not supported yet: add its layers instead")
         if isinstance(layer, InputLayer):
@@ -69,14 +75,37 @@ class Sequential(Trainer, Layer):
         if self._input_layer is not None and all(l.built for l in self._layers[:-1]):
             self.build()
 
-    def pop(self) -> Layer:
-        """Remove and return the last layer."""
+    def pop(self, rebuild: bool = True) -> Layer:
+        """Remove and return the last layer; the model stays built when its other layers are
+        (``rebuild=False`` marks it unbuilt until its next use, as in Keras)."""
+        if not isinstance(rebuild, bool):
+            raise ValueError(f"pop: rebuild must be True or False, got {rebuild!r}")
         if not self._layers:
             raise ValueError("there is no layer to remove: the model is empty")
         layer = self._layers.pop()
         self.compiled = self.compiled and bool(self._layers)
-        self.built = bool(self._layers) and self._input_layer is not None and all(l.built for l in self._layers)
+        self.built = rebuild and bool(self._layers) and self._input_layer is not None and all(l.built for l in self._layers)
         return layer
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name``, or at position ``index`` of :attr:`layers` (the Input layer
+        is not counted, as in Keras; negative indexes count from the end)."""
+        if name is not None and index is not None:
+            raise ValueError(f"get_layer: pass a layer name or an index, not both (got name={name!r}, index={index!r})")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+                raise TypeError(f"get_layer: index must be an integer, got {type(index).__name__}")
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"get_layer: index {index} is out of range: the model has {len(self._layers)} layers")
+            return self._layers[index]
+        if name is not None:
+            if not isinstance(name, str):
+                raise TypeError(f"get_layer: name must be a string, got {type(name).__name__}")
+            for layer in self._layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"get_layer: no layer named {name!r}; the layers are {[layer.name for layer in self._layers]}")
+        raise ValueError("get_layer: pass a layer name or an index")
 
     @property
     def layers(self) -> list:
@@ -180,28 +209,42 @@ class Sequential(Trainer, Layer):
         )
 
     # -- weights -------------------------------------------------------------------------------
-    # weights, trainable_weights, non_trainable_weights, trainable, count_params: from Layer (the
-    # model's layers are its sub-layers)
+    # weights, trainable_weights, non_trainable_weights, trainable: from Layer (the model's layers
+    # are its sub-layers)
+
+    def count_params(self) -> int:
+        """The number of weights' entries, trainable or not; as in Keras, an error before the
+        model is built (its weights do not exist yet)."""
+        if not self.built:
+            raise ValueError(f"count_params: the model {self.name!r} is not built yet, so it has no weights; add an Input "
+                             "layer, call model.build(input_shape) or run it on data first")
+        return super().count_params()
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, filepath, include_optimizer: bool = True) -> None:
-        """Write the whole model to an HDF5 file in Keras's ``.h5`` layout (atomically): the
-        architecture, the weights, the training config, the optimizer's state and, during fit,
-        what an exact resumption needs. See ``docs/format.md``."""
+        """Write the whole model (atomically): the architecture, the weights, the training config,
+        the optimizer's state and, during fit, what an exact resumption needs. ``"m.keras"``
+        writes Keras 3's zip archive, any other name (``"m.h5"``) Keras's legacy HDF5 layout;
+        ``"m.weights.h5"`` is refused (Keras reads it as weights only). See ``docs/format.md``."""
         save_model(self, filepath, include_optimizer=include_optimizer)
 
-    def check_save_path(self, filepath, template: bool = False) -> str:
+    def check_save_path(self, filepath, template: bool = False, weights: bool = False) -> str:
         """Raise now the error that saving to ``filepath`` would raise (a name Keras would misread,
         a missing or read-only folder, a target that is not a regular file); with ``template=True``
-        the name is filled in later and only its ending and folder are checked."""
-        return check_save_path(filepath, template)
+        the name is filled in later and only its ending and folder are checked. ``weights=True``
+        checks it for :meth:`save_weights` rather than :meth:`save`."""
+        return check_save_path(filepath, template, weights)
 
     def save_weights(self, filepath) -> None:
-        """Write only the weights (Keras's ``.h5`` weights layout), atomically."""
+        """Write only the weights, atomically: ``"w.weights.h5"`` in Keras 3's layout (with the
+        optimizer's variables when the model is compiled, as Keras writes them), any other name
+        (``"w.h5"``) in Keras's legacy layout; a ``.keras`` name is refused."""
         save_weights(self, filepath)
 
     def load_weights(self, filepath) -> None:
-        """Read weights from a gpunet or Keras ``.h5`` file; shapes are checked before any is set."""
+        """Read weights from a gpunet or Keras file (``.keras``, ``.weights.h5`` or ``.h5``, told
+        apart by their contents); shapes are checked before any is set. Keras 3's files also give
+        a compiled model its optimizer's variables, as in Keras."""
         load_weights(self, filepath)
 
     # -- configuration --------------------------------------------------------------------------
@@ -234,28 +277,49 @@ class Sequential(Trainer, Layer):
         return json.dumps(serialize_model(self), **kwargs)
 
     # -- summary --------------------------------------------------------------------------------
-    def summary(self, print_fn=None, line_length: int = 72) -> None:
-        """Print a table of layers, output shapes and parameter counts (Keras's layout)."""
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None) -> None:
+        """Print a table of the layers, their output shapes and parameter counts, then the totals.
+
+        Keras 3's arguments: ``line_length`` (default 72), ``positions`` (where each column ends,
+        as fractions of the line or in characters), ``print_fn`` (called with each line; default
+        ``print``), ``show_trainable`` (a column saying whether each layer trains) and
+        ``layer_range`` (``[first, last]`` layer names or patterns, both included; the totals
+        still count the whole model). ``expand_nested`` has nothing to expand: gpunet models do
+        not nest.
+        """
         print_fn = print_fn or print
-        names = [f"{layer.name} ({type(layer).__name__})" for layer in self._layers]
-        widths = (max([int(line_length * 0.45), *(len(n) + 2 for n in names)]), int(line_length * 0.33))
-        line_length = max(line_length, widths[0] + widths[1] + 12)
+        if line_length is None:
+            line_length = 72
+        elif isinstance(line_length, bool) or not isinstance(line_length, numbers.Integral) or line_length < 20:
+            raise ValueError(f"summary: line_length must be an integer >= 20, got {line_length!r}")
+        for key, value in (("expand_nested", expand_nested), ("show_trainable", show_trainable)):
+            if not isinstance(value, bool):
+                raise ValueError(f"summary: {key} must be True or False, got {value!r}")
+        header = ["Layer (type)", "Output Shape", "Param #"] + (["Trainable"] if show_trainable else [])
+        shapes, shape = [], self.input_shape
+        for layer in self._layers:
+            shape = None if shape is None else layer.compute_output_shape(shape)
+            shapes.append(shape)
+        rows = []
+        for layer, shape in zip(self._layers, shapes):
+            row = [f"{layer.name} ({type(layer).__name__})", "?" if shape is None else str(tuple(shape)),
+                   f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"]
+            rows.append(row + (["Y" if layer.trainable else "N"] if show_trainable else []))
+        first, last = _layer_range(self._layers, layer_range)
+        rows = rows[first:last]
+        widths = _column_widths(positions, line_length, len(header), max([0, *(len(row[0]) for row in rows)]) + 2)
+        line_length = max(line_length, sum(widths[:-1]) + 12)
         rule = "_" * line_length
-        rows = [f'Model: "{self.name}"', rule, _row(("Layer (type)", "Output Shape", "Param #"), widths), "=" * line_length]
-        shape = self.input_shape
-        for i, layer in enumerate(self._layers):
-            if shape is not None:
-                shape = layer.compute_output_shape(shape)
-            shape_text = "?" if shape is None else str(tuple(shape))
-            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-            rows.append(_row((f"{layer.name} ({type(layer).__name__})", shape_text, params), widths))
-            rows.append(rule if i < len(self._layers) - 1 else "=" * line_length)
-        if not self._layers:
-            rows.append("=" * line_length)
-        total = self.count_params()
+        lines = [f'Model: "{self.name}"', rule, _row(header, widths), "=" * line_length]
+        for i, row in enumerate(rows):
+            lines += [_row(row, widths), rule if i < len(rows) - 1 else "=" * line_length]
+        if not rows:
+            lines.append("=" * line_length)
+        total = sum(int(p.size) for p in self.weights)
         trainable = sum(int(p.size) for p in self.trainable_weights)
-        rows += [f"Total params: {total:,}", f"Trainable params: {trainable:,}", f"Non-trainable params: {total - trainable:,}", rule]
-        for line in rows:
+        lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}", f"Non-trainable params: {total - trainable:,}", rule]
+        for line in lines:
             print_fn(line)
 
     def __repr__(self):
@@ -263,7 +327,37 @@ class Sequential(Trainer, Layer):
 
 
 def _row(cells, widths) -> str:
-    first, second = widths
-    name, shape, params = cells
-    return f"{name:<{first}}{shape:<{second}}{params}"
+    return "".join(f"{cell:<{width}}" for cell, width in zip(cells[:-1], widths)) + cells[-1]
 
+
+def _column_widths(positions, line_length: int, columns: int, first_minimum: int) -> list:
+    """The widths of a summary's columns but the last, from Keras's ``positions`` (the columns'
+    right ends, as fractions of ``line_length`` when all are at most 1, else in characters)."""
+    if positions is None:
+        widths = [int(line_length * 0.45), int(line_length * 0.33)] + ([int(line_length * 0.14)] if columns == 4 else [])
+    else:
+        if not isinstance(positions, (list, tuple)) or len(positions) not in (columns - 1, columns) or not all(
+                isinstance(p, numbers.Real) and not isinstance(p, bool) and p > 0 for p in positions):
+            raise ValueError(f"summary: positions must list {columns} increasing positive numbers (the columns' "
+                             f"right ends), got {positions!r}")
+        ends = [p * line_length if all(q <= 1 for q in positions) else p for p in positions]
+        if any(b <= a for a, b in zip(ends, ends[1:])):
+            raise ValueError(f"summary: positions must be increasing, got {positions!r}")
+        widths = [int(b - a) for a, b in zip([0, *ends], ends)][:columns - 1]
+    widths[0] = max(widths[0], first_minimum)
+    return widths
+
+
+def _layer_range(layers, layer_range) -> tuple:
+    """``(start, stop)`` of the layers that Keras's ``layer_range=[first, last]`` names: the first
+    layer matching ``first`` (a name or a regular expression) to the last matching ``last``."""
+    if layer_range is None:
+        return 0, len(layers)
+    if not isinstance(layer_range, (list, tuple)) or len(layer_range) != 2 or not all(isinstance(p, str) for p in layer_range):
+        raise ValueError(f"summary: layer_range must be [first, last] layer names, got {layer_range!r}")
+    found = [[i for i, layer in enumerate(layers) if re.match(pattern, layer.name)] for pattern in layer_range]
+    if not found[0] or not found[1]:
+        raise ValueError(f"summary: layer_range {list(layer_range)} does not match the layers {[l.name for l in layers]}")
+    if min(found[0]) > max(found[1]):
+        return min(found[1]), max(found[0]) + 1
+    return min(found[0]), max(found[1]) + 1

@@ -1,7 +1,9 @@
-"""Loss functions: cross-entropy (fused with log-softmax), mean squared error, binary cross-entropy.
+"""Loss functions: cross-entropy (fused with log-softmax), binary cross-entropy, mean squared and
+absolute error, Huber, KL divergence.
 
-Each returns the mean over the batch (over all elements for ``mse`` and ``binary_cross_entropy``,
-which for one output per sample is the same thing), as PyTorch's ``reduction="mean"``.
+Each returns the mean over the batch (over all elements for the elementwise losses, which for one
+output per sample is the same thing), as PyTorch's ``reduction="mean"``; the elementwise losses
+also give one loss per sample (``per_sample=True``), as Keras's loss functions do.
 """
 
 from __future__ import annotations
@@ -66,53 +68,154 @@ class DenseCrossEntropy(Function):
         return gz, gt
 
 
-class MeanSquaredError(Function):
+class ElementwiseLoss(Function):
+    """Base of losses computed term by term, ``loss(pred, target)`` of equal shapes.
+
+    ``terms(pred, target)`` gives every element's loss and keeps what ``term_grads`` needs;
+    ``term_grads(scale)`` gives ``scale * d terms / d pred`` and ``scale * d terms / d target``
+    (``None`` where ``needs_input_grad`` says no). The terms are averaged over the last axis
+    (summed with ``sums_last_axis``, as for a KL divergence over classes), which is one loss per
+    sample, then over the samples. ``per_sample=True`` stops before the last step and returns the
+    per-sample losses (Keras's loss functions); the default returns their mean (what ``fit``
+    trains on, PyTorch's ``reduction="mean"``).
+    """
+
+    sums_last_axis = False
+
+    def __init__(self, per_sample: bool = False):
+        self.per_sample = per_sample
+
     def forward(self, pred, target):
+        terms = self.terms(pred, target)
+        self.shape = terms.shape
+        if self.per_sample:
+            return terms.sum(axis=-1) if self.sums_last_axis else terms.mean(axis=-1)
+        if self.sums_last_axis and terms.ndim:
+            return terms.sum() * (terms.shape[-1] / terms.size) if terms.size else terms.sum()
+        return terms.mean()
+
+    def backward(self, gy):
+        shape = self.shape
+        if self.per_sample:
+            scale = gy[..., None] if shape else gy
+            if not self.sums_last_axis and shape:
+                scale = scale * (1.0 / shape[-1])
+        else:
+            size = max(int(numpy.prod(shape)), 1)
+            scale = gy * ((shape[-1] if self.sums_last_axis and shape else 1) / size)
+        return self.term_grads(scale)
+
+    def terms(self, pred, target):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def term_grads(self, scale):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _wanted(self, gp, gt):
+        need_p, need_t = self.needs_input_grad
+        return (gp() if need_p else None, gt() if need_t else None)
+
+
+class MeanSquaredError(ElementwiseLoss):
+    """Terms ``(p - t) ** 2``."""
+
+    def terms(self, pred, target):
         self.diff = pred - target
-        return (self.diff * self.diff).mean()
+        return self.diff * self.diff
 
-    def backward(self, gy):
-        g = self.diff * (2 * gy / self.diff.size)
-        np_, nt = self.needs_input_grad
-        return (g if np_ else None, -g if nt else None)
+    def term_grads(self, scale):
+        g = self.diff * (2 * scale)
+        return g if self.needs_input_grad[0] else None, -g if self.needs_input_grad[1] else None
 
 
-class BinaryCrossEntropyWithLogits(Function):
-    """Mean of ``max(z, 0) - z t + log(1 + exp(-|z|))``: stable for any logit."""
+class MeanAbsoluteError(ElementwiseLoss):
+    """Terms ``|p - t|``; the gradient at ``p = t`` is 0."""
 
-    def forward(self, z, t):
+    def terms(self, pred, target):
+        xp = get_array_module(pred)
+        diff = pred - target
+        self.sign = xp.sign(diff)
+        return xp.abs(diff)
+
+    def term_grads(self, scale):
+        g = self.sign * scale
+        return g if self.needs_input_grad[0] else None, -g if self.needs_input_grad[1] else None
+
+
+class Huber(ElementwiseLoss):
+    """Terms ``e ** 2 / 2`` where ``|e| <= delta``, else ``delta * (|e| - delta / 2)``, for
+    ``e = p - t``: quadratic near the target, linear (robust to outliers) beyond ``delta``."""
+
+    def __init__(self, delta: float = 1.0, per_sample: bool = False):
+        super().__init__(per_sample)
+        self.delta = delta
+
+    def terms(self, pred, target):
+        xp = get_array_module(pred)
+        error = pred - target
+        size = xp.abs(error)
+        quadratic = xp.minimum(size, self.delta)
+        self.slope = xp.clip(error, -self.delta, self.delta)  # d terms / d e
+        return 0.5 * quadratic * quadratic + self.delta * (size - quadratic)
+
+    def term_grads(self, scale):
+        g = self.slope * scale
+        return g if self.needs_input_grad[0] else None, -g if self.needs_input_grad[1] else None
+
+
+class KLDivergence(ElementwiseLoss):
+    """Terms ``t log(t / p)`` with ``t`` and ``p`` clipped to ``[eps, 1]`` (as Keras, so that a
+    zero probability stays finite), summed over the last axis (the classes)."""
+
+    sums_last_axis = True
+
+    def __init__(self, epsilon: float = 1e-7, per_sample: bool = False):
+        super().__init__(per_sample)
+        self.epsilon = epsilon
+
+    def terms(self, pred, target):
+        xp = get_array_module(pred)
+        p = xp.clip(pred, self.epsilon, 1.0)
+        t = xp.clip(target, self.epsilon, 1.0)
+        self.p, self.t = p, t
+        self.p_inside = (pred >= self.epsilon) & (pred <= 1.0)
+        self.t_inside = (target >= self.epsilon) & (target <= 1.0)
+        self.log_ratio = xp.log(t / p)
+        return t * self.log_ratio
+
+    def term_grads(self, scale):
+        return self._wanted(lambda: -(self.t / self.p) * self.p_inside * scale,
+                            lambda: (self.log_ratio + 1) * self.t_inside * scale)
+
+
+class BinaryCrossEntropyWithLogits(ElementwiseLoss):
+    """Terms ``max(z, 0) - z t + log(1 + exp(-|z|))``: stable for any logit."""
+
+    def terms(self, z, t):
         xp = get_array_module(z)
-        loss = xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
         self.z, self.t = z, t
-        return loss.mean()
+        return xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
 
-    def backward(self, gy):
-        scale = gy / self.z.size
-        nz, nt = self.needs_input_grad
-        gz = (sigmoid_forward(self.z) - self.t) * scale if nz else None
-        gt = -self.z * scale if nt else None
-        return gz, gt
+    def term_grads(self, scale):
+        return self._wanted(lambda: (sigmoid_forward(self.z) - self.t) * scale, lambda: -self.z * scale)
 
 
-class BinaryCrossEntropy(Function):
-    """Mean of ``-(t log p + (1 - t) log(1 - p))`` with each log clamped at -100 (as PyTorch)."""
+class BinaryCrossEntropy(ElementwiseLoss):
+    """Terms ``-(t log p + (1 - t) log(1 - p))`` with each log clamped at -100 (as PyTorch)."""
 
-    def forward(self, p, t):
+    def terms(self, p, t):
         xp = get_array_module(p)
         with numpy.errstate(divide="ignore"):
             log_p = xp.maximum(xp.log(p), _LOG_FLOOR)
             log_q = xp.maximum(xp.log1p(-p), _LOG_FLOOR)
         self.p, self.t, self.log_p, self.log_q = p, t, log_p, log_q
-        return -(t * log_p + (1 - t) * log_q).mean()
+        return -(t * log_p + (1 - t) * log_q)
 
-    def backward(self, gy):
-        xp = get_array_module(gy)
+    def term_grads(self, scale):
+        xp = get_array_module(self.p)
         p, t = self.p, self.t
-        scale = gy / p.size
-        nz, nt = self.needs_input_grad
-        gp = (p - t) / xp.maximum(p * (1 - p), _EPSILON) * scale if nz else None
-        gt = (self.log_q - self.log_p) * scale if nt else None
-        return gp, gt
+        return self._wanted(lambda: (p - t) / xp.maximum(p * (1 - p), _EPSILON) * scale,
+                            lambda: (self.log_q - self.log_p) * scale)
 
 
 # ----------------------------------------------------------------------------------------------

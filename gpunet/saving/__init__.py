@@ -1,9 +1,10 @@
-"""Model files: Keras's legacy HDF5 layout with gpunet's state tree, atomic writes, and the
-registry that lets user classes round-trip by name."""
+"""Model files: Keras 3's ``.keras`` archive and ``.weights.h5`` layout, Keras's legacy ``.h5``
+layout, each with gpunet's state tree; atomic writes; the registry that lets user classes
+round-trip by name. :mod:`.files` picks the format."""
 
 from ..lookup import custom_object_scope, get_registered_name, get_registered_object, register_serializable
 from .config import model_from_config, model_from_json
-from .hdf5 import check_save_path, load_model, load_weights, save_model, save_weights
+from .files import check_save_path, load_model, load_weights, save_model, save_weights
 
 register_keras_serializable = register_serializable  # Keras's name, for scripts that use it
 

@@ -42,7 +42,8 @@ from .config import model_from_config
 from .training_config import compile_from_config, training_config
 from .tree import fixed_text, read_dataset, read_tree, text, write_tree
 
-__all__ = ["save_model", "save_weights", "load_weights", "load_model", "check_save_path"]
+__all__ = ["save_model", "save_weights", "load_weights", "load_model", "check_save_path", "restore_training",
+           "state_to_save", "write_state_group"]
 
 FORMAT_VERSION = 2
 KERAS_VERSION = "3.0.0"  # the Keras file layout these files follow
@@ -164,12 +165,7 @@ def save_model(model, filepath, include_optimizer: bool = True) -> None:
     """Write the architecture, weights, training config and training state (the optimizer's,
     and the fit's during fit) to ``filepath`` atomically."""
     path = check_save_path(filepath)
-    if not model.built:
-        raise ValueError("the model has no weights yet: build it (an Input layer, or call it on data) before saving")
-    _check_finite(model)
-    state = model.get_state()
-    if not include_optimizer:
-        state.pop("optimizer", None)
+    state = state_to_save(model, include_optimizer)
     config = training_config(model)
     def fill(f):
         f.attrs["keras_version"] = fixed_text(KERAS_VERSION)
@@ -178,12 +174,30 @@ def save_model(model, filepath, include_optimizer: bool = True) -> None:
         if config is not None:
             f.attrs["training_config"] = fixed_text(json.dumps(config))
         _write_weights(f.create_group("model_weights"), model)
-        ours = f.create_group("gpunet")
-        ours.attrs["format_version"] = FORMAT_VERSION
-        ours.attrs["gpunet_version"] = fixed_text(__version__)
-        write_tree(ours.create_group("state"), state)
+        write_state_group(f, state)
 
     _write(path, fill)
+
+
+def state_to_save(model, include_optimizer: bool) -> dict:
+    """The model's training state for a model file, after checking that the model can be saved
+    (built, finite weights)."""
+    if not model.built:
+        raise ValueError("the model has no weights yet: build it (an Input layer, or call it on data) before saving")
+    _check_finite(model)
+    state = model.get_state()
+    if not include_optimizer:
+        state.pop("optimizer", None)
+    return state
+
+
+def write_state_group(f, state: dict) -> None:
+    """gpunet's own group, which Keras ignores: ``/gpunet`` (format and gpunet versions) and the
+    state tree in ``/gpunet/state``."""
+    ours = f.create_group("gpunet")
+    ours.attrs["format_version"] = FORMAT_VERSION
+    ours.attrs["gpunet_version"] = fixed_text(__version__)
+    write_tree(ours.create_group("state"), state)
 
 
 def save_weights(model, filepath) -> None:
@@ -209,8 +223,7 @@ def _read_weights(f, model, path) -> list:
     group = _weights_group(f)
     if "layer_names" not in group.attrs:
         if "layers" in group or "vars" in group:
-            raise ValueError(f"{path}: this is Keras 3's .weights.h5 layout, which gpunet does not read yet; "
-                             "save the weights from Keras with model.save('model.h5') instead")
+            raise ValueError(f"{path}: this is Keras 3's .weights.h5 layout; read it with model.load_weights()")
         raise ValueError(f"{path}: no 'layer_names' attribute: not a Keras/gpunet weights file")
     file_layers = []
     for name in _text_list(group.attrs["layer_names"]):
@@ -358,14 +371,28 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
         state = _read_state(f, path) if compile else {}
         model.set_weights(values)
         if train_config:
-            saved = state.get("optimizer")
-            optimizer = None
-            if saved is not None and isinstance(saved.get("config"), dict):  # gpunet's own, exact configuration
-                optimizer = optimizers.deserialize({key: saved.get(key) for key in ("class_name", "registered_name", "config")})
             # format 1 wrote gpunet's optimizer config in training_config; Keras and format 2 write Keras's
-            compile_from_config(model, train_config, f"{path}: training_config", optimizer=optimizer,
-                                keras=_format_version(f) != 1)
-            if saved is not None and saved.get("class_name") != type(model.optimizer).__name__:
-                state.pop("optimizer")
-            model.set_state(state)
+            restore_training(model, train_config, state, f"{path}: training_config", keras=_format_version(f) != 1)
     return model
+
+
+def restore_training(model, train_config: dict, state: dict, where: str, keras: bool, fallback=None) -> None:
+    """Compile ``model`` from a training config and give it back its training state.
+
+    The optimizer is rebuilt from gpunet's exact configuration when ``state`` has it (else from
+    the training config, read with Keras's meaning when ``keras``), and its state restored when
+    it is of the same class; without such a state, ``fallback()`` may supply one (e.g. from
+    Keras's optimizer variables).
+    """
+    saved = state.get("optimizer")
+    optimizer = None
+    if saved is not None and isinstance(saved.get("config"), dict):  # gpunet's own, exact configuration
+        optimizer = optimizers.deserialize({key: saved.get(key) for key in ("class_name", "registered_name", "config")})
+    compile_from_config(model, train_config, where, optimizer=optimizer, keras=keras)
+    if saved is not None and saved.get("class_name") != type(model.optimizer).__name__:
+        state.pop("optimizer")
+    if state.get("optimizer") is None and fallback is not None:
+        restored = fallback()
+        if restored is not None:
+            state["optimizer"] = restored
+    model.set_state(state)

@@ -4,6 +4,11 @@ The same section sits in ``.h5`` files (Keras's ``training_config`` attribute) a
 files of ``models/``, where it also holds fit's settings (batch size, epochs, dev size, dev
 evaluations per epoch) and callbacks. Everything is rebuilt from gpunet's own registries: class
 names, never code.
+
+As Keras writes them, metrics given by a string stay that string (it is also the name they are
+logged under) and metric objects become ``{"class_name", "config"}`` with Keras's arguments. The
+loss is always written as ``{"class_name", "config"}`` (Keras writes the string it was given, but
+cannot read back some of its own aliases, such as ``"kld"``); gpunet reads either form.
 """
 
 from __future__ import annotations

@@ -7,21 +7,21 @@ import math
 
 from .. import backend
 from ..autograd import Tensor, no_grad
-from ..metrics import BinaryAccuracy, CategoricalAccuracy, Mean, SparseCategoricalAccuracy
+from ..metrics import ACCURACIES, Mean
 from .step import fresh_metrics
 
 __all__ = ["Evaluation", "BestWeights", "dev_monitor"]
 
-_ACCURACIES = (SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy)
-
 
 class Evaluation:
-    """Mean loss and metrics of a compiled model over batches: dropout off, no graph."""
+    """Mean loss and metrics of a compiled model over batches (arrays, or a stream's ``steps``
+    batches): dropout off, no graph."""
 
     def __init__(self, model):
         self.model = model
         self.loss = Mean(name="loss")
         self.metrics = fresh_metrics(model.metrics)
+        self.steps = 0  # batches the last run read
 
     @no_grad()
     def run(self, batches, callbacks=None) -> dict:
@@ -31,7 +31,9 @@ class Evaluation:
         self.loss.reset()
         for m in self.metrics:
             m.reset()
+        self.steps = 0
         for i, (xb, yb) in enumerate(batches.iterate()):
+            self.steps = i + 1
             if callbacks is not None:
                 callbacks.call_batch("on_test_batch_begin", i, None)
             out = model.forward(Tensor._result(xb, None), training=False, logits=fused)
@@ -51,7 +53,7 @@ class Evaluation:
 def dev_monitor(model) -> tuple[str, str]:
     """What fit's best-on-dev tracking watches: dev accuracy when there is one, else dev loss."""
     for metric in model.metrics:
-        if isinstance(metric, _ACCURACIES):
+        if isinstance(metric, ACCURACIES):
             return f"val_{metric.name}", "max"
     return "val_loss", "min"
 

@@ -4,7 +4,7 @@ The course's pseudo-code, and where each line lives::
 
     bestdev = -inf
     for epoch = 1..E:                         FitLoop.run: for epoch in range(initial_epoch, epochs)
-        shuffle T                             order = host_generator().permutation(n)
+        shuffle T                             order = train.shuffled_order()   (data.py)
         for (x, y) in T:                      for xb, yb in train.iterate(order)
             loss = L(f(x; theta), y)          TrainStep.gradients: forward, loss, backward  (step.py)
             theta = theta - lr * grad(loss)   TrainStep.apply: optimizer.apply_gradients
@@ -26,15 +26,16 @@ from collections.abc import Mapping
 
 import numpy
 
-from .. import backend
 from ..callbacks.base import CallbackList, LazyLogs
 from ..callbacks.history import History
 from ..callbacks.progbar import ProgbarLogger
-from ..data import check_batch_size
+from ..data import check_batch_size, describe, input_kind
+from ..pydataset import dataset_length
 from ..interrupts import handle_interrupts
 from ..saving import check_save_path
-from .arguments import (check_bool, check_callbacks, check_compiled, check_int, device_batches, prepare, resolve_verbose,
-                        unpack_validation, validation_schedule)
+from .arguments import (check_bool, check_callbacks, check_compiled, check_int, check_steps, check_stream_arguments,
+                        device_batches, prepare, resolve_verbose, stream_batches, unpack_validation,
+                        validation_schedule)
 from .evaluation import BestWeights, Evaluation, dev_monitor
 from .state import FitState
 
@@ -57,13 +58,24 @@ class FitLoop:
     ``initial_epoch`` to ``epochs``); ``validation_split`` takes the last samples, before
     shuffling; ``validation_data=(x_dev, y_dev)`` takes precedence over it; every epoch reshuffles
     (sampling without replacement) from gpunet's seeded generator when ``shuffle`` is True.
+
+    ``x`` may also be a generator, an iterable or a PyDataset yielding ``(x, y)`` batches (and
+    ``validation_data`` likewise): an epoch is ``steps_per_epoch`` batches, or a whole pass when
+    it is None; a PyDataset's batch order is shuffled, a generator's is its own.
     """
 
     def __init__(self, model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
                  validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1, validations_per_epoch=1,
-                 restore_best=True, validation_batch_size=None, best_checkpoint=None):
+                 restore_best=True, validation_batch_size=None, best_checkpoint=None, steps_per_epoch=None,
+                 validation_steps=None):
         check_compiled(model, "fit")
         self.model = model
+        streaming = input_kind(x) != "array"
+        dev_streaming = validation_data is not None and input_kind(validation_data) != "array"
+        steps_per_epoch = check_steps(steps_per_epoch, "steps_per_epoch", x)
+        validation_steps = check_steps(validation_steps, "validation_steps", validation_data, "validation_data")
+        if streaming or dev_streaming:
+            self._check_streams(x, y, batch_size, validation_data, validation_split, validation_batch_size)
         batch_size = check_batch_size(batch_size)
         self.epochs = check_int(epochs, "epochs", 0)
         self.initial_epoch = check_int(initial_epoch, "initial_epoch", 0)
@@ -77,34 +89,46 @@ class FitLoop:
         validation_batch_size = check_batch_size(validation_batch_size, "validation_batch_size", max(batch_size, 512))
         self.user_callbacks = check_callbacks(callbacks)
         self.best_checkpoint = None if best_checkpoint is None else check_save_path(best_checkpoint)
-
-        x, y = prepare(model, x, y)
+        if self.best_checkpoint is not None and validation_data is None and not validation_split:
+            raise ValueError("best_checkpoint needs dev data: pass validation_data or validation_split")
+        if streaming:
+            self._check_stream_epochs(x, steps_per_epoch)
+            self.train = stream_batches(model, x, "x", steps_per_epoch, shuffle=self.shuffle,
+                                        continuing=steps_per_epoch is not None)
+        else:
+            x, y = prepare(model, x, y)
         x_dev = y_dev = None
-        if validation_data is not None:
+        if validation_data is not None and not dev_streaming:
             x_dev, y_dev = prepare(model, *unpack_validation(validation_data), "validation_data x", "validation_data y")
-        elif validation_split:
+        elif validation_split and validation_data is None:
             split_at = int(math.ceil(x.shape[0] * (1 - validation_split)))
             if split_at >= x.shape[0] or split_at == 0:
                 raise ValueError(f"validation_split={validation_split} leaves no samples for training or for validation out of {x.shape[0]}")
             x, x_dev, y, y_dev = x[:split_at], x[split_at:], y[:split_at], y[split_at:]
-        self.has_dev = x_dev is not None
-        if self.has_dev and x_dev.shape[0] < 100:
+        if x_dev is not None and x_dev.shape[0] < 100:
             warnings.warn(f"the dev set of {x_dev.shape[0]} sample(s) is too small to select a model reliably (fewer than "
                           "100): ties on the dev score are broken by dev loss, but prefer a larger dev set", stacklevel=3)
-        if self.best_checkpoint is not None and not self.has_dev:
-            raise ValueError("best_checkpoint needs dev data: pass validation_data or validation_split")
 
-        self.train = device_batches(model, x, y, batch_size)
-        self.dev = device_batches(model, x_dev, y_dev, validation_batch_size) if self.has_dev else None
-        self.steps = len(self.train)
-        self.evaluations = min(self.evaluations, self.steps)  # at most one dev evaluation per step
+        if not streaming:
+            self.train = device_batches(model, x, y, batch_size)
+        self.steps = self.train.steps  # None: until the data end
+        if self.steps is not None:
+            self.evaluations = min(self.evaluations, self.steps)  # at most one dev evaluation per step
+        self.dev = None
+        if dev_streaming:
+            self._check_dev_generator(validation_data, validation_steps)
+            self.dev = stream_batches(model, validation_data, "validation_data", validation_steps)
+        elif x_dev is not None:
+            self.dev = device_batches(model, x_dev, y_dev, validation_batch_size)
+        self.has_dev = self.dev is not None
         self.history = History()
         log_keys = ["loss", *(m.name for m in model.metrics)]
         log_keys += [f"val_{k}" for k in log_keys] if self.has_dev else []
         log_keys += ["learning_rate", "epoch_time"]
         for cb in self.user_callbacks:
             log_keys += [k for k in cb.log_keys_added(model) if k not in log_keys]
-        params = {"epochs": self.epochs, "steps": self.steps, "batch_size": batch_size, "verbose": self.verbose,
+        params = {"epochs": self.epochs, "steps": self.steps, "batch_size": None if streaming else batch_size,
+                  "verbose": self.verbose,
                   "validations_per_epoch": self.evaluations, "do_validation": self.has_dev, "log_keys": log_keys,
                   "batch_log_keys": ["loss", *(m.name for m in model.metrics)]}
         self.callbacks = CallbackList(
@@ -115,6 +139,45 @@ class FitLoop:
         self.best = BestWeights(model.weights, self.monitor, mode)
         self.state = FitState(self.best, self.user_callbacks)
         self.held = None  # which report's weights the model holds after a restore
+
+    # -- what a generator, an iterable or a PyDataset cannot do ----------------------------------
+    @staticmethod
+    def _check_streams(x, y, batch_size, validation_data, validation_split, validation_batch_size):
+        """What a stream carries itself (targets, batch size) must not be given beside it."""
+        if input_kind(x) != "array":
+            check_stream_arguments(x, y, batch_size)
+            if validation_split and validation_data is None:
+                raise ValueError(f"validation_split needs arrays (it takes their last samples), but x is {describe(x)}: "
+                                 "pass validation_data instead")
+        if validation_data is not None and input_kind(validation_data) != "array" and validation_batch_size is not None:
+            raise ValueError(f"validation_batch_size must be None when validation_data is "
+                             f"{describe(validation_data)}: its batches have their own size")
+
+    def _check_stream_epochs(self, x, steps_per_epoch) -> None:
+        """Refuse, before reading anything, the epochs and evaluations the data cannot feed."""
+        kind = input_kind(x)
+        epochs = self.epochs - self.initial_epoch
+        if kind == "iterator" and steps_per_epoch is None and epochs > 1:
+            raise ValueError(
+                f"x is a generator, which can be read only once: with steps_per_epoch=None its first epoch runs until "
+                f"it is exhausted, so epochs {self.initial_epoch + 2}..{self.epochs} would have no data. Pass "
+                "steps_per_epoch (with a generator that loops over its data), a re-iterable object, or a "
+                "gpunet.utils.PyDataset")
+        steps = steps_per_epoch if steps_per_epoch is not None else dataset_length(x) if kind == "pydataset" else None
+        if steps is None and self.evaluations > 1:
+            raise ValueError(f"validations_per_epoch={self.evaluations} needs epochs of a known length, but x is "
+                             f"{describe(x)} without steps_per_epoch: pass steps_per_epoch, or a gpunet.utils.PyDataset")
+
+    def _check_dev_generator(self, dev, validation_steps) -> None:
+        """A generator without validation_steps is exhausted by its first evaluation: refuse more."""
+        if input_kind(dev) != "iterator" or validation_steps is not None:
+            return
+        evaluations = sum(bool(self.validates(e)) for e in range(self.initial_epoch, self.epochs)) * self.evaluations
+        if evaluations > 1:
+            raise ValueError(
+                f"validation_data is a generator, which can be read only once, but fit would evaluate on it "
+                f"{evaluations} times: pass validation_steps (with a generator that loops over its data), a "
+                "re-iterable object, or a gpunet.utils.PyDataset")
 
     # -- pieces of the loop ---------------------------------------------------------------------
     def _train_step(self):
@@ -157,6 +220,8 @@ class FitLoop:
     def run(self) -> History:
         model, callbacks, state = self.model, self.callbacks, self.state
         optimizer = model.optimizer
+        for cb in self.user_callbacks:  # a backup of an interrupted fit (BackupAndRestore) says where to start
+            self.initial_epoch = cb.resume_epoch(self.initial_epoch)
         resume = model.take_resume_state()
         restore_callbacks = state.resume(resume, self.initial_epoch)
         step, running, reset_running = self._train_step()
@@ -165,6 +230,31 @@ class FitLoop:
         warned = False
         began = updated = False
         logs: dict = {}
+
+        def report(epoch, complete, validate_now, start):
+            """A report: the running training values, a dev evaluation, best-on-dev, on_epoch_end."""
+            nonlocal logs, warned
+            state.complete = complete
+            logs = {key: float(value) for key, value in running().items()}
+            improved = False
+            if validate_now:
+                callbacks.on_test_begin()
+                dev_logs = Evaluation(model).run(self.dev, callbacks)
+                callbacks.on_test_end(dev_logs)
+                logs.update((f"val_{k}", v) for k, v in dev_logs.items())
+                improved = self.best.update(epoch, logs, model.report_is_sound(logs))
+            logs["learning_rate"] = optimizer.learning_rate
+            logs["epoch_time"] = time.perf_counter() - start
+            if not warned:
+                warned = self._warn_non_finite(logs, epoch)
+            callbacks.on_epoch_end(epoch, logs)
+            if improved and self.best_checkpoint is not None:
+                model.save(self.best_checkpoint)  # after the callbacks, so the file holds their new state
+
+        if resume and not getattr(self.train, "resumes_exactly", True):
+            warnings.warn("x is a generator (or a stream read across epochs), which cannot be rewound: the resumed fit "
+                          "takes the batches that come next, not those an uninterrupted fit would have seen",
+                          stacklevel=3)
         model.attach_fit(self)
         try:
             with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"), handle_interrupts(), \
@@ -180,10 +270,10 @@ class FitLoop:
                     reset_running()
                     start = time.perf_counter()
                     validate_now = self.has_dev and self.validates(epoch)
-                    report_at = report_steps(self.steps, self.evaluations if validate_now else 1)
-                    order = backend.host_generator().permutation(self.train.samples) if self.shuffle else None
-                    if order is not None and backend.name() != "numpy":
-                        order = backend.to_device(order)
+                    # steps unknown (a stream without steps_per_epoch): one report, when the data end
+                    report_at = report_steps(self.steps, self.evaluations if validate_now else 1) if self.steps else [0]
+                    order = self.train.shuffled_order() if self.shuffle else None
+                    i = -1
                     for i, (xb, yb) in enumerate(self.train.iterate(order)):
                         callbacks.call_batch("on_train_batch_begin", i, None)
                         step(xb, yb)
@@ -193,24 +283,13 @@ class FitLoop:
                         if i + 1 != report_at[0] and not model.stop_training:
                             continue
                         report_at.pop(0)
-                        state.complete = i + 1 == self.steps
-                        logs = {key: float(value) for key, value in running().items()}
-                        improved = False
-                        if validate_now:
-                            callbacks.on_test_begin()
-                            dev_logs = Evaluation(model).run(self.dev, callbacks)
-                            callbacks.on_test_end(dev_logs)
-                            logs.update((f"val_{k}", v) for k, v in dev_logs.items())
-                            improved = self.best.update(epoch, logs, model.report_is_sound(logs))
-                        logs["learning_rate"] = optimizer.learning_rate
-                        logs["epoch_time"] = time.perf_counter() - start
-                        if not warned:
-                            warned = self._warn_non_finite(logs, epoch)
-                        callbacks.on_epoch_end(epoch, logs)
-                        if improved and self.best_checkpoint is not None:
-                            model.save(self.best_checkpoint)  # after the callbacks, so the file holds their new state
+                        report(epoch, i + 1 == self.steps, validate_now, start)
                         if model.stop_training:
                             break
+                    if report_at and not model.stop_training:  # the data ended before the epoch's last report
+                        self._end_of_data(epoch, i + 1)
+                        if i >= 0:
+                            report(epoch, self.steps is None, validate_now, start)
                     if model.stop_training:
                         break
                 self._finish(logs)
@@ -226,9 +305,21 @@ class FitLoop:
             raise
         finally:
             model.detach_fit(self)
+            self.train.close()
+            if self.dev is not None:
+                self.dev.close()
             if began:
                 self._conclude()
         return self.history
+
+    def _end_of_data(self, epoch, taken: int) -> None:
+        """x ended before the epoch's planned steps: warn, as Keras does, and stop training."""
+        if self.steps is None:
+            return
+        warnings.warn(f"x ran out of data after {taken} of the {self.steps} steps of epoch {epoch + 1}: training "
+                      "stops here. A generator must yield steps_per_epoch * epochs batches (loop over the data)",
+                      stacklevel=4)
+        self.model.stop_training = True
 
     def _finish(self, logs, interrupted: bool = False) -> None:
         """The end of training: fit's best-on-dev weights put back, then ``on_train_end``. After a

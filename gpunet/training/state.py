@@ -10,7 +10,9 @@ weights and its optimizer's state, the tree :meth:`FitState.get_state` returns::
 
 ``load_model`` hands it back to the model, and the next ``fit(initial_epoch=k)`` that starts
 where the file stopped takes it back: the same batches, the same dropout masks, the same
-decisions as a run that was never interrupted.
+decisions as a run that was never interrupted. That holds for arrays, memory-mapped arrays and
+a PyDataset read whole each epoch, whose batches follow from the saved generators; a generator
+cannot be rewound, so fit resumes on it with a warning, taking the batches that come next.
 """
 
 from __future__ import annotations

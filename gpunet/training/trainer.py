@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Mapping
 
 import numpy
 
@@ -20,8 +21,9 @@ from .. import optimizers as optimizers_module
 from ..autograd import Tensor, no_grad
 from ..callbacks.base import CallbackList
 from ..callbacks.progbar import format_logs
-from ..data import Batches, check_batch_size, check_features
-from .arguments import check_bool, check_compiled, device_batches, prepare, resolve_verbose, to_device
+from ..data import check_features
+from .arguments import (check_bool, check_compiled, evaluation_batches, prediction_batches, prepare, resolve_verbose,
+                        to_device)
 from .evaluation import Evaluation
 from .loop import FitLoop
 from .step import TrainStep, wrap_train_step
@@ -133,7 +135,8 @@ class Trainer:
     # -- fit, evaluate, predict -----------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1, validations_per_epoch=1,
-            restore_best=True, validation_batch_size=None, best_checkpoint=None):
+            restore_best=True, validation_batch_size=None, best_checkpoint=None, steps_per_epoch=None,
+            validation_steps=None):
         """Train with the course's loop; returns a :class:`~gpunet.callbacks.History`.
 
         Keras 3's arguments and semantics (see :class:`~gpunet.training.loop.FitLoop`), plus, from
@@ -153,6 +156,11 @@ class Trainer:
         resumes exactly with ``initial_epoch=k``: shuffling and dropout streams, optimizer state,
         the best dev score and weights so far, and the callbacks' counters come from the file.
 
+        ``x`` may be an array, a memory-mapped array (read from disk batch by batch), a generator
+        or iterable yielding ``(x, y)`` batches, or a :class:`~gpunet.utils.PyDataset`;
+        ``validation_data`` likewise. ``steps_per_epoch`` / ``validation_steps`` count the batches
+        taken from a generator, an iterable or a PyDataset (None: until it ends, as in Keras 3).
+
         Every argument is checked before the first update: a fit that raises for bad input
         leaves the weights, the optimizer and a pending resumption untouched.
         """
@@ -160,27 +168,31 @@ class Trainer:
                        validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
                        initial_epoch=initial_epoch, validation_freq=validation_freq,
                        validations_per_epoch=validations_per_epoch, restore_best=restore_best,
-                       validation_batch_size=validation_batch_size, best_checkpoint=best_checkpoint)
+                       validation_batch_size=validation_batch_size, best_checkpoint=best_checkpoint,
+                       steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
         return loop.run()
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, callbacks=None):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, callbacks=None, steps=None):
         """Loss and metrics on (x, y), dropout off and no graph built.
 
         Returns ``[loss, *metrics]`` (the loss alone when there is no metric), or a dict with
-        ``return_dict=True``, as Keras does.
+        ``return_dict=True``, as Keras does. ``x`` may be a memory-mapped array, or a generator,
+        an iterable or a PyDataset of ``(x, y)`` batches, read for ``steps`` batches (None: to its end).
         """
         check_compiled(self, "evaluate")
-        batch_size = check_batch_size(batch_size)
         verbose = resolve_verbose(verbose)
-        x, y = prepare(self, x, y)
-        batches = device_batches(self, x, y, batch_size)
-        callback_list = CallbackList(callbacks or [], model=self, params={"steps": len(batches), "verbose": verbose})
+        batches = evaluation_batches(self, x, y, batch_size, steps)
+        callback_list = CallbackList(callbacks or [], model=self, params={"steps": batches.steps, "verbose": verbose})
         callback_list.on_test_begin()
-        with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"), self.host_parallelism():
-            logs = Evaluation(self).run(batches, callback_list)
+        evaluation = Evaluation(self)
+        try:
+            with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"), self.host_parallelism():
+                logs = evaluation.run(batches, callback_list)
+        finally:
+            batches.close()
         callback_list.on_test_end(logs)
         if verbose:
-            sys.stdout.write(f"{len(batches)}/{len(batches)} - {format_logs(logs)}\n")
+            sys.stdout.write(f"{evaluation.steps}/{evaluation.steps} - {format_logs(logs)}\n")
         if return_dict:
             return logs
         values = list(logs.values())
@@ -193,18 +205,61 @@ class Trainer:
         return backend.host_parallelism(any(getattr(layer, "uses_host_threads", False) for layer in layers))
 
     @no_grad()
-    def predict(self, x, batch_size=None, verbose=0):
-        """The model's outputs (softmax probabilities for a softmax model) as a host NumPy array."""
-        batch_size = check_batch_size(batch_size)
-        x = check_features(x, "x", None)
-        if not self.built:
-            self.build_from_data(x.shape)
-        x = check_features(x, "x", self.input_shape[1:])
-        batches = Batches(to_device(x, True), None, batch_size)
-        with self.host_parallelism():
-            outputs = [self.forward(Tensor._result(xb, None), training=False).data for xb, _ in batches.iterate()]
+    def predict(self, x, batch_size=None, verbose=0, steps=None):
+        """The model's outputs (softmax probabilities for a softmax model) as a host NumPy array.
+
+        ``x`` may be a memory-mapped array, or a generator, an iterable or a PyDataset yielding
+        ``x`` (or ``(x, y)``) batches, read for ``steps`` batches (None: to its end)."""
+        batches = prediction_batches(self, x, batch_size, steps)
+        try:
+            with self.host_parallelism():
+                outputs = [self.forward(Tensor._result(xb, None), training=False).data for xb, _ in batches.iterate()]
+        finally:
+            batches.close()
         xp = backend.get_array_module(outputs[0])
         return backend.to_host(xp.concatenate(outputs, axis=0))
+
+    # -- one batch at a time ------------------------------------------------------------------
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer update on exactly the batch ``(x, y)``, as Keras 3 does it.
+
+        The update is fit's: the model's ``train_step`` (by default the recorded and replayed
+        :class:`~gpunet.training.TrainStep`, so a loop of ``train_on_batch`` calls costs what fit's
+        steps cost). Returns this batch's loss (computed before the update, regularization
+        included) and metrics: the loss alone when no metric is compiled, else ``[loss, *metrics]``,
+        or a dict with ``return_dict=True``; the compiled metrics are reset at every call, as in
+        Keras. ``sample_weight`` and ``class_weight`` are not supported and must be None.
+        """
+        check_compiled(self, "train_on_batch")
+        _refuse_weighting("train_on_batch", sample_weight=sample_weight, class_weight=class_weight)
+        check_bool(return_dict, "train_on_batch: return_dict")
+        if y is None:
+            raise ValueError("train_on_batch needs the batch's targets y")
+        x, y = prepare(self, x, y)
+        data = (to_device(x, True), to_device(y, self.loss.target_kind != "labels"))
+        self.reset_metrics()
+        with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"), self.host_parallelism():
+            logs = self.train_step(data)
+            if not isinstance(logs, Mapping):
+                raise TypeError(f"train_step must return a dict of logs, got {type(logs).__name__}")
+            logs = {key: _log_value(value) for key, value in logs.items()}
+        return _batch_result(logs, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss and metrics on exactly the batch ``(x, y)``, dropout off (``evaluate`` on one
+        batch); returned as :meth:`train_on_batch` returns them."""
+        check_compiled(self, "test_on_batch")
+        _refuse_weighting("test_on_batch", sample_weight=sample_weight)
+        check_bool(return_dict, "test_on_batch: return_dict")
+        if y is None:
+            raise ValueError("test_on_batch needs the batch's targets y")
+        x = check_features(x, "x", None)
+        return self.evaluate(x, y, batch_size=max(len(x), 1), verbose=0, return_dict=return_dict)
+
+    def predict_on_batch(self, x):
+        """The model's outputs on exactly the batch ``x``, as a host NumPy array."""
+        x = check_features(x, "x", None)
+        return self.predict(x, batch_size=max(len(x), 1), verbose=0)
 
     # -- which weights the model holds ----------------------------------------------------------
     def weights_finite(self) -> bool:
@@ -266,3 +321,24 @@ class Trainer:
             check_compiled(self, "set_state")
             self.optimizer.set_state(state["optimizer"])
         self._resume = state.get("fit") or None
+
+
+def _refuse_weighting(method: str, **arguments) -> None:
+    """Keras's per-sample and per-class weights, which gpunet does not implement: None only."""
+    for name, value in arguments.items():
+        if value is not None:
+            raise ValueError(f"{method}: {name} is not supported by gpunet; pass {name}=None (every sample counts the same)")
+
+
+def _log_value(value):
+    """A log entry as Keras returns it: a Python float for a scalar, else a host array."""
+    value = numpy.asarray(backend.to_host(value))
+    return float(value.reshape(())) if value.size == 1 else value
+
+
+def _batch_result(logs: dict, return_dict: bool):
+    """Keras's return value: the dict, or ``[loss, *metrics]`` (the loss alone without metrics)."""
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values

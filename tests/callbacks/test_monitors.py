@@ -644,7 +644,7 @@ def test_plateau_resumes_its_counters(tmp_path, checkpoint_first):
 @pytest.mark.parametrize("filepath,error", [
     ("missing/ck.h5", FileNotFoundError),
     ("missing/ck-{epoch:02d}.h5", FileNotFoundError),
-    ("ck.keras", ValueError),
+    ("ck.weights.h5", ValueError),  # a whole model under a name Keras reads as weights only
     ("folder", IsADirectoryError),
 ])
 def test_model_checkpoint_paths_are_checked_before_training(tmp_path, monkeypatch, filepath, error):
@@ -658,3 +658,22 @@ def test_model_checkpoint_paths_are_checked_before_training(tmp_path, monkeypatc
     assert model.optimizer.iterations == 0
     for got, want in zip(model.get_weights(), before):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("cls", [gpunet.callbacks.EarlyStopping, gpunet.callbacks.ReduceLROnPlateau,
+                                 lambda monitor: gpunet.callbacks.ModelCheckpoint("unused.h5", monitor=monitor, save_best_only=True)])
+def test_auto_mode_follows_the_compiled_metric_direction(cls, tmp_path, monkeypatch):
+    """As Keras 3: AUC, precision and recall go up, whatever their key says; errors go down."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    model = gpunet.Sequential([gpunet.layers.Input((4,)), gpunet.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy",
+                  metrics=[gpunet.metrics.AUC(name="auc"), gpunet.metrics.Recall(name="rec"), "mae"])
+    expected = {"val_auc": "max", "val_rec": "max", "val_mae": "min", "val_loss": "min", "auc": "max"}
+    for monitor, mode in expected.items():
+        callback = cls(monitor=monitor)
+        model.fit(x, y, epochs=1, batch_size=16, validation_split=0.25, callbacks=[callback], verbose=0)
+        assert callback.mode == mode, monitor
+        assert callback.best > (-np.inf if mode == "max" else -1e9) and callback.best < (np.inf if mode == "min" else 1e9)

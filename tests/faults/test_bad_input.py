@@ -127,7 +127,7 @@ CASES = [
     # files
     ("load_model missing", lambda m: gpunet.load_model("no/such/file.h5"), OSError, "no/such/file.h5", (FILES,)),
     ("load_model type", lambda m: gpunet.load_model(42), TypeError, "filepath", NOTHING),
-    ("save to .keras", lambda m: m.save("model.keras"), ValueError, "model.keras", (FILES,)),
+    ("save_weights to .keras", lambda m: m.save_weights("model.keras"), ValueError, "model.keras", (FILES,)),
     ("save into missing folder", lambda m: m.save("no/such/folder/m.h5"), OSError, "no/such/folder", (FILES,)),
     ("model_from_json", lambda m: gpunet.model_from_json("{"), ValueError, "JSON", NOTHING),
     # datasets

@@ -160,10 +160,12 @@ def test_model_on_every_backend_saves_and_loads(tmp_path, xp):
 
 
 def test_paths_keras_would_misread_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="use a name ending in .h5"):
-        net().save(tmp_path / "m.keras")
-    with pytest.raises(ValueError, match="'.weights.h5'"):
-        net().save_weights(tmp_path / "m.weights.h5")
+    # Keras reads a '.weights.h5' name as weights only, and a '.keras' name as a whole model
+    with pytest.raises(ValueError, match=r"'\.weights\.h5' as a weights-only file"):
+        net().save(tmp_path / "m.weights.h5")
+    with pytest.raises(ValueError, match=r"'\.keras' file holds a whole model"):
+        net().save_weights(tmp_path / "m.keras")
+    assert os.listdir(tmp_path) == []
 
 
 # ---------------------------------------------------------------------------------------------

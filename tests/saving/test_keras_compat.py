@@ -4,7 +4,7 @@
   ``keras_model.load_weights`` read what ``model.save`` / ``model.save_weights`` write;
 - Keras -> gpunet: ``gpunet.load_model`` and ``model.load_weights`` read what Keras's
   ``model.save("k.h5")`` writes (and the legacy weights-only layout: Keras 3's own
-  ``save_weights`` only writes its newer ``.weights.h5`` layout, which gpunet does not read);
+  ``save_weights`` only writes its newer ``.weights.h5`` layout, tested in test_keras_format.py);
 - the compiled state: which of gpunet's optimizers and losses Keras compiles from the file's
   ``training_config``, and what gpunet makes of Keras's optimizers.
 
@@ -252,20 +252,17 @@ def test_gpunet_load_weights_reads_keras_files(tmp_path, arch):
 
 def test_keras3_save_weights_writes_only_its_newer_layout(tmp_path):
     """Why the test above uses Keras's legacy writer: Keras 3 refuses ``save_weights("w.h5")``.
-    What it writes instead, ``.weights.h5``, gpunet either refuses with a ValueError (as
-    docs/format.md says today) or, once it reads that layout, reads right."""
+    What it writes instead, ``.weights.h5``, gpunet reads right (test_keras_format.py tests that
+    layout for every layer)."""
     kmodel = random_keras_model("dense-relu")
     with pytest.raises(ValueError, match=r"\.weights\.h5"):
         kmodel.save_weights(tmp_path / "w.h5")
     kmodel.save_weights(tmp_path / "w.weights.h5")
     x, _ = data("dense-relu", seed=2)
     target = gpunet_model("dense-relu")
-    before = target.get_weights()
-    with pytest.raises(ValueError, match=r"Keras 3's \.weights\.h5 layout.*does not read yet"):
-        target.load_weights(tmp_path / "w.weights.h5")
-    for got, want in zip(target.get_weights(), before):  # refused before anything was assigned
-        np.testing.assert_array_equal(got, want)
-    assert x.shape[0] > 0
+    assert np.abs(target.predict(x) - keras_predict(kmodel, x)).max() > 10 * ATOL, "the fresh gpunet model already agrees"
+    target.load_weights(tmp_path / "w.weights.h5")
+    assert_same_predictions(target.predict(x), keras_predict(kmodel, x), "gpunet model.load_weights('w.weights.h5')")
 
 
 # ---------------------------------------------------------------------------------------------

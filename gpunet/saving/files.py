@@ -1,0 +1,102 @@
+"""Which format a file is: chosen by its name when saving, as Keras chooses, and by its contents
+when loading.
+
+=======================  ===========================================  ==================================
+name                     ``model.save``                               ``model.save_weights``
+=======================  ===========================================  ==================================
+``*.keras``              Keras 3's zip archive (:mod:`.keras_zip`)    refused (a ``.keras`` is a model)
+``*.weights.h5``         refused (Keras reads it as weights only)     Keras 3's layout (:mod:`.keras_weights`)
+anything else (``.h5``)  Keras's legacy HDF5 layout (:mod:`.hdf5`)    the legacy weights layout
+=======================  ===========================================  ==================================
+
+Loading looks at the file itself: a zip archive is a ``.keras`` file (a name ending in
+``.keras`` must be one), an HDF5 file with Keras 3's ``layers``/``vars`` groups is a
+``.weights.h5`` file, and any other HDF5 file is read in the legacy layout.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import hdf5, keras_zip
+from .atomic import atomic_write, check_folder, check_target
+from .keras_weights import is_keras3_layout, load_weights_from, weights_bytes
+
+__all__ = ["check_save_path", "save_model", "save_weights", "load_model", "load_weights"]
+
+_KERAS = ".keras"
+_WEIGHTS = ".weights.h5"
+
+
+def _path(filepath, what: str = "filepath") -> str:
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a path, got {type(filepath).__name__}")
+    path = os.fspath(filepath)
+    return os.fsdecode(path) if isinstance(path, bytes) else path
+
+
+def check_save_path(path, template: bool = False, weights: bool = False) -> str:
+    """``path`` if it can be saved to: a name whose format Keras reads as what is saved (a whole
+    model, or with ``weights=True`` weights only), and a target that can be written; a clear
+    error otherwise. fit calls it for its checkpoint paths, so that a bad path fails before
+    training. With ``template=True`` the name is filled in later (``"ck-{epoch:02d}.keras"``):
+    only its ending and its folder are checked."""
+    path = _path(path)
+    if weights and path.endswith(_KERAS):
+        raise ValueError(f"{path!r}: a '.keras' file holds a whole model; save it with model.save(), or name a "
+                         "weights file '.weights.h5' (Keras 3's layout) or '.h5' (the legacy layout)")
+    if not weights and path.endswith(_WEIGHTS):
+        raise ValueError(f"{path!r}: Keras reads '.weights.h5' as a weights-only file; save weights there with "
+                         "model.save_weights(), or name the model file '.keras' or '.h5'")
+    if template:
+        check_folder(path)
+    else:
+        check_target(path)
+    return path
+
+
+def save_model(model, filepath, include_optimizer: bool = True) -> None:
+    """``model.save``: ``.keras`` archive or legacy ``.h5``, by the name."""
+    path = check_save_path(filepath)
+    if path.endswith(_KERAS):
+        keras_zip.save_model(model, path, include_optimizer=include_optimizer)
+    else:
+        hdf5.save_model(model, path, include_optimizer=include_optimizer)
+
+
+def save_weights(model, filepath) -> None:
+    """``model.save_weights``: Keras 3's ``.weights.h5`` layout or the legacy one, by the name.
+    Keras 3's layout holds the optimizer's variables too when the model is compiled."""
+    path = check_save_path(filepath, weights=True)
+    if not path.endswith(_WEIGHTS):
+        hdf5.save_weights(model, path)
+        return
+    if not model.built:
+        raise ValueError("the model has no weights yet: build it before saving its weights")
+    hdf5._check_finite(model)
+    data = weights_bytes(model)
+    with atomic_write(path) as temp, open(temp, "wb") as handle:
+        handle.write(data)
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002 - Keras's argument name
+    """Rebuild a model from a ``.keras`` archive or an ``.h5`` file (by their contents)."""
+    path = _path(filepath)
+    if path.endswith(_KERAS) or keras_zip.is_zip_file(path):
+        return keras_zip.load_model(path, custom_objects=custom_objects, compile=compile)
+    return hdf5.load_model(path, custom_objects=custom_objects, compile=compile)
+
+
+def load_weights(model, filepath) -> None:
+    """Read weights from a ``.keras`` archive, a ``.weights.h5`` file or a legacy ``.h5`` file
+    (by their contents) into a model of the same architecture; every shape is checked before
+    any weight is assigned."""
+    path = _path(filepath)
+    if path.endswith(_KERAS) or keras_zip.is_zip_file(path):
+        keras_zip.load_weights(model, path)
+        return
+    with hdf5._Damaged(path), hdf5._open(path) as f:
+        if is_keras3_layout(f):
+            load_weights_from(model, f, path)
+            return
+    hdf5.load_weights(model, path)

@@ -1,0 +1,228 @@
+"""Keras 3's weights layout: ``.weights.h5`` files, and ``model.weights.h5`` inside ``.keras``.
+
+Layout (what Keras 3.15's ``model.save_weights("x.weights.h5")`` writes)::
+
+    /vars                            attrs: name (the model's); no datasets
+    /layers/<path>/vars              attrs: name (the layer's)
+    /layers/<path>/vars/0, 1, ...    the layer's weights: trainable then the others, in creation order
+    /optimizer/vars                  attrs: name (the optimizer's)
+    /optimizer/vars/0, 1, ...        iteration, learning_rate, then per-weight variables
+                                     (see :mod:`gpunet.saving.keras_optimizer`)
+
+A layer's ``<path>`` is not its name but its class in snake case, numbered within the model
+as Keras numbers it: ``dense``, ``dense_1``, ``conv2d``, ``batch_normalization``... (two models
+whose layers carry other names still share a layout). Every layer has its group, weights or not.
+
+Reading refuses soft and external links, external and virtual datasets (a file that points
+elsewhere on the disk), non-numeric data, shapes that differ from the model's (checked before
+any data is read) and NaN or infinite weights; nothing is assigned until everything was read.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy
+
+from .. import backend
+from .keras_optimizer import keras_optimizer_variables, optimizer_state_from_keras
+from .tree import fixed_text, read_dataset
+
+__all__ = ["layer_paths", "write_weights", "read_weights", "read_optimizer_variables", "check_links",
+           "is_keras3_layout", "restore_optimizer", "open_bytes", "weights_bytes", "load_weights_from"]
+
+
+def _h5py():
+    import h5py  # noqa: PLC0415 - a required dependency, imported when files are used
+
+    return h5py
+
+
+def snake_case(name: str) -> str:
+    """Keras's rule for a class name: ``Dense`` -> ``dense``, ``MaxPooling2D`` -> ``max_pooling2d``."""
+    import re  # noqa: PLC0415
+
+    name = re.sub(r"\W+", "", name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def layer_paths(model) -> list:
+    """``[(layer, "layers/dense"), (layer, "layers/dense_1"), ...]`` in the model's order."""
+    used: dict = {}
+    paths = []
+    for layer in model.layers:
+        name = snake_case(type(layer).__name__)
+        if name in used:
+            used[name] += 1
+            name = f"{name}_{used[name]}"
+        else:
+            used[name] = 0
+        paths.append((layer, f"layers/{name}"))
+    return paths
+
+
+# ----------------------------------------------------------------------------------------------
+# writing
+# ----------------------------------------------------------------------------------------------
+def _vars_group(f, path: str, name: str):
+    group = f.create_group(f"{path}/vars" if path else "vars")
+    group.attrs["name"] = fixed_text(name)
+    return group
+
+
+def write_weights(f, model, include_optimizer: bool = True) -> None:
+    """Write the model's weights (and its optimizer's variables when it is compiled) into the
+    open h5py file ``f``."""
+    _vars_group(f, "", model.name)
+    for layer, path in layer_paths(model):
+        group = _vars_group(f, path, layer.name)
+        for i, param in enumerate(layer.weights):
+            group.create_dataset(str(i), data=backend.to_host(param.data), track_times=False)
+    if include_optimizer and model.compiled:
+        group = _vars_group(f, "optimizer", model.optimizer.name)
+        for i, value in enumerate(keras_optimizer_variables(model.optimizer, model.trainable_weights)):
+            group.create_dataset(str(i), data=value, track_times=False)
+
+
+def weights_bytes(model, include_optimizer: bool = True, extra=None) -> bytes:
+    """A whole ``model.weights.h5`` as bytes; ``extra(f)`` may add groups of its own."""
+    buffer = io.BytesIO()
+    with _h5py().File(buffer, "w") as f:
+        write_weights(f, model, include_optimizer)
+        if extra is not None:
+            extra(f)
+    return buffer.getvalue()
+
+
+# ----------------------------------------------------------------------------------------------
+# reading
+# ----------------------------------------------------------------------------------------------
+def open_bytes(data: bytes, where: str):
+    """An h5py file over ``data`` (read-only, in memory)."""
+    try:
+        return _h5py().File(io.BytesIO(data), "r")
+    except OSError as exc:
+        raise ValueError(f"{where} is not a readable HDF5 file ({exc})") from None
+
+
+def check_links(f, where: str) -> None:
+    """Refuse anything in the file that reads outside it: soft and external links, external and
+    virtual datasets."""
+    h5py = _h5py()
+    pending = [f]
+    while pending:
+        group = pending.pop()
+        for name in group.keys():
+            link = group.get(name, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                raise ValueError(f"{where}: {group.name.rstrip('/')}/{name} is a {type(link).__name__}; "
+                                 "gpunet reads only plain groups and datasets")
+            item = group.get(name)
+            if isinstance(item, h5py.Group):
+                pending.append(item)
+            elif isinstance(item, h5py.Dataset):
+                if item.external or item.is_virtual:
+                    raise ValueError(f"{where}: dataset {item.name} keeps its data outside the file")
+
+
+def is_keras3_layout(f) -> bool:
+    """Whether an open HDF5 file has Keras 3's weights layout (rather than the legacy one)."""
+    return "layer_names" not in f.attrs and "model_weights" not in f and ("layers" in f or "vars" in f)
+
+
+def _numbered(group, what: str, where: str) -> list:
+    """The datasets ``0 .. n-1`` of a ``vars`` group, in order (nothing else allowed)."""
+    names = list(group.keys())
+    expected = [str(i) for i in range(len(names))]
+    if sorted(names, key=lambda n: (len(n), n)) != expected:
+        raise ValueError(f"{where}: {what} holds {sorted(names)}, expected datasets named 0 to {len(names) - 1}")
+    return [group[n] for n in expected]
+
+
+def _check_bfloat16(dataset, what: str, where: str) -> None:
+    kind = dataset.attrs.get("dtype")
+    if isinstance(kind, (bytes, str, numpy.bytes_)) and (kind.decode() if isinstance(kind, bytes) else str(kind)) == "bfloat16":
+        raise ValueError(f"{where}: {what} is stored as bfloat16, which gpunet does not support")
+
+
+def read_weights(f, model, where: str) -> list:
+    """Every weight of ``model`` from a file in Keras 3's layout, checked, in ``model.weights``
+    order (nothing assigned)."""
+    h5py = _h5py()
+    layers = f.get("layers")
+    if layers is not None and not isinstance(layers, h5py.Group):
+        raise ValueError(f"{where}: 'layers' is not a group")
+    paths = layer_paths(model)
+    known = {path.split("/", 1)[1] for _, path in paths}
+    values = {}
+    for layer, path in paths:
+        weights = layer.weights
+        group = f.get(f"{path}/vars") if layers is not None else None
+        if group is not None and not isinstance(group, h5py.Group):
+            raise ValueError(f"{where}: {path}/vars is not a group")
+        datasets = _numbered(group, f"{path}/vars", where) if group is not None else []
+        if len(datasets) != len(weights):
+            raise ValueError(f"{where}: layer {layer.name!r} ({path}) has {len(weights)} weights, "
+                             f"the file has {len(datasets)} for it")
+        for i, (dataset, param) in enumerate(zip(datasets, weights)):
+            what = f"weight {path}/vars/{i} ({param.name})"
+            if isinstance(dataset, h5py.Dataset):
+                _check_bfloat16(dataset, what, where)
+            value = read_dataset(dataset, param.shape, what, where)
+            if value.dtype.kind == "f" and not numpy.all(numpy.isfinite(value)):
+                raise ValueError(f"{where}: {what} contains NaN or infinity")
+            values[id(param)] = value
+    if layers is not None:
+        for name, group in layers.items():
+            if name in known:
+                continue
+            stored = group.get("vars") if isinstance(group, h5py.Group) else None
+            if isinstance(stored, h5py.Group) and len(stored):
+                raise ValueError(f"{where}: the file has weights for a layer 'layers/{name}' that this model does not "
+                                 "have (another architecture?)")
+    return [values[id(p)] for p in model.weights]
+
+
+def read_optimizer_variables(f, where: str) -> list | None:
+    """The optimizer's variables (host arrays, in order), or None when the file has none."""
+    h5py = _h5py()
+    group = f.get("optimizer/vars")
+    if group is None:
+        return None
+    if not isinstance(group, h5py.Group):
+        raise ValueError(f"{where}: optimizer/vars is not a group")
+    arrays = []
+    for i, dataset in enumerate(_numbered(group, "optimizer/vars", where)):
+        value = read_dataset(dataset, None, f"optimizer variable {i}", where)
+        if value.dtype.kind == "f" and not numpy.all(numpy.isfinite(value)):
+            raise ValueError(f"{where}: optimizer variable {i} contains NaN or infinity")
+        arrays.append(value)
+    return arrays
+
+
+def restore_optimizer(model, arrays, where: str, strict: bool = False):
+    """The state tree for ``model.optimizer`` from Keras's variables, or None (with a warning, as
+    Keras warns, unless ``strict``) when they do not fit this optimizer."""
+    if arrays is None or not model.compiled:
+        return None
+    try:
+        return optimizer_state_from_keras(model.optimizer, model.trainable_weights, arrays, where)
+    except ValueError as exc:
+        if strict:
+            raise
+        warnings.warn(f"{exc}; the optimizer starts afresh", stacklevel=3)
+        return None
+
+
+def load_weights_from(model, f, where: str) -> None:
+    """Read and check everything from the open file ``f``, then assign it."""
+    if not model.built:
+        raise ValueError("build the model (an Input layer, or call it on data) before loading weights into it")
+    check_links(f, where)
+    values = read_weights(f, model, where)
+    state = restore_optimizer(model, read_optimizer_variables(f, where), where)
+    model.set_weights(values)
+    if state is not None:
+        model.optimizer.set_state(state)
