@@ -3,6 +3,8 @@
     python benchmarks/bench_train.py                 # all three configurations, 5 repeats
     python benchmarks/bench_train.py --configs small --repeats 7
     python benchmarks/bench_train.py --json results.json
+    python benchmarks/bench_train.py --mixed          # mixed_float16 against PyTorch autocast + GradScaler
+    python benchmarks/bench_train.py --torch-compile  # also torch.compile(mode="reduce-overhead")
 
 Configurations (one epoch of 60,000 samples each):
 
@@ -64,14 +66,19 @@ def load_data():
 # ---------------------------------------------------------------------------------------------
 # gpunet
 # ---------------------------------------------------------------------------------------------
+MIXED = False  # --mixed: gpunet under "mixed_float16", PyTorch under autocast(float16) with a GradScaler
+
+
 def gpunet_model(config):
+    gpunet.mixed_precision.set_global_policy("mixed_float16" if MIXED else None)
     layers = [Input((784,))]
     for units in config["hidden"]:
         layers.append(Dense(units, activation=config["activation"]))
         if config["dropout"]:
             layers.append(Dropout(config["dropout"]))
-    layers.append(Dense(10, activation="softmax"))
+    layers.append(Dense(10, activation="softmax", dtype="float32" if MIXED else None))
     model = gpunet.Sequential(layers)
+    gpunet.mixed_precision.set_global_policy(None)
     kind, lr = config["optimizer"]
     optimizer = {"sgd": lambda: gpunet.optimizers.SGD(lr), "adam": lambda: gpunet.optimizers.Adam(lr),
                  "momentum": lambda: gpunet.optimizers.SGD(lr, momentum=0.9)}[kind]()
@@ -227,20 +234,28 @@ def torch_and_device():
     return torch, device
 
 
-def torch_epoch(torch, net, opt, X, Y, batch):
-    """One epoch of the idiomatic PyTorch loop: shuffled minibatches, cross-entropy, ``opt.step()``."""
+def torch_epoch(torch, net, opt, X, Y, batch, scaler=None):
+    """One epoch of the idiomatic PyTorch loop: shuffled minibatches, cross-entropy, ``opt.step()``
+    (with ``scaler``: float16 autocast and dynamic loss scaling, PyTorch's mixed precision recipe)."""
     loss_fn = torch.nn.CrossEntropyLoss()
     net.train()
     for idx in torch.randperm(len(X), device=X.device).split(batch):
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(net(X[idx]), Y[idx])
-        loss.backward()
-        opt.step()
+        if scaler is None:
+            loss = loss_fn(net(X[idx]), Y[idx])
+            loss.backward()
+            opt.step()
+        else:
+            with torch.autocast(device_type=X.device.type, dtype=torch.float16):
+                loss = loss_fn(net(X[idx]), Y[idx])
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
     if X.device.type == "cuda":
         torch.cuda.synchronize()
 
 
-def torch_runner(config, x, y):
+def torch_runner(config, x, y, compiled=False):
     peer = torch_and_device()
     if peer is None:
         return None
@@ -257,17 +272,21 @@ def torch_runner(config, x, y):
             width = units
         layers.append(torch.nn.Linear(width, 10))
         net = torch.nn.Sequential(*layers).to(device)
+        if compiled:
+            net = torch.compile(net, mode="reduce-overhead")  # CUDA graphs for small models
         kind, lr = config["optimizer"]
         opt = {"sgd": lambda: torch.optim.SGD(net.parameters(), lr=lr), "adam": lambda: torch.optim.Adam(net.parameters(), lr=lr),
                "momentum": lambda: torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)}[kind]()
         return net, opt
 
+    scaler = torch.amp.GradScaler(device) if MIXED else None
+
     def run(state=None):
         net, opt = state or make()
-        torch_epoch(torch, net, opt, X, Y, config["batch"])
+        torch_epoch(torch, net, opt, X, Y, config["batch"], scaler)
         return net, opt
 
-    return run, f"PyTorch {torch.__version__} ({device})"
+    return run, f"PyTorch {torch.__version__} ({device}{', compiled' if compiled else ''}{', mixed float16' if MIXED else ''})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,7 +300,7 @@ def peak_traced(fn):
         tracemalloc.stop()
 
 
-def measure(name, x_host, y_host, repeats):
+def measure(name, x_host, y_host, repeats, torch_compile=False):
     config = CONFIGS[name]
     x, y = backend.to_device(x_host), backend.to_device(y_host)
     runners = {"gpunet": lambda: run_gpunet(config, x, y), "floor": lambda: run_floor(config, x, y)}
@@ -289,6 +308,9 @@ def measure(name, x_host, y_host, repeats):
     peer = None
     if torch_run is not None:
         runners["pytorch"], peer = torch_run[0], torch_run[1]
+        if torch_compile:
+            compiled = torch_runner(config, x_host, y_host, compiled=True)
+            runners["pytorch-compiled"], peer = compiled[0], f"{peer}; {compiled[1]}"
     for fn in runners.values():  # warm-up: imports, BLAS threads, first allocations
         fn()
     times = {k: [] for k in runners}
@@ -300,6 +322,18 @@ def measure(name, x_host, y_host, repeats):
             runners[key]()
             times[key].append(time.perf_counter() - start)
     result = {"config": name, "times": times, "median": {k: statistics.median(v) for k, v in times.items()}, "peer": peer}
+    if backend.name() == "cupy":  # device memory: CuPy's pool after gpunet's epochs (its high-water mark), and PyTorch's peak
+        pool = backend.array_module().get_default_memory_pool()
+        pool.free_all_blocks()
+        run_gpunet(config, x, y)
+        result["gpu_pool_bytes_gpunet"] = int(pool.total_bytes())
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                result["gpu_peak_bytes_pytorch"] = int(torch.cuda.max_memory_allocated())
+        except ImportError:
+            pass
     if backend.name() == "numpy":
         model = gpunet_model(config)
         run_gpunet(config, x, y, model)  # build everything once
@@ -324,17 +358,23 @@ def main(argv=None):
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--mixed", action="store_true", help="mixed precision (float16) in gpunet and PyTorch")
+    parser.add_argument("--torch-compile", action="store_true", help="also PyTorch with torch.compile(mode='reduce-overhead')")
     args = parser.parse_args(argv)
+    global MIXED
+    MIXED = args.mixed
     x, y, source = load_data()
     print(f"machine: {gpunet.utils.describe_machine()}\ndata: {source}, {len(x)} samples; {args.repeats} repeats, medians of one epoch\n")
     rows = []
     for name in args.configs:
-        result = measure(name, x, y, args.repeats)
+        result = measure(name, x, y, args.repeats, args.torch_compile)
         rows.append(result)
         med = result["median"]
         line = f"{name:6s} gpunet {med['gpunet']:7.2f} s  floor {med['floor']:7.2f} s  gpunet/floor {med['gpunet'] / med['floor']:5.2f}"
         if "pytorch" in med:
             line += f"  pytorch {med['pytorch']:7.2f} s  gpunet/pytorch {med['gpunet'] / med['pytorch']:5.2f}"
+        if "pytorch-compiled" in med:
+            line += f"  compiled {med['pytorch-compiled']:7.2f} s  gpunet/compiled {med['gpunet'] / med['pytorch-compiled']:5.2f}"
         if "peak_bytes" in result:
             peak = result["peak_bytes"]
             line += f"  peak MB gpunet {peak['gpunet'] / 2**20:6.1f} floor {peak['floor'] / 2**20:6.1f} ratio {peak['gpunet'] / peak['floor']:4.2f}"
@@ -342,7 +382,7 @@ def main(argv=None):
         print(line, flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": gpunet.utils.describe_machine(), "data": source, "results": rows}, f, indent=2)
+            json.dump({"machine": gpunet.utils.describe_machine(), "data": source, "mixed": MIXED, "results": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ The namespaces are Keras 3's: ``from gpunet import layers, models, optimizers, l
 callbacks, regularizers, utils`` and ``gpunet.Input``, ``gpunet.Sequential``.
 """
 
-from . import (activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models, ops, optimizers,
-               regularizers, saving, schedules, training, utils)
+from . import (activations, backend, callbacks, datasets, initializers, layers, losses, metrics, mixed_precision, models, ops,
+               optimizers, regularizers, saving, schedules, training, utils)
 from .autograd import Parameter, Tensor, enable_grad, gradcheck, no_grad
 from .layers import Input
 from .models import Sequential, load_model, model_from_json
@@ -13,7 +13,7 @@ from .models import Sequential, load_model, model_from_json
 from .version import __version__
 
 __all__ = [
-    "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "models", "ops",
+    "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops",
     "optimizers", "regularizers", "saving", "schedules", "training", "utils", "Input",
     "Tensor", "Parameter", "no_grad", "enable_grad", "gradcheck", "Sequential", "load_model",
     "model_from_json", "__version__",

@@ -446,7 +446,7 @@ def set_rng_state(state: dict) -> None:
         _noise_rngs["numpy"].bit_generator.state = state["noise"]
     if "device_noise" in state:
         if "cupy" in _noise_rngs:
-            _noise_rngs["cupy"].set_state(state["device_noise"])
+            _noise_rngs["cupy"].set_state(device_noise)
         else:  # applied when the GPU stream is first used
             PhiloxGenerator(0, numpy).set_state(state["device_noise"])  # check it now
             _noise_rngs["_device_state"] = state["device_noise"]

@@ -112,8 +112,9 @@ def dropout_apply(x, generator, rate: float, scale: float):
     the Philox stream is computed inside the one kernel that also applies the mask, and its
     counter advanced past ``x.size`` numbers, so ``u`` is never stored."""
     rate, scale = x.dtype.type(rate), x.dtype.type(scale)
-    if backend.get_array_module(x) is numpy:
-        return _dropout_twin(x, generator.random(x.shape, dtype=x.dtype), rate, scale)
+    if backend.get_array_module(x) is numpy:  # NumPy's generators draw float32 or float64 only
+        u = generator.random(x.shape, dtype=x.dtype if x.dtype.name in ("float32", "float64") else numpy.float32)
+        return _dropout_twin(x, u, rate, scale)
     y, mask = _dropout_kernel(x, generator.state, rate, scale)
     generator.advance(x.size)
     return y, mask

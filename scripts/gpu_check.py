@@ -9,11 +9,15 @@ seconds, the tail of its output) with its full output in ``OUTDIR/<step>.log``:
 1. ``environment``: ``nvidia-smi``, the Python, NumPy, CuPy, CUDA and PyTorch versions, the device;
 2. ``import-without-pooch``: gpunet imports and trains a small model with ``pooch`` unimportable;
 3. ``gpu-tests``: the ``gpu``-marked tests, which include every fused kernel against its NumPy twin;
-4. ``suite-on-cupy``: the whole test suite on the CuPy backend (stops at 30 failures);
+4. ``suite-on-cupy``: the rest of the test suite with CuPy as the default backend (stops at 30 failures);
 5. ``bench-mlp``: ``benchmarks/bench_train.py`` (gpunet on CuPy against PyTorch CUDA and the floor);
-6. ``bench-convnet``: ``benchmarks/bench_convnet.py``.
+6. ``bench-convnet``: ``benchmarks/bench_convnet.py``;
+7. ``bench-mixed``: the mlp and wide configurations in mixed float16, against PyTorch's autocast;
+8. ``bench-compiled``: the small configuration against ``torch.compile(mode="reduce-overhead")``.
 
-``--dry-run`` runs the same commands without a GPU: on the CPU with CuPy emulated when the
+Limits add up to under 15 minutes but the steps take far less (about 5 minutes expected on an
+H100); a step over its limit is stopped and recorded, and the next one runs. ``--dry-run`` runs
+the same commands without a GPU: on the CPU with CuPy emulated when the
 emulation is found (``GPUNET_FAKECUPY``, a folder holding a stand-in ``cupy`` package), else on
 NumPy, with the benchmarks cut to one repeat of the smallest configuration. Every step runs even
 when an earlier one fails; the exit status is non-zero when any failed.
@@ -90,13 +94,20 @@ def _steps(args) -> list:
     steps = [
         ("environment", [python, "-c", ENVIRONMENT], 60),
         ("import-without-pooch", [python, "-c", WITHOUT_POOCH], 90),
-        ("gpu-tests", pytest + ["-m", "gpu", "-x", "--junitxml", os.path.join(args.out, "gpu-tests.xml"), "tests"], 150),
-        ("suite-on-cupy", pytest + ["--maxfail=30", "--junitxml", os.path.join(args.out, "suite-on-cupy.xml"), "tests"], 200),
+        ("gpu-tests", pytest + ["-m", "gpu", "--maxfail=30", "--junitxml", os.path.join(args.out, "gpu-tests.xml"), "tests"], 120),
+        ("suite-on-cupy", pytest + ["--maxfail=30", "-m", "not gpu", "--junitxml", os.path.join(args.out, "suite-on-cupy.xml"),
+                                    "tests"], 150),
         ("bench-mlp", [python, "benchmarks/bench_train.py", "--repeats", repeats, "--json", os.path.join(args.out, "bench-mlp.json")]
          + (["--configs", "small"] if args.dry_run else []), 150),
         ("bench-convnet", [python, "benchmarks/bench_convnet.py", "--repeats", repeats, "--json",
                            os.path.join(args.out, "bench-convnet.json")] + (["--samples", "2560"] if args.dry_run else []), 120),
+        ("bench-mixed", [python, "benchmarks/bench_train.py", "--mixed", "--configs", "mlp", "wide", "--repeats", repeats,
+                         "--json", os.path.join(args.out, "bench-mixed.json")], 90),
+        ("bench-compiled", [python, "benchmarks/bench_train.py", "--torch-compile", "--configs", "small", "--repeats", repeats,
+                            "--json", os.path.join(args.out, "bench-compiled.json")], 120),
     ]
+    if args.dry_run:  # float16 is emulated (slowly) by NumPy, and compiling needs a GPU to mean anything
+        steps = [s for s in steps if s[0] not in ("bench-mixed", "bench-compiled")]
     if args.only:
         steps = [s for s in steps if s[0] in args.only]
     if args.dry_run:  # the benchmarks' timings mean nothing on the emulation: run them on NumPy

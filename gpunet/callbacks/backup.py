@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import warnings
 
 from .base import EpochEndCallback
@@ -13,22 +12,6 @@ __all__ = ["BackupAndRestore"]
 
 LATEST = "latest.h5"
 PREVIOUS = "previous.h5"
-
-
-def _read_state(path: str) -> dict:
-    """The training state tree stored in the gpunet file ``path`` (OSError if it is damaged)."""
-    import h5py  # noqa: PLC0415 - a required dependency, imported when files are used
-
-    from ..saving.tree import read_tree  # noqa: PLC0415 - saving imports callbacks
-
-    try:
-        with h5py.File(path, "r") as f:
-            group = f.get("gpunet/state")
-            return read_tree(group, path) if isinstance(group, h5py.Group) else {}
-    except (ValueError, TypeError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - h5py reports damage in many ways
-        raise OSError(f"{path}: cannot read this backup ({type(exc).__name__}: {exc})") from exc
 
 
 def _rename_weights(state: dict, model) -> None:
@@ -137,7 +120,7 @@ class BackupAndRestore(EpochEndCallback):
         return initial_epoch
 
     def _restore(self, path: str) -> int:
-        state = _read_state(path)
+        state = self.model.read_training_state(path)
         fit = state.get("fit")
         epoch = fit.get("epoch") if isinstance(fit, dict) else None
         if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0 or not fit.get("epoch_complete", True):
@@ -168,10 +151,8 @@ class BackupAndRestore(EpochEndCallback):
                           "the previous backup stays", stacklevel=2)
             return
         if self.double_checkpoint and os.path.isfile(self.latest_path):
-            from ..saving.atomic import atomic_write  # noqa: PLC0415 - saving imports callbacks
-
-            with atomic_write(self.previous_path) as temp:
-                shutil.copyfile(self.latest_path, temp)
+            os.replace(self.latest_path, self.previous_path)  # atomic; until the new one is written the
+            # previous backup is the one restored
         self.model.save(self.latest_path)
 
     def on_train_end(self, logs=None):
@@ -180,14 +161,12 @@ class BackupAndRestore(EpochEndCallback):
             self._delete()
 
     def _delete(self) -> None:
-        from ..saving.atomic import TEMP_SUFFIX  # noqa: PLC0415 - saving imports callbacks
-
         for path in (self.latest_path, self.previous_path):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
         with contextlib.suppress(OSError):
             for name in os.listdir(self.backup_dir):  # what a writer killed mid-save left behind
-                if name.endswith(TEMP_SUFFIX) and name.startswith((f".{LATEST}.", f".{PREVIOUS}.")):
+                if name.startswith((f".{LATEST}.", f".{PREVIOUS}.")):  # the atomic writer's temporary files
                     os.remove(os.path.join(self.backup_dir, name))
             os.rmdir(self.backup_dir)  # only when nothing else is in it
 

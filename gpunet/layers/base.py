@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections import defaultdict
 
 import numpy
 
-from .. import backend, initializers, regularizers
-from ..autograd import GraphConfig, Parameter, Tensor, as_tensor
+from .. import backend, dtype_policies, initializers, ops, regularizers
+from ..autograd import GraphConfig, Parameter, Tensor, as_tensor, no_grad
 
 __all__ = ["Layer", "unique_name", "clear_names", "assign_weights"]
 
@@ -102,6 +103,13 @@ class Layer(GraphConfig):
 
     supports_recording = False
     uses_host_threads = False
+    call_takes_training = True  # whether call() accepts ``training`` (set per subclass, as Keras inspects it)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        parameters = inspect.signature(cls.call).parameters
+        cls.call_takes_training = "training" in parameters or any(
+            p.kind is p.VAR_KEYWORD for p in parameters.values())
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, input_shape=None,
                  activity_regularizer=None, **kwargs):
@@ -113,7 +121,10 @@ class Layer(GraphConfig):
             raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
         self.name = name
         self._trainable = bool(trainable)
-        self.dtype = None if dtype is None else backend.float_dtype(dtype)
+        if dtype is None and dtype_policies.global_policy().name != backend.floatx().name:
+            dtype = dtype_policies.global_policy()  # set_global_policy: layers created now take it
+        self.dtype_policy = dtype_policies.DTypePolicy(dtype)
+        self.dtype = None if dtype is None else self.dtype_policy.variable_dtype  # the weights' dtype
         self.input_shape_hint = None if input_shape is None else (None, *normalize_shape(input_shape, "input_shape"))
         self.built = False
         self.build_input_shape = None
@@ -241,7 +252,17 @@ class Layer(GraphConfig):
             self.built = True
 
     def compute_output_shape(self, input_shape) -> tuple:
-        return tuple(input_shape)
+        """The output shape for ``input_shape``. gpunet's shape-preserving layers keep this default;
+        a user's layer that does not override it is run once on zeros (one sample, no graph), as
+        Keras traces a layer to learn its output shape."""
+        input_shape = tuple(input_shape)
+        if type(self).__module__.startswith("gpunet.") or any(d is None for d in input_shape[1:]):
+            return input_shape
+        dtype = self.compute_dtype if dtype_policies.is_float(self.compute_dtype) else backend.floatx()
+        sample = Tensor(backend.array_module().zeros((1, *input_shape[1:]), dtype=dtype))
+        with no_grad():
+            out = self.apply_call(sample, False)
+        return (input_shape[0], *tuple(out.shape)[1:])
 
     def takes_over(self, previous) -> bool:
         """Whether this layer can compute ``previous`` and itself together, faster than one after
@@ -254,15 +275,42 @@ class Layer(GraphConfig):
     def call(self, x: Tensor, training: bool = False) -> Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 
+    @property
+    def compute_dtype(self):
+        """The dtype this layer computes in: its policy's (float16 or bfloat16 under mixed precision)."""
+        return self.dtype_policy.compute_dtype
+
+    @property
+    def input_dtype(self):
+        """The dtype a floating-point input is cast to when it differs in precision (see
+        :meth:`cast_input`); normalization layers take their input in float32 even under mixed
+        precision, as Keras's do."""
+        return self.compute_dtype
+
+    def cast_input(self, x):
+        """``x`` cast to :attr:`input_dtype` when one of the two is low precision (mixed precision);
+        ``x`` itself otherwise (float64 data into a float32 model is cast elsewhere, once)."""
+        target = self.input_dtype
+        if x.dtype == target or not dtype_policies.is_float(x.dtype):
+            return x
+        if dtype_policies.is_low_precision(x.dtype) or dtype_policies.is_low_precision(target):
+            return ops.cast(x, target)
+        return x
+
     def __call__(self, x, training: bool = False) -> Tensor:
         x = as_tensor(x)
         self.ensure_built((None, *x.shape[1:]))
-        return self.call(x, training)
+        return self.apply_call(self.cast_input(x), training)
+
+    def apply_call(self, x, training: bool = False):
+        """``call(x, training)``, or ``call(x)`` for a subclass whose ``call`` takes no ``training``
+        (Keras passes it only to a ``call`` that declares it)."""
+        return self.call(x, training) if self.call_takes_training else self.call(x)
 
     # -- configuration --------------------------------------------------------------------------
     def get_config(self) -> dict:
         """The constructor arguments, as JSON-compatible values (Keras's key names)."""
-        config = {"name": self.name, "trainable": self.trainable, "dtype": str(self.dtype or backend.floatx())}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype_policy.name}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config

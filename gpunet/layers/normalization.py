@@ -41,6 +41,10 @@ class BatchNormalization(Layer):
 
     supports_recording = True  # the moving statistics are updated inside the op, so a replay updates them too
 
+    @property
+    def input_dtype(self):
+        return self.dtype_policy.variable_dtype  # statistics in float32 under mixed precision, as Keras
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, **kwargs):
@@ -106,6 +110,10 @@ class LayerNormalization(Layer):
     """
 
     supports_recording = True
+
+    @property
+    def input_dtype(self):
+        return self.dtype_policy.variable_dtype  # statistics in float32 under mixed precision, as Keras
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros", gamma_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, **kwargs):

@@ -46,11 +46,12 @@ def _dtype_name(dtype):
     """Keras writes ``"float32"`` or a DTypePolicy dict ``{"config": {"name": "float32"}}``."""
     if isinstance(dtype, dict):
         dtype = (dtype.get("config") or {}).get("name")
-    if dtype in (None, "float32", "float64"):
+    if dtype in (None, "float32", "float64", "mixed_float16", "mixed_bfloat16"):
         return dtype
-    if dtype in ("mixed_float16", "float16"):
-        raise ValueError(f"layer dtype {dtype!r} is not supported; gpunet computes in float32 or float64")
-    raise ValueError(f"unknown layer dtype {dtype!r}; expected 'float32' or 'float64'")
+    if dtype in ("float16", "bfloat16"):
+        raise ValueError(f"layer dtype {dtype!r} (weights in {dtype}) is not supported; gpunet keeps weights in float32 "
+                         f"or float64 and computes in {dtype} under the 'mixed_{dtype}' policy")
+    raise ValueError(f"unknown layer dtype {dtype!r}; expected 'float32', 'float64', 'mixed_float16' or 'mixed_bfloat16'")
 
 
 def _shape(value, key):

@@ -14,7 +14,7 @@ from .. import layers as layers_module
 from ..autograd import Tensor, as_tensor
 from ..layers import Activation, Dense, InputLayer, Layer
 from ..layers.base import normalize_shape
-from ..saving import check_save_path, load_weights, save_model, save_weights
+from ..saving import check_save_path, load_weights, read_training_state, save_model, save_weights
 from ..saving.config import serialize_model
 from ..training import Trainer
 
@@ -171,15 +171,15 @@ class Sequential(Trainer, Layer):
             layer = layers[i]
             if logits and i == last:
                 if isinstance(layer, Dense):
-                    x = layer.call_linear(x)
+                    x = layer.call_linear(layer.cast_input(x))
                     break
                 if isinstance(layer, Activation):
                     break
             if i < last and layers[i + 1].takes_over(layer):  # e.g. a max pooling before a convolution's bias
                 i += 1
-                layer, x = layers[i], layers[i].call_fused(layer, x, training)
+                layer, x = layers[i], layers[i].call_fused(layer, layer.cast_input(x), training)
             else:
-                x = layer.call(x, training)
+                x = layer.apply_call(layer.cast_input(x), training)
             if layer.activity_regularizer is not None:
                 activity.append(regularizers.activity_penalty(layer.activity_regularizer, x))
             i += 1
@@ -246,6 +246,12 @@ class Sequential(Trainer, Layer):
         apart by their contents); shapes are checked before any is set. Keras 3's files also give
         a compiled model its optimizer's variables, as in Keras."""
         load_weights(self, filepath)
+
+    def read_training_state(self, filepath) -> dict:
+        """The training state a gpunet checkpoint (``.h5``) holds, without loading it: the
+        optimizer's, the fit's (epoch, best weights, callbacks' counters) and the random streams;
+        ``{}`` for a file that holds none. Restore it with ``load_weights`` then ``set_state``."""
+        return read_training_state(filepath)
 
     # -- configuration --------------------------------------------------------------------------
     def get_config(self) -> dict:

@@ -6,7 +6,7 @@ and on CuPy. Importing this package also gives :class:`gpunet.Tensor` its operat
 
 from ..autograd import Tensor
 from .activation import log_softmax, relu, sigmoid, softmax, tanh
-from .array import getitem, pick, reshape, transpose
+from .array import autocast, cast, getitem, pick, reshape, transpose
 from .convolution import avg_pool, conv, conv_max_pool, max, max_pool, pad
 from .loss import binary_cross_entropy, cross_entropy, mse
 from .math import add, bias_activation, div, exp, linear, log, matmul, maximum, mean, mul, neg, pow, sub, sum
@@ -15,7 +15,7 @@ from .norm import batch_norm, layer_norm
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "maximum", "matmul", "linear", "bias_activation",
-    "sum", "mean", "reshape", "transpose", "getitem", "pick",
+    "sum", "mean", "reshape", "transpose", "getitem", "pick", "cast", "autocast",
     "sigmoid", "tanh", "relu", "softmax", "log_softmax",
     "cross_entropy", "mse", "binary_cross_entropy", "dropout",
     "conv", "conv_max_pool", "pad", "max_pool", "avg_pool", "max", "batch_norm", "layer_norm",

@@ -7,7 +7,7 @@ import numpy
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 
-__all__ = ["reshape", "transpose", "getitem", "pick"]
+__all__ = ["reshape", "transpose", "getitem", "pick", "cast", "autocast"]
 
 
 class Reshape(Function):
@@ -105,3 +105,35 @@ def getitem(x, index) -> Tensor:
 def pick(x, labels) -> Tensor:
     """``x[i, labels[i]]`` for each row ``i`` of a (batch, classes) tensor (integer labels)."""
     return Pick()(x, labels)
+
+
+class Cast(Function):
+    """``x`` in another dtype; the gradient comes back in ``x``'s dtype."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        self.in_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return (gy.astype(self.in_dtype),)
+
+
+def cast(x, dtype) -> Tensor:
+    """``x`` cast to ``dtype`` (differentiable); ``x`` itself when it has that dtype already."""
+    dtype = numpy.dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    return Cast(dtype)(x)
+
+
+def autocast(x, *weights) -> tuple:
+    """``weights`` cast to ``x``'s dtype when ``x`` is low precision (float16, bfloat16) and they
+    are not: mixed precision's weights stay float32 and are cast as they are used. ``None`` entries
+    stay None. A no-op (no new op) in every other case."""
+    dtype = x.dtype
+    if dtype.name not in ("float16", "bfloat16"):
+        return weights
+    return tuple(w if w is None or w.dtype == dtype else Cast(dtype)(w) for w in weights)

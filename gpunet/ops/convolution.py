@@ -25,6 +25,7 @@ from math import prod
 from typing import NamedTuple
 
 from ..autograd import Function, Tensor
+from .array import autocast
 from ..backend import batch_chunks, blas_chunks, get_array_module, parallel
 from .math import FUSABLE_ACTIVATIONS, _normalize_axis, bias_activation
 
@@ -395,6 +396,7 @@ def conv(x, kernel, bias=None, strides=1, padding="valid", dilation=1, activatio
         y[n, p, o] = sum over window positions q and channels c of
                      padded_x[n, p * strides + q * dilation, c] * kernel[q, c, o]  (+ bias[o])
     """
+    kernel, bias = autocast(x, kernel, bias)
     window = _conv_window(x, kernel, bias, activation, strides, padding, dilation)
     product = ConvProduct(window)(x, kernel)
     if bias is None and activation is None:
@@ -407,6 +409,7 @@ def conv_max_pool(x, kernel, strides=1, padding="valid", dilation=1, pool_size=2
     """``max_pool(conv(x, kernel, ...), pool_size, pool_strides, pool_padding)`` in one op, a
     block of images at a time (no bias or activation: those commute with the maximum when they
     are non-decreasing, and come after, on the pooled values). The same numbers as the two ops."""
+    (kernel,) = autocast(x, kernel)
     window = _conv_window(x, kernel, None, None, strides, padding, dilation)
     pool_window = _pool_window(len(window.size), pool_size, pool_strides, pool_padding)
     pool_window.layout(window.output_shape(tuple(x.shape[1:-1])))  # a pool that leaves no output: refused

@@ -6,6 +6,7 @@ from .. import backend, kernels
 from ..autograd import Function, Tensor, sum_to_shape
 from ..backend import get_array_module
 from ..backend import matmul as host_matmul
+from .array import autocast
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "maximum",
@@ -392,12 +393,17 @@ def matmul(a, b) -> Tensor:
 
 def bias_activation(x, bias=None, activation=None) -> Tensor:
     """``activation(x + bias)`` over the last axis of ``x`` in one op (see :class:`BiasActivation`)."""
-    return BiasActivation(activation)(x) if bias is None else BiasActivation(activation)(x, bias)
+    if bias is None:
+        return BiasActivation(activation)(x)
+    (bias,) = autocast(x, bias)
+    return BiasActivation(activation)(x, bias)
 
 
 def linear(x, kernel, bias=None, activation=None) -> Tensor:
     """``activation(x @ kernel + bias)``: kernel of shape (in, out), bias of shape (out,) or None,
-    activation None, ``"relu"``, ``"sigmoid"`` or ``"tanh"`` (fused into the same op)."""
+    activation None, ``"relu"``, ``"sigmoid"`` or ``"tanh"`` (fused into the same op). Under mixed
+    precision (``x`` float16 or bfloat16) the weights are cast to ``x``'s dtype as they are used."""
+    kernel, bias = autocast(x, kernel, bias)
     if bias is None:
         return Linear(activation)(x, kernel)
     return Linear(activation)(x, kernel, bias)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import backend, kernels
 from ..autograd import Function, Tensor, as_tensor
+from ..dtype_policies import is_float
 
 __all__ = ["dropout"]
 
@@ -33,6 +34,6 @@ def dropout(x, rate: float, training: bool = True) -> Tensor:
     x = as_tensor(x)
     if not training or rate == 0:
         return x
-    if x.dtype.kind != "f":
+    if not is_float(x.dtype):
         raise TypeError(f"dropout needs floating-point input, got dtype {x.dtype}")
     return Dropout(float(rate))(x)

@@ -1,51 +1,15 @@
 """Optimizers: every one of the course, with Keras-style arguments and PyTorch's update rules."""
 
-from ..lookup import Lookup
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, Adamax, AdamW, Nadam, RAdam
 from .base import Optimizer
+from .loss_scale import LossScaleOptimizer
+from .registry import deserialize, deserialize_from_keras, get, register_class, serialize, serialize_for_keras
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "RAdam", "RMSprop", "get", "serialize",
-           "deserialize", "serialize_for_keras", "deserialize_from_keras"]
+register_class(LossScaleOptimizer)
 
-_BY_NAME = {
-    "sgd": SGD,
-    "adagrad": Adagrad,
-    "adadelta": Adadelta,
-    "adam": Adam,
-    "adamw": AdamW,
-    "adamax": Adamax,
-    "nadam": Nadam,
-    "radam": RAdam,
-    "rmsprop": RMSprop,
-}
-_LOOKUP = Lookup("optimizer", Optimizer, _BY_NAME)
-
-
-def get(identifier) -> Optimizer:
-    """An optimizer from a name (``"adam"``, with its default arguments), a config dict or an object."""
-    return _LOOKUP.get(identifier, deserialize)
-
-
-def serialize(optimizer: Optimizer) -> dict:
-    return _LOOKUP.serialize(optimizer)
-
-
-def deserialize(config: dict) -> Optimizer:
-    """Rebuild an optimizer from :func:`serialize`'s output: gpunet's own classes, or registered ones."""
-    return _LOOKUP.deserialize(config)
-
-
-def serialize_for_keras(optimizer: Optimizer) -> dict:
-    """The form Keras's ``training_config`` holds (see :meth:`Optimizer.keras_config`)."""
-    return {"class_name": type(optimizer).__name__, "config": optimizer.keras_config()}
-
-
-def deserialize_from_keras(config: dict) -> Optimizer:
-    """Rebuild an optimizer from a config Keras wrote, with Keras's meaning of its arguments."""
-    if not isinstance(config, dict):
-        raise ValueError(f"an optimizer must be given as {{'class_name': ..., 'config': {{...}}}}, got {type(config).__name__}")
-    return _LOOKUP.find(config.get("class_name"), config.get("registered_name")).from_keras_config(config.get("config") or {})
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "RAdam", "RMSprop",
+           "LossScaleOptimizer", "get", "serialize", "deserialize", "serialize_for_keras", "deserialize_from_keras"]

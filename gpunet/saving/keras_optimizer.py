@@ -81,7 +81,14 @@ def base_variable_count(optimizer) -> int:
 def keras_optimizer_variables(optimizer, params) -> list:
     """The optimizer's state as Keras's list of variables (host NumPy arrays), for the trainable
     weights ``params`` in the model's order. Slots not created yet are written at their start
-    value, as a freshly built Keras optimizer holds them."""
+    value, as a freshly built Keras optimizer holds them. A LossScaleOptimizer writes Keras's four
+    (``iteration``, ``learning_rate``, ``step_counter``, ``dynamic_scale``), then its inner
+    optimizer's."""
+    inner = getattr(optimizer, "inner_optimizer", None)
+    if inner is not None:
+        own = [numpy.array(0, dtype=numpy.int64), numpy.array(0.0, dtype=numpy.float32),
+               numpy.array(optimizer.step_counter, dtype=numpy.int64), numpy.array(optimizer.dynamic_scale, dtype=numpy.float32)]
+        return own + keras_optimizer_variables(inner, params)
     state = optimizer.get_state()
     learning_rate = float(state["learning_rate"])
     slots = state["slots"]
@@ -112,6 +119,18 @@ def optimizer_state_from_keras(optimizer, params, arrays, where: str) -> dict:
     of only ``iteration`` and ``learning_rate`` is a Keras optimizer that never took a step);
     any other count or shape raises ``ValueError`` naming ``where``.
     """
+    inner = getattr(optimizer, "inner_optimizer", None)
+    if inner is not None:  # a LossScaleOptimizer: its four variables, then its inner optimizer's (if built)
+        if len(arrays) < 4 or any(numpy.shape(a) != () for a in arrays[:4]):
+            raise ValueError(f"{where}: a LossScaleOptimizer's first four variables must be numbers")
+        scale, counter = float(arrays[3]), int(arrays[2])
+        if not numpy.isfinite(scale) or scale <= 0 or counter < 0:
+            raise ValueError(f"{where}: the loss scale {scale} or its step counter {counter} is invalid")
+        state = optimizer.get_state()
+        state.update(dynamic_scale=scale, step_counter=counter)
+        if len(arrays) > 4:
+            state["inner"] = optimizer_state_from_keras(inner, params, arrays[4:], where)
+        return state
     base = base_variable_count(optimizer)
     blocks = _blocks(optimizer)
     scalars = _scalars(optimizer)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from .. import backend, ops
 from ..autograd import Tensor, no_grad
 from ..metrics import ACCURACIES, Mean
+from ..dtype_policies import float_output
 from .step import fresh_metrics
 
 __all__ = ["Evaluation", "BestWeights", "dev_monitor"]
@@ -37,7 +38,7 @@ class Evaluation:
             if callbacks is not None:
                 callbacks.call_batch("on_test_batch_begin", i, None)
             out = model.forward(Tensor._result(xb, None), training=False, logits=fused)
-            loss = model.loss.compute(out, Tensor._result(yb, None), logits)
+            loss = model.loss.compute(ops.cast(out, float_output(out.dtype)), Tensor._result(yb, None), logits)
             for penalty in model.losses:  # regularization is part of the reported loss, as in Keras
                 loss = loss + penalty
             self.loss.update_value(loss.data, xb.shape[0])

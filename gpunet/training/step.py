@@ -26,10 +26,12 @@ from __future__ import annotations
 import copy
 
 from .. import backend
+from .. import ops
 from ..autograd import Parameter, Tape, Tensor
 from ..callbacks.base import LazyLogs
 from ..interrupts import defer_interrupts
 from ..metrics import Mean
+from ..dtype_policies import float_output
 
 __all__ = ["TrainStep", "TrainStepWrapper", "add_train_step_wrapper", "remove_train_step_wrapper", "wrap_train_step",
            "fresh_metrics"]
@@ -124,7 +126,7 @@ class TrainStep:
     def _forward(self, x: Tensor, y: Tensor):
         model = self.model
         out = model.forward(x, training=True, logits=self.fused)
-        loss = self.loss.compute(out, y, self.logits)
+        loss = self.loss.compute(ops.cast(out, float_output(out.dtype)), y, self.logits)
         for penalty in model.losses:  # regularization, added to the loss as Keras does
             loss = loss + penalty
         return out, loss
@@ -140,9 +142,7 @@ class TrainStep:
             record = False
         if self.tape is not None:
             out, loss = self.tape.forward(x, y)
-            if self._one is None or self._one.dtype != loss.dtype:
-                self._one = backend.get_array_module(loss).ones_like(loss)
-            grads = self.tape.backward(self._one)
+            grads = self.tape.backward(self._seed(loss))
         else:
             out, loss, grads = self._eager(x, y, record)
         for p, g in zip(self.params, grads):
@@ -159,15 +159,24 @@ class TrainStep:
         if record:
             self.tape, (out, loss) = Tape.record(self._forward, inputs, self.params, self.frozen)
             if self.tape is not None:
-                self._one = backend.get_array_module(loss.data).ones_like(loss.data)
-                return out.data, loss.data, self.tape.backward(self._one)
+                return out.data, loss.data, self.tape.backward(self._seed(loss.data))
             self._say(f"the recorded graph cannot be replayed ({Tape.last_refusal})")
         else:
             out, loss = self._forward(*inputs)
         if not loss.requires_grad:  # nothing to train (every layer frozen)
             return out.data, loss.data, []
-        loss.backward()
+        loss.backward(self._seed(loss.data))
         return out.data, loss.data, [p.grad for p in self.params]
+
+    def _seed(self, loss):
+        """The gradient backward starts from: 1, or the loss scale of a
+        :class:`~gpunet.optimizers.LossScaleOptimizer` (mixed precision)."""
+        seed = getattr(self.optimizer, "backward_seed", None)
+        if seed is not None:
+            return seed(loss)
+        if self._one is None or self._one.dtype != loss.dtype:
+            self._one = backend.get_array_module(loss).ones_like(loss)
+        return self._one
 
     def apply(self, grads) -> None:
         """The optimizer's update from ``grads`` (aligned with :attr:`params`), all or nothing:

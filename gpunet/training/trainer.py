@@ -61,7 +61,9 @@ class Trainer:
         anew at every step instead of recording one step and replaying it (for debugging; the
         numbers are the same). Keras's ``jit_compile``, ``steps_per_execution``, ``loss_weights``
         and ``weighted_metrics`` are accepted only with values gpunet honours (their defaults);
-        ``auto_scale_loss`` only matters under mixed precision, which gpunet does not have yet.
+        With ``auto_scale_loss=True`` (the default) a model with layers under the ``"mixed_float16"``
+        policy gets its optimizer wrapped in a :class:`~gpunet.optimizers.LossScaleOptimizer`, as
+        in Keras (see :mod:`gpunet.mixed_precision`).
         """
         given = {"loss_weights": loss_weights, "weighted_metrics": weighted_metrics,
                  "steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
@@ -74,6 +76,9 @@ class Trainer:
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'")
         optimizer = optimizers_module.get(optimizer)
+        if auto_scale_loss and not isinstance(optimizer, optimizers_module.LossScaleOptimizer) and any(
+                layer.dtype_policy.name == "mixed_float16" for layer in getattr(self, "layers", ())):
+            optimizer = optimizers_module.LossScaleOptimizer(optimizer)
         loss = losses_module.get(loss)
         if metrics is None:
             metrics = []

@@ -121,3 +121,28 @@ def test_add_weight_keras_arguments():
     limit = np.sqrt(6 / (4 + 4))
     assert np.all(np.abs(v.numpy()) <= limit) and np.any(v.numpy() != 0)
     assert gpunet.Parameter(np.zeros(2), trainable=False).trainable is False
+
+
+def test_a_user_layer_as_keras_writes_it_call_without_training_and_no_output_shape():
+    """Keras passes ``training`` only to a call() that declares it, and traces a layer to learn its
+    output shape: a user's layer with neither works inside a Sequential."""
+    import gpunet  # noqa: PLC0415
+
+    class Project(gpunet.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="ones", name="w")
+
+        def call(self, inputs):
+            return gpunet.ops.matmul(inputs, self.w)
+
+    model = gpunet.Sequential([gpunet.layers.Input((5,)), Project(3), gpunet.layers.Dense(2, kernel_initializer="ones")])
+    assert model.output_shape == (None, 2)
+    assert model.layers[0].compute_output_shape((None, 5)) == (None, 3)
+    x = np.arange(10, dtype=np.float32).reshape(2, 5)
+    np.testing.assert_allclose(model.predict(x), np.full((2, 2), 1.0) * (x.sum(1, keepdims=True) * 3))
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, np.zeros((2, 2), np.float32), verbose=0)  # trains through the user's call

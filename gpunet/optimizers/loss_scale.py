@@ -1,0 +1,148 @@
+"""Dynamic loss scaling for float16 training (Micikevicius et al., "Mixed Precision Training", 2018),
+with Keras 3's ``LossScaleOptimizer`` arguments and rule."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from .. import backend
+from ..autograd import Tensor
+from .base import Optimizer
+from .registry import deserialize, deserialize_from_keras, get, serialize, serialize_for_keras
+
+__all__ = ["LossScaleOptimizer"]
+
+
+class LossScaleOptimizer(Optimizer):
+    """Wraps ``inner_optimizer``: the backward pass starts from the loss scale ``S`` instead of 1
+    (so float16 gradients stay above underflow), and each update
+
+    - divides the gradients by ``S``;
+    - if any is NaN or infinite (the scaled gradients overflowed float16): skips the update, halves
+      ``S`` and restarts the count of good steps;
+    - else applies the inner optimizer's update, and doubles ``S`` after ``dynamic_growth_steps``
+      good steps in a row.
+
+    ``compile`` wraps the optimizer in one under the ``"mixed_float16"`` policy, as Keras does.
+    The learning rate, the iteration count (which counts applied updates only) and the slots are
+    the inner optimizer's; :attr:`dynamic_scale` and the good-step count are saved in checkpoints.
+    """
+
+    def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"LossScaleOptimizer got unexpected argument(s): {', '.join(sorted(kwargs))}")
+        inner = get(inner_optimizer)
+        if isinstance(inner, LossScaleOptimizer):
+            raise ValueError("inner_optimizer must not be a LossScaleOptimizer itself")
+        if isinstance(initial_scale, bool) or not isinstance(initial_scale, numbers.Real) \
+                or not math.isfinite(initial_scale) or initial_scale <= 0:
+            raise ValueError(f"initial_scale must be a finite number > 0, got {initial_scale!r}")
+        if isinstance(dynamic_growth_steps, bool) or not isinstance(dynamic_growth_steps, numbers.Integral) \
+                or dynamic_growth_steps < 1:
+            raise ValueError(f"dynamic_growth_steps must be a positive integer, got {dynamic_growth_steps!r}")
+        self.inner_optimizer = inner
+        self.name = name or "loss_scale_optimizer"
+        self.initial_scale = float(initial_scale)
+        self.dynamic_growth_steps = int(dynamic_growth_steps)
+        self.dynamic_scale = self.initial_scale
+        self.step_counter = 0  # good steps since the scale last changed
+
+    # -- everything else is the inner optimizer's --------------------------------------------------
+    def _inner_property(name, doc):  # noqa: N805 - builds the properties below
+        def get(self):
+            return getattr(self.inner_optimizer, name)
+
+        def set_(self, value):
+            setattr(self.inner_optimizer, name, value)
+
+        return property(get, set_, doc=doc)
+
+    learning_rate = _inner_property("learning_rate", "The inner optimizer's learning rate.")
+    iterations = _inner_property("iterations", "The inner optimizer's count of applied updates.")
+    epoch = _inner_property("epoch", "The epoch (read by per-epoch schedules).")
+    clipnorm = _inner_property("clipnorm", "The inner optimizer's clipnorm.")
+    clipvalue = _inner_property("clipvalue", "The inner optimizer's clipvalue.")
+    global_clipnorm = _inner_property("global_clipnorm", "The inner optimizer's global_clipnorm.")
+    gradient_transforms = _inner_property("gradient_transforms", "The inner optimizer's gradient transforms.")
+    _slots = _inner_property("_slots", "The inner optimizer's per-parameter state.")
+    del _inner_property
+
+    @property
+    def schedule(self):
+        return self.inner_optimizer.schedule
+
+    @property
+    def weight_decay(self):
+        return self.inner_optimizer.weight_decay
+
+    def bind(self, model) -> None:
+        self.inner_optimizer.bind(model)
+
+    def add_gradient_transform(self, transform) -> None:
+        self.inner_optimizer.add_gradient_transform(transform)
+
+    # -- scaling ----------------------------------------------------------------------------------
+    def scale_loss(self, loss):
+        """``loss * dynamic_scale`` (Keras's method, for hand-written training loops)."""
+        return loss * self.dynamic_scale
+
+    def backward_seed(self, loss):
+        """The gradient the backward pass starts from: the scale, in ``loss``'s dtype and device."""
+        return backend.get_array_module(loss).full_like(loss, self.dynamic_scale)
+
+    def apply_gradients(self, grads_and_vars) -> None:
+        """Unscale, then update or skip (see the class docstring)."""
+        pairs = [(g.data if isinstance(g, Tensor) else g, p) for g, p in grads_and_vars if g is not None]
+        inverse = 1.0 / self.dynamic_scale
+        grads = [g * g.dtype.type(inverse) for g, _ in pairs]
+        if all(backend.all_finite(g) for g in grads):
+            self.inner_optimizer.apply_gradients(zip(grads, [p for _, p in pairs]))
+            self.step_counter += 1
+            if self.step_counter >= self.dynamic_growth_steps:
+                self.dynamic_scale *= 2.0
+                self.step_counter = 0
+        else:
+            self.dynamic_scale /= 2.0
+            self.step_counter = 0
+
+    # -- state and configuration ------------------------------------------------------------------
+    def get_state(self) -> dict:
+        return {"class_name": type(self).__name__, "config": self.get_config(), "inner": self.inner_optimizer.get_state(),
+                "dynamic_scale": self.dynamic_scale, "step_counter": self.step_counter,
+                "iterations": self.iterations, "slots": {}}
+
+    def set_state(self, state: dict) -> None:
+        if not isinstance(state, dict) or state.get("class_name") != type(self).__name__ or "inner" not in state:
+            raise ValueError("state must be a dict produced by LossScaleOptimizer.get_state()")
+        self.inner_optimizer.set_state(state["inner"])
+        self.dynamic_scale = float(state["dynamic_scale"])
+        self.step_counter = int(state["step_counter"])
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "inner_optimizer": serialize(self.inner_optimizer),
+                "initial_scale": self.initial_scale, "dynamic_growth_steps": self.dynamic_growth_steps}
+
+    def keras_config(self) -> dict:
+        inner = {"module": "keras.optimizers", **serialize_for_keras(self.inner_optimizer), "registered_name": None}
+        return {"name": self.name, "inner_optimizer": inner,
+                "initial_scale": self.initial_scale, "dynamic_growth_steps": self.dynamic_growth_steps}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        inner = config.pop("inner_optimizer", None)
+        if not isinstance(inner, dict):
+            raise ValueError("a LossScaleOptimizer config needs its inner_optimizer as a dict")
+        return cls(deserialize(inner), **config)
+
+    @classmethod
+    def from_keras_config(cls, config: dict):
+        config = {k: v for k, v in dict(config).items() if k in ("name", "inner_optimizer", "initial_scale", "dynamic_growth_steps")}
+        inner = config.pop("inner_optimizer", None)
+        if not isinstance(inner, dict):
+            raise ValueError("a LossScaleOptimizer config needs its inner_optimizer as a dict")
+        return cls(deserialize_from_keras(inner), **config)
+
+    def __repr__(self):
+        return f"LossScaleOptimizer({self.inner_optimizer!r}, dynamic_scale={self.dynamic_scale:g})"
