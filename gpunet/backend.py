@@ -44,6 +44,8 @@ __all__ = [
     "noise_generator",
     "get_rng_state",
     "set_rng_state",
+    "set_noise_stream",
+    "noise_stream",
 ]
 
 _BACKENDS = ("numpy", "cupy")
@@ -60,6 +62,8 @@ _gpu_checked: bool | None = None
 _seed_sequence: numpy.random.SeedSequence | None = None
 _host_rng: numpy.random.Generator | None = None
 _noise_rngs: dict = {}
+_noise_base: numpy.random.SeedSequence | None = None  # the seed's noise sequence, before branching
+_noise_stream = 0  # which branch of it this process draws from (its rank in a data-parallel job)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -373,16 +377,45 @@ def set_seed(seed) -> None:
 
     ``None`` draws fresh entropy from the operating system.
     """
-    global _seed_sequence, _host_rng
+    global _seed_sequence, _host_rng, _noise_base
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
         seed = int(seed)
     _seed_sequence = numpy.random.SeedSequence(seed)
-    host, noise = _seed_sequence.spawn(2)
+    host, _noise_base = _seed_sequence.spawn(2)
     _host_rng = numpy.random.Generator(numpy.random.PCG64(host))
+    _reset_noise()
+
+
+def _reset_noise() -> None:
+    """Start the noise generators afresh from the seed, on this process's branch."""
     _noise_rngs.clear()
-    _noise_rngs["_seed"] = noise
+    if _noise_stream == 0:
+        _noise_rngs["_seed"] = _noise_base
+    else:
+        _noise_rngs["_seed"] = numpy.random.SeedSequence(_noise_base.entropy,
+                                                         spawn_key=(*_noise_base.spawn_key, _noise_stream))
+
+
+def set_noise_stream(index: int) -> None:
+    """Draw noise (dropout masks) from branch ``index`` of the seeded noise stream.
+
+    A data-parallel job shuffles identically on every process (same seed, same host generator)
+    but must draw different dropout masks on each: process ``r`` takes branch ``r``. Branch 0 is
+    the stream of a single process, so rank 0 draws what one process would. Taking effect at
+    once, it restarts the noise generators from the current seed."""
+    global _noise_stream
+    if isinstance(index, bool) or not isinstance(index, (int, numpy.integer)) or index < 0:
+        raise ValueError(f"index must be a non-negative integer, got {index!r}")
+    _noise_stream = int(index)
+    if _noise_base is not None:
+        _reset_noise()
+
+
+def noise_stream() -> int:
+    """The branch of the noise stream this process draws from (see :func:`set_noise_stream`)."""
+    return _noise_stream
 
 
 def _ensure_seeded():
@@ -445,8 +478,25 @@ def set_rng_state(state: dict) -> None:
             _noise_rngs["numpy"] = numpy.random.Generator(numpy.random.PCG64(_noise_rngs["_seed"]))
         _noise_rngs["numpy"].bit_generator.state = state["noise"]
     if "device_noise" in state:
+        device_noise = _branch_device_state(state["device_noise"])
         if "cupy" in _noise_rngs:
             _noise_rngs["cupy"].set_state(device_noise)
         else:  # applied when the GPU stream is first used
-            PhiloxGenerator(0, numpy).set_state(state["device_noise"])  # check it now
-            _noise_rngs["_device_state"] = state["device_noise"]
+            PhiloxGenerator(0, numpy).set_state(device_noise)  # check it now
+            _noise_rngs["_device_state"] = device_noise
+    if "noise" in state and _noise_stream:
+        _noise_rngs["numpy"] = numpy.random.Generator(numpy.random.PCG64(_branch_sequence(state["noise"])))
+
+
+def _branch_sequence(saved) -> numpy.random.SeedSequence:
+    """A seed for this process's branch of a saved noise state: a checkpoint holds the stream of
+    rank 0, and a resumed data-parallel job must still draw different masks on each rank."""
+    words = numpy.frombuffer(repr(saved).encode(), dtype=numpy.uint8).astype(numpy.uint32)
+    return numpy.random.SeedSequence(words.tolist(), spawn_key=(_noise_stream,))
+
+
+def _branch_device_state(saved: dict) -> dict:
+    if not _noise_stream:
+        return saved
+    key = int(_branch_sequence(saved).generate_state(1, numpy.uint64)[0])
+    return {**saved, "key": key, "counter": 0}

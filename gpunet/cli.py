@@ -3,7 +3,9 @@
 ``train`` runs the course's whole procedure on a model file from ``models/``: load the data set,
 split off the dev set (the last 10,000 training images unless the file says otherwise), train
 with dev evaluation and best-on-dev model selection (plateau decay when the file asks for it),
-save the best checkpoint, and report the test accuracy of the best weights, once.
+save the best checkpoint, and report the test accuracy of the best weights, once. Started by
+``mpirun``/``srun`` with several processes, it trains data-parallel (``gpunet.distributed``):
+the batch size is the global batch, and only rank 0 prints and writes the checkpoint.
 
 Errors are one line on stderr, never a traceback: a bad argument, a missing model file (the same
 message for every command) or a file of the wrong kind exits with status 2, as argparse does; a
@@ -139,7 +141,7 @@ def _inputs_for(model, images):
 
 
 def _train(parser, args) -> int:
-    from . import optimizers  # noqa: PLC0415
+    from . import distributed, optimizers  # noqa: PLC0415
     from .datasets import split_dev  # noqa: PLC0415
     from .saving import model_from_config  # noqa: PLC0415
     from .saving.training_config import callbacks_from_config, compile_from_config, fit_settings  # noqa: PLC0415
@@ -154,6 +156,12 @@ def _train(parser, args) -> int:
             f"load it in Python with gpunet.load_model({args.model!r}) and call fit")
     spec = _read_spec(parser, args.model)
     training = spec.get("training_config") or {}
+    try:
+        distributed.init()  # a world of one unless mpirun/srun started several processes
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    say = print if distributed.is_main() else (lambda *_, **__: None)  # rank 0 speaks for the job
     try:
         settings = fit_settings(training, f"{args.model}: training_config")
         seed = args.seed if args.seed is not None else settings.get("seed", 0)
@@ -189,12 +197,14 @@ def _train(parser, args) -> int:
 
     checkpoint = args.checkpoint or os.path.join("checkpoints", f"{os.path.splitext(os.path.basename(args.model))[0]}-best.h5")
     folder = os.path.dirname(os.path.abspath(checkpoint))
-    os.makedirs(folder, exist_ok=True)
+    if distributed.is_main():
+        os.makedirs(folder, exist_ok=True)
     epochs = args.epochs or settings.get("epochs", 10)
     batch_size = args.batch_size or settings.get("batch_size", 32)
-    print(f"gpunet: training {args.model} on {args.dataset} ({len(x_train)} train, {len(x_dev)} dev, {len(x_test)} test), "
+    say(f"gpunet: training {args.model} on {args.dataset} ({len(x_train)} train, {len(x_dev)} dev, {len(x_test)} test), "
           f"{epochs} epochs, batch {batch_size}, {type(model.optimizer).__name__} lr {model.optimizer.learning_rate:g}, "
-          f"seed {seed}, backend {backend.name()}")
+          f"seed {seed}, backend {backend.name()}"
+        + (f", {distributed.world_size()} ranks" if distributed.world_size() > 1 else ""))
     try:
         history = model.fit(
             x_train, y_train, batch_size=batch_size, epochs=epochs, validation_data=(x_dev, y_dev),
@@ -206,14 +216,14 @@ def _train(parser, args) -> int:
     results = model.evaluate(x_test, y_test, batch_size=1024, verbose=0, return_dict=True)
     best = history.best
     if best is not None:
-        print(f"best dev {best['monitor'][4:]}: {best['value']:.4f} (epoch {best['epoch'] + 1}); checkpoint: {checkpoint}")
+        say(f"best dev {best['monitor'][4:]}: {best['value']:.4f} (epoch {best['epoch'] + 1}); checkpoint: {checkpoint}")
     metrics = " - ".join(f"{k}: {v:.4f}" for k, v in results.items())
-    print(f"test ({metrics}) with the best-on-dev weights")
+    say(f"test ({metrics}) with the best-on-dev weights")
     from .metrics import ACCURACIES  # noqa: PLC0415
 
     accuracy = next((m.name for m in model.metrics if isinstance(m, ACCURACIES)), None)  # "accuracy", "acc", ...
     if accuracy in results:
-        print(f"test accuracy: {results[accuracy]:.4f}")
+        say(f"test accuracy: {results[accuracy]:.4f}")
     return 0
 
 

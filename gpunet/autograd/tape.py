@@ -70,6 +70,10 @@ class Tape:
         self.weight_slots = weight_slots  # [(slot, weight)] every weight, read afresh at each step
         self.output_slots = output_slots
         self.needs = needs  # per slot: does a gradient have to flow into it?
+        # ready(i, grad), when set, is told during backward as soon as the gradient of the i-th
+        # parameter is final (a data-parallel step starts summing it over processes then)
+        self.ready = None
+        self._finals = None
 
     @classmethod
     def record(cls, fn, inputs, params, frozen=()):
@@ -157,19 +161,43 @@ class Tape:
             values[out_slot] = function.forward(*[values[s] for s in in_slots])
         return [values[s] for s in self.output_slots]
 
+    def final_after(self) -> dict:
+        """``{node index: [parameter indices]}``: the parameters whose gradient is final once
+        backward has run that node (the first node, in forward order, that reads them)."""
+        if self._finals is None:
+            first = {}
+            for k, (_, in_slots, _) in enumerate(self.nodes):
+                for slot in in_slots:
+                    first.setdefault(slot, k)
+            finals: dict = {}
+            for i, (slot, _) in enumerate(self.param_slots):
+                if slot in first:
+                    finals.setdefault(first[slot], []).append(i)
+            self._finals = finals
+        return self._finals
+
     def backward(self, grad) -> list:
         """Back-propagate ``grad`` (the gradient of the last output) through the last forward
-        pass; returns the parameters' gradients, in the order given to :meth:`record`."""
+        pass; returns the parameters' gradients, in the order given to :meth:`record`. When
+        :attr:`ready` is set, it is called with each parameter's index and gradient as soon as
+        that gradient is final (parameters no node reads are not reported)."""
         grads = [None] * len(self.template)
         grads[self.output_slots[-1]] = grad
         needs = self.needs
+        ready = self.ready
+        finals = self.final_after() if ready is not None else None
+        param_slots = self.param_slots
+        k = len(self.nodes)
         for function, in_slots, out_slot in reversed(self.nodes):
+            k -= 1
             g = grads[out_slot]
-            if g is None:
-                continue
-            grads[out_slot] = None
-            for slot, gi in zip(in_slots, function.backward(g)):
-                if gi is None or not needs[slot]:
-                    continue
-                grads[slot] = gi if grads[slot] is None else grads[slot] + gi
-        return [grads[slot] for slot, _ in self.param_slots]
+            if g is not None:
+                grads[out_slot] = None
+                for slot, gi in zip(in_slots, function.backward(g)):
+                    if gi is None or not needs[slot]:
+                        continue
+                    grads[slot] = gi if grads[slot] is None else grads[slot] + gi
+            if finals is not None and k in finals:
+                for i in finals[k]:
+                    ready(i, grads[param_slots[i][0]])
+        return [grads[slot] for slot, _ in param_slots]

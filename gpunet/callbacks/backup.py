@@ -70,6 +70,8 @@ class BackupAndRestore(EpochEndCallback):
         model.fit(x, y, epochs=20, callbacks=[backup])   # in a new process: runs epochs 8 to 20
     """
 
+    main_process_only = True  # prints or writes files: rank 0 only in a data-parallel fit
+
     runs_last = True  # back up after the other callbacks have handled the epoch
 
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):

@@ -30,7 +30,15 @@ class Callback:
 
     Callbacks with state worth resuming (a wait counter, a best value) return it from
     ``get_state()`` as a JSON-compatible dict and take it back in ``set_state()``.
+
+    ``main_process_only = True`` declares a callback whose only effects are outside training
+    (printing, writing files: ProgbarLogger, ModelCheckpoint, CSVLogger, TensorBoard,
+    BackupAndRestore). In a data-parallel fit only the main process (rank 0) runs those; every
+    other callback runs in every process, on the same logs, so that the decisions that steer
+    training (EarlyStopping, ReduceLROnPlateau...) are taken alike everywhere.
     """
+
+    main_process_only = False
 
     def __init__(self):
         self.model = None
@@ -131,10 +139,11 @@ class CallbackList:
     """Calls each hook on every callback, in order, with the same logs.
 
     Batch-level hooks are only called when some callback overrides them, so a plain fit pays
-    nothing per step for them.
+    nothing per step for them. With ``main_process=False`` (a data-parallel process other than
+    rank 0) the callbacks that declare ``main_process_only`` are left out.
     """
 
-    def __init__(self, callbacks, model=None, params=None):
+    def __init__(self, callbacks, model=None, params=None, main_process: bool = True):
         # callbacks that save the model (``runs_last``) act after the others, so that what they
         # save includes the others' reaction to the same epoch (a reduced learning rate...)
         self.callbacks = sorted(callbacks, key=lambda cb: bool(getattr(cb, "runs_last", False)))
@@ -145,6 +154,8 @@ class CallbackList:
                 cb.set_model(model)
             if params is not None:
                 cb.set_params(params)
+        if not main_process:
+            self.callbacks = [cb for cb in self.callbacks if not cb.main_process_only]
         self.wants = {hook: [cb for cb in self.callbacks if _overrides(cb, hook)] for hook in _BATCH_HOOKS}
 
     def __iter__(self):

@@ -30,6 +30,8 @@ class ModelCheckpoint(MonitorCallback):
     (``val_*``) is only known at reports, so that combination is refused when training begins.
     """
 
+    main_process_only = True  # prints or writes files: rank 0 only in a data-parallel fit
+
     runs_last = True  # save after the other callbacks have handled the epoch
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,

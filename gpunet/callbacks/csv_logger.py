@@ -17,6 +17,8 @@ class CSVLogger(Callback):
     continues the same log.
     """
 
+    main_process_only = True  # prints or writes files: rank 0 only in a data-parallel fit
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         if not isinstance(filename, (str, os.PathLike)):

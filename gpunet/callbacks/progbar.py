@@ -46,6 +46,8 @@ class ProgbarLogger(Callback):
     (``verbose="auto"``).
     """
 
+    main_process_only = True  # prints or writes files: rank 0 only in a data-parallel fit
+
     def __init__(self, verbose: int = 1, stream=None, refresh_interval: float = 0.25, bar_width: int = 30):
         super().__init__()
         if verbose not in (1, 2):

@@ -113,6 +113,8 @@ class TensorBoard(EpochEndCallback):
                   callbacks=[gpunet.callbacks.TensorBoard("logs/run1", histogram_freq=1)])
     """
 
+    main_process_only = True  # prints or writes files: rank 0 only in a data-parallel fit
+
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
                  write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
                  embeddings_metadata=None):

@@ -7,11 +7,13 @@ the epoch loop, dev evaluation with best-on-dev selection, and the state a check
     evaluation.py  Evaluation on dev data; BestWeights, the best-on-dev selection
     state.py       FitState: what a checkpoint holds to resume a fit exactly
     arguments.py   checks of fit's, evaluate's and predict's arguments
+    strategy.py    Strategy: how a fit spreads over processes (one, unless gpunet.distributed says)
 """
 
 from .loop import FitLoop, NonFiniteLossWarning
 from .step import TrainStep, TrainStepWrapper, add_train_step_wrapper, remove_train_step_wrapper
+from .strategy import Strategy, get_strategy, set_strategy
 from .trainer import Trainer
 
 __all__ = ["Trainer", "FitLoop", "TrainStep", "TrainStepWrapper", "add_train_step_wrapper",
-           "remove_train_step_wrapper", "NonFiniteLossWarning"]
+           "remove_train_step_wrapper", "NonFiniteLossWarning", "Strategy", "get_strategy", "set_strategy"]

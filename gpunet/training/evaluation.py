@@ -16,10 +16,13 @@ __all__ = ["Evaluation", "BestWeights", "dev_monitor"]
 
 class Evaluation:
     """Mean loss and metrics of a compiled model over batches (arrays, or a stream's ``steps``
-    batches): dropout off, no graph."""
+    batches): dropout off, no graph. ``reduce(metrics) -> metrics`` combines the sums of several
+    processes, each of which evaluated its part of the data (see
+    :meth:`~gpunet.training.strategy.Strategy.reduce_metrics`)."""
 
-    def __init__(self, model):
+    def __init__(self, model, reduce=None):
         self.model = model
+        self.reduce = reduce
         self.loss = Mean(name="loss")
         self.metrics = fresh_metrics(model.metrics)
         self.steps = 0  # batches the last run read
@@ -46,8 +49,9 @@ class Evaluation:
                 m.update(out.data, yb, logits)
             if callbacks is not None:
                 callbacks.call_batch("on_test_batch_end", i, None)
-        logs = {"loss": self.loss.result()}
-        logs.update((m.name, m.result()) for m in self.metrics)
+        loss, *metrics = [self.loss, *self.metrics] if self.reduce is None else self.reduce([self.loss, *self.metrics])
+        logs = {"loss": loss.result()}
+        logs.update((m.name, m.result()) for m in metrics)
         return logs
 
 

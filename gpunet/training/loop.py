@@ -38,6 +38,7 @@ from .arguments import (check_bool, check_callbacks, check_compiled, check_int, 
                         validation_schedule)
 from .evaluation import BestWeights, Evaluation, dev_monitor
 from .state import FitState
+from .strategy import get_strategy
 
 __all__ = ["FitLoop", "NonFiniteLossWarning", "report_steps"]
 
@@ -70,6 +71,7 @@ class FitLoop:
                  validation_steps=None):
         check_compiled(model, "fit")
         self.model = model
+        self.strategy = strategy = get_strategy()  # one process, or this rank of a data-parallel job
         streaming = input_kind(x) != "array"
         dev_streaming = validation_data is not None and input_kind(validation_data) != "array"
         steps_per_epoch = check_steps(steps_per_epoch, "steps_per_epoch", x)
@@ -81,14 +83,15 @@ class FitLoop:
         self.initial_epoch = check_int(initial_epoch, "initial_epoch", 0)
         self.evaluations = check_int(validations_per_epoch, "validations_per_epoch", 1)
         self.validates = validation_schedule(validation_freq)
-        self.verbose = resolve_verbose(verbose)
+        self.verbose = resolve_verbose(verbose) if strategy.is_main else 0  # only the main process prints
         self.shuffle = check_bool(shuffle, "shuffle")
         self.restore_best = check_bool(restore_best, "restore_best")
         if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
         validation_batch_size = check_batch_size(validation_batch_size, "validation_batch_size", max(batch_size, 512))
         self.user_callbacks = check_callbacks(callbacks)
-        self.best_checkpoint = None if best_checkpoint is None else check_save_path(best_checkpoint)
+        self.best_checkpoint = None if best_checkpoint is None else \
+            check_save_path(best_checkpoint) if strategy.is_main else best_checkpoint  # rank 0 writes it
         if self.best_checkpoint is not None and validation_data is None and not validation_split:
             raise ValueError("best_checkpoint needs dev data: pass validation_data or validation_split")
         if streaming:
@@ -111,6 +114,7 @@ class FitLoop:
 
         if not streaming:
             self.train = device_batches(model, x, y, batch_size)
+        self.train = strategy.shard(self.train)
         self.steps = self.train.steps  # None: until the data end
         if self.steps is not None:
             self.evaluations = min(self.evaluations, self.steps)  # at most one dev evaluation per step
@@ -120,6 +124,8 @@ class FitLoop:
             self.dev = stream_batches(model, validation_data, "validation_data", validation_steps)
         elif x_dev is not None:
             self.dev = device_batches(model, x_dev, y_dev, validation_batch_size)
+        if self.dev is not None:
+            self.dev = strategy.shard(self.dev, evaluation=True)
         self.has_dev = self.dev is not None
         self.history = History()
         log_keys = ["loss", *(m.name for m in model.metrics)]
@@ -133,7 +139,7 @@ class FitLoop:
                   "batch_log_keys": ["loss", *(m.name for m in model.metrics)]}
         self.callbacks = CallbackList(
             ([ProgbarLogger(self.verbose)] if self.verbose else []) + self.user_callbacks + [self.history],
-            model=model, params=params,
+            model=model, params=params, main_process=strategy.is_main,
         )
         self.monitor, mode = dev_monitor(model)
         self.best = BestWeights(model.weights, self.monitor, mode)
@@ -181,8 +187,10 @@ class FitLoop:
 
     # -- pieces of the loop ---------------------------------------------------------------------
     def _train_step(self):
-        """``(step(x, y), logs(), reset())``: the model's own ``train_step`` when it overrides it
-        (Keras 3), else the (possibly wrapped) :class:`~gpunet.training.step.TrainStep`."""
+        """``(step(x, y), logs(), reset(), report_logs())``: the model's own ``train_step`` when it
+        overrides it (Keras 3), else the (possibly wrapped) :class:`~gpunet.training.step.TrainStep`.
+        ``logs()`` are the running values for batch callbacks; ``report_logs()`` those of a report
+        (a plain dict; over several processes, their combined values)."""
         model = self.model
         if model.overrides_train_step():
             last = {}
@@ -196,10 +204,10 @@ class FitLoop:
             def logs():  # lazy: a value is read (a device sync) only when a callback or a report reads it
                 return last if isinstance(last, LazyLogs) else LazyLogs({key: (lambda v=value: v) for key, value in last.items()})
 
-            return step, logs, model.reset_metrics
+            return step, logs, model.reset_metrics, lambda: {key: float(value) for key, value in logs().items()}
         announce = (lambda text: print(text, flush=True)) if self.verbose else None
         step = model.make_train_step(announce=announce)
-        return step, step.logs, step.reset
+        return step, step.logs, step.reset, step.report_logs
 
     def restored(self, record: dict) -> None:
         """Called by the model when weights of an earlier report are put back (by fit or a callback)."""
@@ -218,15 +226,21 @@ class FitLoop:
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self) -> History:
-        model, callbacks, state = self.model, self.callbacks, self.state
+        with self.strategy.guard():  # several processes: a failure in one ends them all
+            return self._run()
+
+    def _run(self) -> History:
+        model, callbacks, state, strategy = self.model, self.callbacks, self.state, self.strategy
         optimizer = model.optimizer
-        for cb in self.user_callbacks:  # a backup of an interrupted fit (BackupAndRestore) says where to start
+        for cb in callbacks:  # a backup of an interrupted fit (BackupAndRestore) says where to start
             self.initial_epoch = cb.resume_epoch(self.initial_epoch)
         resume = model.take_resume_state()
+        self.initial_epoch, resume = strategy.start(self, self.initial_epoch, resume)
         restore_callbacks = state.resume(resume, self.initial_epoch)
-        step, running, reset_running = self._train_step()
+        step, running, reset_running, report_logs = self._train_step()
         model.stop_training = False
         wants_batch_end = bool(callbacks.wants["on_train_batch_end"])
+        agree_per_batch = strategy.agrees_per_batch(self.user_callbacks)
         warned = False
         began = updated = False
         logs: dict = {}
@@ -235,11 +249,11 @@ class FitLoop:
             """A report: the running training values, a dev evaluation, best-on-dev, on_epoch_end."""
             nonlocal logs, warned
             state.complete = complete
-            logs = {key: float(value) for key, value in running().items()}
+            logs = report_logs()
             improved = False
             if validate_now:
                 callbacks.on_test_begin()
-                dev_logs = Evaluation(model).run(self.dev, callbacks)
+                dev_logs = Evaluation(model, reduce=strategy.reduce_metrics).run(self.dev, callbacks)
                 callbacks.on_test_end(dev_logs)
                 logs.update((f"val_{k}", v) for k, v in dev_logs.items())
                 improved = self.best.update(epoch, logs, model.report_is_sound(logs))
@@ -248,7 +262,8 @@ class FitLoop:
             if not warned:
                 warned = self._warn_non_finite(logs, epoch)
             callbacks.on_epoch_end(epoch, logs)
-            if improved and self.best_checkpoint is not None:
+            model.stop_training = strategy.any(model.stop_training)
+            if improved and self.best_checkpoint is not None and strategy.is_main:
                 model.save(self.best_checkpoint)  # after the callbacks, so the file holds their new state
 
         if resume and not getattr(self.train, "resumes_exactly", True):
@@ -280,6 +295,8 @@ class FitLoop:
                         updated = True
                         if wants_batch_end:
                             callbacks.call_batch("on_train_batch_end", i, running())
+                        if agree_per_batch:
+                            model.stop_training = strategy.any(model.stop_training)
                         if i + 1 != report_at[0] and not model.stop_training:
                             continue
                         report_at.pop(0)

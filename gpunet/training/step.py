@@ -199,6 +199,11 @@ class TrainStep:
         producers.update((m.name, m.result) for m in self.train_metrics)
         return LazyLogs(producers)
 
+    def report_logs(self) -> dict:
+        """The running loss and metrics as a report gives them to the callbacks (a data-parallel
+        wrapper combines them over the processes)."""
+        return {key: float(value) for key, value in self.logs().items()}
+
 
 class TrainStepWrapper:
     """Base of wrappers that change a train step between its two halves.

@@ -1,0 +1,181 @@
+"""Data-parallel training across processes: MPI for the ranks, NCCL between GPUs.
+
+A script calls :func:`init` once and runs unchanged under a launcher::
+
+    import gpunet
+    gpunet.distributed.init()          # a world of one when no launcher started this process
+    ...
+    model.fit(x, y, batch_size=512)    # 512 is the global batch, split over the ranks
+
+    $ mpirun -n 4 python train.py      # or srun -n 4 python train.py under Slurm
+
+Every rank trains the same model on its slice of each global batch; gradients are averaged over
+the ranks before each update, so N ranks make the updates one process would make (see
+``docs/distributed.md``). Without a launcher, or with one process, nothing changes and mpi4py is
+not needed; with several, ``pip install "gpunet[mpi]"``.
+
+    launch.py        which launcher started this process (its environment variables)
+    communicator.py  the collectives: a world of one, and MPI (mpi4py)
+    nccl.py          NCCL between GPUs (CuPy), the unique id broadcast over MPI
+    sharding.py      each rank's slice of every global batch
+    buckets.py       gradients flattened into buckets, all-reduced during the backward pass
+    step.py          the train-step wrapper that averages the gradients
+    metrics.py       loss and metrics summed over the ranks
+    strategy.py      DataParallel: what fit does differently over several ranks
+    faults.py        a failure in one rank ends every rank
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import backend
+from ..training.step import add_train_step_wrapper, remove_train_step_wrapper
+from ..training.strategy import set_strategy
+from .buckets import DEFAULT_BUCKET_BYTES
+from .communicator import Communicator, MPICommunicator
+from .faults import RankMismatchError, install_excepthook, restore_excepthook
+from .launch import launched_local_rank, launched_rank, launched_size, launcher_name
+from .sharding import shard_bounds
+from .strategy import DataParallel
+
+__all__ = ["init", "shutdown", "is_initialized", "rank", "world_size", "local_rank", "is_main", "barrier",
+           "communicator", "strategy", "Communicator", "RankMismatchError", "shard_bounds"]
+
+_communicator: Communicator | None = None
+_strategy: DataParallel | None = None
+_INSTALL = 'pip install "gpunet[mpi]"'
+
+
+def _select_device(local: int) -> None:
+    """On a machine with GPUs, make device ``local % count`` this process's (before anything
+    touches CUDA), so that the ranks of one machine share its GPUs one each."""
+    if os.environ.get("GPUNET_BACKEND", "auto").strip().lower() == "numpy":
+        return
+    cupy = backend._import_cupy()
+    if cupy is None:
+        return
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # noqa: BLE001 - no driver, no device: the CPU it is
+        return
+    if count:
+        cupy.cuda.Device(local % count).use()
+
+
+def _open_world(asynchronous: str) -> Communicator:
+    try:
+        import mpi4py  # noqa: F401, PLC0415 - optional dependency
+    except ImportError:
+        raise RuntimeError(f"this process was started by {launcher_name()} as one of {launched_size()} ranks, but "
+                           f"mpi4py is not installed, so the ranks cannot talk: {_INSTALL}") from None
+    world = MPICommunicator(asynchronous=asynchronous)
+    _select_device(world.local_rank)
+    if backend.name() == "cupy":
+        from .nccl import NCCLCommunicator, nccl_available  # noqa: PLC0415
+
+        if nccl_available():
+            return NCCLCommunicator(world.comm)
+    return world
+
+
+def init(communicator: Communicator | None = None, *, bucket_bytes: int = DEFAULT_BUCKET_BYTES,
+         overlap: bool | None = None, asynchronous: str = "thread") -> Communicator:
+    """Join the job this process was started in; returns its :class:`Communicator`.
+
+    Under ``mpirun``/``mpiexec``/``srun`` with several processes: MPI (NCCL between GPUs when
+    every rank holds CuPy arrays; each rank takes the GPU of its rank on its machine), and every
+    fit becomes data-parallel. Otherwise a world of one, and nothing changes. Calling it again
+    returns the same communicator.
+
+    Args:
+        communicator: use this one instead of detecting the launcher (tests, custom transports).
+        bucket_bytes: the size of the gradient buckets (4 MiB by default).
+        overlap: start each bucket's all-reduce as soon as it is complete during the backward
+            pass (True), or all of them after it (False). None (the default) overlaps on NCCL,
+            whose all-reduce runs on the GPU's own stream, and not on MPI between CPU ranks, where
+            the all-reduce's copies and sums compete with the backward pass for the same cores and
+            overlapping measured slower (``docs/distributed.md``).
+        asynchronous: how MPI runs a bucket's all-reduce meanwhile: ``"thread"`` (a blocking
+            all-reduce on a communication thread) or ``"request"`` (MPI's non-blocking
+            ``Iallreduce``); see :class:`MPICommunicator`.
+    """
+    global _communicator, _strategy
+    if isinstance(bucket_bytes, bool) or not isinstance(bucket_bytes, int) or bucket_bytes < 1:
+        raise ValueError(f"bucket_bytes must be a positive integer, got {bucket_bytes!r}")
+    if asynchronous not in ("thread", "request"):
+        raise ValueError(f"asynchronous must be 'thread' or 'request', got {asynchronous!r}")
+    if overlap is not None and not isinstance(overlap, bool):
+        raise TypeError(f"overlap must be True or False, got {overlap!r}")
+    if communicator is not None and not isinstance(communicator, Communicator):
+        raise TypeError(f"communicator must be a gpunet.distributed.Communicator, got {type(communicator).__name__}")
+    if _communicator is not None:
+        if communicator is not None and communicator is not _communicator:
+            raise RuntimeError("gpunet.distributed is initialised already; call shutdown() first")
+        return _communicator
+    if communicator is None:
+        communicator = Communicator() if launched_size() == 1 else _open_world(asynchronous)
+    _communicator = communicator
+    if communicator.size > 1:
+        backend.set_noise_stream(communicator.rank)  # the same shuffling everywhere, other dropout masks
+        if overlap is None:
+            overlap = communicator.name == "nccl"
+        _strategy = DataParallel(communicator, bucket_bytes=bucket_bytes, overlap=overlap)
+        set_strategy(_strategy)
+        add_train_step_wrapper(_strategy.wrap)
+        install_excepthook(communicator)
+    return communicator
+
+
+def shutdown() -> None:
+    """Leave data-parallel mode in this process: fit trains alone again (the MPI library itself
+    is finalised when the process exits)."""
+    global _communicator, _strategy
+    if _strategy is not None:
+        remove_train_step_wrapper(_strategy.wrap)
+        set_strategy(None)
+        backend.set_noise_stream(0)
+        restore_excepthook()
+    _communicator = _strategy = None
+
+
+def is_initialized() -> bool:
+    return _communicator is not None
+
+
+def communicator() -> Communicator:
+    """The communicator of :func:`init` (a world of one before it)."""
+    return _communicator if _communicator is not None else Communicator()
+
+
+def strategy() -> DataParallel | None:
+    """The data-parallel strategy fit follows, or None in a world of one."""
+    return _strategy
+
+
+def rank() -> int:
+    """This process's rank, 0 to ``world_size() - 1`` (before :func:`init`: as the launcher numbered it)."""
+    return _communicator.rank if _communicator is not None else launched_rank()
+
+
+def world_size() -> int:
+    """The number of ranks (before :func:`init`: as many as the launcher started)."""
+    return _communicator.size if _communicator is not None else launched_size()
+
+
+def local_rank() -> int:
+    """This process's rank among the ranks on its machine (its GPU's number)."""
+    if _communicator is not None:
+        return _communicator.local_rank
+    local = launched_local_rank()
+    return 0 if local is None else local
+
+
+def is_main() -> bool:
+    """Whether this is rank 0, the one that prints and writes files."""
+    return rank() == 0
+
+
+def barrier() -> None:
+    """Return once every rank has called it."""
+    communicator().barrier()

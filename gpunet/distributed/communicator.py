@@ -1,0 +1,185 @@
+"""Communicators: the collective operations a data-parallel fit needs, over some transport.
+
+Every rank calls the same operations in the same order; each one sums (all-reduce), copies from
+one rank (broadcast) or gathers (all-gather) across all ranks. Arrays are reduced in place.
+
+    Communicator       the interface, and a world of one (every operation is the identity)
+    MPICommunicator    MPI through mpi4py, on host (NumPy) buffers; CuPy arrays are staged
+                       through host memory (any MPI works, CUDA-aware or not)
+    NCCLCommunicator   NCCL between GPUs (``nccl.py``), with MPI for objects and the unique id
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy
+
+from .. import backend
+
+__all__ = ["Communicator", "MPICommunicator", "Pending"]
+
+
+class Pending:
+    """A non-blocking operation under way: :meth:`wait` returns once it has completed (and, for
+    an array staged through host memory, once the result is back in the array)."""
+
+    def __init__(self, request=None, finish=None, future=None):
+        self.request = request  # an MPI request (non-blocking collective)
+        self.future = future  # or a blocking collective running on the communication thread
+        self.finish = finish
+
+    def test(self) -> bool:
+        """Whether it has completed; calling it lets the transport make progress."""
+        if self.future is not None:
+            return self.future.done()
+        return self.request is None or bool(self.request.Test())
+
+    def wait(self) -> None:
+        if self.request is not None:
+            self.request.Wait()
+            self.request = None
+        if self.future is not None:
+            self.future.result()
+            self.future = None
+        if self.finish is not None:
+            self.finish()
+            self.finish = None
+
+
+class Communicator:
+    """A world of one process: what gpunet uses when no launcher started it.
+
+    Subclasses implement the same methods across processes. ``allreduce``/``allreduce_async``
+    sum an array over the ranks in place; ``broadcast`` copies rank ``root``'s array into every
+    rank's; ``*_object`` move small picklable Python objects (states, checks)."""
+
+    name = "local"
+    rank = 0
+    size = 1
+    local_rank = 0
+
+    def allreduce(self, array) -> None:
+        """Sum ``array`` over the ranks, in place."""
+
+    def allreduce_async(self, array) -> Pending:
+        """Start summing ``array`` over the ranks in place; ``.wait()`` on the result."""
+        return Pending()
+
+    def progress(self) -> None:
+        """Let pending operations advance (MPI progresses non-blocking collectives only inside
+        MPI calls)."""
+
+    def broadcast(self, array, root: int = 0) -> None:
+        """Copy rank ``root``'s ``array`` into every rank's ``array`` (same shape and dtype)."""
+
+    def broadcast_object(self, obj, root: int = 0):
+        return obj
+
+    def allgather_object(self, obj) -> list:
+        return [obj]
+
+    def allreduce_values(self, values) -> numpy.ndarray:
+        """The sums over the ranks of a few float64 numbers (metric counts, flags)."""
+        values = numpy.array(values, dtype=numpy.float64)
+        self.allreduce(values)
+        return values
+
+    def barrier(self) -> None:
+        """Return once every rank has called it."""
+
+    def abort(self, code: int = 1) -> None:
+        """End every rank of the job now with exit status ``code``."""
+        sys.exit(code)
+
+
+class MPICommunicator(Communicator):
+    """Collectives over an mpi4py communicator (``MPI.COMM_WORLD`` by default).
+
+    NumPy arrays are handed to MPI as buffers (no copy, no pickling). A CuPy array is copied to a
+    host buffer, reduced there and copied back: slower than NCCL, but correct with any MPI.
+
+    ``asynchronous`` says how :meth:`allreduce_async` runs: ``"thread"`` (the default) hands a
+    blocking ``Allreduce`` to one communication thread, which makes progress on its own while the
+    caller computes (mpi4py releases the interpreter lock inside MPI, NumPy inside its loops);
+    ``"request"`` starts an ``Iallreduce``, which many MPI libraries (Open MPI among them) advance
+    only inside MPI calls, so :meth:`progress` tests it between layers. Either way all bucket
+    all-reduces are issued in the same order on every rank, from one thread."""
+
+    name = "mpi"
+
+    def __init__(self, comm=None, asynchronous: str = "thread"):
+        from mpi4py import MPI  # noqa: PLC0415 - optional dependency, imported only under a launcher
+
+        if asynchronous not in ("thread", "request"):
+            raise ValueError(f"asynchronous must be 'thread' or 'request', got {asynchronous!r}")
+        self.asynchronous = asynchronous
+        self._pool = None
+        self.MPI = MPI
+        self.comm = MPI.COMM_WORLD if comm is None else comm
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
+        local = self.comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)  # the ranks on this machine
+        self.local_rank = local.Get_rank()
+        self.local_size = local.Get_size()
+        local.Free()
+        self._pending: list = []
+
+    @staticmethod
+    def _on_host(array) -> bool:
+        return isinstance(array, numpy.ndarray)
+
+    def allreduce(self, array) -> None:
+        if self._on_host(array):
+            self.comm.Allreduce(self.MPI.IN_PLACE, array, op=self.MPI.SUM)
+            return
+        host = backend.to_host(array)
+        self.comm.Allreduce(self.MPI.IN_PLACE, host, op=self.MPI.SUM)
+        array[...] = backend.to_device(host)
+
+    def allreduce_async(self, array) -> Pending:
+        host, copy_back = array, None
+        if not self._on_host(array):  # staged through host memory
+            host = backend.to_host(array)
+
+            def copy_back():
+                array[...] = backend.to_device(host)
+
+        if self.asynchronous == "thread":
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpunet-allreduce")
+            future = self._pool.submit(self.comm.Allreduce, self.MPI.IN_PLACE, host, op=self.MPI.SUM)
+            return Pending(future=future, finish=copy_back)
+        pending = Pending(self.comm.Iallreduce(self.MPI.IN_PLACE, host, op=self.MPI.SUM), copy_back)
+        self._pending = [p for p in self._pending if p.request is not None]
+        self._pending.append(pending)
+        return pending
+
+    def progress(self) -> None:
+        for pending in self._pending:
+            if pending.request is not None:
+                pending.test()
+
+    def broadcast(self, array, root: int = 0) -> None:
+        if self._on_host(array) and array.flags.c_contiguous:
+            self.comm.Bcast(array, root=root)
+            return
+        host = numpy.ascontiguousarray(backend.to_host(array))
+        self.comm.Bcast(host, root=root)
+        array[...] = backend.to_device(host)
+
+    def broadcast_object(self, obj, root: int = 0):
+        return self.comm.bcast(obj, root=root)
+
+    def allgather_object(self, obj) -> list:
+        return self.comm.allgather(obj)
+
+    def barrier(self) -> None:
+        self.comm.Barrier()
+
+    def abort(self, code: int = 1) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.comm.Abort(code)

@@ -1,0 +1,91 @@
+"""NCCL between GPUs, through CuPy: the gradient all-reduce of ranks that hold CuPy arrays.
+
+One process per GPU (the device is picked by the rank on its machine, see ``init``). Rank 0 makes
+NCCL's unique id and MPI broadcasts it; after that, arrays never leave the GPU: NCCL sums them
+device to device (NVLink, PCIe, InfiniBand). A non-blocking all-reduce runs on a stream of its own,
+after the compute stream has produced the bucket, and the compute stream waits for it before the
+update reads it, so communication overlaps the rest of the backward pass. Small Python objects
+(states, checks) still go through MPI.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from .. import backend
+from .communicator import MPICommunicator, Pending
+
+__all__ = ["NCCLCommunicator", "nccl_available"]
+
+
+def _nccl():
+    cupy = backend._import_cupy()
+    if cupy is None:
+        return None
+    try:
+        from cupy.cuda import nccl  # noqa: PLC0415 - present only in CuPy builds with NCCL
+    except ImportError:
+        return None
+    return nccl if getattr(nccl, "available", True) else None
+
+
+def nccl_available() -> bool:
+    """Whether CuPy can use NCCL here (CuPy installed with its NCCL library)."""
+    return _nccl() is not None
+
+
+class NCCLCommunicator(MPICommunicator):
+    """NCCL collectives on CuPy arrays; NumPy arrays and objects go through MPI."""
+
+    name = "nccl"
+
+    def __init__(self, comm=None):
+        super().__init__(comm)
+        nccl = _nccl()
+        if nccl is None:
+            raise RuntimeError("NCCL is not available through CuPy: install nvidia-nccl-cu12 (or -cu13) beside CuPy")
+        self.nccl = nccl
+        self.cupy = backend._import_cupy()
+        unique_id = nccl.get_unique_id() if self.rank == 0 else None
+        unique_id = self.comm.bcast(unique_id, root=0)
+        self.device_comm = nccl.NcclCommunicator(self.size, unique_id, self.rank)
+        self.stream = self.cupy.cuda.Stream(non_blocking=True)
+        self._types = {numpy.dtype(numpy.float16): nccl.NCCL_FLOAT16, numpy.dtype(numpy.float32): nccl.NCCL_FLOAT32,
+                       numpy.dtype(numpy.float64): nccl.NCCL_FLOAT64, numpy.dtype(numpy.int64): nccl.NCCL_INT64,
+                       numpy.dtype(numpy.int32): nccl.NCCL_INT32, numpy.dtype(numpy.uint8): nccl.NCCL_UINT8}
+
+    def _type(self, array) -> int:
+        try:
+            return self._types[numpy.dtype(array.dtype)]
+        except KeyError:
+            raise TypeError(f"NCCL cannot reduce arrays of dtype {array.dtype}") from None
+
+    def allreduce(self, array) -> None:
+        if self._on_host(array):
+            super().allreduce(array)
+            return
+        stream = self.cupy.cuda.get_current_stream()
+        self.device_comm.allReduce(array.data.ptr, array.data.ptr, array.size, self._type(array), self.nccl.NCCL_SUM,
+                                   stream.ptr)
+
+    def allreduce_async(self, array) -> Pending:
+        if self._on_host(array):
+            return super().allreduce_async(array)
+        compute = self.cupy.cuda.get_current_stream()
+        self.stream.wait_event(compute.record())  # the bucket is written before NCCL reads it
+        self.device_comm.allReduce(array.data.ptr, array.data.ptr, array.size, self._type(array), self.nccl.NCCL_SUM,
+                                   self.stream.ptr)
+        done = self.stream.record()
+        return Pending(finish=lambda: compute.wait_event(done))  # the update waits on the GPU, not the host
+
+    def broadcast(self, array, root: int = 0) -> None:
+        if self._on_host(array):
+            super().broadcast(array, root)
+            return
+        if not array.flags.c_contiguous:
+            contiguous = self.cupy.ascontiguousarray(array)
+            self.broadcast(contiguous, root)
+            array[...] = contiguous
+            return
+        stream = self.cupy.cuda.get_current_stream()
+        self.device_comm.bcast(array.data.ptr, array.size, self._type(array), root, stream.ptr)

@@ -1,0 +1,6 @@
+"""The multi-rank tests import ``launcher`` from this folder."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -1,0 +1,112 @@
+"""Two ranks under mpirun against one process: the same training, the same files, the same faults.
+
+One process running the same script is the reference every time (never a stored number).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import gpunet
+
+from launcher import needs_mpi, run, train
+
+pytestmark = needs_mpi
+
+TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
+
+
+def assert_same_weights(ours, reference, dtype):
+    assert len(ours) == len(reference)
+    for w, ref in zip(ours, reference):
+        scale = max(float(np.max(np.abs(ref))), 1e-30)
+        assert float(np.max(np.abs(w - ref))) / scale <= TOLERANCE[dtype]
+
+
+def assert_same_history(ours, reference, dtype):
+    assert sorted(ours) == sorted(reference)
+    for key, values in reference.items():
+        assert np.allclose(ours[key], values, rtol=10 * TOLERANCE[dtype], atol=10 * TOLERANCE[dtype]), key
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_two_ranks_train_like_one_process_on_the_global_batch(tmp_path, optimizer, dtype):
+    # 203 samples, global batch 32: six batches of 32 (16 per rank) and a last one of 11 (6 and 5);
+    # dev data with ReduceLROnPlateau (it fires every second epoch) and EarlyStopping in the loop
+    args = ["--optimizer", optimizer, "--dtype", dtype, "--samples", 203, "--batch", 32, "--epochs", 3, "--dev",
+            "--lr", 0.05 if optimizer == "sgd" else 0.01]
+    one = train(tmp_path, "one", args)
+    two = train(tmp_path, "two", args, ranks=2)
+    assert (one["world"], two["world"]) == (1, 2)
+    assert two["same_weights"]  # every rank ends with the same weights
+    assert_same_weights(two["weights"], one["weights"], dtype)
+    assert_same_history(two["history"], one["history"], dtype)
+    assert len(set(one["history"]["learning_rate"])) > 1  # the plateau rule did act, alike
+
+
+@pytest.mark.parametrize("overlap", ["thread", "request"])
+def test_all_reduces_started_during_the_backward_pass_give_the_same_training(tmp_path, overlap):
+    args = ["--optimizer", "adam", "--lr", 0.01, "--dev", "--epochs", 2]
+    one = train(tmp_path, "one", args)
+    two = train(tmp_path, "two", [*args, "--overlap", overlap], ranks=2)
+    assert two["same_weights"]
+    assert_same_weights(two["weights"], one["weights"], "float64")
+    assert_same_history(two["history"], one["history"], "float64")
+
+
+def test_dropout_masks_differ_between_ranks_while_the_weights_stay_identical(tmp_path):
+    two = train(tmp_path, "two", ["--dropout", 0.3], ranks=2)
+    one = train(tmp_path, "one", ["--dropout", 0.3])
+    assert two["same_weights"]
+    # after fit each rank runs the model in training mode on the same input with the same weights:
+    # the outputs differ only if the ranks' dropout masks differ
+    rank0, rank1 = two["probes"]
+    assert not np.allclose(rank0, rank1)
+    # rank 0 draws from the single process's noise stream, rank 1 from another branch of the seed
+    stream = [s.split("'inc': ")[1] for s in two["noise_states"]]
+    assert stream[0] == one["noise_states"][0].split("'inc': ")[1]
+    assert stream[1] != stream[0]
+
+
+def test_a_checkpoint_of_two_ranks_resumes_with_one_and_with_two(tmp_path):
+    common = ["--optimizer", "adam", "--lr", 0.01, "--dev", "--epochs", 3]
+    uninterrupted = train(tmp_path, "one", common)
+    checkpoints = tmp_path / "ck-{epoch}.h5"
+    two = train(tmp_path, "two", [*common, "--checkpoint", checkpoints], ranks=2)
+    assert_same_weights(two["weights"], uninterrupted["weights"], "float64")
+    first = str(checkpoints).format(epoch=1)
+    for ranks in (0, 2):
+        resumed = train(tmp_path, f"resumed{ranks}", [*common, "--resume", first, "--initial-epoch", 1], ranks=ranks)
+        assert_same_weights(resumed["weights"], uninterrupted["weights"], "float64")
+        for key, values in resumed["history"].items():  # the resumed fit's History holds epochs 2 and 3
+            assert np.allclose(values, uninterrupted["history"][key][1:], rtol=1e-11), key
+
+
+def test_ranks_started_differently_fail_before_training_with_a_clear_error(tmp_path):
+    result = run(["--out", tmp_path / "x.npz", "--mismatch"], ranks=2)
+    assert result.returncode != 0
+    assert "rank 1 differs from rank 0 in: optimizer" in result.stderr
+    assert not (tmp_path / "x.npz").exists()
+
+
+@pytest.mark.parametrize("fault", ["--raise-at", "--kill-at"])
+def test_a_failing_rank_ends_the_job_and_the_last_checkpoint_stays_loadable(tmp_path, fault):
+    # seven steps per epoch: the checkpoint of epoch 1 is written, then rank 1 fails at step 10
+    checkpoints = tmp_path / "ck-{epoch}.h5"
+    start = time.monotonic()
+    result = run(["--out", tmp_path / "x.npz", "--epochs", 4, "--checkpoint", checkpoints, fault, 10], ranks=2,
+                 timeout=60)
+    assert time.monotonic() - start < 30
+    assert result.returncode != 0
+    if fault == "--raise-at":
+        assert "rank 1 of 2 failed" in result.stderr and "injected failure at step 10" in result.stderr
+    else:
+        assert "signal 9" in result.stderr or "Killed" in result.stderr
+    assert not (tmp_path / "x.npz").exists()
+    assert not (tmp_path / "ck-3.h5").exists()
+    model = gpunet.load_model(str(checkpoints).format(epoch=1))
+    assert model.get_state()["fit"]["epoch"] == 1
