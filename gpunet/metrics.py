@@ -53,8 +53,14 @@ class Metric:
             self.name = name
         self.reset()
 
+    graph_safe = False  # whether update() is device work only, adding in place (see gpunet.training.graphs)
+
     def reset(self) -> None:
-        self.total = 0.0
+        total = getattr(self, "total", None)
+        if getattr(total, "ndim", None) == 0 and not isinstance(total, numpy.generic) and hasattr(total, "fill"):
+            total.fill(0)  # a device array: zeroed in place, as a captured CUDA graph keeps adding into it
+        else:
+            self.total = 0.0
         self.count = 0
 
     def update(self, output, target, logits: bool) -> None:  # pragma: no cover - interface
@@ -91,31 +97,37 @@ class Metric:
 class Mean(Metric):
     """Weighted running mean of a scalar (the training loss): ``update_value(value, weight)``."""
 
+    graph_safe = True
+
     name = "loss"
     direction = "down"
 
     def update_value(self, value, weight: int) -> None:
-        self.total = self.total + value * weight
+        self.total += value * weight
         self.count += weight
 
 
 class SparseCategoricalAccuracy(Metric):
     """Fraction of samples whose arg-max output equals the integer label."""
 
+    graph_safe = True
+
     name = "sparse_categorical_accuracy"
 
     def update(self, output, target, logits):
-        self.total = self.total + (output.argmax(axis=-1) == target).sum()
+        self.total += (output.argmax(axis=-1) == target).sum()
         self.count += int(target.shape[0])
 
 
 class CategoricalAccuracy(Metric):
     """Fraction of samples whose arg-max output equals the arg-max of the one-hot target."""
 
+    graph_safe = True
+
     name = "categorical_accuracy"
 
     def update(self, output, target, logits):
-        self.total = self.total + (output.argmax(axis=-1) == target.argmax(axis=-1)).sum()
+        self.total += (output.argmax(axis=-1) == target.argmax(axis=-1)).sum()
         self.count += int(target.shape[0])
 
 
@@ -139,7 +151,7 @@ class BinaryAccuracy(Metric):
         else:
             predicted = self.model_output(output, logits) > self.threshold
         target = target.reshape(predicted.shape) if target.size == predicted.size else target
-        self.total = self.total + (predicted == (target > 0.5)).sum()
+        self.total += (predicted == (target > 0.5)).sum()
         self.count += int(predicted.size)
 
 
@@ -170,7 +182,7 @@ class TopKCategoricalAccuracy(Metric):
         at_label = xp.take_along_axis(output, labels.astype(numpy.int64)[..., None], axis=-1)
         at_label = xp.where(xp.isnan(at_label), -xp.inf, at_label)  # a NaN output is never a hit
         above = (output > at_label).sum(axis=-1)  # outputs strictly above the true class's
-        self.total = self.total + (above < self.k).sum()
+        self.total += (above < self.k).sum()
         self.count += int(labels.size)
 
 
@@ -394,24 +406,26 @@ class AUC(Metric):
 
 
 class MeanSquaredError(Metric):
+    graph_safe = True
     name = "mean_squared_error"
     direction = "down"
 
     def update(self, output, target, logits):
         output = self.model_output(output, logits)
         diff = output - target.reshape(output.shape)
-        self.total = self.total + (diff * diff).sum()
+        self.total += (diff * diff).sum()
         self.count += int(diff.size)
 
 
 class MeanAbsoluteError(Metric):
+    graph_safe = True
     name = "mean_absolute_error"
     direction = "down"
 
     def update(self, output, target, logits):
         xp = get_array_module(output)
         output = self.model_output(output, logits)
-        self.total = self.total + xp.abs(output - target.reshape(output.shape)).sum()
+        self.total += xp.abs(output - target.reshape(output.shape)).sum()
         self.count += int(output.size)
 
 

@@ -72,6 +72,9 @@ class Optimizer:
     decoupled = False  # weight decay applied to theta directly (AdamW), rather than L2 added to the gradient
     # arguments Keras's class of the same name lacks, with the value that is Keras's behaviour
     keras_implicit: dict = {}
+    # whether the GPU update passes its kernels nothing that changes from step to step but the
+    # learning rate, so a captured CUDA graph may replay it (see gpunet.training.graphs)
+    graph_safe = False
 
     def __init__(self, learning_rate, weight_decay=0.0, name: str | None = None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None):

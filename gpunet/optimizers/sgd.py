@@ -33,6 +33,8 @@ class SGD(Optimizer):
         theta = theta - lr * g
     """
 
+    graph_safe = True  # its GPU update takes only constants (the rate is part of a captured graph's key)
+
     keras_implicit = {"dampening": 0.0}
 
     def __init__(self, learning_rate=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, name=None, **kwargs):

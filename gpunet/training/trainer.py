@@ -26,6 +26,7 @@ from .arguments import (check_bool, check_compiled, evaluation_batches, predicti
                         to_device)
 from .evaluation import Evaluation
 from .loop import FitLoop
+from .graphs import GraphedStep, graphs_possible
 from .step import TrainStep, wrap_train_step
 
 __all__ = ["Trainer"]
@@ -103,7 +104,10 @@ class Trainer:
         wrapped by the registered train-step wrappers. ``announce(text)`` is told once why the
         step runs eagerly, when it must."""
         check_compiled(self, "make_train_step")
-        return wrap_train_step(TrainStep(self, run_eagerly=self.run_eagerly, announce=announce))
+        step = TrainStep(self, run_eagerly=self.run_eagerly, announce=announce)
+        if graphs_possible():
+            step = GraphedStep(step, announce=announce)
+        return wrap_train_step(step)
 
     def overrides_train_step(self) -> bool:
         """Whether this model's class defines its own ``train_step`` (then fit calls it)."""
