@@ -137,6 +137,7 @@ class BinaryAccuracy(Metric):
     against ``log(threshold / (1 - threshold))`` (0 for 0.5)."""
 
     name = "binary_accuracy"
+    graph_safe = True
 
     def __init__(self, name=None, threshold: float = 0.5):
         self.threshold = _check_threshold(threshold, "threshold")

@@ -35,11 +35,19 @@ def _positions(epochs: list) -> list:
     return positions
 
 
-def _placed(positions: list, count: int) -> list:
+def _placed(positions: list, count: int, epochs=()) -> list:
     """x of a series of ``count`` values: every report's, or for a shorter series (dev values of
-    ``fit(validation_freq=N)``) every N-th report's, N = reports // count."""
+    ``fit(validation_freq=N)``) the reports that carried a dev evaluation: with several reports
+    per epoch only the epochs that validated have several, so theirs; else every N-th report,
+    N = reports // count."""
     if count >= len(positions) or count == 0:
         return positions[:count]
+    per_epoch: dict = {}
+    for epoch in epochs:
+        per_epoch[epoch] = per_epoch.get(epoch, 0) + 1
+    validated = [p for p, epoch in zip(positions, epochs) if per_epoch[epoch] > 1]
+    if len(validated) == count:
+        return validated
     every = len(positions) // count
     return positions[every - 1::every][:count]
 
@@ -138,7 +146,7 @@ def plot_history(history, metrics=None, filename=None, figsize=None, title=None,
     for ax, name in zip(axes.flat, names):
         for key, label in ((name, "train"), (f"val_{name}", "dev")):
             if key in values:
-                ax.plot(_placed(positions, len(values[key])), values[key], marker="." if length < 30 else None,
+                ax.plot(_placed(positions, len(values[key]), epochs), values[key], marker="." if length < 30 else None,
                         label=label)
         if marked is not None:
             restored = best.get("restored", True)

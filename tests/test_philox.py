@@ -38,6 +38,15 @@ def test_uniform_twin_counter_layout():
         assert u[j] == ((int(w[0]) >> 5) * 2**26 + (int(w[1]) >> 6)) / 2**53
 
 
+def test_uniform_numbers_from_the_published_block():
+    """Element 0 of a draw with key 0 from counter 0 is the block of counter (0, 0, 0, 0) under key
+    (0, 0), whose words Random123 publishes: 24 bits of the first for float32, 27 of the first
+    and 26 of the second for float64."""
+    w0, w1 = 0x6627E8D5, 0xE169C58D
+    assert philox.uniform_twin(0, 0, 1, np.float32)[0] == np.float32((w0 >> 8) / 2**24)
+    assert philox.uniform_twin(0, 0, 1, np.float64)[0] == ((w0 >> 5) * 2**26 + (w1 >> 6)) / 2**53
+
+
 @pytest.mark.parametrize("dtype, bits", [(np.float32, 24), (np.float64, 53)])
 def test_uniform_numbers(dtype, bits):
     u = philox.uniform_twin(12345, 0, 200_000, dtype)

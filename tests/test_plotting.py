@@ -6,8 +6,10 @@ from __future__ import annotations
 import sys
 
 import helpers
+import numpy as np
 import pytest
 
+import gpunet
 from gpunet import Sequential, optimizers
 from gpunet.layers import Dense, Input
 from gpunet.utils import plot_history
@@ -110,3 +112,19 @@ def test_a_clear_error_without_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r'pip install "gpunet\[plots\]"'):
         plot_history({"loss": [1.0, 0.5]})
+
+
+def test_dev_points_sit_at_the_reports_that_validated():
+    """validation_freq=2 with two reports per epoch: epochs 2 and 4 validate twice each (at 1.5,
+    2.0, 3.5, 4.0 on the epoch axis); epochs 1 and 3 report once, without dev values."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 200)
+    model = gpunet.Sequential([gpunet.layers.Input((4,)), gpunet.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    history = model.fit(x[:100], y[:100], epochs=4, batch_size=10, validation_data=(x[100:], y[100:]),
+                        validation_freq=2, validations_per_epoch=2, verbose=0)
+    figure = plot_history(history)
+    dev = next(line for line in figure.axes[0].lines if line.get_label() == "dev")
+    np.testing.assert_allclose(dev.get_xdata(), [1.5, 2.0, 3.5, 4.0])
+    np.testing.assert_allclose(dev.get_ydata(), history.history["val_loss"])

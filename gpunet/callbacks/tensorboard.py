@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import itertools
 import numbers
 import os
@@ -160,6 +162,10 @@ class TensorBoard(EpochEndCallback):
             writer.close()
         self._writers = {}
 
+    def __del__(self):
+        with contextlib.suppress(Exception):  # a fit that raised left its files open: close them at last
+            self._close()
+
     def _scalars(self, writer_name: str, values: dict, step: int) -> None:
         writer = None
         for name, value in values.items():
@@ -170,6 +176,7 @@ class TensorBoard(EpochEndCallback):
 
     # -- fit's hooks ----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
+        self._close()  # files a fit that raised left open (its on_train_end never ran)
         self._training = True
         self._global_batch = 0
         self._pending = None
@@ -199,7 +206,8 @@ class TensorBoard(EpochEndCallback):
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None and logs:
             self._scalars("validation", {f"evaluation_{k}_vs_iterations": v for k, v in logs.items()}, optimizer.iterations)
-        if not self._training:  # model.evaluate(callbacks=[...]) outside fit
+        if getattr(self.model, "_fit", None) is None:  # model.evaluate(callbacks=[...]) outside a running fit
+            self._training = False
             self._close()
 
     def on_epoch_end(self, epoch, logs=None):

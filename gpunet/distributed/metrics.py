@@ -21,10 +21,20 @@ __all__ = ["accumulators", "reduce_metrics"]
 
 def accumulators(metric) -> list:
     """Names of the attributes that ``metric.reset()`` sets to zero, in a stable order."""
-    fresh = copy.copy(metric)
+    fresh = copy.deepcopy(metric)  # reset() zeroes device totals in place: never on the metric itself
     fresh.reset()
-    return sorted(name for name, value in vars(fresh).items()
-                  if isinstance(value, numbers.Number) and not isinstance(value, bool) and value == 0)
+    return sorted(name for name, value in vars(fresh).items() if _zero(value))
+
+
+def _zero(value) -> bool:
+    """A number or array that reset() left at zero (a device total is zeroed in place, not replaced)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, numbers.Number):
+        return value == 0
+    if hasattr(value, "dtype") and hasattr(value, "shape") and value.dtype.kind in "fiu":
+        return not bool((value != 0).any())
+    return False
 
 
 def _host(value) -> numpy.ndarray:

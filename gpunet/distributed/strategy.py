@@ -79,9 +79,11 @@ class DataParallel(Strategy):
         return abort_on_failure(self.communicator)
 
     def average_non_trainable(self, model) -> None:
-        """Average the floating-point non-trainable weights (BatchNormalization's moving
-        statistics, which each rank updates from its own slice) over the ranks."""
-        for weight in model.non_trainable_weights:
+        """Average the state that training updates without gradients (BatchNormalization's moving
+        statistics, which each rank updates from its own slice) over the ranks: the weights a
+        trainable layer created non-trainable. A frozen layer's weights do not change, and are
+        left as they are (an average of equal values may still move their last bit)."""
+        for weight in [w for layer in model.layers if layer.trainable for w in layer._non_trainable_variables]:
             if weight.data.dtype.kind == "f":
                 self.communicator.allreduce(weight.data)
                 weight.data /= self.world_size

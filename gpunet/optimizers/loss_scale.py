@@ -96,7 +96,7 @@ class LossScaleOptimizer(Optimizer):
         pairs = [(g.data if isinstance(g, Tensor) else g, p) for g, p in grads_and_vars if g is not None]
         inverse = 1.0 / self.dynamic_scale
         grads = [g * g.dtype.type(inverse) for g, _ in pairs]
-        if all(backend.all_finite(g) for g in grads):
+        if backend.all_finite(grads):  # one reduction and one host sync for all of them
             self.inner_optimizer.apply_gradients(zip(grads, [p for _, p in pairs]))
             self.step_counter += 1
             if self.step_counter >= self.dynamic_growth_steps:

@@ -354,13 +354,8 @@ def read_training_state(filepath) -> dict:
     """The training state a gpunet ``.h5`` file holds (optimizer, fit, random streams; ``{}`` for a
     file without one, such as Keras's); OSError when the file cannot be read."""
     path = str(filepath)
-    try:
-        with _open(path) as f:
-            return _read_state(f, path)
-    except (ValueError, TypeError, OSError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - h5py reports damage in many ways
-        raise OSError(f"{path}: cannot read this file ({type(exc).__name__}: {exc})") from exc
+    with _Damaged(path), _open(path) as f:
+        return _read_state(f, path)
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002 - Keras's argument name

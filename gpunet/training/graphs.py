@@ -15,7 +15,8 @@ is attempted only when
   (it adds into a device array in place);
 * nothing in the step synchronises with the host (capture fails otherwise).
 
-The graph is keyed on the step's fingerprint and the learning rate: a change re-captures. Every
+The graph is keyed on the step's fingerprint and the optimizer's whole configuration (learning
+rate, momentum, decay, clipping) and transforms: a change re-captures, after checking again. Every
 failure falls back to the eager step, says why once, and leaves the training state as it was
 (host-side counters are restored; a failed capture ran no kernel). The host-side counters the
 step keeps (metric counts, the optimizer's iterations and step counts) are advanced by the
@@ -101,7 +102,8 @@ class GraphedStep(TrainStepWrapper):
             self.full_batch = x.shape[0]
         if x.shape[0] != self.full_batch:  # the last, smaller batch: eager, the graph kept
             return step(x, y)
-        key = (step.fingerprint(x, y), step.optimizer.learning_rate)
+        optimizer = step.optimizer
+        key = (step.fingerprint(x, y), repr(optimizer.get_config()), len(optimizer.gradient_transforms))
         if key != self.key:
             self.key, self.graph, self.eager_steps = key, None, 0
         if self.graph is not None:
@@ -136,43 +138,54 @@ class GraphedStep(TrainStepWrapper):
         for metric, delta in zip([step.train_loss, *step.train_metrics], self.deltas["metrics"]):
             metric.count += delta
         step.optimizer.iterations += self.deltas["iterations"]
-        for s in step.optimizer._slots.values():
-            s["step"] += 1
+        for name, s in step.optimizer._slots.items():
+            s["step"] += self.deltas["steps"].get(name, 0)
 
     # -- capture and replay -----------------------------------------------------------------------
     def _capture(self, x, y) -> None:
         cupy = backend.array_module()
         step = self.inner
         pool = cupy.cuda.MemoryPool()
-        stream = cupy.cuda.Stream(non_blocking=False)
+        stream = cupy.cuda.Stream(non_blocking=True)  # capture on a stream of its own (CUDA forbids the legacy one)
         static_x, static_y = cupy.empty_like(x), cupy.empty_like(y)
+        stream.wait_event(cupy.cuda.get_current_stream().record())  # after the batch was gathered
         with cupy.cuda.using_allocator(pool.malloc), stream:
             static_x[...] = x
             static_y[...] = y
             step(static_x, static_y)  # this batch's real step, which also fills the graph's pool
-            stream.synchronize()
+        stream.synchronize()
         warm = self._counters()
         try:
             with cupy.cuda.using_allocator(pool.malloc), stream:
                 stream.begin_capture()
                 try:
                     step(static_x, static_y)
-                finally:
-                    graph = stream.end_capture()
+                except BaseException:
+                    try:  # end the broken capture; the step's own error is the one to report
+                        stream.end_capture()
+                    except Exception:  # noqa: BLE001, S110 - the capture is invalid anyway
+                        pass
+                    raise
+                graph = stream.end_capture()
             after = self._counters()
         except Exception as exc:  # noqa: BLE001 - anything the capture cannot take: eager from now on
             self._restore_counters(warm)
             self._say(f"capture failed ({type(exc).__name__}: {exc})")
             return
         self.deltas = {"metrics": [a - b for a, b in zip(after["metrics"], warm["metrics"])],
-                       "iterations": after["iterations"] - warm["iterations"]}
+                       "iterations": after["iterations"] - warm["iterations"],
+                       "steps": {name: n - warm["steps"].get(name, n) for name, n in after["steps"].items()}}
         self._restore_counters(warm)  # the captured step ran no kernel: its counters count at each launch
         self.graph, self.pool, self.stream = graph, pool, stream
         self.static_x, self.static_y = static_x, static_y
 
     def _replay(self, x, y) -> None:
+        cupy = backend.array_module()
+        default = cupy.cuda.get_current_stream()
+        self.stream.wait_event(default.record())  # the batch is gathered on the default stream
         with self.stream:
             self.static_x[...] = x
             self.static_y[...] = y
             self.graph.launch(self.stream)
+        default.wait_event(self.stream.record())  # what follows (the next gather, a report) waits for the step
         self._advance_counters()

@@ -113,3 +113,15 @@ def test_the_noise_stream_of_rank_0_is_one_process_stream_and_other_ranks_differ
         backend.set_noise_stream(0)
     with pytest.raises(ValueError, match="index"):
         backend.set_noise_stream(-1)
+
+
+def test_the_accumulators_of_a_metric_holding_device_totals():
+    """On a GPU a running total is a 0-d device array, zeroed in place by reset(): finding the
+    accumulators must neither zero the metric itself nor miss that total."""
+    from gpunet.distributed.metrics import accumulators  # noqa: PLC0415
+    from gpunet.metrics import Mean, SparseCategoricalAccuracy  # noqa: PLC0415
+
+    for metric in (Mean(), SparseCategoricalAccuracy()):
+        metric.total, metric.count = np.array(6.0), 3  # as CuPy leaves them: a 0-d array
+        assert accumulators(metric) == ["count", "total"]
+        assert metric.result() == 2.0 and float(metric.total) == 6.0

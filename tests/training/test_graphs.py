@@ -36,10 +36,14 @@ def test_switch_and_its_argument(monkeypatch):
 
 def test_no_graphs_on_numpy():
     graphs.set_cuda_graphs(True)
-    if backend.name() == "numpy":
+    previous = backend.name()
+    backend.use("numpy")
+    try:
         assert not graphs.graphs_possible()
         model = _model(optimizers.SGD(0.1))
         assert type(model.make_train_step()) is TrainStep
+    finally:
+        backend.use(previous)
 
 
 @pytest.mark.parametrize("optimizer, metric, reason", [
