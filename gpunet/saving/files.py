@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 
 from . import hdf5, keras_zip
-from .atomic import atomic_write, check_folder, check_target
-from .keras_weights import is_keras3_layout, load_weights_from, weights_bytes
+from .atomic import check_folder, check_target
+from .keras_weights import is_keras3_layout, load_weights_from, write_weights
 
 __all__ = ["check_save_path", "save_model", "save_weights", "load_model", "load_weights"]
 
@@ -68,15 +68,10 @@ def save_weights(model, filepath) -> None:
     """``model.save_weights``: Keras 3's ``.weights.h5`` layout or the legacy one, by the name.
     Keras 3's layout holds the optimizer's variables too when the model is compiled."""
     path = check_save_path(filepath, weights=True)
-    if not path.endswith(_WEIGHTS):
+    if path.endswith(_WEIGHTS):  # written straight to the file, as the legacy layout is
+        hdf5.save_weights(model, path, layout=lambda f: write_weights(f, model))
+    else:
         hdf5.save_weights(model, path)
-        return
-    if not model.built:
-        raise ValueError("the model has no weights yet: build it before saving its weights")
-    hdf5._check_finite(model)
-    data = weights_bytes(model)
-    with atomic_write(path) as temp, open(temp, "wb") as handle:
-        handle.write(data)
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002 - Keras's argument name

@@ -37,12 +37,12 @@ from .. import backend, optimizers
 from ..version import __version__
 from ..callbacks.base import callback_keys
 from ..lookup import custom_object_scope
-from .atomic import atomic_write, check_folder, check_target
+from .atomic import atomic_write
 from .config import model_from_config
 from .training_config import compile_from_config, training_config
 from .tree import fixed_text, read_dataset, read_tree, text, write_tree
 
-__all__ = ["save_model", "save_weights", "load_weights", "load_model", "check_save_path", "restore_training",
+__all__ = ["save_model", "save_weights", "load_weights", "load_model", "restore_training",
            "state_to_save", "write_state_group"]
 
 FORMAT_VERSION = 2
@@ -53,28 +53,6 @@ def _h5py():
     import h5py  # noqa: PLC0415 - a required dependency, imported when files are used
 
     return h5py
-
-
-def check_save_path(path, template: bool = False) -> str:
-    """``path`` if a model can be saved there as ``.h5`` (a name Keras reads as such, a target
-    that can be written); a clear error otherwise. fit calls it for its checkpoint paths, so that
-    a bad path fails before training. With ``template=True`` the name is filled in later
-    (``"ck-{epoch:02d}.h5"``): only its ending and its folder are checked."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"filepath must be a path, got {type(path).__name__}")
-    path = os.fspath(path)
-    if path.endswith(".keras"):
-        raise ValueError(f"{path!r}: gpunet writes HDF5 files in Keras's .h5 layout; use a name ending in .h5")
-    if path.endswith(".weights.h5"):
-        raise ValueError(
-            f"{path!r}: Keras reads '.weights.h5' as its own newer layout, which gpunet does not write; "
-            "name the file '.h5' so that Keras's load_weights reads it"
-        )
-    if template:
-        check_folder(path)
-    else:
-        check_target(path)
-    return path
 
 
 def _text_list(value) -> list:
@@ -161,10 +139,9 @@ def _fill(temp, fill) -> None:
         f.flush()
 
 
-def save_model(model, filepath, include_optimizer: bool = True) -> None:
+def save_model(model, path: str, include_optimizer: bool = True) -> None:
     """Write the architecture, weights, training config and training state (the optimizer's,
-    and the fit's during fit) to ``filepath`` atomically."""
-    path = check_save_path(filepath)
+    and the fit's during fit) to ``path`` (checked by ``files.check_save_path``) atomically."""
     state = state_to_save(model, include_optimizer)
     config = training_config(model)
     def fill(f):
@@ -200,13 +177,14 @@ def write_state_group(f, state: dict) -> None:
     write_tree(ours.create_group("state"), state)
 
 
-def save_weights(model, filepath) -> None:
-    """Write only the weights (Keras's ``model_weights`` layout at the file's root), atomically."""
-    path = check_save_path(filepath)
+def save_weights(model, path: str, layout=None) -> None:
+    """Write only the weights to ``path`` (checked by ``files.check_save_path``), atomically:
+    ``layout(f)`` fills the open file (Keras 3's ``.weights.h5`` layout), by default Keras's
+    legacy ``model_weights`` layout at the file's root."""
     if not model.built:
         raise ValueError("the model has no weights yet: build it before saving its weights")
     _check_finite(model)
-    _write(path, lambda f: _write_weights(f, model))
+    _write(path, layout or (lambda f: _write_weights(f, model)))
 
 
 # ----------------------------------------------------------------------------------------------
