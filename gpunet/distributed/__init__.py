@@ -17,6 +17,7 @@ not needed; with several, ``pip install "gpunet[mpi]"``.
     launch.py        which launcher started this process (its environment variables)
     communicator.py  the collectives: a world of one, and MPI (mpi4py)
     nccl.py          NCCL between GPUs (CuPy), the unique id broadcast over MPI
+    devices.py       each rank's GPU; NCCL or host staging, chosen alike by every rank
     sharding.py      each rank's slice of every global batch
     buckets.py       gradients flattened into buckets, all-reduced during the backward pass
     step.py          the train-step wrapper that averages the gradients
@@ -27,14 +28,15 @@ not needed; with several, ``pip install "gpunet[mpi]"``.
 
 from __future__ import annotations
 
-import os
+import sys
 
 from .. import backend
 from ..training.step import add_train_step_wrapper, remove_train_step_wrapper
 from ..training.strategy import set_strategy
 from .buckets import DEFAULT_BUCKET_BYTES
 from .communicator import Communicator, MPICommunicator
-from .faults import RankMismatchError, install_excepthook, restore_excepthook
+from .devices import choose_transport, device_facts, nccl_mode, select_device
+from .faults import RankMismatchError, abort_on_failure, install_excepthook, restore_excepthook
 from .launch import launched_local_rank, launched_rank, launched_size, launcher_name
 from .sharding import shard_bounds
 from .strategy import DataParallel
@@ -47,46 +49,43 @@ _strategy: DataParallel | None = None
 _INSTALL = 'pip install "gpunet[mpi]"'
 
 
-def _select_device(local: int) -> None:
-    """On a machine with GPUs, make device ``local % count`` this process's (before anything
-    touches CUDA), so that the ranks of one machine share its GPUs one each."""
-    if os.environ.get("GPUNET_BACKEND", "auto").strip().lower() == "numpy":
-        return
-    cupy = backend._import_cupy()
-    if cupy is None:
-        return
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception:  # noqa: BLE001 - no driver, no device: the CPU it is
-        return
-    if count:
-        cupy.cuda.Device(local % count).use()
-
-
-def _open_world(asynchronous: str) -> Communicator:
+def _open_world(asynchronous: str, mode: str) -> Communicator:
     try:
         import mpi4py  # noqa: F401, PLC0415 - optional dependency
     except ImportError:
         raise RuntimeError(f"this process was started by {launcher_name()} as one of {launched_size()} ranks, but "
                            f"mpi4py is not installed, so the ranks cannot talk: {_INSTALL}") from None
     world = MPICommunicator(asynchronous=asynchronous)
-    _select_device(world.local_rank)
-    if backend.name() == "cupy":
-        from .nccl import NCCLCommunicator, nccl_available  # noqa: PLC0415
+    with abort_on_failure(world):  # a rank that fails alone must not leave the others waiting
+        select_device(world.local_rank)
+        has_nccl = False
+        if backend.name() == "cupy":
+            from .nccl import nccl_available  # noqa: PLC0415
 
-        if nccl_available():
-            return NCCLCommunicator(world.comm)
-    return world
+            has_nccl = nccl_available()
+        facts = device_facts(has_nccl)
+    every = world.allgather_object(facts)  # one list, the same on every rank: they all choose alike
+    transport, note = choose_transport(mode, every)
+    if note is not None and world.rank == 0:
+        sys.stderr.write(note + "\n")
+        sys.stderr.flush()
+    if transport == "mpi":
+        return world
+    from .nccl import NCCLCommunicator  # noqa: PLC0415
+
+    with abort_on_failure(world):  # nor one that fails inside NCCL
+        return NCCLCommunicator(world.comm, asynchronous=asynchronous)
 
 
 def init(communicator: Communicator | None = None, *, bucket_bytes: int = DEFAULT_BUCKET_BYTES,
-         overlap: bool | None = None, asynchronous: str = "thread") -> Communicator:
+         overlap: bool | None = None, asynchronous: str = "thread", nccl: bool | None = None) -> Communicator:
     """Join the job this process was started in; returns its :class:`Communicator`.
 
-    Under ``mpirun``/``mpiexec``/``srun`` with several processes: MPI (NCCL between GPUs when
-    every rank holds CuPy arrays; each rank takes the GPU of its rank on its machine), and every
-    fit becomes data-parallel. Otherwise a world of one, and nothing changes. Calling it again
-    returns the same communicator.
+    Under ``mpirun``/``mpiexec``/``srun`` with several processes: MPI, and every fit becomes
+    data-parallel. Each rank takes the GPU of its rank on its machine; the gradients travel by
+    NCCL when every rank computes with CuPy, has NCCL and holds a GPU of its own, and otherwise
+    through host memory by MPI (rank 0 says why when ranks share a GPU). Otherwise a world of
+    one, and nothing changes. Calling it again returns the same communicator.
 
     Args:
         communicator: use this one instead of detecting the launcher (tests, custom transports).
@@ -99,6 +98,9 @@ def init(communicator: Communicator | None = None, *, bucket_bytes: int = DEFAUL
         asynchronous: how MPI runs a bucket's all-reduce meanwhile: ``"thread"`` (a blocking
             all-reduce on a communication thread) or ``"request"`` (MPI's non-blocking
             ``Iallreduce``); see :class:`MPICommunicator`.
+        nccl: between GPUs, True demands NCCL (an error when ranks share a GPU or lack NCCL),
+            False sums the gradients through host memory by MPI, None (the default) follows
+            ``GPUNET_NCCL=auto|on|off`` (``auto`` when unset: NCCL where it can run).
     """
     global _communicator, _strategy
     if isinstance(bucket_bytes, bool) or not isinstance(bucket_bytes, int) or bucket_bytes < 1:
@@ -109,12 +111,13 @@ def init(communicator: Communicator | None = None, *, bucket_bytes: int = DEFAUL
         raise TypeError(f"overlap must be True or False, got {overlap!r}")
     if communicator is not None and not isinstance(communicator, Communicator):
         raise TypeError(f"communicator must be a gpunet.distributed.Communicator, got {type(communicator).__name__}")
+    mode = nccl_mode(nccl)
     if _communicator is not None:
         if communicator is not None and communicator is not _communicator:
             raise RuntimeError("gpunet.distributed is initialised already; call shutdown() first")
         return _communicator
     if communicator is None:
-        communicator = Communicator() if launched_size() == 1 else _open_world(asynchronous)
+        communicator = Communicator() if launched_size() == 1 else _open_world(asynchronous, mode)
     _communicator = communicator
     if communicator.size > 1:
         backend.set_noise_stream(communicator.rank)  # the same shuffling everywhere, other dropout masks

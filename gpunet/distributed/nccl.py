@@ -1,11 +1,13 @@
 """NCCL between GPUs, through CuPy: the gradient all-reduce of ranks that hold CuPy arrays.
 
-One process per GPU (the device is picked by the rank on its machine, see ``init``). Rank 0 makes
+One process per GPU (the device is picked by the rank on its machine, see ``devices.py``, which
+also keeps NCCL away from ranks that share a GPU: NCCL refuses them). Rank 0 makes
 NCCL's unique id and MPI broadcasts it; after that, arrays never leave the GPU: NCCL sums them
 device to device (NVLink, PCIe, InfiniBand). A non-blocking all-reduce runs on a stream of its own,
 after the compute stream has produced the bucket, and the compute stream waits for it before the
-update reads it, so communication overlaps the rest of the backward pass. Small Python objects
-(states, checks) still go through MPI.
+update reads it, so communication overlaps the rest of the backward pass. An array that is not
+C-contiguous travels as a contiguous copy, copied back afterwards. Small Python objects (states,
+checks) and NumPy arrays still go through MPI.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ class NCCLCommunicator(MPICommunicator):
 
     name = "nccl"
 
-    def __init__(self, comm=None):
-        super().__init__(comm)
+    def __init__(self, comm=None, asynchronous: str = "thread"):
+        super().__init__(comm, asynchronous)
         nccl = _nccl()
         if nccl is None:
             raise RuntimeError("NCCL is not available through CuPy: install nvidia-nccl-cu12 (or -cu13) beside CuPy")
@@ -48,7 +50,16 @@ class NCCLCommunicator(MPICommunicator):
         self.cupy = backend._import_cupy()
         unique_id = nccl.get_unique_id() if self.rank == 0 else None
         unique_id = self.comm.bcast(unique_id, root=0)
-        self.device_comm = nccl.NcclCommunicator(self.size, unique_id, self.rank)
+        device = self.cupy.cuda.Device().id
+        try:
+            self.device_comm = nccl.NcclCommunicator(self.size, unique_id, self.rank)
+        except Exception as error:  # noqa: BLE001 - NcclError, or CUDA's own
+            raise RuntimeError(
+                f"NCCL could not set up its communicator on rank {self.rank} of {self.size} (GPU {device}): {error}. "
+                "Run with NCCL_DEBUG=WARN to read NCCL's reason. Ranks that share a GPU are the usual cause: "
+                "start at most as many ranks per machine as it has GPUs, check CUDA_VISIBLE_DEVICES, or set "
+                "GPUNET_NCCL=off (init(nccl=False)) to sum the gradients with MPI through host memory instead"
+            ) from error
         self.stream = self.cupy.cuda.Stream(non_blocking=True)
         self._types = {numpy.dtype(numpy.float16): nccl.NCCL_FLOAT16, numpy.dtype(numpy.float32): nccl.NCCL_FLOAT32,
                        numpy.dtype(numpy.float64): nccl.NCCL_FLOAT64, numpy.dtype(numpy.int64): nccl.NCCL_INT64,
@@ -60,32 +71,46 @@ class NCCLCommunicator(MPICommunicator):
         except KeyError:
             raise TypeError(f"NCCL cannot reduce arrays of dtype {array.dtype}") from None
 
+    def _contiguous(self, array):
+        """``array`` when NCCL can address it as ``size`` elements from ``data.ptr`` (C-contiguous),
+        else a contiguous copy (made on the current stream) whose result goes back into it."""
+        return array if array.flags.c_contiguous else self.cupy.ascontiguousarray(array)
+
     def allreduce(self, array) -> None:
         if self._on_host(array):
             super().allreduce(array)
             return
+        buffer = self._contiguous(array)
         stream = self.cupy.cuda.get_current_stream()
-        self.device_comm.allReduce(array.data.ptr, array.data.ptr, array.size, self._type(array), self.nccl.NCCL_SUM,
-                                   stream.ptr)
+        self.device_comm.allReduce(buffer.data.ptr, buffer.data.ptr, buffer.size, self._type(buffer),
+                                   self.nccl.NCCL_SUM, stream.ptr)
+        if buffer is not array:
+            array[...] = buffer
 
     def allreduce_async(self, array) -> Pending:
         if self._on_host(array):
             return super().allreduce_async(array)
+        buffer = self._contiguous(array)
         compute = self.cupy.cuda.get_current_stream()
         self.stream.wait_event(compute.record())  # the bucket is written before NCCL reads it
-        self.device_comm.allReduce(array.data.ptr, array.data.ptr, array.size, self._type(array), self.nccl.NCCL_SUM,
-                                   self.stream.ptr)
+        self.device_comm.allReduce(buffer.data.ptr, buffer.data.ptr, buffer.size, self._type(buffer),
+                                   self.nccl.NCCL_SUM, self.stream.ptr)
         done = self.stream.record()
-        return Pending(finish=lambda: compute.wait_event(done))  # the update waits on the GPU, not the host
+
+        def finish():  # the update waits on the GPU, not the host
+            compute.wait_event(done)
+            if buffer is not array:
+                with compute:
+                    array[...] = buffer
+
+        return Pending(finish=finish)
 
     def broadcast(self, array, root: int = 0) -> None:
         if self._on_host(array):
             super().broadcast(array, root)
             return
-        if not array.flags.c_contiguous:
-            contiguous = self.cupy.ascontiguousarray(array)
-            self.broadcast(contiguous, root)
-            array[...] = contiguous
-            return
+        buffer = self._contiguous(array)
         stream = self.cupy.cuda.get_current_stream()
-        self.device_comm.bcast(array.data.ptr, array.size, self._type(array), root, stream.ptr)
+        self.device_comm.bcast(buffer.data.ptr, buffer.size, self._type(buffer), root, stream.ptr)
+        if buffer is not array:
+            array[...] = buffer
