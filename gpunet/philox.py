@@ -20,7 +20,7 @@ import numbers
 
 import numpy
 
-from .elementwise import ElementwiseKernel
+from .elementwise import COMPUTE_TYPE, ElementwiseKernel
 
 __all__ = ["block", "uniform_from_words", "uniform_twin", "PhiloxGenerator", "BLOCK_SOURCE", "UNIFORM_SOURCE"]
 
@@ -45,10 +45,12 @@ for (int _r = 0; _r < 10; ++_r) {
     k1 += 0xBB67AE85u;
 }
 """
-# CUDA C: ``_u`` uniform in [0, 1) from the words: 24 bits for float, 53 for double
-UNIFORM_SOURCE = """
-T _u = sizeof(T) == 8 ? (T)(((c0 >> 5) * 67108864.0 + (c1 >> 6)) * 1.1102230246251565e-16)
-                      : (T)((c0 >> 8) * 5.9604644775390625e-08f);
+# CUDA C: ``_u`` uniform in [0, 1) from the words: 53 bits in double; 24 bits in float, also for
+# float16 and bfloat16 elements (F), so that a comparison with a 16-bit rate sees all 24 bits, as
+# it does on the CPU, and the number is rounded at most once, where it is stored
+UNIFORM_SOURCE = COMPUTE_TYPE + """
+F _u = sizeof(T) == 8 ? (F)(((c0 >> 5) * 67108864.0 + (c1 >> 6)) * 1.1102230246251565e-16)
+                      : (F)((c0 >> 8) * 5.9604644775390625e-08f);
 """
 
 

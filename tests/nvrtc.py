@@ -2,12 +2,17 @@
 
 The library comes from the ``nvidia-cuda-nvrtc-cu12`` wheel (the test extra) or from a CUDA
 toolkit on the library path; :func:`library` is None where neither is installed.
+:func:`cupy_options` are the options CuPy 14 compiles its kernels with, its headers' folders
+included: those come from the ``cupy-cuda12x`` wheel (found without importing CuPy) and the CUDA
+runtime's headers (``cuda_fp16.h``, ``cuda_bf16.h``) from ``nvidia-cuda-runtime-cu12``, as CuPy
+finds them, through ``cuda.pathfinder``.
 """
 
 from __future__ import annotations
 
 import ctypes
 import glob
+import importlib.util
 import os
 
 _lib = None
@@ -66,3 +71,44 @@ def compile_ptx(source: str, name: str, options=()) -> tuple:
         return result == 0, log.value.decode(errors="replace"), ptx.decode(errors="replace")
     finally:
         lib.nvrtcDestroyProgram(ctypes.byref(prog))
+
+
+def cupy_include_dir():
+    """CuPy's header folder (``cupy/_core/include``, as the cupy-cuda12x wheel installs it), or None.
+
+    Found without importing CuPy; a package without CuPy 14's headers (CuPy 13 has no bfloat16,
+    the CPU emulation in ``tests/emulated_cupy`` no headers) counts as none."""
+    try:
+        spec = importlib.util.find_spec("cupy")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        include = os.path.join(folder, "_core", "include")
+        if all(os.path.isfile(os.path.join(include, "cupy", h)) for h in ("carray.cuh", "float16.cuh", "bfloat16.cuh")):
+            return include
+    return None
+
+
+def cuda_include_dir():
+    """The folder of the CUDA runtime's headers as CuPy finds it (``cuda.pathfinder``), or None."""
+    try:
+        from cuda.pathfinder import find_nvidia_header_directory  # noqa: PLC0415
+    except ImportError:
+        return None
+    folder = find_nvidia_header_directory("cudart")
+    return folder if folder and os.path.isfile(os.path.join(folder, "cuda_bf16.h")) else None
+
+
+def cupy_options():
+    """``(options, None)``: the options CuPy 14 gives NVRTC for an elementwise kernel, less the
+    architecture (its bundled CCCL, C++17, its headers, the CUDA runtime's headers, flushing
+    denormals to zero, device code by default); ``(None, reason)`` where a header folder is
+    missing, the reason naming the package to install."""
+    include = cupy_include_dir()
+    if include is None:
+        return None, "CuPy 14's headers are not installed (pip install 'cupy-cuda12x>=14,<15')"
+    cuda = cuda_include_dir()
+    if cuda is None:
+        return None, "the CUDA runtime's headers (cuda_fp16.h, cuda_bf16.h) are not installed (pip install nvidia-cuda-runtime-cu12)"
+    cccl = [f"-I{os.path.join(include, 'cupy', '_cccl', part)}" for part in ("cub", "thrust", "libcudacxx")]
+    return [*cccl, "--std=c++17", f"-I{include}", f"-I{cuda}", "-ftz=true", "--device-as-default-execution-space"], None

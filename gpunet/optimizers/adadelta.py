@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
+from ..elementwise import COMPUTE_TYPE
 from ..kernels import ElementwiseKernel
 from .base import Optimizer, check_nonnegative, check_rate
 
@@ -11,12 +12,12 @@ __all__ = ["Adadelta"]
 _kernel = ElementwiseKernel(
     "T grad, T lr, T rho, T eps, T wd",
     "T param, T square_avg, T acc_delta",
-    """
-    T g = grad + wd * param;
+    COMPUTE_TYPE + """
+    F g = grad + wd * param;
     square_avg = rho * square_avg + (1 - rho) * g * g;
-    T delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g;
+    F delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g;
     acc_delta = rho * acc_delta + (1 - rho) * delta * delta;
-    param -= lr * delta;
+    param = param - lr * delta;
     """,
     "gpunet_adadelta",
 )

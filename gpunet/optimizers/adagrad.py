@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
+from ..elementwise import COMPUTE_TYPE
 from ..kernels import ElementwiseKernel
 from .base import Optimizer, check_nonnegative
 
@@ -11,10 +12,10 @@ __all__ = ["Adagrad"]
 _kernel = ElementwiseKernel(
     "T grad, T clr, T wd, T eps",
     "T param, T acc",
-    """
-    T g = grad + wd * param;
-    acc += g * g;
-    param -= clr * g / (sqrt(acc) + eps);
+    COMPUTE_TYPE + """
+    F g = grad + wd * param;
+    acc = acc + g * g;
+    param = param - clr * g / (sqrt(acc) + eps);
     """,
     "gpunet_adagrad",
 )

@@ -10,14 +10,15 @@ from __future__ import annotations
 import math
 
 from ..backend import get_array_module
+from ..elementwise import COMPUTE_TYPE
 from ..kernels import ElementwiseKernel
 from .base import Optimizer, check_beta, check_nonnegative
 
 __all__ = ["Adam", "AdamW", "Adamax", "Nadam", "RAdam"]
 
-_MOMENTS = """
-    T g = grad + wd * param;
-    param *= decay;
+_MOMENTS = COMPUTE_TYPE + """
+    F g = grad + wd * param;
+    param = param * decay;
     m = b1 * m + (1 - b1) * g;
     v = b2 * v + (1 - b2) * g * g;
 """
@@ -26,35 +27,35 @@ _MOMENT_PARAMS = "T grad, T wd, T decay, T b1, T b2, T eps"
 _adam_kernel = ElementwiseKernel(
     _MOMENT_PARAMS + ", T inv_sqrt_bc2, T step_size",
     "T param, T m, T v",
-    _MOMENTS + "param -= step_size * m / (sqrt(v) * inv_sqrt_bc2 + eps);",
+    _MOMENTS + "param = param - step_size * m / (sqrt(v) * inv_sqrt_bc2 + eps);",
     "gpunet_adam",
 )
 _amsgrad_kernel = ElementwiseKernel(
     _MOMENT_PARAMS + ", T inv_sqrt_bc2, T step_size",
     "T param, T m, T v, T v_max",
-    _MOMENTS + "v_max = max(v_max, v); param -= step_size * m / (sqrt(v_max) * inv_sqrt_bc2 + eps);",
+    _MOMENTS + "v_max = max(v_max, v); param = param - step_size * m / (sqrt(v_max) * inv_sqrt_bc2 + eps);",
     "gpunet_amsgrad",
 )
 _nadam_kernel = ElementwiseKernel(
     _MOMENT_PARAMS + ", T inv_sqrt_bc2, T c_grad, T c_m",
     "T param, T m, T v",
-    _MOMENTS + "param -= (c_grad * g + c_m * m) / (sqrt(v) * inv_sqrt_bc2 + eps);",
+    _MOMENTS + "param = param - (c_grad * g + c_m * m) / (sqrt(v) * inv_sqrt_bc2 + eps);",
     "gpunet_nadam",
 )
 _radam_kernel = ElementwiseKernel(
     _MOMENT_PARAMS + ", T rect_step, T plain_step, int32 rectified",
     "T param, T m, T v",
-    _MOMENTS + "param -= rectified ? rect_step * m / (sqrt(v) + eps) : plain_step * m;",
+    _MOMENTS + "F step = rectified ? rect_step * m / (sqrt(v) + eps) : plain_step * m; param = param - step;",
     "gpunet_radam",
 )
 _adamax_kernel = ElementwiseKernel(
     "T grad, T wd, T b1, T b2, T eps, T step_size",
     "T param, T m, T u",
-    """
-    T g = grad + wd * param;
+    COMPUTE_TYPE + """
+    F g = grad + wd * param;
     m = b1 * m + (1 - b1) * g;
     u = max(b2 * u, fabs(g) + eps);
-    param -= step_size * m / u;
+    param = param - step_size * m / u;
     """,
     "gpunet_adamax",
 )

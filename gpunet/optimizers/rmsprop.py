@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
+from ..elementwise import COMPUTE_TYPE
 from ..kernels import ElementwiseKernel
 from .base import Optimizer, check_nonnegative, check_rate
 
@@ -11,15 +12,15 @@ __all__ = ["RMSprop"]
 
 def _kernel_for(centered: bool, momentum: bool) -> ElementwiseKernel:
     outputs = ["T param", "T square_avg"] + (["T grad_avg"] if centered else []) + (["T momentum_buffer"] if momentum else [])
-    body = ["T g = grad + wd * param;", "square_avg = rho * square_avg + (1 - rho) * g * g;"]
+    body = [COMPUTE_TYPE + "F g = grad + wd * param;", "square_avg = rho * square_avg + (1 - rho) * g * g;"]
     if centered:
-        body += ["grad_avg = rho * grad_avg + (1 - rho) * g;", "T avg = sqrt(square_avg - grad_avg * grad_avg) + eps;"]
+        body += ["grad_avg = rho * grad_avg + (1 - rho) * g;", "F avg = sqrt(square_avg - grad_avg * grad_avg) + eps;"]
     else:
-        body += ["T avg = sqrt(square_avg) + eps;"]
+        body += ["F avg = sqrt(square_avg) + eps;"]
     if momentum:
-        body += ["momentum_buffer = mu * momentum_buffer + g / avg;", "param -= lr * momentum_buffer;"]
+        body += ["momentum_buffer = mu * momentum_buffer + g / avg;", "param = param - lr * momentum_buffer;"]
     else:
-        body += ["param -= lr * g / avg;"]
+        body += ["param = param - lr * g / avg;"]
     name = "gpunet_rmsprop" + ("_centered" if centered else "") + ("_momentum" if momentum else "")
     return ElementwiseKernel("T grad, T lr, T rho, T eps, T wd, T mu", ", ".join(outputs), "\n".join(body), name)
 

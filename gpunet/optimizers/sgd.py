@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
+from ..elementwise import COMPUTE_TYPE
 from ..kernels import ElementwiseKernel
 from .base import Optimizer, check_nonnegative
 
 __all__ = ["SGD"]
 
 _plain_kernel = ElementwiseKernel(
-    "T grad, T lr, T wd", "T param", "param -= lr * (grad + wd * param);", "gpunet_sgd"
+    "T grad, T lr, T wd", "T param", "param = param - lr * (grad + wd * param);", "gpunet_sgd"
 )
 _momentum_kernel = ElementwiseKernel(
     "T grad, T lr, T mu, T damp, T wd, int32 first, int32 nesterov",
     "T param, T buf",
-    """
-    T g = grad + wd * param;
+    COMPUTE_TYPE + """
+    F g = grad + wd * param;
     buf = first ? g : mu * buf + (1 - damp) * g;
-    g = nesterov ? g + mu * buf : buf;
-    param -= lr * g;
+    g = nesterov ? g + mu * buf : (F)buf;
+    param = param - lr * g;
     """,
     "gpunet_sgd_momentum",
 )
