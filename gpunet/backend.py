@@ -34,6 +34,8 @@ __all__ = [
     "to_host",
     "to_device",
     "all_finite",
+    "matmul",
+    "column_dots",
     "batch_chunks",
     "parallel",
     "is_gpu_available",
@@ -297,10 +299,22 @@ class host_parallelism:  # noqa: N801 - a context manager, like contextlib's
         return False
 
 
-def matmul(a, b):
-    """``a @ b`` for 2-D arrays; inside :class:`host_parallelism`, a big NumPy product is split
-    over the host threads (by rows of ``a``, or by the inner dimension when ``a`` is short)."""
-    if not _owning_threads or not isinstance(a, numpy.ndarray) or a.shape[0] * a.shape[1] * b.shape[1] < (1 << 22):
+def matmul(a, b, out=None, *, split=False):
+    """``a @ b`` with ``numpy.matmul``'s semantics, into ``out`` when given: the one entry for
+    gpunet's matrix products.
+
+    CuPy arrays go to :func:`gpunet.gpu.blas.matmul` (cuBLAS through gpunet's own handle, which a
+    CUDA graph can capture; CuPy's own wrappers refuse during a capture). NumPy arrays go to
+    NumPy: ``a @ b``, or ``numpy.matmul(a, b, out=out)``. With ``split`` (for 2-D operands, and
+    only from a caller not itself running on gpunet's threads), a big product inside
+    :class:`host_parallelism` is split over the host threads: by rows of ``a``, or by the inner
+    dimension when ``a`` is short.
+    """
+    if _cupy is not None and (isinstance(a, _cupy.ndarray) or isinstance(b, _cupy.ndarray)):
+        return _gpu_blas().matmul(a, b, out=out)
+    if out is not None:
+        return numpy.matmul(a, b, out=out)
+    if not split or not _owning_threads or not isinstance(a, numpy.ndarray) or a.shape[0] * a.shape[1] * b.shape[1] < (1 << 22):
         return a @ b
     threads = host_threads()
     rows, inner = a.shape
@@ -324,6 +338,28 @@ def matmul(a, b):
     for p in parts[1:]:
         total += p
     return total
+
+
+def column_dots(a, b):
+    """``(a * b).sum(axis=0)`` for two matrices of one shape: ``numpy.einsum("ij,ij->j", a, b)`` on
+    the host (one pass, no temporary); on the GPU ``ones @ (a * b)`` through :func:`matmul`
+    (CuPy's einsum would copy both operands into a batched product through CuPy's cuBLAS
+    wrappers, which a CUDA graph cannot capture)."""
+    if _cupy is not None and isinstance(a, _cupy.ndarray):
+        return matmul(_cupy.ones(a.shape[0], a.dtype), a * b)
+    return numpy.einsum("ij,ij->j", a, b)
+
+
+_blas = None
+
+
+def _gpu_blas():
+    global _blas
+    if _blas is None:
+        from .gpu import blas  # noqa: PLC0415 - GPU only
+
+        _blas = blas
+    return _blas
 
 
 def parallel(fn, chunks) -> None:

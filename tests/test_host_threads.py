@@ -52,7 +52,7 @@ def test_split_products_equal_the_plain_product(monkeypatch, shape):
     b = rng.standard_normal(shape[1]).astype(np.float32)
     expected = a.astype(np.float64) @ b.astype(np.float64)
     with backend.host_parallelism():
-        got = backend.matmul(a, b)
+        got = backend.matmul(a, b, split=True)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=2e-4, atol=2e-3)
 

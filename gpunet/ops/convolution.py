@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from ..autograd import Function, Tensor
 from .array import autocast
-from ..backend import batch_chunks, blas_chunks, get_array_module, parallel
+from ..backend import batch_chunks, blas_chunks, get_array_module, matmul, parallel
 from .math import FUSABLE_ACTIVATIONS, _normalize_axis, bias_activation
 
 __all__ = ["conv", "conv_max_pool", "conv_output_shape", "pad", "max_pool", "avg_pool", "pool_output_shape", "max"]
@@ -274,7 +274,7 @@ class ConvProduct(_Windowed):
         rows = self._rows(cols)
         if out is None:
             out = xp.empty((rows.shape[0], kernel_matrix.shape[-1]), rows.dtype)
-        xp.matmul(rows, kernel_matrix, out=out.reshape(rows.shape[0], -1))
+        matmul(rows, kernel_matrix, out=out.reshape(rows.shape[0], -1))
         return out.reshape(-1, *self.outs, kernel_matrix.shape[-1])
 
     def forward(self, x, kernel):
@@ -302,13 +302,13 @@ class ConvProduct(_Windowed):
         their part of the kernel's gradient to ``parts[i]`` and their input gradient through ``views``."""
         rows = g.reshape(-1, g.shape[-1])
         if self.cols is not None:
-            part = self._rows(self.cols[self._index(block)]).T @ rows
+            part = matmul(self._rows(self.cols[self._index(block)]).T, rows)
             parts[i] = part if parts[i] is None else parts[i].__iadd__(part)
         if views is not None:
             c_in = self.x_shape[-1]
             per_position = self.kernel.reshape(-1, c_in, g.shape[-1])  # (positions, C_in, C_out)
             for q, view in enumerate(views):
-                view[block] += (rows @ per_position[q].T).reshape(-1, *self.outs, c_in)
+                view[block] += matmul(rows, per_position[q].T).reshape(-1, *self.outs, c_in)
 
     def _kernel_gradient(self, parts):
         if self.cols is None:

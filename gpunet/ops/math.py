@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from .. import backend, kernels
 from ..autograd import Function, Tensor, sum_to_shape
-from ..backend import get_array_module
-from ..backend import matmul as host_matmul
+from ..backend import get_array_module, matmul as product
 from .array import autocast
 
 __all__ = [
@@ -136,7 +135,7 @@ class MatMul(Function):
         self.a = a if nb else None
         self.b = b if na else None
         self.shapes = (a.shape, b.shape)
-        return a @ b
+        return product(a, b)
 
     def backward(self, gy):
         na, nb = self.needs_input_grad
@@ -154,13 +153,13 @@ class MatMul(Function):
         ga = gb = None
         if na:
             b = self.b.reshape(sb[0], 1) if len(sb) == 1 else self.b
-            ga = gy2 @ xp.swapaxes(b, -1, -2)
+            ga = product(gy2, xp.swapaxes(b, -1, -2))
             if len(sa) == 1:
                 ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
             ga = sum_to_shape(ga, sa)
         if nb:
             a = self.a.reshape(1, sa[0]) if len(sa) == 1 else self.a
-            gb = xp.swapaxes(a, -1, -2) @ gy2
+            gb = product(xp.swapaxes(a, -1, -2), gy2)
             if len(sb) == 1:
                 gb = gb.reshape(gb.shape[:-1])
             gb = sum_to_shape(gb, sb)
@@ -201,7 +200,7 @@ class Linear(Function):
         needs = self.needs_input_grad
         self.x = x if needs[1] else None
         self.kernel = kernel if needs[0] else None
-        y = host_matmul(x, kernel) if x.ndim == 2 else x @ kernel
+        y = product(x, kernel, split=x.ndim == 2)
         if bias is not None:
             y += bias
         if self.activation is not None:
@@ -214,12 +213,12 @@ class Linear(Function):
         needs = self.needs_input_grad
         gx = gk = gb = None
         if needs[0]:
-            gx = host_matmul(gy, self.kernel.T) if gy.ndim == 2 else gy @ self.kernel.T
+            gx = product(gy, self.kernel.T, split=gy.ndim == 2)
         if needs[1] or (len(needs) > 2 and needs[2]):
             gy2 = gy.reshape(-1, gy.shape[-1]) if gy.ndim != 2 else gy
             if needs[1]:
                 x2 = self.x.reshape(-1, self.x.shape[-1]) if self.x.ndim != 2 else self.x
-                gk = host_matmul(x2.T, gy2)
+                gk = product(x2.T, gy2, split=True)
             if len(needs) > 2 and needs[2]:
                 gb = _column_sums(self, gy2)
         return (gx, gk, gb) if len(needs) > 2 else (gx, gk)
@@ -231,7 +230,7 @@ def _column_sums(function, g2):
     ones = getattr(function, "_ones", None)
     if ones is None or ones.shape[0] != g2.shape[0] or ones.dtype != g2.dtype:
         ones = function._ones = get_array_module(g2).ones(g2.shape[0], g2.dtype)
-    return ones @ g2
+    return product(ones, g2)
 
 
 class BiasActivation(Function):

@@ -25,7 +25,7 @@ import numbers
 from math import prod
 
 from ..autograd import Function, Tensor, as_tensor
-from ..backend import get_array_module
+from ..backend import column_dots, get_array_module, matmul
 
 __all__ = ["batch_norm", "layer_norm"]
 
@@ -72,9 +72,9 @@ def _sum(x, axes, other=None):
         rows = prod(x.shape[a] for a in axes)
         x2 = x.reshape(rows, -1)
         if other is None:
-            total = xp.ones(rows, x.dtype) @ x2
+            total = matmul(xp.ones(rows, x.dtype), x2)
         else:
-            total = xp.einsum("ij,ij->j", x2, other.reshape(rows, -1))
+            total = column_dots(x2, other.reshape(rows, -1))
         return total.reshape((1,) * len(axes) + x.shape[len(axes):])
     return (x if other is None else x * other).sum(axis=axes, keepdims=True)
 
