@@ -33,6 +33,9 @@ __all__ = [
     "get_array_module",
     "to_host",
     "to_device",
+    "on_device_of",
+    "capturing",
+    "constant_vector",
     "all_finite",
     "matmul",
     "column_dots",
@@ -200,6 +203,25 @@ def to_device(a, dtype=None):
     return _cupy.asarray(a, dtype=dtype)
 
 
+def on_device_of(a, reference):
+    """``a`` (array, Tensor or array-like) as an array on the device ``reference`` lives on: itself
+    when it is there already, else a copy (host to device, or device to host)."""
+    a = _unwrap(a)
+    if _cupy is not None and isinstance(_unwrap(reference), _cupy.ndarray):
+        return a if isinstance(a, _cupy.ndarray) else _cupy.asarray(a)
+    return to_host(a)
+
+
+def capturing() -> bool:
+    """Whether CuPy's current stream is capturing a CUDA graph (never on the CPU)."""
+    if _cupy is None or _selected != "cupy":
+        return False
+    try:
+        return bool(_cupy.cuda.get_current_stream().is_capturing())
+    except Exception:  # noqa: BLE001 - a query CUDA refuses is one made during a capture
+        return True
+
+
 def all_finite(arrays) -> bool:
     """Whether every value of every array is finite: one reduction on the device, one host sync."""
     arrays = [a for a in (_unwrap(a) for a in arrays) if a.dtype.kind in "fc"]
@@ -340,13 +362,34 @@ def matmul(a, b, out=None, *, split=False):
     return total
 
 
+_constants: dict = {}
+
+
+def constant_vector(kind: str, n: int, dtype, like):
+    """``ones(n)`` or ``arange(n)`` (``kind``) of ``dtype`` on ``like``'s device, made once and kept
+    for the life of the process; never to be written. Ops reuse these across steps instead of
+    keeping their own per batch size: a CUDA graph captured from a step keeps reading the one it
+    captured, which a per-op cache would free when a batch of another size comes along."""
+    xp = get_array_module(like)
+    key = (kind, int(n), numpy.dtype(dtype), xp is numpy)
+    vector = _constants.get(key)
+    if vector is None:
+        if capturing():
+            raise RuntimeError(f"the constant {kind}({n}) must be made before a CUDA graph captures the step that uses it")
+        vector = xp.ones(n, dtype) if kind == "ones" else xp.arange(n, dtype=dtype)
+        if xp is numpy:
+            vector.flags.writeable = False
+        _constants[key] = vector
+    return vector
+
+
 def column_dots(a, b):
     """``(a * b).sum(axis=0)`` for two matrices of one shape: ``numpy.einsum("ij,ij->j", a, b)`` on
     the host (one pass, no temporary); on the GPU ``ones @ (a * b)`` through :func:`matmul`
     (CuPy's einsum would copy both operands into a batched product through CuPy's cuBLAS
     wrappers, which a CUDA graph cannot capture)."""
     if _cupy is not None and isinstance(a, _cupy.ndarray):
-        return matmul(_cupy.ones(a.shape[0], a.dtype), a * b)
+        return matmul(constant_vector("ones", a.shape[0], a.dtype, a), a * b)
     return numpy.einsum("ij,ij->j", a, b)
 
 

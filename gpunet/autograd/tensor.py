@@ -20,8 +20,10 @@ def _as_array(data, dtype=None):
     and arrays keep theirs, integers stay integers (labels), bools stay bools.
     """
     xp = backend.array_module()
-    if _is_backend_array(data):
+    if _is_backend_array(data) and (xp is numpy or not isinstance(data, numpy.ndarray)):
         arr = data
+    elif isinstance(data, numpy.ndarray):  # host data for a model on the GPU: copied over once
+        arr = backend.to_device(data)
     elif isinstance(data, numpy.generic):
         arr = xp.asarray(data)
     else:

@@ -12,7 +12,7 @@ import numpy
 
 from .. import kernels
 from ..autograd import Function, Tensor, as_tensor
-from ..backend import get_array_module, to_host
+from ..backend import constant_vector, get_array_module, to_host
 from .activation import sigmoid_forward, softmax_terms
 
 __all__ = ["cross_entropy", "mse", "binary_cross_entropy", "check_class_labels"]
@@ -27,15 +27,11 @@ class SparseCrossEntropy(Function):
     Forward keeps the softmax probabilities ``p``; backward is ``(p - onehot(y)) / N``.
     """
 
-    rows = None  # arange(batch), kept between calls when a replayed tape reuses this op
-
     def forward(self, logits, labels):
         xp = get_array_module(logits)
         n = logits.shape[0]
         shifted, e, total = softmax_terms(logits, axis=1)
-        rows = self.rows
-        if rows is None or rows.shape[0] != n:
-            rows = self.rows = xp.arange(n)
+        rows = self.rows = constant_vector("arange", n, numpy.int64, logits)
         # mean over the batch of log(total) - shifted[true class]: finite for any logits
         loss = (xp.log(total).sum() - shifted[rows, labels].sum()) * (1.0 / n)
         e /= total

@@ -25,7 +25,7 @@ import numbers
 from math import prod
 
 from ..autograd import Function, Tensor, as_tensor
-from ..backend import column_dots, get_array_module, matmul
+from ..backend import column_dots, constant_vector, get_array_module, matmul
 
 __all__ = ["batch_norm", "layer_norm"]
 
@@ -72,7 +72,7 @@ def _sum(x, axes, other=None):
         rows = prod(x.shape[a] for a in axes)
         x2 = x.reshape(rows, -1)
         if other is None:
-            total = matmul(xp.ones(rows, x.dtype), x2)
+            total = matmul(constant_vector("ones", rows, x.dtype, x), x2)
         else:
             total = column_dots(x2, other.reshape(rows, -1))
         return total.reshape((1,) * len(axes) + x.shape[len(axes):])

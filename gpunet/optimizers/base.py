@@ -89,6 +89,7 @@ class Optimizer:
         self.epoch = 0  # set by fit; read by per-epoch schedules
         self._slots: dict[str, dict] = {}
         self._pending_state: dict | None = None
+        self._lr_buffers: dict = {}  # dtype -> the learning rate on the device (learning_rate_buffer)
 
     # -- learning rate ----------------------------------------------------------------------------
     @property
@@ -170,7 +171,8 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars) -> None:
         """Update each parameter in place from its gradient: ``apply_gradients(zip(grads, params))``.
 
-        Pairs whose gradient is None are skipped. Parameters are identified by their name (their
+        Pairs whose gradient is None are skipped; a gradient on another device than its parameter
+        (a NumPy array for a weight on the GPU) is copied over. Parameters are identified by their name (their
         path in the model, such as ``"dense_1/kernel"``), which keys the optimizer's state. Every
         gradient's shape is checked before any parameter changes.
         """
@@ -180,8 +182,7 @@ class Optimizer:
         for grad, param in grads_and_vars:
             if grad is None:
                 continue
-            if isinstance(grad, Tensor):
-                grad = grad.data
+            grad = backend.on_device_of(grad, param.data)  # host gradients for a weight on the GPU are copied over
             if grad.shape != param.data.shape:
                 raise ValueError(f"gradient of shape {grad.shape} does not match parameter {param.name!r} of shape {param.data.shape}")
             slots = all_slots.get(param.name)
@@ -197,6 +198,8 @@ class Optimizer:
             grads = self._transform([g for g, _, _ in pairs], [p for _, p, _ in pairs])
             pairs = [(g, p, slots) for g, (_, p, slots) in zip(grads, pairs)]
         lr = self.learning_rate
+        if self._lr_buffers and not backend.capturing():
+            self.stage_learning_rate(lr)
         self.iterations += 1
         for grad, param, slots in pairs:
             data = param.data
@@ -205,6 +208,34 @@ class Optimizer:
                 self._update_numpy(data, grad, slots, lr)
             else:
                 self._update_gpu(data, grad, slots, lr)
+
+    # -- the learning rate in device memory (for CUDA graphs) ------------------------------------
+    def learning_rate_buffer(self, like):
+        """The learning rate as a one-element array on ``like``'s device, in its dtype: the GPU
+        kernels of :attr:`graph_safe` optimizers read it there, so that a captured CUDA graph of
+        the train step replays with the rate of each step (schedules, plateau decay) rather than
+        the one of its capture. :meth:`apply_gradients` writes it before each eager update, and
+        the graph code before each replay (:meth:`stage_learning_rate`); never during a capture,
+        which would record the rate as a constant."""
+        buf = self._lr_buffers.get(like.dtype)
+        if buf is None:
+            if backend.capturing():
+                raise RuntimeError("the learning rate's device buffer must exist before a CUDA graph captures the step")
+            xp = backend.get_array_module(like)
+            buf = self._lr_buffers[like.dtype] = xp.full(1, self.learning_rate, like.dtype)
+        return buf
+
+    def stage_learning_rate(self, lr=None) -> None:
+        """Write the learning rate of the next step (or ``lr``) into its device buffers."""
+        lr = self.learning_rate if lr is None else lr
+        for buf in self._lr_buffers.values():
+            buf.fill(lr)
+
+    def graph_key(self) -> tuple:
+        """What a captured CUDA graph of the update takes as constants: the configuration without
+        the learning rate (read from the device at each replay) and the gradient transforms."""
+        config = {k: v for k, v in self.get_config().items() if k != "learning_rate"}
+        return repr(config), len(self.gradient_transforms)
 
     def _create_slots(self, param) -> dict:
         name = param.name

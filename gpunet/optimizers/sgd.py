@@ -9,17 +9,19 @@ from .base import Optimizer, check_nonnegative
 
 __all__ = ["SGD"]
 
+# the learning rate is read from device memory (``raw T lr``, one element), so that a captured
+# CUDA graph of the step follows schedules and plateau decay (see Optimizer.learning_rate_buffer)
 _plain_kernel = ElementwiseKernel(
-    "T grad, T lr, T wd", "T param", "param = param - lr * (grad + wd * param);", "gpunet_sgd"
+    "T grad, raw T lr, T wd", "T param", "param = param - lr[0] * (grad + wd * param);", "gpunet_sgd"
 )
 _momentum_kernel = ElementwiseKernel(
-    "T grad, T lr, T mu, T damp, T wd, int32 first, int32 nesterov",
+    "T grad, raw T lr, T mu, T damp, T wd, int32 first, int32 nesterov",
     "T param, T buf",
     COMPUTE_TYPE + """
     F g = grad + wd * param;
     buf = first ? g : mu * buf + (1 - damp) * g;
     g = nesterov ? g + mu * buf : (F)buf;
-    param = param - lr * g;
+    param = param - lr[0] * g;
     """,
     "gpunet_sgd_momentum",
 )
@@ -34,7 +36,7 @@ class SGD(Optimizer):
         theta = theta - lr * g
     """
 
-    graph_safe = True  # its GPU update takes only constants (the rate is part of a captured graph's key)
+    graph_safe = True  # its GPU kernels read the rate from the device; the rest are constants of the graph's key
 
     keras_implicit = {"dampening": 0.0}
 
@@ -75,13 +77,19 @@ class SGD(Optimizer):
         param -= tmp
 
     def _update_gpu(self, param, grad, slots, lr):
+        rate = self.learning_rate_buffer(param)
         if self.momentum:
             _momentum_kernel(
-                grad, lr, self.momentum, self.dampening, self.weight_decay,
+                grad, rate, self.momentum, self.dampening, self.weight_decay,
                 int(slots["step"] == 1), int(self.nesterov), param, slots["momentum"],
             )
         else:
-            _plain_kernel(grad, lr, self.weight_decay, param)
+            _plain_kernel(grad, rate, self.weight_decay, param)
+
+    def graph_key(self) -> tuple:
+        """The first momentum step is a constant of the kernel (``first``): a graph captured
+        before every slot has taken it would replay it."""
+        return (*super().graph_key(), all(s["step"] >= 1 for s in self._slots.values()))
 
     def _config(self):
         return {"momentum": self.momentum, "dampening": self.dampening, "nesterov": self.nesterov}

@@ -10,23 +10,33 @@ Replaying is only right when nothing in the step depends on the host between ste
 is attempted only when
 
 * the backend is CuPy, the model's step records (no eager layers), and the batch is full;
-* the optimizer is ``graph_safe`` (its kernels take constants: SGD; Adam's bias corrections
-  change every step) with no gradient clipping or transforms, and every metric is ``graph_safe``
-  (it adds into a device array in place);
+* matrix products go through gpunet's own cuBLAS handle (:mod:`gpunet.gpu.blas`): CuPy 14's
+  cuBLAS wrappers refuse to run while a stream captures, so where that handle cannot be had
+  (no libcublas found), nothing is captured;
+* the optimizer is ``graph_safe`` (its kernels read the learning rate from device memory and
+  take only constants otherwise: SGD; Adam's bias corrections change every step) with no
+  gradient clipping or transforms, and every metric is ``graph_safe`` (it adds into a device
+  array in place);
 * nothing in the step synchronises with the host (capture fails otherwise).
 
-The graph is keyed on the step's fingerprint and the optimizer's whole configuration (learning
-rate, momentum, decay, clipping) and transforms: a change re-captures, after checking again. Every
-failure falls back to the eager step, says why once, and leaves the training state as it was
-(host-side counters are restored; a failed capture ran no kernel). The host-side counters the
-step keeps (metric counts, the optimizer's iterations and step counts) are advanced by the
-replays as the captured step advanced them. Arrays the captured step allocates come from a
-memory pool of the graph's own, kept as long as the graph, so no other allocation can reuse
-them.
+The learning rate is never part of a graph: the optimizer's kernels read it from a device
+buffer, which the eager step writes before its update and :class:`GraphedStep` writes before
+each replay, with the rate of that step (schedules and ``ReduceLROnPlateau`` included). The graph
+is keyed on the step's fingerprint and what the optimizer's kernels take as constants
+(:meth:`~gpunet.optimizers.Optimizer.graph_key`: momentum, decay, clipping, transforms): a change
+re-captures, after checking again. Every failure falls back to the eager step, says why once,
+and leaves the training state as it was (host-side counters are restored; a failed capture ran
+no kernel). The host-side counters the step keeps (metric counts, the optimizer's iterations and
+step counts) are advanced by the replays as the captured step advanced them. Arrays the
+captured step allocates come from a memory pool of the graph's own, kept as long as the graph,
+so no other allocation can reuse them; arrays it reads that were allocated before (weights,
+slots, cached constants) must stay alive as long as the graph.
 
 This is off unless asked for (``GPUNET_CUDA_GRAPHS=1`` or :func:`set_cuda_graphs`): it has not
-yet run on a GPU. ``tests/training/test_graphs.py`` checks on a GPU that replaying gives the
-same weights, bit for bit, as the eager step.
+yet run on a GPU. ``tests/training/test_graphs.py`` checks that replaying gives the eager
+step's weights and History: bit for bit on the CPU emulation of CuPy (``tests/emulated_cupy``,
+which records a capture's kernels and replays them, and refuses what CUDA and CuPy refuse during
+a capture), and to float32 rounding on a GPU.
 """
 
 from __future__ import annotations
@@ -53,6 +63,12 @@ def cuda_graphs_enabled() -> bool:
     if _enabled is not None:
         return _enabled
     return os.environ.get("GPUNET_CUDA_GRAPHS", "0") == "1"
+
+
+def _blas():
+    from ..gpu import blas  # noqa: PLC0415 - GPU only
+
+    return blas
 
 
 def graphs_possible() -> bool:
@@ -92,6 +108,9 @@ class GraphedStep(TrainStepWrapper):
         unsafe = [m.name for m in [step.train_loss, *step.train_metrics] if not getattr(m, "graph_safe", False)]
         if unsafe:
             return f"the metric(s) {', '.join(unsafe)} update on the host"
+        blas = _blas()
+        if not blas.capture_safe():
+            return f"matrix products go through cupy.matmul, which a CUDA graph cannot capture ({blas.unavailable_reason()})"
         return None
 
     def __call__(self, x, y) -> None:
@@ -102,8 +121,7 @@ class GraphedStep(TrainStepWrapper):
             self.full_batch = x.shape[0]
         if x.shape[0] != self.full_batch:  # the last, smaller batch: eager, the graph kept
             return step(x, y)
-        optimizer = step.optimizer
-        key = (step.fingerprint(x, y), repr(optimizer.get_config()), len(optimizer.gradient_transforms))
+        key = (step.fingerprint(x, y), step.optimizer.graph_key())
         if key != self.key:
             self.key, self.graph, self.eager_steps = key, None, 0
         if self.graph is not None:
@@ -157,6 +175,7 @@ class GraphedStep(TrainStepWrapper):
         warm = self._counters()
         try:
             with cupy.cuda.using_allocator(pool.malloc), stream:
+                _blas().prepare(stream)  # cuBLAS's handle on this stream before the capture begins
                 stream.begin_capture()
                 try:
                     step(static_x, static_y)
@@ -182,7 +201,8 @@ class GraphedStep(TrainStepWrapper):
     def _replay(self, x, y) -> None:
         cupy = backend.array_module()
         default = cupy.cuda.get_current_stream()
-        self.stream.wait_event(default.record())  # the batch is gathered on the default stream
+        self.inner.optimizer.stage_learning_rate()  # this step's rate, read by the graph's update
+        self.stream.wait_event(default.record())  # after the batch's gather and that write, on the default stream
         with self.stream:
             self.static_x[...] = x
             self.static_y[...] = y
