@@ -135,6 +135,9 @@ AGREEMENT = {"accuracy": 0.06, "sparse_categorical_accuracy": 0.06, "predict_acc
 
 SCRIPTS = sorted(EXPECTED)
 
+# scripts whose gpunet run needs an optional package (gpunet's TensorBoard callback writes through tensorboardX)
+GPUNET_NEEDS = {"tensorboard_logs": "tensorboardX"}
+
 # ---------------------------------------------------------------------------------------------
 # the import rewrite
 # ---------------------------------------------------------------------------------------------
@@ -187,11 +190,22 @@ def check_only_imports_differ(original: str, rewritten: str) -> list[str]:
 _KERAS_BLOCKER = 'raise ImportError("the gpunet run of a Keras script must not import the real keras")\n'
 
 
+def _checkout() -> str:
+    """The folder the tests' ``gpunet`` is imported from (a checkout or site-packages), found
+    without importing it: a script's subprocess must import the same gpunet, installed or not."""
+    spec = importlib.util.find_spec("gpunet")
+    assert spec is not None and spec.origin, "gpunet is not importable"
+    return str(Path(spec.origin).resolve().parents[1])
+
+
 def _run(script: Path, workdir: Path, env_extra: dict, extra_path: list[Path]) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("KERAS_", "GPUNET_"))}
     env.update(env_extra)
-    env["PYTHONPATH"] = os.pathsep.join([*map(str, extra_path), str(HERE)])
+    # prepended to whatever PYTHONPATH already holds, never replacing it: an uninstalled checkout
+    # (the device check runs from one) is importable only through it
+    inherited = [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []
+    env["PYTHONPATH"] = os.pathsep.join([*map(str, extra_path), str(HERE), *inherited])
     env["TMPDIR"] = str(workdir)  # anything a library puts in a temporary folder stays in the test's
     env["MPLBACKEND"] = "Agg"
     env["PYTHONHASHSEED"] = "0"
@@ -218,7 +232,7 @@ def run_on_gpunet(name: str, tmp_path: Path) -> dict:
     (blocker / "keras" / "__init__.py").write_text(_KERAS_BLOCKER)
     script = tmp_path / f"{name}_gpunet.py"
     script.write_text(rewritten)
-    return _run(script, tmp_path / "gpunet_run", {"GPUNET_BACKEND": "numpy"}, [blocker])
+    return _run(script, tmp_path / "gpunet_run", {"GPUNET_BACKEND": "numpy"}, [blocker, Path(_checkout())])
 
 
 def run_on_keras(name: str, tmp_path: Path) -> dict:
@@ -339,6 +353,8 @@ def test_script_imports_only_keras_and_the_data(name):
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_runs_on_gpunet(name, tmp_path):
+    if name in GPUNET_NEEDS and not _installed(GPUNET_NEEDS[name]):
+        pytest.skip(f"{name} needs {GPUNET_NEEDS[name]} on gpunet's side too, an optional extra: pip install -e '.[dev]'")
     result = run_on_gpunet(name, tmp_path)
     _GPUNET_RESULTS[name] = result
     print(name, "gpunet", json.dumps(result))
