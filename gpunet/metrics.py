@@ -19,7 +19,7 @@ import numbers
 import numpy
 
 from . import losses
-from .backend import get_array_module, to_device, to_host
+from .backend import get_array_module, on_device_of, to_host
 from .lookup import Lookup
 from .ops.activation import sigmoid_forward, softmax_forward
 
@@ -368,7 +368,8 @@ class AUC(Metric):
         # a prediction is positive at threshold j when it lies above it: j < (thresholds below it)
         thresholds = self._device_thresholds
         if thresholds is None or thresholds.dtype != predicted.dtype or get_array_module(thresholds) is not xp:
-            thresholds = self._device_thresholds = to_device(self.thresholds, dtype=predicted.dtype)
+            # on the predictions' device (not the selected backend's: host data is counted on the host)
+            thresholds = self._device_thresholds = on_device_of(self.thresholds.astype(predicted.dtype), predicted)
         below = xp.searchsorted(thresholds, predicted, side="left")
         size = self.num_thresholds + 1
         positives = xp.bincount(below, weights=actual.astype(numpy.float64), minlength=size)

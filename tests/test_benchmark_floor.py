@@ -35,7 +35,7 @@ def test_floor_step_equals_gpunet_step(kind, activation):
         floor.loss_sum = 0
         floor.step(xb, yb)
         step.reset()
-        step(xb, yb)
+        step(backend.to_device(xb), backend.to_device(yb))  # a train step takes device arrays
         np.testing.assert_allclose(float(floor.loss_sum) / 12, step.train_loss.result(), rtol=1e-5)
     # On the GPU Adam's update is one fused kernel whose float32 rounding differs from the floor's
     # NumPy sequence; where a weight's moments come from gradients that nearly cancel, that

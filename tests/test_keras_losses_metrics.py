@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gpunet
-from gpunet import Sequential, Tensor, gradcheck, losses, metrics
+from gpunet import Sequential, Tensor, backend, gradcheck, losses, metrics
 from gpunet.layers import Dense, Input
 from gpunet.utils import set_random_seed
 from helpers import blobs
@@ -142,7 +142,7 @@ def test_label_smoothing_on_fused_logits_equals_the_probability_path_with_gradie
     np.testing.assert_allclose(fused.item(), unfused.item(), rtol=1e-10)
     fused.backward()
     unfused.backward()
-    np.testing.assert_allclose(z1.grad, z2.grad, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(backend.to_host(z1.grad), backend.to_host(z2.grad), rtol=1e-8, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ def _train(loss, targets, units, activation, run_eagerly, metrics_=()):
     model.compile(optimizer="adam", loss=loss, metrics=list(metrics_), run_eagerly=run_eagerly)
     step = model.make_train_step()
     history = model.fit(x, targets, batch_size=8, epochs=2, verbose=0)
-    step(x[:8], targets[:8].astype(np.float32) if targets.dtype.kind == "f" else targets[:8])
+    step(backend.to_device(x[:8]), backend.to_device(targets[:8].astype(np.float32) if targets.dtype.kind == "f" else targets[:8]))
     return model.get_weights(), history.history, step
 
 
@@ -313,6 +313,20 @@ def test_auc_against_its_definition(curve, summation, num_thresholds):
     auc.update(SCORES[:15], TRUTH[:15], logits=False)
     auc.update(SCORES[15:], TRUTH[15:], logits=False)
     assert auc.result() == pytest.approx(ref_auc(SCORES, TRUTH, curve, summation, thresholds), abs=1e-12)
+
+
+def test_auc_counts_on_the_device_of_its_predictions(xp):
+    """Device predictions are counted on the device and host ones on the host, whichever backend is
+    selected: the thresholds follow the predictions."""
+    thresholds = [-1e-7] + [(i + 1) / 199 for i in range(198)] + [1 + 1e-7]
+    expected = ref_auc(SCORES, TRUTH, "ROC", "interpolation", thresholds)
+    on_device, on_host = metrics.AUC(), metrics.AUC()
+    on_device.update(xp.asarray(SCORES), xp.asarray(TRUTH), logits=False)
+    on_host.update(SCORES, TRUTH, logits=False)
+    assert backend.get_array_module(on_device.true_positives) is xp
+    assert isinstance(on_host.true_positives, np.ndarray)
+    assert on_device.result() == pytest.approx(expected, abs=1e-12)
+    assert on_host.result() == pytest.approx(expected, abs=1e-12)
 
 
 def test_auc_explicit_thresholds_from_logits_and_sparse_labels():

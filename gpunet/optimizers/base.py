@@ -210,19 +210,20 @@ class Optimizer:
                 self._update_gpu(data, grad, slots, lr)
 
     # -- the learning rate in device memory (for CUDA graphs) ------------------------------------
-    def learning_rate_buffer(self, like):
+    def learning_rate_buffer(self, like, lr):
         """The learning rate as a one-element array on ``like``'s device, in its dtype: the GPU
         kernels of :attr:`graph_safe` optimizers read it there, so that a captured CUDA graph of
         the train step replays with the rate of each step (schedules, plateau decay) rather than
         the one of its capture. :meth:`apply_gradients` writes it before each eager update, and
         the graph code before each replay (:meth:`stage_learning_rate`); never during a capture,
-        which would record the rate as a constant."""
+        which would record the rate as a constant. A buffer made here starts at ``lr``, the rate
+        of the update being applied (the step counter has already moved on to the next one)."""
         buf = self._lr_buffers.get(like.dtype)
         if buf is None:
             if backend.capturing():
                 raise RuntimeError("the learning rate's device buffer must exist before a CUDA graph captures the step")
             xp = backend.get_array_module(like)
-            buf = self._lr_buffers[like.dtype] = xp.full(1, self.learning_rate, like.dtype)
+            buf = self._lr_buffers[like.dtype] = xp.full(1, lr, like.dtype)
         return buf
 
     def stage_learning_rate(self, lr=None) -> None:

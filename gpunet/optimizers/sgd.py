@@ -77,7 +77,7 @@ class SGD(Optimizer):
         param -= tmp
 
     def _update_gpu(self, param, grad, slots, lr):
-        rate = self.learning_rate_buffer(param)
+        rate = self.learning_rate_buffer(param, lr)
         if self.momentum:
             _momentum_kernel(
                 grad, rate, self.momentum, self.dampening, self.weight_decay,

@@ -102,7 +102,7 @@ def main():
     comm = distributed.communicator()
     # every rank must end with the same weights; with dropout, each must have drawn its own masks
     digests = comm.allgather_object([hashlib.sha256(w.tobytes()).hexdigest() for w in weights])
-    probe = np.asarray(model(np.ones((64, 12), dtype=args.dtype), training=True).data)
+    probe = model(np.ones((64, 12), dtype=args.dtype), training=True).numpy()
     probes = comm.allgather_object(probe)
     noise_states = comm.allgather_object(repr(backend.get_rng_state().get("noise")))
     if rank == 0:

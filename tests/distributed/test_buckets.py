@@ -158,7 +158,7 @@ def test_buckets_start_during_the_backward_pass_of_a_recorded_step(overlap, rng)
     model = _model()
     parallel = DataParallel(_Mirror(log), bucket_bytes=128, overlap=overlap)
     step = parallel.wrap(TrainStep(model))
-    x, y = rng.normal(size=(8, 5)), rng.normal(size=(8, 3))
+    x, y = gpunet.backend.to_device(rng.normal(size=(8, 5))), gpunet.backend.to_device(rng.normal(size=(8, 3)))
     step(x, y)  # the first step records the tape (no hook yet)
     reference = [g.copy() for g in TrainStep(model).gradients(x, y)]
     tape = step.inner.tape
@@ -176,7 +176,7 @@ def test_buckets_start_during_the_backward_pass_of_a_recorded_step(overlap, rng)
     grads = step.gradients(x, y)
     # with the mirror partner the average is this rank's own gradient
     for g, ref in zip(grads, reference):
-        np.testing.assert_allclose(g, ref, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(gpunet.backend.to_host(g), gpunet.backend.to_host(ref), rtol=1e-6, atol=1e-7)
     if overlap:
         assert sorted(reported) == list(range(6)) and set(reported[:2]) == {4, 5}  # the last layer's first
         first_launch = log.index(next(e for e in log if e[0] == "launch"))
@@ -189,7 +189,7 @@ def test_buckets_start_during_the_backward_pass_of_a_recorded_step(overlap, rng)
 
 
 def test_a_rank_with_an_empty_slice_sends_zeros_and_gets_the_others_gradient(rng):
-    x, y = rng.normal(size=(8, 5)), rng.normal(size=(8, 3))
+    x, y = gpunet.backend.to_device(rng.normal(size=(8, 5))), gpunet.backend.to_device(rng.normal(size=(8, 3)))
     reference = [g.copy() for g in TrainStep(_model()).gradients(x, y)]
 
     models = [_model(), _model()]  # built here: the threads must not share the seeded generator
@@ -203,5 +203,6 @@ def test_a_rank_with_an_empty_slice_sends_zeros_and_gets_the_others_gradient(rng
     (grads0, tape0), (grads1, _) = _run_ranks(work)
     assert tape0 is None  # rank 0 ran no forward pass
     for g0, g1, ref in zip(grads0, grads1, reference):
+        g0, g1, ref = (gpunet.backend.to_host(g) for g in (g0, g1, ref))
         np.testing.assert_array_equal(g0, g1)
         np.testing.assert_allclose(g0, ref, rtol=1e-6, atol=1e-7)

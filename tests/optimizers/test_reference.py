@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pytest
 
-from gpunet import Parameter, optimizers, schedules
+from gpunet import Parameter, backend, optimizers, schedules
 
 RTOL, ATOL = 1e-10, 1e-12
 SHAPES = {"layer/kernel": (3, 4), "layer/bias": (5,)}
@@ -329,7 +329,7 @@ def apply(opt, params, grads):
 
 def assert_params_close(params, expected, step):
     for name, p in params.items():
-        np.testing.assert_allclose(p.data, expected[name], rtol=RTOL, atol=ATOL,
+        np.testing.assert_allclose(backend.to_host(p.data), expected[name], rtol=RTOL, atol=ATOL,
                                    err_msg=f"{name} after step {step}")
 
 
@@ -352,7 +352,7 @@ def test_matches_reference_every_step(cls_name, kwargs):
         assert_params_close(params, expected, t)
     for name, p in params.items():
         assert p.data.dtype == np.float64
-        assert not np.allclose(p.data, initial_values()[name])  # it really moved
+        assert not np.allclose(backend.to_host(p.data), initial_values()[name])  # it really moved
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -383,7 +383,7 @@ def test_radam_covers_both_branches(kwargs):
 def _one(opt, p, g):
     """One optimizer step on ``p``; returns a copy of the parameter after it."""
     opt.apply_gradients([(np.array(g, dtype=np.float64), p)])
-    return p.data.copy()
+    return backend.to_host(p.data).copy()
 
 
 def test_sgd_momentum_by_hand():
@@ -432,7 +432,7 @@ def test_adagrad_by_hand():
          -2.0 + 0.1 * 4.0 / (4.0 + 1e-10) - 0.1 * 3.0 / (5.0 + 1e-10)],
         rtol=1e-14,
     )
-    np.testing.assert_allclose(p.data, [0.82, -1.96], rtol=1e-9)  # eps moves it by ~1e-11
+    np.testing.assert_allclose(backend.to_host(p.data), [0.82, -1.96], rtol=1e-9)  # eps moves it by ~1e-11
 
 
 def test_adagrad_lr_decay_and_initial_accumulator_by_hand():
@@ -444,7 +444,7 @@ def test_adagrad_lr_decay_and_initial_accumulator_by_hand():
     #   ~ 0.425 - 0.04 = 0.385
     np.testing.assert_allclose(_one(opt, p, [3.0]),
                                [0.5 - 0.1 * 3.0 / (4.0 + 1e-10) - (0.1 / 1.5) * 3.0 / (5.0 + 1e-10)], rtol=1e-14)
-    np.testing.assert_allclose(p.data, [0.385], rtol=1e-9)
+    np.testing.assert_allclose(backend.to_host(p.data), [0.385], rtol=1e-9)
 
 
 def test_adam_by_hand():
@@ -468,7 +468,7 @@ def test_adam_by_hand():
          -2.0 + 0.01 * 2.0 / (2.0 + 1e-8) - 0.01 * (-0.08 / 0.19) / (math.sqrt(0.004996 / 0.001999) + 1e-8)],
         rtol=1e-13,
     )
-    np.testing.assert_allclose(p.data, [0.98034818, -1.98733663], rtol=1e-8)
+    np.testing.assert_allclose(backend.to_host(p.data), [0.98034818, -1.98733663], rtol=1e-8)
 
 
 def test_adam_amsgrad_by_hand():
@@ -485,7 +485,7 @@ def test_adam_amsgrad_by_hand():
         [1.0 - 0.01 * 2.0 / (2.0 + 1e-8) - 0.01 * (0.18 / 0.19) / (math.sqrt(0.004 / 0.001999) + 1e-8)],
         rtol=1e-13,
     )
-    np.testing.assert_allclose(p.data, [0.98330277], rtol=1e-8)
+    np.testing.assert_allclose(backend.to_host(p.data), [0.98330277], rtol=1e-8)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -525,8 +525,8 @@ def test_float32_kept_and_in_place(cls_name, kwargs, grad_dtype):
             assert p.data.dtype == np.float32, f"{name} became {p.data.dtype} at step {t}"
             assert p.data is arrays[name] and id(p.data) == ids[name], f"{name} replaced, not updated in place"
     for name, p in params.items():
-        assert not np.array_equal(p.data, initial_values(np.float32)[name])
-        np.testing.assert_allclose(p.data, expected[name], rtol=2e-4, atol=2e-5)
+        assert not np.array_equal(backend.to_host(p.data), initial_values(np.float32)[name])
+        np.testing.assert_allclose(backend.to_host(p.data), expected[name], rtol=2e-4, atol=2e-5)
 
 
 def test_float64_update_in_place():
@@ -580,7 +580,7 @@ def test_state_round_trip_is_bitwise(cls_name, kwargs):
         apply(opt_a, params_a, grads)
         apply(opt_b, params_b, grads)
     for name in SHAPES:
-        np.testing.assert_array_equal(params_b[name].data, params_a[name].data, err_msg=name)
+        np.testing.assert_array_equal(backend.to_host(params_b[name].data), backend.to_host(params_a[name].data), err_msg=name)
 
     # and both agree with the reference run for 20 steps straight
     ref = REFERENCES[cls_name](**kwargs)
@@ -640,16 +640,22 @@ def test_learning_rate_set_mid_run(cls_name, kwargs):
         assert_params_close(params, expected, t)
 
 
-def test_sgd_exponential_decay_schedule_per_step():
+@pytest.mark.parametrize("momentum", [0.0, 0.9], ids=["plain", "momentum"])
+def test_sgd_exponential_decay_schedule_per_step(xp, momentum):
+    """From the first step on, on either backend (the GPU kernels read the rate from device memory)."""
     lr0, alpha = 0.1, 0.5
-    opt = optimizers.SGD(learning_rate=schedules.ExponentialDecay(lr0, alpha=alpha))
-    p = Parameter(np.array([1.0, -1.0, 2.0]), name="w")
+    opt = optimizers.SGD(learning_rate=schedules.ExponentialDecay(lr0, alpha=alpha), momentum=momentum)
+    ref = RefSGD(learning_rate=lambda t: lr0 * math.exp(-alpha * t), momentum=momentum)
+    p = Parameter(xp.asarray([1.0, -1.0, 2.0]), name="w")
     g = np.array([1.0, 2.0, -3.0])
-    expected = p.data.copy()
+    expected = {"w": np.array([1.0, -1.0, 2.0])}
     for t in range(6):  # step t (0-based) uses lr0 * exp(-alpha * t)
-        opt.apply_gradients([(g.copy(), p)])
-        expected = expected - lr0 * math.exp(-alpha * t) * g
-        np.testing.assert_allclose(p.data, expected, rtol=RTOL, atol=ATOL, err_msg=f"step {t}")
+        opt.apply_gradients([(xp.asarray(g), p)])
+        ref.step(expected, {"w": g})
+        if not momentum:
+            hand = [1.0, -1.0, 2.0] - lr0 * sum(math.exp(-alpha * i) for i in range(t + 1)) * g
+            np.testing.assert_allclose(expected["w"], hand, rtol=1e-14)
+        np.testing.assert_allclose(backend.to_host(p.data), expected["w"], rtol=RTOL, atol=ATOL, err_msg=f"step {t}")
 
 
 def test_schedule_with_adam_matches_reference():
