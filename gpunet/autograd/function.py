@@ -174,7 +174,7 @@ def backward(tensor: Tensor, grad=None, retain_graph: bool = False) -> None:
             )
         grad = xp.ones_like(data)
     else:
-        grad = xp.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=data.dtype)
+        grad = backend.on_device_of(grad, data).astype(data.dtype, copy=False)
         if grad.shape != data.shape:
             raise ValueError(f"grad must have the tensor's shape {data.shape}, got {grad.shape}")
     root = tensor.creator

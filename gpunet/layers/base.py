@@ -340,4 +340,4 @@ def assign_weights(params, weights) -> None:
             raise ValueError(f"weight for {p.name!r} contains NaN or infinity")
         arrays.append(w)
     for p, w in zip(params, arrays):
-        p.data[...] = backend.to_device(w.astype(p.dtype, copy=False))
+        p.data[...] = backend.on_device_of(w.astype(p.dtype, copy=False), p.data)

@@ -105,8 +105,8 @@ class Optimizer:
         if isinstance(value, schedules.LearningRateSchedule):
             self._learning_rate = value
             return
-        if isinstance(value, (Tensor, numpy.ndarray)) and value.size == 1:
-            value = float(value.item())
+        if not isinstance(value, numbers.Real) and getattr(value, "size", None) == 1:  # a one-element array or Tensor, on any device
+            value = float(backend.to_host(value).reshape(()))
         self._learning_rate = check_nonnegative(value, "learning_rate")
 
     @property
@@ -258,7 +258,7 @@ class Optimizer:
                     raise ValueError(
                         f"optimizer state {slot!r} for {name!r} has shape {value.shape}, the parameter has {param.data.shape}"
                     )
-                slots[slot][...] = backend.to_device(value)
+                slots[slot][...] = backend.on_device_of(value, param.data)
         slots["scratch"] = xp.empty_like(param.data)
         self._slots[name] = slots
         return slots

@@ -125,4 +125,4 @@ class BestWeights:
             return
         self.value, self.epoch = float(state["value"]), int(state["epoch"])
         self.loss = float(state.get("loss", math.inf))
-        self._copies = [backend.to_device(weights[p.name].astype(p.dtype, copy=False)) for p in self.weights]
+        self._copies = [backend.on_device_of(weights[p.name].astype(p.dtype, copy=False), p.data) for p in self.weights]

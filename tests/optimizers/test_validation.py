@@ -157,3 +157,22 @@ def test_get_unknown_lists_valid_names():
     assert "nope" in message
     for name in ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam"):
         assert name in message, f"{name!r} missing from {message!r}"
+
+
+def test_a_learning_rate_may_be_a_one_element_array_on_either_device(xp):
+    opt = optimizers.SGD(0.1)
+    opt.learning_rate = xp.asarray(np.float32(0.25))
+    assert opt.learning_rate == 0.25 and isinstance(opt.learning_rate, float)
+    opt.learning_rate = xp.full((1,), 0.5)
+    assert opt.learning_rate == 0.5
+    with pytest.raises(ValueError, match="learning_rate"):
+        opt.learning_rate = xp.full((1,), -1.0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        opt.learning_rate = xp.ones(2)
+
+
+def test_a_gradient_given_on_the_host_updates_a_weight_on_either_device(xp):
+    """apply_gradients copies a host gradient to its weight's device (Keras takes any array)."""
+    param = Parameter(xp.asarray(np.array([1.0, 2.0], np.float32)), name="p")
+    optimizers.SGD(0.5).apply_gradients([(np.array([2.0, -2.0], np.float32), param)])
+    np.testing.assert_array_equal(backend.to_host(param.data), [0.0, 3.0])
