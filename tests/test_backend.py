@@ -16,9 +16,9 @@ from gpunet.utils import set_random_seed
 @pytest.fixture
 def fresh_backend(monkeypatch):
     """Forget the cached backend choice and GPU probe for one test."""
-    monkeypatch.setattr(backend, "_selected", None)
-    monkeypatch.setattr(backend, "_gpu_checked", None)
-    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend.device, "_selected", None)
+    monkeypatch.setattr(backend.device, "_gpu_checked", None)
+    monkeypatch.setattr(backend.device, "_cupy", None)
     yield backend
 
 

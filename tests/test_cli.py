@@ -267,9 +267,9 @@ def test_evaluate_on_a_model_description_says_to_train_it_first(tmp_path, capsys
 
 def _force_cupy(monkeypatch, cupy_installed: bool):
     monkeypatch.setenv("GPUNET_BACKEND", "cupy")
-    monkeypatch.setattr(gpunet.backend, "_selected", None)
-    monkeypatch.setattr(gpunet.backend, "_import_cupy", lambda: object() if cupy_installed else None)
-    monkeypatch.setattr(gpunet.backend, "is_gpu_available", lambda: False)
+    monkeypatch.setattr(gpunet.backend.device, "_selected", None)
+    monkeypatch.setattr(gpunet.backend.device, "_import_cupy", lambda: object() if cupy_installed else None)
+    monkeypatch.setattr(gpunet.backend.device, "is_gpu_available", lambda: False)
 
 
 @pytest.mark.parametrize("cupy_installed,reason", [(False, "CuPy is not installed"), (True, "no usable CUDA device")])

@@ -4,7 +4,8 @@ numbers, and a state of two integers that checkpoints save and restore."""
 import numpy as np
 import pytest
 
-from gpunet import backend, philox
+from gpunet import backend
+from gpunet.gpu import philox
 from gpunet.utils import set_random_seed
 
 # Random123's known-answer vectors for Philox4x32-10 (counter words, key words, output words)

@@ -10,7 +10,7 @@ __all__ = ["Tensor", "Parameter", "as_tensor"]
 
 
 def _is_backend_array(a) -> bool:
-    return isinstance(a, numpy.ndarray) or (backend._cupy is not None and isinstance(a, backend._cupy.ndarray))
+    return isinstance(a, numpy.ndarray) or backend.is_device_array(a)
 
 
 def _as_array(data, dtype=None):

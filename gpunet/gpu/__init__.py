@@ -1,2 +1,12 @@
-"""Code that runs only on an NVIDIA GPU, beside CuPy: :mod:`gpunet.gpu.blas`, cuBLAS matrix
-products that a CUDA graph can capture. Nothing here is imported on the CPU path."""
+"""Code that runs only on an NVIDIA GPU, in one place, below :mod:`gpunet.backend`:
+
+    fused.py        Fused: the one way a GPU kernel is chosen over its NumPy twin
+    elementwise.py  ElementwiseKernel (CuPy's, built on first use) and the CUDA source NVRTC checks
+    kernels.py      the ops' fused kernels (activations, dropout, softmax cross-entropy), each beside its twin
+    philox.py       the Philox4x32-10 noise stream, on the device and in NumPy
+    blas.py         cuBLAS through gpunet's own handle: matrix products a CUDA graph can capture
+
+An optimizer's kernels stay beside its NumPy rule (``gpunet/optimizers/``), built with
+:class:`~gpunet.gpu.elementwise.ElementwiseKernel` and chosen through ``Optimizer._update``, a
+:class:`~gpunet.gpu.fused.Fused`. Nothing here imports the rest of gpunet, and nothing here
+runs on the CPU path except the twins."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import kernels
+from ..gpu import kernels
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy
 
-from .. import kernels
+from ..gpu import kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import constant_vector, get_array_module, to_host
 from .activation import sigmoid_forward, softmax_terms

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .. import backend, kernels
+from .. import backend
+from ..gpu import kernels
 from ..autograd import Function, Tensor, sum_to_shape
 from ..backend import constant_vector, get_array_module, matmul as product
 from .array import autocast

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .. import backend, kernels
+from .. import backend
+from ..gpu import kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..dtype_policies import is_float
 

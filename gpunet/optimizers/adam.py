@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 
 from ..backend import get_array_module
-from ..elementwise import COMPUTE_TYPE
-from ..kernels import ElementwiseKernel
+from ..gpu.elementwise import COMPUTE_TYPE, ElementwiseKernel
 from .base import Optimizer, check_beta, check_nonnegative
 
 __all__ = ["Adam", "AdamW", "Adamax", "Nadam", "RAdam"]

@@ -16,6 +16,7 @@ import numpy
 
 from .. import backend, schedules
 from ..autograd import Tensor
+from ..gpu.fused import Fused
 from ..lookup import get_registered_name
 from .transforms import clipping_from_arguments
 
@@ -204,10 +205,7 @@ class Optimizer:
         for grad, param, slots in pairs:
             data = param.data
             slots["step"] += 1
-            if type(data) is numpy.ndarray:
-                self._update_numpy(data, grad, slots, lr)
-            else:
-                self._update_gpu(data, grad, slots, lr)
+            self._update(data, grad, slots, lr)
 
     # -- the learning rate in device memory (for CUDA graphs) ------------------------------------
     def learning_rate_buffer(self, like, lr):
@@ -265,6 +263,10 @@ class Optimizer:
 
     def _init_slots(self, slots: dict, param) -> None:
         """Hook for slots that do not start at zero."""
+
+    # the fused GPU kernel for a parameter on the device, its NumPy twin otherwise (gpunet.gpu.fused)
+    _update = Fused(lambda self, *args: self._update_gpu(*args), lambda self, *args: self._update_numpy(*args),
+                    on=lambda self, param, *rest: param)
 
     def _update_numpy(self, param, grad, slots, lr):  # pragma: no cover - interface
         """The update as in-place array operations (any ``xp``): the fused kernel's twin."""

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
-from ..elementwise import COMPUTE_TYPE
-from ..kernels import ElementwiseKernel
+from ..gpu.elementwise import COMPUTE_TYPE, ElementwiseKernel
 from .base import Optimizer, check_nonnegative, check_rate
 
 __all__ = ["RMSprop"]

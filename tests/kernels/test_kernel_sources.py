@@ -16,8 +16,8 @@ import pkgutil
 import pytest
 
 import gpunet
-from gpunet import elementwise, philox
-from gpunet.elementwise import COMPUTE_TYPE, ElementwiseKernel, cuda_source
+from gpunet.gpu import elementwise, philox
+from gpunet.gpu.elementwise import COMPUTE_TYPE, ElementwiseKernel, cuda_source
 
 import nvrtc
 

@@ -7,7 +7,8 @@ so the rest of the suite tests them on every machine.
 import numpy as np
 import pytest
 
-from gpunet import Parameter, backend, kernels, optimizers, philox
+from gpunet import Parameter, backend, optimizers
+from gpunet.gpu import kernels, philox
 
 pytestmark = pytest.mark.gpu
 

@@ -273,7 +273,7 @@ def test_conv_max_pool_is_max_pool_of_conv(case, split, grads, xp, rng, monkeypa
     over two threads; with the input or the kernel constant (a first layer, a frozen one)."""
     if split != "whole":
         monkeypatch.setattr(convolution, "_BLOCK_BYTES", 1)
-        monkeypatch.setattr(backend, "_PARALLEL_MIN", 0)
+        monkeypatch.setattr(backend.threads, "_PARALLEL_MIN", 0)
         monkeypatch.setenv("GPUNET_NUM_THREADS", "2")
     x, kernel = _fused_inputs(case, rng)
     with backend.host_parallelism():

@@ -16,11 +16,13 @@ and what a CPU machine uses to check it.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy
 
 from .elementwise import COMPUTE_TYPE, ElementwiseKernel
+from .fused import Fused, array_module
 
 __all__ = ["block", "uniform_from_words", "uniform_twin", "PhiloxGenerator", "BLOCK_SOURCE", "UNIFORM_SOURCE"]
 
@@ -94,6 +96,19 @@ _uniform_kernel = ElementwiseKernel(
 )
 
 
+def _draw_twin(state, dims, dtype):
+    key, counter = (int(v) for v in state)
+    return uniform_twin(key, counter, math.prod(dims), dtype).reshape(dims)
+
+
+def _draw_gpu(state, dims, dtype):
+    xp = array_module(state)
+    return _uniform_kernel(xp.broadcast_to(xp.zeros((), dtype=dtype), dims), state)
+
+
+_draw = Fused(_draw_gpu, _draw_twin)  # the uniform numbers at the state's counter, on the state's device
+
+
 def _check_word(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < _U64:
         raise ValueError(f"{name} must be an integer in [0, 2**64), got {value!r}")
@@ -123,14 +138,9 @@ class PhiloxGenerator:
         dtype = numpy.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
-        xp = self.xp
         dims = () if shape is None else ((shape,) if isinstance(shape, numbers.Integral) else tuple(shape))
         size = int(numpy.prod(dims, dtype=numpy.int64))
-        if xp is numpy:
-            key, counter = (int(v) for v in self.state)
-            out = uniform_twin(key, counter, size, dtype).reshape(dims)
-        else:
-            out = _uniform_kernel(xp.broadcast_to(xp.zeros((), dtype=dtype), dims), self.state)
+        out = _draw(self.state, dims, dtype)
         self.advance(size)
         return out[()] if shape is None else out
 
