@@ -43,6 +43,19 @@ def xp(request):
         backend.use(previous)
 
 
+@pytest.fixture
+def cp():
+    """CuPy as the backend for one test (a GPU test only: skipped where no CUDA device answers)."""
+    if not backend.is_gpu_available():
+        pytest.skip("no usable CUDA device")
+    previous = backend.name()
+    backend.use("cupy")
+    try:
+        yield backend.array_module()
+    finally:
+        backend.use(previous)
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     """Every test starts from the same random state."""

@@ -9,21 +9,8 @@ away from CuPy: whatever the emulation lets through, a test here says real CuPy 
 import numpy as np
 import pytest
 
-from gpunet import backend
 
 pytestmark = pytest.mark.gpu
-
-
-@pytest.fixture
-def cp():
-    if not backend.is_gpu_available():
-        pytest.skip("no usable CUDA device")
-    previous = backend.name()
-    backend.use("cupy")
-    try:
-        yield backend.array_module()
-    finally:
-        backend.use(previous)
 
 
 def _emulated(cp) -> bool:

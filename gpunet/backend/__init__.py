@@ -18,7 +18,7 @@ GPU-only code (CUDA kernels beside their NumPy twins, the Philox stream, cuBLAS)
 from __future__ import annotations
 
 from .device import (
-    _import_cupy, all_finite, array_module, capturing, cupy_module, get_array_module, is_device_array,
+    _import_cupy as _import_cupy, all_finite, array_module, capturing, cupy_module, get_array_module, is_device_array,
     is_gpu_available, name, on_device_of, register_wrapper_type, to_device, to_host, use,
 )
 from .dtypes import float_dtype, floatx, set_floatx

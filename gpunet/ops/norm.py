@@ -67,7 +67,6 @@ def _leading(x, axes) -> bool:
 
 def _sum(x, axes, other=None):
     """``(x * other).sum(axes, keepdims=True)`` (``x.sum`` when ``other`` is None)."""
-    xp = get_array_module(x)
     if _leading(x, axes) and (other is None or (other.shape == x.shape and other.flags.c_contiguous)):
         rows = prod(x.shape[a] for a in axes)
         x2 = x.reshape(rows, -1)

@@ -15,7 +15,6 @@ import weakref
 import numpy
 
 from .. import backend, schedules
-from ..autograd import Tensor
 from ..gpu.fused import Fused
 from ..lookup import get_registered_name
 from .transforms import clipping_from_arguments

@@ -30,18 +30,6 @@ SHAPES = [
 ]
 
 
-@pytest.fixture
-def cp():
-    if not backend.is_gpu_available():
-        pytest.skip("no usable CUDA device")
-    previous = backend.name()
-    backend.use("cupy")
-    try:
-        yield backend.array_module()
-    finally:
-        backend.use(previous)
-
-
 def dtype_of(name):
     """The dtype called ``name``: bfloat16 is ml_dtypes's, which CuPy 14 holds on the device."""
     if name != "bfloat16":

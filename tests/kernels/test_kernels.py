@@ -7,22 +7,10 @@ so the rest of the suite tests them on every machine.
 import numpy as np
 import pytest
 
-from gpunet import Parameter, backend, optimizers
+from gpunet import Parameter, optimizers
 from gpunet.gpu import kernels, philox
 
 pytestmark = pytest.mark.gpu
-
-
-@pytest.fixture
-def cp():
-    if not backend.is_gpu_available():
-        pytest.skip("no usable CUDA device")
-    previous = backend.name()
-    backend.use("cupy")
-    try:
-        yield backend.array_module()
-    finally:
-        backend.use(previous)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
