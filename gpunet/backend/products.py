@@ -22,7 +22,7 @@ def matmul(a, b, out=None, *, split=False):
     :class:`host_parallelism` is split over the host threads: by rows of ``a``, or by the inner
     dimension when ``a`` is short.
     """
-    if device.is_device_array(a) or device.is_device_array(b):
+    if not (type(a) is numpy.ndarray and type(b) is numpy.ndarray) and (device.is_device_array(a) or device.is_device_array(b)):
         return _gpu_blas().matmul(a, b, out=out)
     if out is not None:
         return numpy.matmul(a, b, out=out)
@@ -60,10 +60,10 @@ def constant_vector(kind: str, n: int, dtype, like):
     for the life of the process; never to be written. Ops reuse these across steps instead of
     keeping their own per batch size: a CUDA graph captured from a step keeps reading the one it
     captured, which a per-op cache would free when a batch of another size comes along."""
-    xp = get_array_module(like)
-    key = (kind, int(n), numpy.dtype(dtype), xp is numpy)
+    key = (kind, n, dtype, type(like))
     vector = _constants.get(key)
     if vector is None:
+        xp = get_array_module(like)
         if capturing():
             raise RuntimeError(f"the constant {kind}({n}) must be made before a CUDA graph captures the step that uses it")
         vector = xp.ones(n, dtype) if kind == "ones" else xp.arange(n, dtype=dtype)

@@ -7,6 +7,6 @@
     blas.py         cuBLAS through gpunet's own handle: matrix products a CUDA graph can capture
 
 An optimizer's kernels stay beside its NumPy rule (``gpunet/optimizers/``), built with
-:class:`~gpunet.gpu.elementwise.ElementwiseKernel` and chosen through ``Optimizer._update``, a
-:class:`~gpunet.gpu.fused.Fused`. Nothing here imports the rest of gpunet, and nothing here
+:class:`~gpunet.gpu.elementwise.ElementwiseKernel` and chosen by :class:`~gpunet.gpu.fused.Fused`'s
+rule in ``Optimizer.apply_gradients``. Nothing here imports the rest of gpunet, and nothing here
 runs on the CPU path except the twins."""

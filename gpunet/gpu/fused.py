@@ -4,8 +4,10 @@ Every computation that has a CUDA kernel also has a *twin*: the same computation
 array operations, which is what the CPU runs and what the kernel is tested against. A
 :class:`Fused` holds the pair and calls the kernel for device (CuPy) arrays and the twin for host
 (NumPy) arrays, deciding on its first argument; the code that calls it never branches on the
-device. The ops' kernels (:mod:`gpunet.gpu.kernels`), the noise stream (:mod:`gpunet.gpu.philox`)
-and every optimizer's update (``Optimizer._update``) are chosen this way.
+device. The ops' kernels (:mod:`gpunet.gpu.kernels`) and the noise stream
+(:mod:`gpunet.gpu.philox`) are chosen this way; an optimizer's ``_update_gpu`` and its twin
+``_update_numpy`` are chosen by the same rule, written out in ``Optimizer.apply_gradients``
+(once per weight per step, where a call more costs a measurable share of a small model's step).
 
 This package sits below :mod:`gpunet.backend` and imports nothing else of gpunet: it tells a
 device array from a host one by its type, and finds a device array's module (CuPy) from it.
@@ -29,39 +31,16 @@ def array_module(a):
 
 class Fused:
     """A computation with a GPU kernel (``kernel``) and its NumPy twin (``twin``), both called
-    with the same arguments; the kernel runs when the deciding argument is a device array.
+    with the same arguments: the kernel when the first argument is a device array, the twin
+    when it is a NumPy array."""
 
-    The deciding argument is the first one, or ``on(*args)`` when given. Set on a class, a
-    ``Fused`` is a method: its functions take the instance first (``on`` then picks among
-    ``self, *args``), so a subclass's ``kernel`` and ``twin`` methods are the ones called when
-    the functions forward to them.
-    """
+    def __init__(self, kernel, twin):
+        self.kernel, self.twin = kernel, twin
 
-    def __init__(self, kernel, twin, on=None):
-        self.kernel, self.twin, self.on = kernel, twin, on
-
-    def __call__(self, *args, **kwargs):
-        decider = args[0] if self.on is None else self.on(*args)
-        if isinstance(decider, numpy.ndarray):
-            return self.twin(*args, **kwargs)
-        return self.kernel(*args, **kwargs)
-
-    def __get__(self, instance, owner=None):
-        if instance is None:
-            return self
-        return _Bound(self, instance)
+    def __call__(self, first, *args, **kwargs):
+        if isinstance(first, numpy.ndarray):
+            return self.twin(first, *args, **kwargs)
+        return self.kernel(first, *args, **kwargs)
 
     def __repr__(self):
         return f"Fused({getattr(self.kernel, '__name__', self.kernel)!s}, {getattr(self.twin, '__name__', self.twin)!s})"
-
-
-class _Bound:
-    """A :class:`Fused` method of one instance."""
-
-    __slots__ = ("fused", "instance")
-
-    def __init__(self, fused, instance):
-        self.fused, self.instance = fused, instance
-
-    def __call__(self, *args, **kwargs):
-        return self.fused(self.instance, *args, **kwargs)

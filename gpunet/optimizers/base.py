@@ -15,7 +15,6 @@ import weakref
 import numpy
 
 from .. import backend, schedules
-from ..gpu.fused import Fused
 from ..lookup import get_registered_name
 from .transforms import clipping_from_arguments
 
@@ -182,7 +181,8 @@ class Optimizer:
         for grad, param in grads_and_vars:
             if grad is None:
                 continue
-            grad = backend.on_device_of(grad, param.data)  # host gradients for a weight on the GPU are copied over
+            if type(grad) is not type(param.data):  # a Tensor, or an array from the other device: copied over
+                grad = backend.on_device_of(grad, param.data)
             if grad.shape != param.data.shape:
                 raise ValueError(f"gradient of shape {grad.shape} does not match parameter {param.name!r} of shape {param.data.shape}")
             slots = all_slots.get(param.name)
@@ -204,7 +204,8 @@ class Optimizer:
         for grad, param, slots in pairs:
             data = param.data
             slots["step"] += 1
-            self._update(data, grad, slots, lr)
+            # Fused's rule (gpunet.gpu.fused), written out: this runs once per weight per step
+            (self._update_numpy if isinstance(data, numpy.ndarray) else self._update_gpu)(data, grad, slots, lr)
 
     # -- the learning rate in device memory (for CUDA graphs) ------------------------------------
     def learning_rate_buffer(self, like, lr):
@@ -262,10 +263,6 @@ class Optimizer:
 
     def _init_slots(self, slots: dict, param) -> None:
         """Hook for slots that do not start at zero."""
-
-    # the fused GPU kernel for a parameter on the device, its NumPy twin otherwise (gpunet.gpu.fused)
-    _update = Fused(lambda self, *args: self._update_gpu(*args), lambda self, *args: self._update_numpy(*args),
-                    on=lambda self, param, *rest: param)
 
     def _update_numpy(self, param, grad, slots, lr):  # pragma: no cover - interface
         """The update as in-place array operations (any ``xp``): the fused kernel's twin."""
