@@ -106,7 +106,7 @@ def cupy_options():
     missing, the reason naming the package to install."""
     include = cupy_include_dir()
     if include is None:
-        return None, "CuPy 14's headers are not installed (pip install 'cupy-cuda12x>=14,<15')"
+        return None, "CuPy 14's headers are not installed (pip install -e '.[kernel-headers]', or any CuPy 14 wheel)"
     cuda = cuda_include_dir()
     if cuda is None:
         return None, "the CUDA runtime's headers (cuda_fp16.h, cuda_bf16.h) are not installed (pip install nvidia-cuda-runtime-cu12)"

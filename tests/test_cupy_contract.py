@@ -81,30 +81,34 @@ def test_cupys_own_cublas_calls_are_refused_during_capture(cp):
                 cp.matmul(a, a)
             with pytest.raises(NotImplementedError, match="cuBLAS"):
                 a @ a
+            cp.vdot(a[0], a[1])  # a product of two vectors is a reduction kernel in CuPy: it is captured
         finally:
             stream.end_capture()
 
 
-def test_an_elementwise_kernel_keeps_its_scalars_from_the_capture(cp):
-    kernel = cp.ElementwiseKernel("T x, T scale", "T y", "y = x * scale;", "gpunet_test_scale")
+def test_a_replay_reads_a_device_scalar_written_after_the_capture(cp):
+    """What a captured step relies on for its learning rate: a host scalar given to a kernel is a
+    constant of the graph; a one-element device buffer it reads (``raw``) is read at each replay."""
+    kernel = cp.ElementwiseKernel("T x, T constant, raw T rate", "T y", "y = x * constant + rate[0];", "gpunet_test_rate")
     x = cp.ones(3, np.float32)
     y = cp.empty(3, np.float32)
-    scale = 2.0
+    rate = cp.full(1, 0.5, np.float32)
     stream = cp.cuda.Stream(non_blocking=True)
     with stream:
         stream.begin_capture()
-        kernel(x, np.float32(scale), y)
+        kernel(x, np.float32(2.0), rate, y)
         graph = stream.end_capture()
-    scale = 5.0  # a host value changed after the capture does not reach the graph
-    graph.launch(stream)
-    stream.synchronize()
-    np.testing.assert_array_equal(y.get(), 2.0)
-    assert scale == 5.0
+    for value in (0.5, 0.25, -1.0):
+        rate.fill(value)  # outside the graph, on the default stream, as the graph code stages the rate
+        cp.cuda.get_current_stream().synchronize()
+        graph.launch(stream)
+        stream.synchronize()
+        np.testing.assert_array_equal(y.get(), np.float32(2.0) + np.float32(value))
 
 
 def test_a_replay_touching_freed_memory_is_caught_by_the_emulation(cp):
     if not _emulated(cp):
-        pytest.skip("a GPU reads whatever the memory pool handed out next: only the emulation can tell")
+        pytest.skip("only the CPU emulation of CuPy can check this: a GPU reads whatever the memory pool handed out next")
     x = cp.ones(3, np.float32)
     y = cp.zeros(3, np.float32)
     stream = cp.cuda.Stream(non_blocking=True)

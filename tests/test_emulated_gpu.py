@@ -68,6 +68,11 @@ def test_only_a_missing_optional_package_explains_a_skip():
     assert judge(["slow: run with --slow"], missing, slow_selected=True) == ["slow: run with --slow"]
     assert judge(["PyTorch is not installed"], lambda name: name == "PyTorch") == []
     assert judge(["PyTorch is not installed"], lambda name: False) == ["PyTorch is not installed"]
+    assert judge(["CuPy has no NCCL here (nvidia-nccl-cu12 or -cu13)"], lambda name: name == "NCCL") == []
+    assert judge(["CuPy has no NCCL here (nvidia-nccl-cu12 or -cu13)"], lambda name: False) != []
+    emulation_only = gpu_check.EMULATION_ONLY + ": a GPU reads whatever the memory pool handed out next"
+    assert judge([emulation_only], lambda name: False) == []
+    assert judge(["this checks " + gpu_check.EMULATION_ONLY], lambda name: False) != []  # only as the reason's start
 
 
 def test_skip_reasons_are_read_from_junit_including_whole_modules(tmp_path):

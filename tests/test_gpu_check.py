@@ -170,26 +170,34 @@ def test_rehearsal_on_the_device_image_packages_from_an_uninstalled_checkout(len
 @has_compiler
 def test_a_step_over_its_limit_is_stopped_and_still_reports_its_tests(lent_machine, tmp_path):
     out = tmp_path / "out"
-    # the whole suite in one process takes minutes anywhere: far over a 15 s limit
-    proc = _rehearse(lent_machine, out, "--deadline", "25", "--workers", "0", "--only", "suite-on-cupy")
+    # a quick test, then one that outlasts any limit (written into the rehearsal's own copy of the checkout)
+    probe = os.path.join(lent_machine.checkout, "tests", "test_step_limit_probe.py")
+    with open(probe, "w") as f:
+        f.write("import time\n\ndef test_quick():\n    assert True\n\ndef test_endless():\n    time.sleep(600)\n")
+    try:
+        proc = _rehearse(lent_machine, out, "--deadline", "25", "--workers", "0", "--only", "suite-on-cupy",
+                         "--tests", "tests/test_step_limit_probe.py")
+    finally:
+        os.unlink(probe)
     report, logs, _ = _results(out)
     assert proc.returncode == 1
     step = report["steps"][0]
     limit = 25 - gpu_check.MARGIN_S
     assert step["status"] == f"failed (over its {limit} s limit)" and step["limit_s"] == limit
     assert step["tests"]["passed"] >= 1  # pytest, stopped as by Ctrl-C, still wrote what it ran
-    assert report["seconds"] <= 25 + 2
+    assert report["seconds"] <= 25 + 10  # stopped near its deadline (its graces and the packing, on a loaded machine)
 
 
-def _running(python):
-    """The processes running ``python`` (the suite's workers, the scripts its tests start)."""
+def _running(python, besides=()):
+    """The processes running ``python`` (the suite's workers, the scripts its tests start), but
+    those in ``besides`` (the check itself: gpu-check.sh execs the interpreter in its process)."""
     found = []
     for entry in os.listdir("/proc"):
         with contextlib.suppress(OSError):
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 if entry.isdigit() and f.read().split(b"\0")[0].decode(errors="replace") == python:
                     found.append(int(entry))
-    return found
+    return [pid for pid in found if pid not in besides]
 
 
 @has_compiler
@@ -212,7 +220,7 @@ def test_a_stopped_check_leaves_its_results(lent_machine, tmp_path):
         else:
             pytest.fail("the suite step never started")
         time.sleep(3)
-        assert _running(lent_machine.python)  # pytest (and its workers): what the stop must end
+        assert _running(lent_machine.python, besides=(proc.pid,))  # pytest (and its workers): what the stop must end
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=30)[0]
     finally:
@@ -235,3 +243,13 @@ def test_full_rehearsal(lent_machine, tmp_path):
     print(f"full dry run: {time.monotonic() - start:.0f} s\n{summary}")
     assert proc.returncode == 0 and report["passed"], summary
     assert report["seconds"] < report["deadline_s"]
+
+
+def test_a_step_whose_junit_xml_was_cut_short_fails_and_the_check_goes_on(tmp_path):
+    """pytest killed while writing its junit XML: the step is failed with the reason, instead of
+    the XML's parse error ending the whole check."""
+    cut = tmp_path / "cut.xml"
+    script = f"open({str(cut)!r}, 'w').write('<testsuites><testsuite tests=\"3\"><testcase')"
+    step = gpu_check.Step("cut", [sys.executable, "-c", script], 30, junit="cut.xml")
+    result = gpu_check.run_step(step, step.command, 30, dict(os.environ), str(tmp_path))
+    assert result["status"].startswith("failed (its junit XML is unreadable") and "tests" not in result

@@ -170,10 +170,9 @@ def capturing() -> bool:
     """Whether CuPy's current stream is capturing a CUDA graph (never on the CPU)."""
     if _cupy is None or _selected != "cupy":
         return False
-    try:
-        return bool(_cupy.cuda.get_current_stream().is_capturing())
-    except Exception:  # noqa: BLE001 - a query CUDA refuses is one made during a capture
-        return True
+    from ..gpu.blas import capturing as stream_capturing  # noqa: PLC0415 - GPU only
+
+    return stream_capturing(_cupy)
 
 
 def all_finite(arrays) -> bool:

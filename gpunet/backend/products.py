@@ -59,8 +59,10 @@ def constant_vector(kind: str, n: int, dtype, like):
     """``ones(n)`` or ``arange(n)`` (``kind``) of ``dtype`` on ``like``'s device, made once and kept
     for the life of the process; never to be written. Ops reuse these across steps instead of
     keeping their own per batch size: a CUDA graph captured from a step keeps reading the one it
-    captured, which a per-op cache would free when a batch of another size comes along."""
-    key = (kind, n, dtype, type(like))
+    captured, which a per-op cache would free when a batch of another size comes along. ``n`` is
+    a batch's size, so what is kept stays small: one vector per batch size seen, per dtype and
+    device, none longer than the largest batch."""
+    key = (kind, n, dtype, type(like), getattr(getattr(like, "device", None), "id", None))
     vector = _constants.get(key)
     if vector is None:
         xp = get_array_module(like)

@@ -138,10 +138,17 @@ class MPICommunicator(Communicator):
         contents back into ``array`` (None when the buffer is ``array`` itself)."""
         if self._on_host(array) and array.flags.c_contiguous:
             return array, None
-        host = numpy.ascontiguousarray(backend.to_host(array))  # a copy: a device array, or a strided view
+        host = backend.to_host(array)  # a copy for a device array (C-contiguous), a view for a strided host one
+        if not host.flags.c_contiguous or host is array:
+            host = numpy.ascontiguousarray(host)
 
         def copy_back():
-            array[...] = host if self._on_host(array) else backend.to_device(host)
+            if self._on_host(array):
+                array[...] = host
+            elif array.flags.c_contiguous:
+                array.set(host)  # straight from host memory into the device array
+            else:
+                array[...] = backend.on_device_of(host, array)
 
         return host, copy_back
 

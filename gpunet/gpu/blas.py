@@ -11,10 +11,11 @@ gpunet calls cuBLAS itself, through ``ctypes``, with a handle of its own per dev
   on in CuPy, turns it on here too. float16 and bfloat16 products accumulate in float32,
   float64 products in float64;
 * a workspace of :data:`WORKSPACE_BYTES` (32 MiB, NVIDIA's recommendation for Hopper, 8 times
-  the one for earlier GPUs), allocated once from CuPy outside any memory pool and handed to
-  ``cublasSetWorkspace_v2``, so that cuBLAS allocates nothing while a stream captures. One
-  workspace serves the handle: products on two streams must not overlap in time (gpunet's do
-  not: the graph code orders its stream and the default one with events);
+  the one for earlier GPUs) for each stream products are issued on, allocated from CuPy outside
+  any memory pool the first time and kept for the life of the process, and handed to
+  ``cublasSetWorkspace_v2``: cuBLAS allocates nothing while a stream captures, and products on
+  two streams, which may run at the same time, never share scratch memory (gpunet itself issues
+  products on two streams at most: CuPy's current one and its graphs' capture stream);
 * the handle's stream is set to CuPy's current stream whenever it differs from the last one
   set (``cublasSetStream_v2``, a host-side call; cuBLAS then forgets the user workspace, which
   is set again at once). :func:`prepare` does it ahead, for the stream about to capture.
@@ -52,7 +53,8 @@ import warnings
 
 import numpy
 
-__all__ = ["matmul", "prepare", "capture_safe", "unavailable_reason", "load_library", "CublasError", "WORKSPACE_BYTES"]
+__all__ = ["matmul", "prepare", "capture_safe", "capturing", "unavailable_reason", "load_library", "CublasError",
+           "WORKSPACE_BYTES"]
 
 WORKSPACE_BYTES = 32 << 20
 _ALIGNMENT = 256  # cuBLAS wants its workspace aligned to 256 bytes
@@ -77,6 +79,7 @@ _LIBRARY_FILE = re.compile(r"libcublas\.so(\.\d+)*")
 _p, _i, _ll = ctypes.c_void_p, ctypes.c_int, ctypes.c_longlong
 _SIGNATURES = {
     "cublasCreate_v2": [ctypes.POINTER(ctypes.c_void_p)],
+    "cublasDestroy_v2": [_p],
     "cublasSetStream_v2": [_p, _p],
     "cublasSetWorkspace_v2": [_p, _p, ctypes.c_size_t],
     "cublasSetPointerMode_v2": [_p, _i],
@@ -181,25 +184,41 @@ class _Library:
 
 class _Handle:
     """gpunet's cuBLAS handle on one device: pointer mode host, the default math mode, and a
-    workspace of its own, set again after every change of stream."""
+    workspace of its own for each stream it issues products on (products on two streams may run
+    at the same time: they must not share scratch memory), set again after every change of
+    stream."""
 
     def __init__(self, library, cupy):
         pointer = ctypes.c_void_p()
         _check("cublasCreate_v2", library.cublasCreate_v2(ctypes.byref(pointer)))
-        self.library, self.pointer, self.stream = library, pointer.value, None
+        self.library, self.pointer, self.stream, self.cupy = library, pointer.value, None, cupy
+        self.workspaces: dict = {}  # stream pointer -> (device buffer, its first aligned address)
         _check("cublasSetPointerMode_v2", library.cublasSetPointerMode_v2(self.pointer, _POINTER_MODE_HOST))
         _check("cublasSetMathMode", library.cublasSetMathMode(self.pointer, _DEFAULT_MATH))
-        with cupy.cuda.using_allocator():  # plain device memory, outside any memory pool (a graph's included)
-            self.buffer = cupy.empty(WORKSPACE_BYTES + _ALIGNMENT, numpy.uint8)
-        self.workspace = -(-self.buffer.data.ptr // _ALIGNMENT) * _ALIGNMENT
+
+    def _workspace(self, stream: int) -> int:
+        workspace = self.workspaces.get(stream)
+        if workspace is None:
+            with self.cupy.cuda.using_allocator():  # plain device memory, outside any memory pool (a graph's included)
+                buffer = self.cupy.empty(WORKSPACE_BYTES + _ALIGNMENT, numpy.uint8)
+            workspace = self.workspaces[stream] = (buffer, -(-buffer.data.ptr // _ALIGNMENT) * _ALIGNMENT)
+        return workspace[1]
 
     def use(self, stream: int) -> None:
-        """Issue the next products on ``stream`` (a pointer); a host-side call, only on a change."""
+        """Issue the next products on ``stream`` (a pointer), with that stream's workspace; host-side
+        calls, made only on a change."""
         if stream != self.stream:
             self.stream = None
+            workspace = self._workspace(stream)
             _check("cublasSetStream_v2", self.library.cublasSetStream_v2(self.pointer, stream))
-            _check("cublasSetWorkspace_v2", self.library.cublasSetWorkspace_v2(self.pointer, self.workspace, WORKSPACE_BYTES))
+            _check("cublasSetWorkspace_v2", self.library.cublasSetWorkspace_v2(self.pointer, workspace, WORKSPACE_BYTES))
             self.stream = stream
+
+    def destroy(self) -> None:
+        if self.pointer:
+            self.library.cublasDestroy_v2(self.pointer)
+            self.pointer = None
+        self.workspaces.clear()
 
 
 def _import_cupy():
@@ -220,12 +239,14 @@ def _handle():
     return handle
 
 
-def _capturing() -> bool:
-    is_capturing = getattr(_cupy.cuda.runtime, "streamIsCapturing", None)
-    if is_capturing is None:
+def capturing(cupy=None) -> bool:
+    """Whether CuPy's current stream is capturing a CUDA graph (``cupy``: the module, when the
+    caller has it; else the one this module imported, or False where it imported none)."""
+    cupy = cupy if cupy is not None else _cupy
+    if cupy is None:
         return False
     try:
-        return bool(is_capturing(_cupy.cuda.get_current_stream().ptr))
+        return bool(cupy.cuda.get_current_stream().is_capturing())
     except Exception:  # noqa: BLE001 - CUDA refuses the question while another stream captures
         return True
 
@@ -242,7 +263,7 @@ def _start() -> bool:
             _import_cupy()
         except (OSError, ImportError) as exc:
             return _fall_back(str(exc))
-        if _capturing():
+        if capturing():
             raise RuntimeError("gpunet.gpu.blas: the first matrix product ran inside a stream capture; "
                                "call gpunet.gpu.blas.prepare() before the capture begins")
         _library = bound
@@ -257,10 +278,16 @@ def _start() -> bool:
         return True
 
 
+def _drop_handles() -> None:
+    for handle in _handles.values():
+        handle.destroy()
+    _handles.clear()
+
+
 def _fall_back(reason: str) -> bool:
     global _state, _reason, _library
+    _drop_handles()
     _state, _reason, _library = False, reason, None
-    _handles.clear()
     warnings.warn(f"gpunet: matrix products on the GPU go through cupy.matmul, which a CUDA graph cannot capture: "
                   f"{reason}", stacklevel=4)
     return False
@@ -523,5 +550,5 @@ def _forget() -> None:
     """Forget the library, its check and the handles, as before the first product (for tests)."""
     global _state, _reason, _library
     with _lock:
+        _drop_handles()
         _state = _reason = _library = None
-        _handles.clear()

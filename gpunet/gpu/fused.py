@@ -31,15 +31,16 @@ def array_module(a):
 
 class Fused:
     """A computation with a GPU kernel (``kernel``) and its NumPy twin (``twin``), both called
-    with the same arguments: the kernel when the first argument is a device array, the twin
-    when it is a NumPy array."""
+    with the same arguments: the kernel when the first argument is a device array (it has
+    ``__cuda_array_interface__``, as CuPy's arrays do), the twin for anything on the host (NumPy
+    arrays and scalars)."""
 
     def __init__(self, kernel, twin):
         self.kernel, self.twin = kernel, twin
 
     def __call__(self, first, *args, **kwargs):
-        if isinstance(first, numpy.ndarray):
-            return self.twin(first, *args, **kwargs)
+        if isinstance(first, (numpy.ndarray, numpy.generic)) or not hasattr(first, "__cuda_array_interface__"):
+            return self.twin(first, *args, **kwargs)  # host data: arrays, NumPy's scalars, Python's numbers
         return self.kernel(first, *args, **kwargs)
 
     def __repr__(self):

@@ -89,6 +89,7 @@ class Optimizer:
         self._slots: dict[str, dict] = {}
         self._pending_state: dict | None = None
         self._lr_buffers: dict = {}  # dtype -> the learning rate on the device (learning_rate_buffer)
+        self._staged_lr = None  # the rate those buffers hold
 
     # -- learning rate ----------------------------------------------------------------------------
     @property
@@ -198,7 +199,7 @@ class Optimizer:
             grads = self._transform([g for g, _, _ in pairs], [p for _, p, _ in pairs])
             pairs = [(g, p, slots) for g, (_, p, slots) in zip(grads, pairs)]
         lr = self.learning_rate
-        if self._lr_buffers and not backend.capturing():
+        if self._lr_buffers and lr != self._staged_lr and not backend.capturing():
             self.stage_learning_rate(lr)
         self.iterations += 1
         for grad, param, slots in pairs:
@@ -222,13 +223,18 @@ class Optimizer:
                 raise RuntimeError("the learning rate's device buffer must exist before a CUDA graph captures the step")
             xp = backend.get_array_module(like)
             buf = self._lr_buffers[like.dtype] = xp.full(1, lr, like.dtype)
+            self._staged_lr = lr
         return buf
 
     def stage_learning_rate(self, lr=None) -> None:
-        """Write the learning rate of the next step (or ``lr``) into its device buffers."""
+        """Write the learning rate of the next step (or ``lr``) into its device buffers (a kernel
+        launch per dtype, made only when the rate changed since the last write)."""
         lr = self.learning_rate if lr is None else lr
+        if lr == self._staged_lr:
+            return
         for buf in self._lr_buffers.values():
             buf.fill(lr)
+        self._staged_lr = lr
 
     def graph_key(self) -> tuple:
         """What a captured CUDA graph of the update takes as constants: the configuration without

@@ -87,6 +87,7 @@ class GraphedStep(TrainStepWrapper):
         self.announce = announce
         self.refused = None  # why graphs are off for this step, once known
         self.graph = None
+        self.stream = None  # the stream captures and replays run on (made at the first capture)
         self.key = None
         self.eager_steps = 0  # since the key last changed: capture after two (recorded, then replayed)
         self.deltas = None
@@ -164,7 +165,9 @@ class GraphedStep(TrainStepWrapper):
         cupy = backend.array_module()
         step = self.inner
         pool = cupy.cuda.MemoryPool()
-        stream = cupy.cuda.Stream(non_blocking=True)  # capture on a stream of its own (CUDA forbids the legacy one)
+        if self.stream is None:  # capture on a stream of its own (CUDA forbids the legacy one), kept for every capture
+            self.stream = cupy.cuda.Stream(non_blocking=True)
+        stream = self.stream
         static_x, static_y = cupy.empty_like(x), cupy.empty_like(y)
         stream.wait_event(cupy.cuda.get_current_stream().record())  # after the batch was gathered
         with cupy.cuda.using_allocator(pool.malloc), stream:
@@ -195,7 +198,7 @@ class GraphedStep(TrainStepWrapper):
                        "iterations": after["iterations"] - warm["iterations"],
                        "steps": {name: n - warm["steps"].get(name, n) for name, n in after["steps"].items()}}
         self._restore_counters(warm)  # the captured step ran no kernel: its counters count at each launch
-        self.graph, self.pool, self.stream = graph, pool, stream
+        self.graph, self.pool = graph, pool
         self.static_x, self.static_y = static_x, static_y
 
     def _replay(self, x, y) -> None:

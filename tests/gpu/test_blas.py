@@ -187,6 +187,12 @@ def test_the_binding_is_in_use_and_follows_the_current_stream(cp):
     stream.synchronize()
     check(cp, on_stream, a, b, np.dtype(np.float32))
     check(cp, blas.matmul(x, y), a, b, np.dtype(np.float32))  # back on the default stream
+    # each stream products were issued on has a workspace of its own: two streams' products may
+    # run at the same time, and must not share cuBLAS's scratch memory
+    workspaces = blas._handle().workspaces
+    assert {stream.ptr, cp.cuda.get_current_stream().ptr} <= set(workspaces)
+    addresses = [buffer.data.ptr for buffer, _ in workspaces.values()]
+    assert len(set(addresses)) == len(addresses)
 
 
 def test_a_cuda_graph_captures_the_products_and_replays_them(cp):

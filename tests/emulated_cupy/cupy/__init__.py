@@ -25,8 +25,10 @@ __version__ = "14.2.0+emulated-on-numpy-" + _np.__version__
 __all__ = ["ndarray", "ElementwiseKernel", "asarray", "array", "asnumpy", "get_array_module"]
 
 # CuPy computes these with cuBLAS for floating-point operands (cupy/_core/_routines_linalg.pyx),
-# and cuBLAS refuses to be called while the stream captures (cupy_backends/cuda/libs/cublas.pyx)
-_CUBLAS = frozenset({"matmul", "dot", "vdot", "inner", "tensordot", "einsum"})
+# and cuBLAS refuses to be called while the stream captures (cupy_backends/cuda/libs/cublas.pyx);
+# a product of two vectors (vdot; dot and inner of 1-D operands) is a reduction kernel there
+_CUBLAS = frozenset({"matmul", "dot", "inner", "tensordot", "einsum"})
+_VECTOR_PRODUCTS = frozenset({"dot", "inner"})
 _CUBLAS_REFUSAL = "calling cuBLAS API during stream capture is currently unsupported"
 _DATA_SIZED = frozenset({"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract", "trim_zeros"})
 _IN_PLACE = {"copyto": 0, "put": 0, "place": 0, "putmask": 0, "fill_diagonal": 0, "put_along_axis": 0}
@@ -38,6 +40,8 @@ _AT = frozenset({"add", "subtract", "maximum", "minimum", "bitwise_and", "bitwis
 
 def _refuse_cublas(name, args):
     if _device.capturing() is None:
+        return
+    if name in _VECTOR_PRODUCTS and all(getattr(a, "ndim", None) == 1 for a in args[:2]):
         return
     for a in args:
         if isinstance(a, ndarray) and a.dtype.kind in "fc":
