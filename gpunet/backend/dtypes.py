@@ -1,10 +1,10 @@
-"""The default floating-point dtype of new tensors and weights."""
+"""The default floating-point dtype of new tensors and weights, and casts that must stay finite."""
 
 from __future__ import annotations
 
 import numpy
 
-__all__ = ["floatx", "float_dtype", "set_floatx"]
+__all__ = ["floatx", "float_dtype", "set_floatx", "cast_finite"]
 
 _floatx = numpy.dtype("float32")
 
@@ -28,3 +28,17 @@ def set_floatx(dtype) -> None:
     """Set the default floating-point dtype (``"float32"`` or ``"float64"``)."""
     global _floatx
     _floatx = float_dtype(dtype)
+
+
+def cast_finite(values, dtype, what: str):
+    """Host array ``values`` cast to ``dtype``; a ValueError naming ``what`` when the result holds
+    NaN or infinity. The check is made after the cast: a float64 1e300 is finite, but becomes
+    infinite in float32."""
+    with numpy.errstate(over="ignore", invalid="ignore"):
+        cast = values.astype(dtype, copy=False)
+    if not numpy.all(numpy.isfinite(cast)):
+        if numpy.all(numpy.isfinite(values)):
+            raise ValueError(f"{what} holds values beyond the range of {cast.dtype.name} (largest "
+                             f"{float(numpy.finfo(cast.dtype).max):g}), which would become infinite in it")
+        raise ValueError(f"{what} contains NaN or infinity")
+    return cast

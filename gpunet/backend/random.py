@@ -17,10 +17,11 @@ from ..gpu.philox import PhiloxGenerator
 from . import device
 from .device import name
 
-__all__ = ["set_seed", "host_generator", "noise_generator", "get_rng_state", "set_rng_state", "set_noise_stream",
-           "noise_stream"]
+__all__ = ["set_seed", "get_seed", "host_generator", "noise_generator", "get_rng_state", "set_rng_state",
+           "set_noise_stream", "noise_stream"]
 
 _seed_sequence: numpy.random.SeedSequence | None = None
+_seed: int | None = None  # the seed last given to set_seed (None: none, or entropy from the system)
 _host_rng: numpy.random.Generator | None = None
 _noise_rngs: dict = {}
 _noise_base: numpy.random.SeedSequence | None = None  # the seed's noise sequence, before branching
@@ -31,15 +32,22 @@ def set_seed(seed) -> None:
 
     ``None`` draws fresh entropy from the operating system.
     """
-    global _seed_sequence, _host_rng, _noise_base
+    global _seed_sequence, _host_rng, _noise_base, _seed
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
         seed = int(seed)
+    _seed = seed
     _seed_sequence = numpy.random.SeedSequence(seed)
     host, _noise_base = _seed_sequence.spawn(2)
     _host_rng = numpy.random.Generator(numpy.random.PCG64(host))
     _reset_noise()
+
+
+def get_seed() -> int | None:
+    """The seed last given to :func:`set_seed` (``gpunet.utils.set_random_seed``); None when there
+    was none, or it was None (entropy from the operating system)."""
+    return _seed
 
 
 def _reset_noise() -> None:

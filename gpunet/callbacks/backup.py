@@ -3,15 +3,78 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import warnings
 
+from ..backend.random import get_seed
 from .base import EpochEndCallback
 
-__all__ = ["BackupAndRestore"]
+__all__ = ["BackupAndRestore", "run_configuration"]
 
 LATEST = "latest.h5"
 PREVIOUS = "previous.h5"
+_SHOWN = 6  # differences named in the error; the others are counted
+
+
+def _without_names(tree):
+    """``tree`` without its ``name`` entries: automatic names (``dense_3``) differ between two
+    builds of the same model in one process, and say nothing about what is trained."""
+    if isinstance(tree, dict):
+        return {key: _without_names(value) for key, value in tree.items() if key != "name"}
+    if isinstance(tree, list):
+        return [_without_names(value) for value in tree]
+    return tree
+
+
+def run_configuration(model) -> dict:
+    """What a backup must match to be resumed, as JSON values: the ``architecture`` (the model's
+    config without layer names: layers, their arguments, dtype policies, ``trainable``), the
+    ``optimizer`` (class and configuration as compiled), the ``loss`` and the ``metrics`` (see
+    ``model.compiled_configuration()``), and the ``seed`` last given to
+    ``gpunet.utils.set_random_seed`` (None if none was). Fit's own arguments (batch size, data,
+    callbacks) are not part of it."""
+    compiled = model.compiled_configuration()
+    return {"architecture": _without_names(json.loads(model.to_json())),
+            "optimizer": _without_names(compiled["optimizer"]), "loss": compiled["loss"],
+            "metrics": compiled["metrics"], "seed": get_seed()}
+
+
+def _short(value) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _differences(saved, current, where: str) -> list:
+    """What differs between two configurations, one line per difference (``where``: the path)."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        if "class_name" in saved and "class_name" in current:  # a serialized object: named by its class
+            if saved["class_name"] != current["class_name"]:
+                return [f"{where}: {saved['class_name']} in the backup, {current['class_name']} now"]
+            where = f"{where} {saved['class_name']}"
+            saved, current = saved.get("config") or {}, current.get("config") or {}
+            if not isinstance(saved, dict) or not isinstance(current, dict):
+                return _differences(saved, current, where)
+        lines = []
+        for key in sorted(set(saved) | set(current)):
+            inner = f"{where} {key}".strip()
+            if key not in saved or key not in current:
+                lines.append(f"{inner}: {_short(saved.get(key))} in the backup, {_short(current.get(key))} now")
+            else:
+                lines += _differences(saved[key], current[key], inner)
+        return lines
+    if isinstance(saved, list) and isinstance(current, list):
+        if len(saved) != len(current):
+            return [f"{where}: {len(saved)} entries in the backup, {len(current)} now"]
+        return [line for i, (a, b) in enumerate(zip(saved, current)) for line in _differences(a, b, f"{where}[{i}]")]
+    return [] if saved == current else [f"{where}: {_short(saved)} in the backup, {_short(current)} now"]
+
+
+def _saved_entry(state: dict):
+    """BackupAndRestore's own state in a backup's fit state (the entry that lists weight names)."""
+    fit = state.get("fit") or {}
+    return next((s for s in (fit.get("callbacks") or {}).values()
+                 if isinstance(s, dict) and isinstance(s.get("weight_names"), list)), None)
 
 
 def _rename_weights(state: dict, model) -> None:
@@ -20,8 +83,7 @@ def _rename_weights(state: dict, model) -> None:
     the backup lists the names it was written with, in order, so the optimizer's slots and fit's
     best weights are matched to the same weights under their new names."""
     fit = state.get("fit") or {}
-    saved = next((s["weight_names"] for s in (fit.get("callbacks") or {}).values()
-                  if isinstance(s, dict) and isinstance(s.get("weight_names"), list)), None)
+    saved = (_saved_entry(state) or {}).get("weight_names")
     current = [p.name for p in model.weights]
     if saved is None or len(saved) != len(current) or saved == current:
         return
@@ -55,6 +117,17 @@ class BackupAndRestore(EpochEndCallback):
         delete_checkpoint: remove the backup when fit ends normally (all epochs done, or stopped
             by a callback such as EarlyStopping). The backup of an interrupted fit always stays.
             Only this callback's files are removed, and then the folder if it is left empty.
+
+    A backup is resumed only by the run that wrote it: the same :func:`run_configuration`
+    (architecture, optimizer and its configuration as compiled, loss, metrics, and the seed given
+    to ``gpunet.utils.set_random_seed``), and ``epochs`` at least the backup's epoch. Otherwise
+    fit raises a ValueError before anything changes, naming what differs, and the backup stays;
+    remove the folder to start a new run. (Keras 3 compares nothing but what loading the
+    weights checks, their shapes: it resumes any backup of weights that fit, and deletes the
+    folder when that fit ends.) A backup is deleted only
+    by a fit that ran to its last epoch (or was stopped by a callback), never by one that was
+    refused or interrupted. A backup that cannot be read gives way to the one before it (with
+    ``double_checkpoint``); otherwise the error says which file to remove.
 
     Each backup is written to a temporary file and moved over the previous one atomically, so a
     process killed at any moment, even during a write, leaves a loadable backup. A report whose
@@ -94,6 +167,7 @@ class BackupAndRestore(EpochEndCallback):
         self.double_checkpoint = double_checkpoint
         self.delete_checkpoint = delete_checkpoint
         self._next_epoch = 0  # the epoch a fit resumed from the newest backup would start at
+        self._configuration = None  # this fit's run_configuration, as JSON text (set when fit starts)
 
     @property
     def latest_path(self) -> str:
@@ -105,39 +179,102 @@ class BackupAndRestore(EpochEndCallback):
 
     # -- restoring ------------------------------------------------------------------------------
     def resume_epoch(self, initial_epoch: int) -> int:
-        """Load the backup (if there is one) into the model; the epoch fit starts at."""
+        """Load the backup (if there is one) into the model; the epoch fit starts at.
+
+        The backup is resumed only by a fit of the same run: the same :func:`run_configuration`
+        (architecture, optimizer as compiled, loss, metrics, seed) and ``epochs`` at least the
+        backup's epoch. Otherwise a ValueError says what differs, and the backup is kept. A
+        backup that cannot be read gives way to the one before it (``double_checkpoint``), or
+        raises an error that says which file to remove (or which argument to pass)."""
+        self._configuration = json.dumps(run_configuration(self.model), sort_keys=True)
         self._next_epoch = initial_epoch
         candidates = [self.latest_path] + ([self.previous_path] if self.double_checkpoint else [])
         candidates = [path for path in candidates if os.path.isfile(path)]
         for i, path in enumerate(candidates):
             try:
-                self._next_epoch = self._restore(path)
-            except OSError as exc:  # a damaged file: the previous backup, if there is one
+                state, epoch, saved = self._read(path)
+                refusal = self._refusal(path, state, epoch, saved)
+                if refusal is None:
+                    self._load(path, state)
+            except (OSError, ValueError, TypeError) as exc:  # a damaged file: the previous backup, if there is one
                 if i + 1 == len(candidates):
-                    raise
+                    raise self._damaged(exc, candidates) from exc
                 warnings.warn(f"BackupAndRestore: {exc}; restoring the previous backup {candidates[i + 1]}",
                               stacklevel=3)
                 continue
-            return self._next_epoch
+            if refusal is not None:
+                raise refusal  # not a damaged file: the previous backup is of the same run
+            self._next_epoch = epoch
+            return epoch
         return initial_epoch
 
-    def _restore(self, path: str) -> int:
+    def _read(self, path: str):
+        """The backup's state, its epoch and the run configuration it was written with (or None)."""
         state = self.model.read_training_state(path)
         fit = state.get("fit")
         epoch = fit.get("epoch") if isinstance(fit, dict) else None
         if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0 or not fit.get("epoch_complete", True):
             raise ValueError(f"BackupAndRestore: {path} holds no fit state at the end of an epoch; it was not written "
-                             f"by BackupAndRestore (remove it, or choose another backup_dir)")
+                             f"by BackupAndRestore")
+        saved = (_saved_entry(state) or {}).get("configuration")
+        if saved is not None:
+            try:
+                saved = json.loads(saved)
+            except (TypeError, ValueError):
+                raise ValueError(f"BackupAndRestore: {path} records its run's configuration as unreadable text") from None
+        return state, epoch, saved
+
+    def _refusal(self, path: str, state: dict, epoch: int, saved):
+        """The ValueError that refuses to resume the backup in this fit (or None): another run's
+        configuration, or fewer epochs than the backup reached."""
         model = self.model
-        saved = (state.get("optimizer") or {}).get("class_name")
-        if saved is not None and saved != type(model.optimizer).__name__:
-            raise ValueError(f"BackupAndRestore: the backup {path} was written by a fit with a {saved} optimizer, this "
-                             f"model's is {type(model.optimizer).__name__}; restore it with the same model and compile, "
-                             f"or remove {self.backup_dir} to start over")
+        if saved is None:  # written before backups recorded their run: only the optimizer's class is known
+            written = (state.get("optimizer") or {}).get("class_name")
+            current = type(model.optimizer).__name__
+            differences = [] if written in (None, current) else [f"optimizer: {written} in the backup, {current} now"]
+        else:
+            differences = _differences(saved, json.loads(self._configuration), "")
+        start_over = f"remove {self.backup_dir} (or give BackupAndRestore another backup_dir) to start a new run"
+        if differences:
+            listed = "; ".join(differences[:_SHOWN])
+            if len(differences) > _SHOWN:
+                listed += f"; and {len(differences) - _SHOWN} more"
+            return ValueError(
+                f"BackupAndRestore: the backup {path} was written by a run with other settings ({listed}); resuming "
+                "it would carry on that run's weights and training state under these settings. To resume it, run fit "
+                f"with that run's model, compile arguments and seed; or {start_over}. The backup is kept")
+        epochs = self.params.get("epochs")
+        if isinstance(epochs, int) and epoch > epochs:
+            return ValueError(
+                f"BackupAndRestore: the backup {path} was written at the end of epoch {epoch}, but this fit asks for "
+                f"epochs={epochs} (the index of the last epoch, as in Keras): pass epochs >= {epoch} to finish that "
+                f"run, or {start_over}. The backup is kept")
+        return None
+
+    def _load(self, path: str, state: dict) -> None:
+        """The backup's weights and training state into the model: all of it, or nothing."""
+        model = self.model
         _rename_weights(state, model)
-        model.load_weights(path)  # every shape checked before any weight is set
-        model.set_state(state)  # the optimizer now; the fit's state for this fit to take back
-        return epoch
+        before = model.get_weights()
+        try:
+            model.load_weights(path)  # every shape checked before any weight is set
+            model.set_state(state)  # the optimizer now (checked before it changes); the fit's state for this fit
+        except BaseException:
+            model.set_weights(before)
+            raise
+
+    def _damaged(self, exc: Exception, tried: list) -> Exception:
+        """``exc`` (the last backup that could not be read) with the way to recover."""
+        previous = self.previous_path
+        if previous not in tried and os.path.isfile(previous):
+            recover = (f"{self.backup_dir} also holds the backup before it: pass double_checkpoint=True to resume from "
+                       f"{previous}, or remove {self.latest_path} and {previous} to start the run over")
+        else:
+            recover = (f"remove {' and '.join(tried)} to start the run over from the weights the model holds (the "
+                       "interrupted run's progress is lost), or give BackupAndRestore another backup_dir")
+        message = f"BackupAndRestore cannot resume: {exc}. To recover: {recover}"
+        kind = next(kind for kind in (OSError, ValueError, TypeError) if isinstance(exc, kind))
+        return kind(message)
 
     # -- backing up -----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
@@ -173,7 +310,10 @@ class BackupAndRestore(EpochEndCallback):
             os.rmdir(self.backup_dir)  # only when nothing else is in it
 
     def get_state(self) -> dict:
-        return {"weight_names": [p.name for p in self.model.weights]}
+        state = {"weight_names": [p.name for p in self.model.weights]}
+        if self._configuration is not None:
+            state["configuration"] = self._configuration  # the run's, compared when the backup is resumed
+        return state
 
     def get_config(self) -> dict:
         return {"backup_dir": self.backup_dir, "save_freq": self.save_freq,

@@ -152,8 +152,24 @@ class TensorBoard(EpochEndCallback):
         self._epoch_start = self._batch_start = 0.0
 
     # -- writers --------------------------------------------------------------------------------
+    def _check_folder(self, name: str) -> None:
+        """Refuse, before anything is created, a folder a checkpoint could not be saved in (the
+        same check, ``model.check_save_path``: a read-only folder is refused for root too). The
+        nearest folder that exists is checked, since the missing ones will be created in it."""
+        folder = os.path.join(self.log_dir, name)
+        while not os.path.lexists(folder) and os.path.dirname(folder) not in ("", folder):
+            folder = os.path.dirname(folder)
+        if not os.path.lexists(folder):
+            folder = os.curdir
+        try:
+            self.model.check_save_path(os.path.join(folder, "events"), template=True)
+        except OSError as exc:
+            message = f"TensorBoard cannot write its event files under log_dir {self.log_dir!r}: {exc.strerror or exc}"
+            raise type(exc)(exc.errno, message) if exc.errno is not None else type(exc)(message) from None
+
     def _writer(self, name: str):
         if name not in self._writers:
+            self._check_folder(name)
             self._writers[name] = _EventFile(os.path.join(self.log_dir, name))
         return self._writers[name]
 
@@ -177,6 +193,8 @@ class TensorBoard(EpochEndCallback):
     # -- fit's hooks ----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
         self._close()  # files a fit that raised left open (its on_train_end never ran)
+        for name in ("train", "validation"):  # a folder that cannot be written is refused before training
+            self._check_folder(name)
         self._training = True
         self._global_batch = 0
         self._pending = None

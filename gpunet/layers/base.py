@@ -9,6 +9,7 @@ from collections import defaultdict
 import numpy
 
 from .. import backend, dtype_policies, initializers, ops, regularizers
+from ..backend.dtypes import cast_finite
 from ..autograd import GraphConfig, Parameter, Tensor, as_tensor, no_grad
 
 __all__ = ["Layer", "unique_name", "clear_names", "assign_weights"]
@@ -324,7 +325,8 @@ class Layer(GraphConfig):
 
 
 def assign_weights(params, weights) -> None:
-    """Set ``params`` from host arrays, all checked (count, numbers, shape, finite) before any is set."""
+    """Set ``params`` from host arrays, all checked (count, numbers, shape, finite in the weight's
+    dtype) before any is set."""
     params = list(params)
     weights = list(weights)
     if len(weights) != len(params):
@@ -336,8 +338,6 @@ def assign_weights(params, weights) -> None:
             raise TypeError(f"weight for {p.name!r} must be numeric, got dtype {w.dtype}")
         if w.shape != p.shape:
             raise ValueError(f"weight for {p.name!r} has shape {w.shape}, expected {p.shape}")
-        if not numpy.all(numpy.isfinite(w)):
-            raise ValueError(f"weight for {p.name!r} contains NaN or infinity")
-        arrays.append(w)
+        arrays.append(cast_finite(w, p.dtype, f"weight for {p.name!r}"))
     for p, w in zip(params, arrays):
-        p.data[...] = backend.on_device_of(w.astype(p.dtype, copy=False), p.data)
+        p.data[...] = backend.on_device_of(w, p.data)

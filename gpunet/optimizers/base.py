@@ -15,6 +15,7 @@ import weakref
 import numpy
 
 from .. import backend, schedules
+from ..backend.dtypes import cast_finite
 from ..lookup import get_registered_name
 from .transforms import clipping_from_arguments
 
@@ -136,18 +137,23 @@ class Optimizer:
 
     # -- the model it trains --------------------------------------------------------------------
     def bind(self, model) -> None:
-        """Take ``model`` as the one this optimizer trains (``compile`` calls it). An optimizer that
-        holds state for another model (slots, step counts) is refused, as Keras 3 refuses: state is
-        keyed by weight names, and two models' weights must never share it."""
+        """Take ``model`` as the one this optimizer trains (``compile`` calls it). Refused when
+        another model is compiled with it (and still uses it), or when it holds state (slots, step
+        counts) from another model: state is keyed by weight names, and two models' weights must
+        never share it. Keras 3 accepts the second ``compile`` and fails (or, on JAX, mixes the
+        two models' state) only at that model's first step; gpunet refuses at ``compile``."""
         owner = self._owner() if self._owner is not None else None
         if owner is model:
             return
+        compiled = getattr(owner, "optimizer", None)  # the owner's optimizer now, maybe a wrapper of this one
+        in_use = owner is not None and (compiled is self or getattr(compiled, "inner_optimizer", None) is self)
         has_state = bool(self._slots or self._pending_state or self.iterations)
-        if self._owner is not None and has_state:
+        if in_use or (self._owner is not None and has_state):
             other = f" ({owner.name!r})" if owner is not None and hasattr(owner, "name") else ""
+            held = "is compiled into" if in_use else "already holds the state of"
             raise ValueError(
-                f"this {type(self).__name__} optimizer already holds the state of another model{other}: give each "
-                "model its own optimizer (e.g. compile(optimizer='adam'), or a new gpunet.optimizers object)"
+                f"this {type(self).__name__} optimizer {held} another model{other}: give each model its own optimizer "
+                "(e.g. compile(optimizer='adam'), or a new gpunet.optimizers object)"
             )
         self._owner = weakref.ref(model)
 
@@ -251,24 +257,54 @@ class Optimizer:
         for slot in self.slot_names:
             slots[slot] = xp.zeros_like(param.data)
         self._init_slots(slots, param)
-        pending = (self._pending_state or {}).pop(name, None)
+        pending = (self._pending_state or {}).get(name)
         if pending is not None:
-            slots["step"] = int(pending["step"])
+            pending = self._checked_slots(name, pending, param)  # against the weight (set_state may not have known it)
+            del self._pending_state[name]
+            slots["step"] = pending["step"]
             for slot in self.scalar_slots:
-                slots[slot] = float(pending[slot])
+                slots[slot] = pending[slot]
             for slot in self.slot_names:
-                value = pending[slot]
-                if value.shape != param.data.shape:
-                    raise ValueError(
-                        f"optimizer state {slot!r} for {name!r} has shape {value.shape}, the parameter has {param.data.shape}"
-                    )
-                slots[slot][...] = backend.on_device_of(value, param.data)
+                slots[slot][...] = backend.on_device_of(pending[slot], param.data)
         slots["scratch"] = xp.empty_like(param.data)
         self._slots[name] = slots
         return slots
 
     def _init_slots(self, slots: dict, param) -> None:
         """Hook for slots that do not start at zero."""
+
+    def _checked_slots(self, path, saved, param=None) -> dict:
+        """One weight's saved state as host values, checked: a step count >= 0, finite scalars, and
+        arrays of numbers that stay finite in the weight's dtype (its shape too, given ``param``);
+        a ValueError or TypeError names the slot and the weight."""
+        if not isinstance(saved, dict):
+            raise ValueError(f"optimizer state for weight {path!r} must be a dict of slots, got {type(saved).__name__}")
+        missing = [k for k in ("step", *self.scalar_slots, *self.slot_names) if k not in saved]
+        if missing:
+            raise ValueError(f"optimizer state for weight {path!r} lacks {missing}")
+        step = saved["step"]
+        if isinstance(step, numpy.ndarray) and step.shape == ():
+            step = step.item()
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+            raise ValueError(f"optimizer state 'step' for weight {path!r} must be an integer >= 0, got {step!r}")
+        checked = {"step": int(step)}
+        for slot in self.scalar_slots:
+            value = saved[slot]
+            if not _is_number(value) and not (isinstance(value, numpy.ndarray) and value.shape == ()):
+                raise TypeError(f"optimizer state {slot!r} for weight {path!r} must be a number, got {value!r}")
+            if not math.isfinite(float(value)):
+                raise ValueError(f"optimizer state {slot!r} for weight {path!r} is {float(value)}, not a finite number")
+            checked[slot] = float(value)
+        for slot in self.slot_names:
+            what = f"optimizer state {slot!r} for weight {path!r}"
+            value = numpy.asarray(backend.to_host(saved[slot]))
+            if value.dtype.kind not in "fiu":
+                raise TypeError(f"{what} must hold numbers, got dtype {value.dtype}")
+            if param is not None and value.shape != tuple(param.shape):
+                raise ValueError(f"{what} has shape {value.shape}, the weight has {tuple(param.shape)}")
+            dtype = param.dtype if param is not None else value.dtype if value.dtype.kind == "f" else backend.floatx()
+            checked[slot] = numpy.array(cast_finite(value, dtype, what), copy=True)  # a copy: never the caller's array
+        return checked
 
     def _update_numpy(self, param, grad, slots, lr):  # pragma: no cover - interface
         """The update as in-place array operations (any ``xp``): the fused kernel's twin."""
@@ -317,22 +353,20 @@ class Optimizer:
         }
 
     def set_state(self, state: dict) -> None:
-        """Restore what :meth:`get_state` returned. Slots are matched to parameters by path when
-        each parameter is next updated (and checked against its shape then)."""
+        """Restore what :meth:`get_state` returned. Every slot is checked before anything changes:
+        numbers, finite once cast to its weight's dtype (a NaN moment would turn the weight NaN at
+        the first step), and of its weight's shape when the weight is known (this optimizer is
+        compiled into a model that has it); else the shape is checked when the weight is first
+        updated. Slots are matched to parameters by path."""
         if not isinstance(state, dict) or "slots" not in state:
             raise ValueError("state must be a dict produced by Optimizer.get_state()")
         if state.get("class_name", type(self).__name__) != type(self).__name__:
             raise ValueError(f"state belongs to a {state['class_name']} optimizer, not {type(self).__name__}")
-        pending = {}
-        for path, s in state["slots"].items():
-            missing = [k for k in ("step", *self.scalar_slots, *self.slot_names) if k not in s]
-            if missing:
-                raise ValueError(f"optimizer state for {path!r} lacks {missing}")
-            pending[path] = {
-                "step": int(s["step"]),
-                **{k: float(s[k]) for k in self.scalar_slots},
-                **{k: numpy.array(s[k], copy=True) for k in self.slot_names},
-            }
+        if not isinstance(state["slots"], dict):
+            raise ValueError(f"optimizer state: slots must be a dict keyed by weight path, got {type(state['slots']).__name__}")
+        owner = self._owner() if self._owner is not None else None
+        weights = {p.name: p for p in getattr(owner, "weights", ())}
+        pending = {path: self._checked_slots(path, s, weights.get(path)) for path, s in state["slots"].items()}
         self._slots.clear()
         self._pending_state = pending
         self.iterations = int(state.get("iterations", 0))

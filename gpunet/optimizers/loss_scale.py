@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 from .. import backend
 from ..autograd import Tensor
@@ -12,6 +13,21 @@ from .base import Optimizer
 from .registry import deserialize, deserialize_from_keras, get, serialize, serialize_for_keras
 
 __all__ = ["LossScaleOptimizer"]
+
+
+def _number(value, name: str) -> float:
+    """A number of a saved state (a Python number or a 0-d array)."""
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not number and getattr(value, "shape", None) != ():
+        raise ValueError(f"LossScaleOptimizer state: {name} must be a number, got {value!r}")
+    return float(value)
+
+
+def _listed(steps: list, count: int) -> str:
+    """``1, 2, 3`` or, for many, the first ones, the last ones and how many in all."""
+    if count <= len(steps):
+        return ", ".join(map(str, steps))
+    return f"{', '.join(map(str, steps[:8]))}, ..., {', '.join(map(str, steps[8:]))} ({count} steps)"
 
 
 class LossScaleOptimizer(Optimizer):
@@ -24,9 +40,17 @@ class LossScaleOptimizer(Optimizer):
     - else applies the inner optimizer's update, and doubles ``S`` after ``dynamic_growth_steps``
       good steps in a row.
 
+    Unlike Keras, ``S`` never falls below :attr:`floor`, 1.0 (or ``initial_scale`` if that is
+    smaller): below 1 the scale no longer protects small gradients, it pushes them under float16's
+    range, and after a run of overflows Keras's scale can reach 1e-25, from which the float16
+    layers never learn again. At the floor an overflowing step is still skipped, and a warning
+    names the overflowing steps (a step being a call of :meth:`apply_gradients`, applied or
+    skipped). A saved scale below the floor is restored at the floor, with a warning.
+
     ``compile`` wraps the optimizer in one under the ``"mixed_float16"`` policy, as Keras does.
     The learning rate, the iteration count (which counts applied updates only) and the slots are
-    the inner optimizer's; :attr:`dynamic_scale` and the good-step count are saved in checkpoints.
+    the inner optimizer's; :attr:`dynamic_scale`, the good-step count and the count of skipped
+    steps are saved in checkpoints.
     """
 
     def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None, **kwargs):
@@ -47,6 +71,15 @@ class LossScaleOptimizer(Optimizer):
         self.dynamic_growth_steps = int(dynamic_growth_steps)
         self.dynamic_scale = self.initial_scale
         self.step_counter = 0  # good steps since the scale last changed
+        self.skipped_steps = 0  # steps whose gradients overflowed, all told
+        self._overflows: list = []  # the first and last steps that overflowed since the scale last grew
+        self._overflow_count = 0  # and how many did
+        self._warned = False  # whether the overflows at the floor were reported since the scale last grew
+
+    @property
+    def floor(self) -> float:
+        """The lowest loss scale: 1.0, or ``initial_scale`` when that is smaller."""
+        return min(1.0, self.initial_scale)
 
     # -- everything else is the inner optimizer's --------------------------------------------------
     def _inner_property(name, doc):  # noqa: N805 - builds the properties below
@@ -102,22 +135,54 @@ class LossScaleOptimizer(Optimizer):
             if self.step_counter >= self.dynamic_growth_steps:
                 self.dynamic_scale *= 2.0
                 self.step_counter = 0
-        else:
-            self.dynamic_scale /= 2.0
-            self.step_counter = 0
+                self._overflows, self._overflow_count, self._warned = [], 0, False
+            return
+        self.skipped_steps += 1
+        self.step_counter = 0
+        self._overflows.append(self.iterations + self.skipped_steps)
+        self._overflow_count += 1
+        if len(self._overflows) > 10:  # the first 8 and the last 2 are named
+            del self._overflows[8]
+        if self.dynamic_scale > self.floor:
+            self.dynamic_scale = max(self.dynamic_scale / 2.0, self.floor)
+            return
+        if not self._warned:  # an overflow at the floor: once until the scale grows again
+            self._warned = True
+            steps = _listed(self._overflows, self._overflow_count)
+            warnings.warn(
+                f"LossScaleOptimizer: the gradients overflowed at steps {steps}, and the loss scale has come down "
+                f"to its floor {self.floor} (gpunet stops halving it there; below 1 small float16 "
+                "gradients underflow to zero and the layers stop learning). Overflowing steps are skipped: the "
+                "computation overflows float16 even unscaled. Lower the learning rate, check the inputs for huge "
+                "values, or give the overflowing layers dtype='float32'", stacklevel=2)
 
     # -- state and configuration ------------------------------------------------------------------
     def get_state(self) -> dict:
         return {"class_name": type(self).__name__, "config": self.get_config(), "inner": self.inner_optimizer.get_state(),
                 "dynamic_scale": self.dynamic_scale, "step_counter": self.step_counter,
-                "iterations": self.iterations, "slots": {}}
+                "skipped_steps": self.skipped_steps, "iterations": self.iterations, "slots": {}}
 
     def set_state(self, state: dict) -> None:
+        """Restore :meth:`get_state`'s output, checked first: a finite scale > 0 (one below the
+        floor, as a run without a floor may have saved, comes back at the floor with a warning)
+        and counts >= 0."""
         if not isinstance(state, dict) or state.get("class_name") != type(self).__name__ or "inner" not in state:
             raise ValueError("state must be a dict produced by LossScaleOptimizer.get_state()")
+        scale = _number(state.get("dynamic_scale"), "dynamic_scale")
+        if not math.isfinite(scale) or scale <= 0:
+            raise ValueError(f"LossScaleOptimizer state: dynamic_scale must be a finite number > 0, got {scale!r}")
+        counts = {key: _number(state.get(key, 0), key) for key in ("step_counter", "skipped_steps")}
+        for key, value in counts.items():
+            if value != int(value) or value < 0:
+                raise ValueError(f"LossScaleOptimizer state: {key} must be an integer >= 0, got {value!r}")
         self.inner_optimizer.set_state(state["inner"])
-        self.dynamic_scale = float(state["dynamic_scale"])
-        self.step_counter = int(state["step_counter"])
+        if scale < self.floor:
+            warnings.warn(f"LossScaleOptimizer: the saved loss scale {scale:g} is below the floor {self.floor} (saved "
+                          f"by a run whose scale halved without one); training goes on from {self.floor}", stacklevel=2)
+            scale = self.floor
+        self.dynamic_scale = scale
+        self.step_counter, self.skipped_steps = int(counts["step_counter"]), int(counts["skipped_steps"])
+        self._overflows, self._overflow_count, self._warned = [], 0, False
 
     def get_config(self) -> dict:
         return {"name": self.name, "inner_optimizer": serialize(self.inner_optimizer),

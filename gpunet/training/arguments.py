@@ -79,6 +79,8 @@ def unpack_validation(validation_data):
     if not isinstance(validation_data, (tuple, list)):
         raise TypeError(f"validation_data must be a tuple (x_dev, y_dev), got {type(validation_data).__name__}")
     if len(validation_data) == 3:
+        if validation_data[2] is None:  # Keras's (x, y, sample_weight) without weights
+            return validation_data[:2]
         raise ValueError("validation_data with sample weights (x, y, w) is not supported: pass (x_dev, y_dev)")
     if len(validation_data) != 2:
         raise ValueError(f"validation_data must be a tuple (x_dev, y_dev), got {len(validation_data)} items")

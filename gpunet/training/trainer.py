@@ -8,6 +8,7 @@ As in Keras 3, a model class inherits :class:`Trainer` and provides the structur
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from collections.abc import Mapping
@@ -22,8 +23,8 @@ from ..autograd import Tensor, no_grad
 from ..callbacks.base import CallbackList
 from ..callbacks.progbar import format_logs
 from ..data import check_features
-from .arguments import (check_bool, check_compiled, evaluation_batches, prediction_batches, prepare, resolve_verbose,
-                        to_device)
+from .arguments import (check_bool, check_callbacks, check_compiled, evaluation_batches, prediction_batches, prepare,
+                        resolve_verbose, to_device)
 from .evaluation import Evaluation
 from .loop import FitLoop
 from .graphs import GraphedStep, graphs_possible
@@ -50,6 +51,7 @@ class Trainer:
         self._fit = None  # the running FitLoop
         self._resume = None  # a checkpoint's fit state, for the next fit that continues it
         self._default_step = None
+        self._compiled_optimizer = None  # the optimizer's configuration at compile
 
     # -- compile --------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
@@ -94,9 +96,19 @@ class Trainer:
         optimizer.bind(self)
         self.optimizer, self.loss, self.metrics = optimizer, loss, metric_objects
         self._metric_identifiers = list(metrics)
+        self._compiled_optimizer = _as_json(optimizers_module.serialize, optimizer)  # as compiled, before any fit
         self.run_eagerly = run_eagerly
         self._default_step = None
         self.compiled = True
+
+    def compiled_configuration(self) -> dict:
+        """What the model was compiled with, as JSON values: ``optimizer`` (its class and
+        configuration as they were at ``compile``: a learning rate a callback lowers during fit
+        does not change it), ``loss`` and ``metrics`` (their classes and configurations).
+        ``BackupAndRestore`` resumes a backup only under the same configuration."""
+        check_compiled(self, "compiled_configuration")
+        return {"optimizer": self._compiled_optimizer, "loss": _as_json(losses_module.serialize, self.loss),
+                "metrics": [_as_json(metrics_module.serialize, m) for m in self.metrics]}
 
     # -- the train step -------------------------------------------------------------------------
     def make_train_step(self, announce=None):
@@ -143,9 +155,9 @@ class Trainer:
 
     # -- fit, evaluate, predict -----------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1, validations_per_epoch=1,
-            restore_best=True, validation_batch_size=None, best_checkpoint=None, steps_per_epoch=None,
-            validation_steps=None):
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            validation_freq=1, validations_per_epoch=1, restore_best=True, validation_batch_size=None,
+            best_checkpoint=None, steps_per_epoch=None, validation_steps=None):
         """Train with the course's loop; returns a :class:`~gpunet.callbacks.History`.
 
         Keras 3's arguments and semantics (see :class:`~gpunet.training.loop.FitLoop`), plus, from
@@ -171,8 +183,11 @@ class Trainer:
         taken from a generator, an iterable or a PyDataset (None: until it ends, as in Keras 3).
 
         Every argument is checked before the first update: a fit that raises for bad input
-        leaves the weights, the optimizer and a pending resumption untouched.
+        leaves the weights, the optimizer and a pending resumption untouched. Keras's
+        ``class_weight`` and ``sample_weight`` are taken at their default, None (what Keras
+        scripts pass); gpunet does not weight samples, and refuses any other value by name.
         """
+        _refuse_weighting("fit", class_weight=class_weight, sample_weight=sample_weight)
         loop = FitLoop(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
                        validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
                        initial_epoch=initial_epoch, validation_freq=validation_freq,
@@ -181,17 +196,21 @@ class Trainer:
                        steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
         return loop.run()
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, callbacks=None, steps=None):
-        """Loss and metrics on (x, y), dropout off and no graph built.
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
+                 return_dict=False):
+        """Loss and metrics on (x, y), dropout off and no graph built (Keras 3's arguments, in its order).
 
         Returns ``[loss, *metrics]`` (the loss alone when there is no metric), or a dict with
         ``return_dict=True``, as Keras does. ``x`` may be a memory-mapped array, or a generator,
         an iterable or a PyDataset of ``(x, y)`` batches, read for ``steps`` batches (None: to its end).
+        ``sample_weight`` must be None: gpunet does not weight samples.
         """
         check_compiled(self, "evaluate")
+        _refuse_weighting("evaluate", sample_weight=sample_weight)
         verbose = resolve_verbose(verbose)
+        callbacks = check_callbacks(callbacks)
         batches = evaluation_batches(self, x, y, batch_size, steps)
-        callback_list = CallbackList(callbacks or [], model=self, params={"steps": batches.steps, "verbose": verbose})
+        callback_list = CallbackList(callbacks, model=self, params={"steps": batches.steps, "verbose": verbose})
         callback_list.on_test_begin()
         evaluation = Evaluation(self)
         try:
@@ -214,15 +233,26 @@ class Trainer:
         return backend.host_parallelism(any(getattr(layer, "uses_host_threads", False) for layer in layers))
 
     @no_grad()
-    def predict(self, x, batch_size=None, verbose=0, steps=None):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs (softmax probabilities for a softmax model) as a host NumPy array.
 
         ``x`` may be a memory-mapped array, or a generator, an iterable or a PyDataset yielding
-        ``x`` (or ``(x, y)``) batches, read for ``steps`` batches (None: to its end)."""
+        ``x`` (or ``(x, y)``) batches, read for ``steps`` batches (None: to its end). Callbacks get
+        Keras's ``on_predict_*`` hooks (``on_predict_batch_end(batch, {"outputs": ...})``).
+        ``verbose`` takes Keras's values; gpunet's predict prints nothing."""
+        verbose = resolve_verbose(verbose)
+        callbacks = check_callbacks(callbacks)
         batches = prediction_batches(self, x, batch_size, steps)
+        callback_list = CallbackList(callbacks, model=self, params={"steps": batches.steps, "verbose": verbose})
+        outputs = []
         try:
             with self.host_parallelism():
-                outputs = [self.forward(Tensor._result(xb, None), training=False).data for xb, _ in batches.iterate()]
+                callback_list.call("on_predict_begin", None)
+                for i, (xb, _) in enumerate(batches.iterate()):
+                    callback_list.call_batch("on_predict_batch_begin", i, None)
+                    outputs.append(self.forward(Tensor._result(xb, None), training=False).data)
+                    callback_list.call_batch("on_predict_batch_end", i, {"outputs": outputs[-1]})
+                callback_list.call("on_predict_end", None)
         finally:
             batches.close()
         xp = backend.get_array_module(outputs[0])
@@ -330,6 +360,17 @@ class Trainer:
             check_compiled(self, "set_state")
             self.optimizer.set_state(state["optimizer"])
         self._resume = state.get("fit") or None
+
+
+def _as_json(serialize, obj):
+    """``serialize(obj)`` as plain JSON values, for comparing configurations: a value JSON cannot
+    hold becomes its type's name, and an object that cannot serialize itself is named by its
+    class (a user class without ``get_config``)."""
+    try:
+        entry = serialize(obj)
+    except Exception:  # noqa: BLE001 - a user's get_config may raise anything
+        entry = {"class_name": type(obj).__name__}
+    return json.loads(json.dumps(entry, sort_keys=True, default=lambda value: f"<{type(value).__name__}>"))
 
 
 def _refuse_weighting(method: str, **arguments) -> None:
