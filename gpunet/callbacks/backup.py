@@ -8,7 +8,7 @@ import os
 import warnings
 
 from ..backend.random import get_seed
-from .base import EpochEndCallback
+from .base import EpochEndCallback, check_folder
 
 __all__ = ["BackupAndRestore", "run_configuration"]
 
@@ -109,7 +109,8 @@ class BackupAndRestore(EpochEndCallback):
 
     Args:
         backup_dir: the folder for the backup, created if missing. It belongs to this callback:
-            do not share it with another run or another callback.
+            do not share it with another run or another callback. A folder a checkpoint could
+            not be saved in (read-only, also for root) is refused when training begins.
         save_freq: ``"epoch"`` (the only value accepted). Keras also takes a number of batches;
             gpunet resumes exactly only from the end of an epoch, so it refuses one.
         double_checkpoint: also keep the backup before the last one (``previous.h5``), used
@@ -278,6 +279,8 @@ class BackupAndRestore(EpochEndCallback):
 
     # -- backing up -----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
+        where = f"BackupAndRestore cannot write its backup in backup_dir {self.backup_dir!r}"
+        check_folder(self.model, self.backup_dir, where)  # before creating it: as root, creating it would succeed
         os.makedirs(self.backup_dir, exist_ok=True)
         self.model.check_save_path(self.latest_path)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
-__all__ = ["Callback", "CallbackList", "EpochEndCallback", "LazyLogs", "callback_keys"]
+__all__ = ["Callback", "CallbackList", "EpochEndCallback", "LazyLogs", "callback_keys", "check_folder"]
 
 _BATCH_HOOKS = (
     "on_train_batch_begin", "on_train_batch_end",
@@ -127,6 +128,23 @@ def callback_keys(callbacks) -> list:
         seen[name] = count + 1
         keys.append(name if count == 0 else f"{name}_{count}")
     return keys
+
+
+def check_folder(model, folder: str, what: str) -> None:
+    """Refuse, before anything is created, a folder a checkpoint could not be saved in, with the
+    checkpoints' own check (``model.check_save_path``: a read-only folder is refused for root
+    too) and error class; ``what`` says who writes there. The nearest folder on the path that
+    exists is checked, since the missing ones would be created in it."""
+    existing = folder
+    while not os.path.lexists(existing) and os.path.dirname(existing) not in ("", existing):
+        existing = os.path.dirname(existing)
+    if not os.path.lexists(existing):
+        existing = os.curdir
+    try:
+        model.check_save_path(os.path.join(existing, "file"), template=True)
+    except OSError as exc:
+        message = f"{what}: {exc.strerror or exc}"
+        raise type(exc)(exc.errno, message) if exc.errno is not None else type(exc)(message) from None
 
 
 def _overrides(callback, hook: str) -> bool:

@@ -12,7 +12,7 @@ import time
 import numpy
 
 from .. import backend
-from .base import EpochEndCallback
+from .base import EpochEndCallback, check_folder
 
 __all__ = ["TensorBoard"]
 
@@ -153,19 +153,9 @@ class TensorBoard(EpochEndCallback):
 
     # -- writers --------------------------------------------------------------------------------
     def _check_folder(self, name: str) -> None:
-        """Refuse, before anything is created, a folder a checkpoint could not be saved in (the
-        same check, ``model.check_save_path``: a read-only folder is refused for root too). The
-        nearest folder that exists is checked, since the missing ones will be created in it."""
-        folder = os.path.join(self.log_dir, name)
-        while not os.path.lexists(folder) and os.path.dirname(folder) not in ("", folder):
-            folder = os.path.dirname(folder)
-        if not os.path.lexists(folder):
-            folder = os.curdir
-        try:
-            self.model.check_save_path(os.path.join(folder, "events"), template=True)
-        except OSError as exc:
-            message = f"TensorBoard cannot write its event files under log_dir {self.log_dir!r}: {exc.strerror or exc}"
-            raise type(exc)(exc.errno, message) if exc.errno is not None else type(exc)(message) from None
+        """A folder a checkpoint could not be saved in is refused before anything is created."""
+        check_folder(self.model, os.path.join(self.log_dir, name),
+                     f"TensorBoard cannot write its event files under log_dir {self.log_dir!r}")
 
     def _writer(self, name: str):
         if name not in self._writers:

@@ -378,3 +378,22 @@ def test_tensorboard_refuses_what_a_checkpoint_refuses_before_training(tmp_path,
     finally:
         if locked is not None:
             locked.chmod(stat.S_IRWXU)
+
+
+def test_backup_and_restore_refuses_a_read_only_folder_before_creating_its_own(tmp_path):
+    """As root, creating backup_dir inside a read-only folder succeeds; the backups would then be
+    written where a checkpoint is refused."""
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    parent.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        with pytest.raises(OSError) as expected:
+            check_target(str(parent / "x.h5"))
+        m = model()
+        before = m.get_weights()
+        with pytest.raises(type(expected.value), match="BackupAndRestore.*backup_dir"):
+            fit(m, [BackupAndRestore(parent / "backup")])
+        assert os.listdir(parent) == []
+        assert same(m.get_weights(), before)
+    finally:
+        parent.chmod(stat.S_IRWXU)
