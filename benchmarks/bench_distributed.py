@@ -13,7 +13,8 @@ repeat, so that a burst of load from elsewhere on the machine hits them alike:
 * ``2 ranks x 1 thread``: ``mpirun -n 2``, each rank on one core, gradients all-reduced in buckets
   started during the backward pass (overlap on: ``2x1`` on a communication thread,
   ``2x1-iallreduce`` with MPI's non-blocking ``Iallreduce``), and again with every all-reduce
-  started after it (overlap off), to see what the overlap saves.
+  started after it (overlap off), to see what the overlap saves; ``2x1-no-watchdog`` is ``2x1``
+  with the collective watchdog off (``GPUNET_COLLECTIVE_TIMEOUT=0``), to see what it costs.
 
 Reported per configuration: the epoch's median time, the speedup over 1 x 1, and for the
 two-rank runs the time per step spent waiting for the all-reduce after the backward pass (with
@@ -43,6 +44,7 @@ CONFIGS = {
     "2x1": {"ranks": 2, "threads": 1, "overlap": True},
     "2x1-iallreduce": {"ranks": 2, "threads": 1, "overlap": True, "asynchronous": "request"},
     "2x1-no-overlap": {"ranks": 2, "threads": 1, "overlap": False},
+    "2x1-no-watchdog": {"ranks": 2, "threads": 1, "overlap": True, "watchdog": False},
 }
 
 
@@ -86,7 +88,8 @@ def run_config(name, samples, timeout) -> dict:
     config = CONFIGS[name]
     env = dict(os.environ, OMP_NUM_THREADS=str(config["threads"]), OPENBLAS_NUM_THREADS=str(config["threads"]),
                MKL_NUM_THREADS=str(config["threads"]), GPUNET_NUM_THREADS=str(config["threads"]),
-               GPUNET_BACKEND="numpy", OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+               GPUNET_BACKEND="numpy", OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               GPUNET_COLLECTIVE_TIMEOUT="300" if config.get("watchdog", True) else "0")
     command = [sys.executable, os.path.abspath(__file__), "--worker", "--samples", str(samples)]
     if not config["overlap"]:
         command.append("--no-overlap")

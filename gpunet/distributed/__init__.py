@@ -24,6 +24,7 @@ not needed; with several, ``pip install "gpunet[mpi]"``.
     metrics.py       loss and metrics summed over the ranks
     strategy.py      DataParallel: what fit does differently over several ranks
     faults.py        a failure in one rank ends every rank
+    watchdog.py      a rank that stops arriving at the collectives ends every rank, named
 """
 
 from __future__ import annotations
@@ -40,12 +41,14 @@ from .faults import RankMismatchError, abort_on_failure, install_excepthook, res
 from .launch import launched_local_rank, launched_rank, launched_size, launcher_name
 from .sharding import shard_bounds
 from .strategy import DataParallel
+from .watchdog import Watchdog, collective_timeout as _collective_timeout
 
 __all__ = ["init", "shutdown", "is_initialized", "rank", "world_size", "local_rank", "is_main", "barrier",
            "communicator", "strategy", "Communicator", "RankMismatchError", "shard_bounds"]
 
 _communicator: Communicator | None = None
 _strategy: DataParallel | None = None
+_watchdog: Watchdog | None = None
 _INSTALL = 'pip install "gpunet[mpi]"'
 
 
@@ -77,8 +80,18 @@ def _open_world(asynchronous: str, mode: str) -> Communicator:
         return NCCLCommunicator(world.comm, asynchronous=asynchronous)
 
 
+def _agree_on_timeout(communicator: Communicator, timeout: float | None) -> None:
+    """Every rank must watch alike (the watchdog's own communicator is made by all or none)."""
+    every = communicator.allgather_object(timeout)
+    if any(t != every[0] for t in every):
+        shown = ", ".join(f"rank {r}: {'off' if t is None else f'{t:g} s'}" for r, t in enumerate(every))
+        raise RankMismatchError(f"the ranks were started with different collective timeouts ({shown}): give every rank "
+                                "the same init(collective_timeout=...) and GPUNET_COLLECTIVE_TIMEOUT")
+
+
 def init(communicator: Communicator | None = None, *, bucket_bytes: int = DEFAULT_BUCKET_BYTES,
-         overlap: bool | None = None, asynchronous: str = "thread", nccl: bool | None = None) -> Communicator:
+         overlap: bool | None = None, asynchronous: str = "thread", nccl: bool | None = None,
+         collective_timeout: float | None | str = "auto") -> Communicator:
     """Join the job this process was started in; returns its :class:`Communicator`.
 
     Under ``mpirun``/``mpiexec``/``srun`` with several processes: MPI, and every fit becomes
@@ -101,8 +114,12 @@ def init(communicator: Communicator | None = None, *, bucket_bytes: int = DEFAUL
         nccl: between GPUs, True demands NCCL (an error when ranks share a GPU or lack NCCL),
             False sums the gradients through host memory by MPI, None (the default) follows
             ``GPUNET_NCCL=auto|on|off`` (``auto`` when unset: NCCL where it can run).
+        collective_timeout: seconds a collective may wait for the other ranks before every rank
+            ends, with a message naming the late rank(s), the collective and where in fit. 0 or
+            None: no watchdog. ``"auto"`` (the default) follows ``GPUNET_COLLECTIVE_TIMEOUT``,
+            and is 300 s when that is unset. Every rank must be given the same value.
     """
-    global _communicator, _strategy
+    global _communicator, _strategy, _watchdog
     if isinstance(bucket_bytes, bool) or not isinstance(bucket_bytes, int) or bucket_bytes < 1:
         raise ValueError(f"bucket_bytes must be a positive integer, got {bucket_bytes!r}")
     if asynchronous not in ("thread", "request"):
@@ -112,12 +129,15 @@ def init(communicator: Communicator | None = None, *, bucket_bytes: int = DEFAUL
     if communicator is not None and not isinstance(communicator, Communicator):
         raise TypeError(f"communicator must be a gpunet.distributed.Communicator, got {type(communicator).__name__}")
     mode = nccl_mode(nccl)
+    timeout = _collective_timeout(collective_timeout)
     if _communicator is not None:
         if communicator is not None and communicator is not _communicator:
             raise RuntimeError("gpunet.distributed is initialised already; call shutdown() first")
         return _communicator
     if communicator is None:
         communicator = Communicator() if launched_size() == 1 else _open_world(asynchronous, mode)
+    if communicator.size > 1:
+        _agree_on_timeout(communicator, timeout)
     _communicator = communicator
     if communicator.size > 1:
         backend.set_noise_stream(communicator.rank)  # the same shuffling everywhere, other dropout masks
@@ -127,13 +147,18 @@ def init(communicator: Communicator | None = None, *, bucket_bytes: int = DEFAUL
         set_strategy(_strategy)
         add_train_step_wrapper(_strategy.wrap)
         install_excepthook(communicator)
+        if timeout is not None and isinstance(communicator, MPICommunicator):
+            _watchdog = communicator.watchdog = Watchdog(communicator, timeout, where=_strategy.where)
     return communicator
 
 
 def shutdown() -> None:
     """Leave data-parallel mode in this process: fit trains alone again (the MPI library itself
     is finalised when the process exits)."""
-    global _communicator, _strategy
+    global _communicator, _strategy, _watchdog
+    if _watchdog is not None:
+        _watchdog.stop()
+        _communicator.watchdog = _watchdog = None
     if _strategy is not None:
         remove_train_step_wrapper(_strategy.wrap)
         set_strategy(None)

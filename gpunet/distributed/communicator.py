@@ -11,6 +11,7 @@ one rank (broadcast) or gathers (all-gather) across all ranks. Arrays are reduce
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import numpy
@@ -24,10 +25,11 @@ class Pending:
     """A non-blocking operation under way: :meth:`wait` returns once it has completed (and, for
     an array staged through host memory, once the result is back in the array)."""
 
-    def __init__(self, request=None, finish=None, future=None):
+    def __init__(self, request=None, finish=None, future=None, watch=None):
         self.request = request  # an MPI request (non-blocking collective)
         self.future = future  # or a blocking collective running on the communication thread
         self.finish = finish
+        self.watch = watch  # (watchdog, number) to tell when it has completed
 
     def test(self) -> bool:
         """Whether it has completed; calling it lets the transport make progress."""
@@ -36,12 +38,18 @@ class Pending:
         return self.request is None or bool(self.request.Test())
 
     def wait(self) -> None:
-        if self.request is not None:
-            self.request.Wait()
-            self.request = None
-        if self.future is not None:
-            self.future.result()
-            self.future = None
+        try:
+            if self.request is not None:
+                self.request.Wait()
+                self.request = None
+            if self.future is not None:
+                self.future.result()
+                self.future = None
+        finally:
+            if self.watch is not None:
+                watchdog, number = self.watch
+                self.watch = None
+                watchdog.end(number)
         if self.finish is not None:
             self.finish()
             self.finish = None
@@ -93,6 +101,25 @@ class Communicator:
         sys.exit(code)
 
 
+def _watched(method):
+    """The collective ``method``, noted with the communicator's watchdog (when it has one) while it
+    runs (``watchdog.py``)."""
+    operation = method.__name__
+
+    @functools.wraps(method)
+    def watched(self, *args, **kwargs):
+        watchdog = self.watchdog
+        if watchdog is None:
+            return method(self, *args, **kwargs)
+        number = watchdog.begin(operation, args[0] if args else None)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            watchdog.end(number)
+
+    return watched
+
+
 class MPICommunicator(Communicator):
     """Collectives over an mpi4py communicator (``MPI.COMM_WORLD`` by default).
 
@@ -108,9 +135,13 @@ class MPICommunicator(Communicator):
     caller computes (mpi4py releases the interpreter lock inside MPI, NumPy inside its loops);
     ``"request"`` starts an ``Iallreduce``, which many MPI libraries (Open MPI among them) advance
     only inside MPI calls, so :meth:`progress` tests it between layers. Either way all bucket
-    all-reduces are issued in the same order on every rank, from one thread."""
+    all-reduces are issued in the same order on every rank, from one thread.
+
+    ``watchdog``: when :func:`~gpunet.distributed.init` sets one, every collective is noted with
+    it while it runs, so that a rank that never arrives ends the job (``watchdog.py``)."""
 
     name = "mpi"
+    watchdog = None
 
     def __init__(self, comm=None, asynchronous: str = "thread"):
         from mpi4py import MPI  # noqa: PLC0415 - optional dependency, imported only under a launcher
@@ -152,6 +183,11 @@ class MPICommunicator(Communicator):
 
         return host, copy_back
 
+    def _begin(self, operation: str, payload=None, through: str | None = None):
+        """The watchdog's number for a collective that starts now (None without a watchdog)."""
+        return None if self.watchdog is None else self.watchdog.begin(operation, payload, through)
+
+    @_watched
     def allreduce(self, array) -> None:
         host, copy_back = self._staged(array)
         self.comm.Allreduce(self.MPI.IN_PLACE, host, op=self.MPI.SUM)
@@ -160,14 +196,16 @@ class MPICommunicator(Communicator):
 
     def allreduce_async(self, array) -> Pending:
         host, copy_back = self._staged(array)  # copied now, on the caller's thread and stream
+        number = self._begin("allreduce_async", array)
+        watch = None if number is None else (self.watchdog, number)  # open until waited for
         if self.asynchronous == "thread":
             if self._pool is None:
                 from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpunet-allreduce")
             future = self._pool.submit(self.comm.Allreduce, self.MPI.IN_PLACE, host, op=self.MPI.SUM)
-            return Pending(future=future, finish=copy_back)
-        pending = Pending(self.comm.Iallreduce(self.MPI.IN_PLACE, host, op=self.MPI.SUM), copy_back)
+            return Pending(future=future, finish=copy_back, watch=watch)
+        pending = Pending(self.comm.Iallreduce(self.MPI.IN_PLACE, host, op=self.MPI.SUM), copy_back, watch=watch)
         self._pending = [p for p in self._pending if p.request is not None]
         self._pending.append(pending)
         return pending
@@ -177,18 +215,22 @@ class MPICommunicator(Communicator):
             if pending.request is not None:
                 pending.test()
 
+    @_watched
     def broadcast(self, array, root: int = 0) -> None:
         host, copy_back = self._staged(array)
         self.comm.Bcast(host, root=root)
         if copy_back is not None:
             copy_back()
 
+    @_watched
     def broadcast_object(self, obj, root: int = 0):
         return self.comm.bcast(obj, root=root)
 
+    @_watched
     def allgather_object(self, obj) -> list:
         return self.comm.allgather(obj)
 
+    @_watched
     def barrier(self) -> None:
         self.comm.Barrier()
 

@@ -5,7 +5,8 @@ escapes ``fit`` in any rank (or reaches the top of the script: ``sys.excepthook`
 the rank's number and ends the whole job through ``MPI_Abort``, with a non-zero exit status. A
 rank killed by a signal is the launcher's to handle: ``mpirun`` ends the others when one dies.
 Errors that every rank raises at the same point (:class:`RankMismatchError`, the agreement check
-before training) are raised normally: no rank is left waiting.
+before training) are raised normally: no rank is left waiting. A rank that stalls without failing
+is the collective watchdog's (``watchdog.py``), which ends the job the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import contextlib
 import sys
 import traceback
 
-__all__ = ["RankMismatchError", "abort_on_failure", "install_excepthook", "restore_excepthook"]
+__all__ = ["RankMismatchError", "abort_on_failure", "abort_with_message", "install_excepthook", "restore_excepthook"]
 
 
 class RankMismatchError(ValueError):
@@ -22,13 +23,18 @@ class RankMismatchError(ValueError):
     raised by every rank, before training."""
 
 
+def abort_with_message(communicator, text: str) -> None:
+    """Print ``text`` on this rank's standard error, then end every rank (exit status 1)."""
+    sys.stderr.write(text)
+    sys.stderr.flush()
+    communicator.abort(1)
+
+
 def report_and_abort(communicator, kind, value, tb) -> None:
     """Print the failure with the rank's number, then end every rank (exit status 1)."""
     text = "".join(traceback.format_exception(kind, value, tb))
-    sys.stderr.write(f"gpunet.distributed: rank {communicator.rank} of {communicator.size} failed, "
-                     f"ending every rank:\n{text}")
-    sys.stderr.flush()
-    communicator.abort(1)
+    abort_with_message(communicator, f"gpunet.distributed: rank {communicator.rank} of {communicator.size} failed, "
+                                     f"ending every rank:\n{text}")
 
 
 @contextlib.contextmanager

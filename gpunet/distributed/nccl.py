@@ -7,7 +7,8 @@ device to device (NVLink, PCIe, InfiniBand). A non-blocking all-reduce runs on a
 after the compute stream has produced the bucket, and the compute stream waits for it before the
 update reads it, so communication overlaps the rest of the backward pass. An array that is not
 C-contiguous travels as a contiguous copy, copied back afterwards. Small Python objects (states,
-checks) and NumPy arrays still go through MPI.
+checks) and NumPy arrays still go through MPI. For the collective watchdog (``watchdog.py``) an NCCL
+collective stays open until the event recorded after it on its stream has completed.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class NCCLCommunicator(MPICommunicator):
         self.cupy = backend._import_cupy()
         unique_id = nccl.get_unique_id() if self.rank == 0 else None
         unique_id = self.comm.bcast(unique_id, root=0)
-        device = self.cupy.cuda.Device().id
+        self.device = device = self.cupy.cuda.Device().id
         try:
             self.device_comm = nccl.NcclCommunicator(self.size, unique_id, self.rank)
         except Exception as error:  # noqa: BLE001 - NcclError, or CUDA's own
@@ -76,14 +77,25 @@ class NCCLCommunicator(MPICommunicator):
         else a contiguous copy (made on the current stream) whose result goes back into it."""
         return array if array.flags.c_contiguous else self.cupy.ascontiguousarray(array)
 
+    def _ends_with(self, number, event) -> None:
+        """Collective ``number`` (None: no watchdog) is complete once ``event`` is."""
+        if number is not None:
+            self.watchdog.end_when(number, lambda: self._done(event))
+
+    def _done(self, event) -> bool:
+        with self.cupy.cuda.Device(self.device):  # the monitor thread asks too
+            return bool(event.done)
+
     def allreduce(self, array) -> None:
         if self._on_host(array):
             super().allreduce(array)
             return
         buffer = self._contiguous(array)
         stream = self.cupy.cuda.get_current_stream()
+        number = self._begin("allreduce", array, "NCCL")
         self.device_comm.allReduce(buffer.data.ptr, buffer.data.ptr, buffer.size, self._type(buffer),
                                    self.nccl.NCCL_SUM, stream.ptr)
+        self._ends_with(number, None if number is None else stream.record())
         if buffer is not array:
             array[...] = buffer
 
@@ -93,9 +105,11 @@ class NCCLCommunicator(MPICommunicator):
         buffer = self._contiguous(array)
         compute = self.cupy.cuda.get_current_stream()
         self.stream.wait_event(compute.record())  # the bucket is written before NCCL reads it
+        number = self._begin("allreduce_async", array, "NCCL")
         self.device_comm.allReduce(buffer.data.ptr, buffer.data.ptr, buffer.size, self._type(buffer),
                                    self.nccl.NCCL_SUM, self.stream.ptr)
         done = self.stream.record()
+        self._ends_with(number, done)
 
         def finish():  # the update waits on the GPU, not the host
             compute.wait_event(done)
@@ -111,6 +125,8 @@ class NCCLCommunicator(MPICommunicator):
             return
         buffer = self._contiguous(array)
         stream = self.cupy.cuda.get_current_stream()
+        number = self._begin("broadcast", array, "NCCL")
         self.device_comm.bcast(buffer.data.ptr, buffer.size, self._type(buffer), root, stream.ptr)
+        self._ends_with(number, None if number is None else stream.record())
         if buffer is not array:
             array[...] = buffer

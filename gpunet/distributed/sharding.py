@@ -41,13 +41,18 @@ class ShardedBatches:
     In-memory arrays gather only this rank's rows. Other sources produce the whole global batch
     and the slice is taken from it (every rank reads the stream). With ``skip_empty`` (dev
     evaluation) a rank whose slice is empty skips that batch; in training every rank takes every
-    step, an empty slice included, so that the collectives of each step pair up."""
+    step, an empty slice included, so that the collectives of each step pair up.
+
+    ``position`` counts the batches handed out by the current (or last) pass and ``active`` says
+    whether a pass is under way: where this rank stands, for the collective watchdog's message."""
 
     def __init__(self, batches, rank: int, world: int, skip_empty: bool = False):
         self.batches = batches
         self.rank, self.world = rank, world
         self.skip_empty = skip_empty
         self._buffers = None
+        self.position = 0
+        self.active = False
 
     def __getattr__(self, name):  # steps, shuffled_order, close, resumes_exactly... are the source's
         return getattr(self.batches, name)
@@ -61,10 +66,15 @@ class ShardedBatches:
             parts = self._gather(source, order)
         else:
             parts = self._slice(source.iterate(order))
-        for xb, yb in parts:
-            if self.skip_empty and xb.shape[0] == 0:
-                continue
-            yield xb, yb
+        self.position, self.active = 0, True
+        try:
+            for xb, yb in parts:
+                if self.skip_empty and xb.shape[0] == 0:
+                    continue
+                self.position += 1
+                yield xb, yb
+        finally:
+            self.active = False
 
     def _slice(self, batches):
         for xb, yb in batches:

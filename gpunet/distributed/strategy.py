@@ -16,6 +16,7 @@ single process would make on the whole batch. Around that, what keeps the ranks 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 
@@ -31,6 +32,7 @@ from .step import DataParallelStep
 __all__ = ["DataParallel"]
 
 _BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end")
+_STARTING = "the start of fit (checking that the ranks agree, then taking rank 0's starting point)"
 
 
 def _digest(value) -> str:
@@ -55,6 +57,8 @@ class DataParallel(Strategy):
         self.bucket_bytes = bucket_bytes
         self.overlap = bool(overlap)
         self.last_step = None  # the last step wrapped, for the benchmarks' timings
+        self._loop = None  # the fit under way, for where()
+        self._phase = None  # what the strategy's own collectives are doing, for where()
 
     # -- the train step -------------------------------------------------------------------------
     def wrap(self, step):
@@ -67,28 +71,70 @@ class DataParallel(Strategy):
         return ShardedBatches(batches, self.rank, self.world_size, skip_empty=evaluation)
 
     def reduce_metrics(self, metrics) -> list:
-        return reduce_metrics(self.communicator, metrics)
+        with self._doing("a report, summing the loss and metrics over the ranks"):
+            return reduce_metrics(self.communicator, metrics)
 
     def any(self, flag: bool) -> bool:
-        return bool(self.communicator.allreduce_values([1.0 if flag else 0.0])[0] > 0)
+        with self._doing("agreeing on stop_training"):
+            return bool(self.communicator.allreduce_values([1.0 if flag else 0.0])[0] > 0)
 
     def agrees_per_batch(self, callbacks) -> bool:
         return any(_overrides(cb, hook) for cb in callbacks if not cb.main_process_only for hook in _BATCH_HOOKS)
 
+    @contextlib.contextmanager
     def guard(self):
-        return abort_on_failure(self.communicator)
+        try:
+            with abort_on_failure(self.communicator):
+                yield
+        except KeyboardInterrupt:  # the step's all-reduces under way will never be waited for
+            watchdog = getattr(self.communicator, "watchdog", None)
+            if watchdog is not None:
+                watchdog.forget()
+            raise
+        finally:
+            self._loop = self._phase = None
+
+    # -- where this rank stands (the collective watchdog's message) ---------------------------
+    @contextlib.contextmanager
+    def _doing(self, phase: str):
+        self._phase = phase
+        try:
+            yield
+        finally:
+            self._phase = None
+
+    def where(self) -> str:
+        """This rank's place: in fit, the epoch and step (and what the strategy is doing), else
+        "outside fit". Read by the watchdog's thread, only when a collective is late."""
+        loop, phase = self._loop, self._phase
+        if loop is None:
+            return "outside fit"
+        if phase is _STARTING:
+            return phase
+        train = loop.train
+        steps = f" of {loop.steps}" if loop.steps else ""
+        text = f"epoch {loop.state.epoch + 1}, step {getattr(train, 'position', '?')}{steps}"
+        if loop.dev is not None and getattr(loop.dev, "active", False):
+            text += f", dev evaluation batch {loop.dev.position}"
+        return text if phase is None else f"{text}, {phase}"
 
     def average_non_trainable(self, model) -> None:
         """Average the state that training updates without gradients (BatchNormalization's moving
         statistics, which each rank updates from its own slice) over the ranks: the weights a
         trainable layer created non-trainable. A frozen layer's weights do not change, and are
         left as they are (an average of equal values may still move their last bit)."""
-        for weight in [w for layer in model.layers if layer.trainable for w in layer._non_trainable_variables]:
-            if weight.data.dtype.kind == "f":
-                self.communicator.allreduce(weight.data)
-                weight.data /= self.world_size
+        with self._doing("a report, averaging the moving statistics over the ranks"):
+            for weight in [w for layer in model.layers if layer.trainable for w in layer._non_trainable_variables]:
+                if weight.data.dtype.kind == "f":
+                    self.communicator.allreduce(weight.data)
+                    weight.data /= self.world_size
 
     def start(self, loop, initial_epoch: int, resume):
+        self._loop = loop
+        with self._doing(_STARTING):
+            return self._start(loop, initial_epoch, resume)
+
+    def _start(self, loop, initial_epoch: int, resume):
         model = loop.model
         if model.overrides_train_step():
             raise RankMismatchError(
@@ -120,16 +166,18 @@ class DataParallel(Strategy):
         model = loop.model
         train = loop.train
         dev = loop.dev
+        samples = getattr(getattr(train, "batches", None), "samples", None)
         parts = {
             "model configuration": model.get_config(),
             "weight shapes": [(w.name, tuple(w.shape), str(w.data.dtype)) for w in model.weights],
             "optimizer": _config(model.optimizer),
             "loss and metrics": [_config(model.loss), *[_config(m) for m in model.metrics]],
-            "fit arguments": {"epochs": loop.epochs, "steps": loop.steps, "shuffle": loop.shuffle,
+            "fit arguments": {"epochs": loop.epochs, "shuffle": loop.shuffle,
                               "validations_per_epoch": loop.evaluations, "has_dev": loop.has_dev,
-                              "batch_size": getattr(getattr(train, "batches", None), "batch_size", None),
-                              "samples": getattr(getattr(train, "batches", None), "samples", None),
-                              "dev_samples": getattr(getattr(dev, "batches", None), "samples", None)},
+                              "batch_size": getattr(getattr(train, "batches", None), "batch_size", None)},
+            # arrays: their sizes (the steps follow from them and the batch size); streams: their steps
+            "data length": {"samples": samples, "steps": loop.steps if samples is None else None,
+                            "dev_samples": getattr(getattr(dev, "batches", None), "samples", None)},
             "callbacks": [type(cb).__name__ for cb in loop.user_callbacks if not cb.main_process_only],
             "backend": [backend.name(), str(backend.floatx())],
         }

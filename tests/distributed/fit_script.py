@@ -11,14 +11,16 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import signal
 import sys
+import time
 
 import numpy as np
 
 import gpunet
 from gpunet import backend, distributed
-from gpunet.callbacks import EarlyStopping, LambdaCallback, ModelCheckpoint, ReduceLROnPlateau
+from gpunet.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint, ReduceLROnPlateau
 from gpunet.layers import Dense, Dropout, Input
 
 
@@ -44,6 +46,37 @@ def build(args):
     return model
 
 
+class Stall(Callback):
+    """On --fault-rank at global step --sleep-at: sleep in the hook --sleep-in (Python's lock free,
+    the rank's watchdog thread can answer), or at --hang-at: a regular expression that backtracks
+    for ever without letting any other thread of the process run."""
+
+    def __init__(self, args, rank):
+        super().__init__()
+        self.args, self.rank, self.step = args, rank, 0
+
+    def _stall(self):
+        if self.rank != self.args.fault_rank:
+            return
+        if self.step == self.args.sleep_at:
+            time.sleep(self.args.sleep_seconds)
+        if self.step == self.args.hang_at:
+            re.match(r"(a|aa)+$", "a" * 200 + "b")
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.step += 1
+        if self.args.sleep_in == "on_train_batch_begin" or self.args.hang_at:
+            self._stall()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.args.sleep_in == "on_train_batch_end":
+            self._stall()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.args.sleep_in == "on_epoch_end":
+            self._stall()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -60,12 +93,23 @@ def main():
     parser.add_argument("--resume", help="load this checkpoint and continue from --initial-epoch")
     parser.add_argument("--raise-at", type=int, help="raise on --fault-rank at this global step")
     parser.add_argument("--kill-at", type=int, help="SIGKILL --fault-rank at this global step")
+    parser.add_argument("--sleep-at", type=int, help="--fault-rank sleeps --sleep-seconds at this global step")
+    parser.add_argument("--sleep-in", default="on_train_batch_begin",
+                        choices=("on_train_batch_begin", "on_train_batch_end", "on_epoch_end"))
+    parser.add_argument("--sleep-seconds", type=float, default=120.0)
+    parser.add_argument("--hang-at", type=int, help="--fault-rank hangs holding Python's lock at this global step")
     parser.add_argument("--fault-rank", type=int, default=1)
-    parser.add_argument("--mismatch", action="store_true", help="the last rank builds a wider model")
+    parser.add_argument("--mismatch", choices=("optimizer", "data", "timeout"),
+                        help="the last rank differs: a larger learning rate, more samples, another collective timeout")
+    parser.add_argument("--collective-timeout", type=float, help="init(collective_timeout=...); unset: 'auto'")
     parser.add_argument("--overlap", choices=("thread", "request"), help="all-reduce during the backward pass")
     args = parser.parse_args()
 
-    distributed.init(overlap=args.overlap is not None, asynchronous=args.overlap or "thread")
+    timeout = "auto" if args.collective_timeout is None else args.collective_timeout
+    if args.mismatch == "timeout" and distributed.rank() == distributed.world_size() - 1:
+        timeout = 1000.0
+    distributed.init(overlap=args.overlap is not None, asynchronous=args.overlap or "thread",
+                     collective_timeout=timeout)
     rank, world = distributed.rank(), distributed.world_size()
     backend.set_floatx(args.dtype)
     gpunet.utils.set_random_seed(1)
@@ -74,9 +118,11 @@ def main():
     if args.resume:
         model = gpunet.load_model(args.resume)
     else:
-        if args.mismatch and rank == world - 1:
+        if args.mismatch == "optimizer" and rank == world - 1:
             args.lr *= 2
         model = build(args)
+    if args.mismatch == "data" and rank == world - 1:
+        x, y = data(args.samples + 1)
 
     callbacks = []
     if args.dev:
@@ -95,6 +141,8 @@ def main():
 
     if args.raise_at or args.kill_at:
         callbacks.append(LambdaCallback(on_train_batch_end=on_batch_end))
+    if args.sleep_at or args.hang_at:
+        callbacks.append(Stall(args, rank))
     history = model.fit(x, y, batch_size=args.batch, epochs=args.epochs, initial_epoch=args.initial_epoch,
                         validation_data=(x_dev, y_dev) if args.dev else None, callbacks=callbacks, verbose=0)
 

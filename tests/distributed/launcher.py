@@ -42,12 +42,13 @@ def environment() -> dict:
     return env
 
 
-def run(args, ranks: int = 0, timeout: float = 60, script: str = FIT_SCRIPT) -> subprocess.CompletedProcess:
-    """``python script args`` alone (ranks=0) or under ``mpirun -n ranks``."""
+def run(args, ranks: int = 0, timeout: float = 60, script: str = FIT_SCRIPT, env=None) -> subprocess.CompletedProcess:
+    """``python script args`` alone (ranks=0) or under ``mpirun -n ranks`` (in ``env``, else :func:`environment`)."""
     command = [sys.executable, script, *map(str, args)]
     if ranks:
         command = [find_mpirun(), "-n", str(ranks), "--oversubscribe", *command]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=environment(), cwd=HERE)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                          env=environment() if env is None else env, cwd=HERE)
 
 
 def train(tmp_path, name: str, args, ranks: int = 0) -> dict:

@@ -87,7 +87,7 @@ def test_a_checkpoint_of_two_ranks_resumes_with_one_and_with_two(tmp_path):
 
 
 def test_ranks_started_differently_fail_before_training_with_a_clear_error(tmp_path):
-    result = run(["--out", tmp_path / "x.npz", "--mismatch"], ranks=2)
+    result = run(["--out", tmp_path / "x.npz", "--mismatch", "optimizer"], ranks=2)
     assert result.returncode != 0
     assert "rank 1 differs from rank 0 in: optimizer" in result.stderr
     assert not (tmp_path / "x.npz").exists()

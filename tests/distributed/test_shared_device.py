@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -166,3 +168,18 @@ def test_ranks_on_gpus_of_their_own_train_through_nccl_like_one_process(tmp_path
         assert float(np.max(np.abs(w - ref))) <= 1e-12 * max(float(np.max(np.abs(ref))), 1e-30)
     for key, values in one_history.items():
         np.testing.assert_allclose(two_history[key], values, rtol=1e-11, atol=1e-11, err_msg=key)
+
+
+def test_a_rank_that_stalls_under_nccl_ends_the_job_and_is_named(tmp_path):
+    # rank 1 sleeps 120 s before its 9th step; rank 0 waits inside NCCL's all-reduce of that step
+    start = time.monotonic()
+    result = emulated(["--out", tmp_path / "c", "--mode", "fit", "--distinct-devices", "--sleep-at", 9,
+                       "--collective-timeout", 2], ranks=2, timeout=90)
+    assert result.returncode != 0
+    assert time.monotonic() - start < 30
+    assert result.stderr.count("longer than the collective timeout of 2 s; ending every rank.") == 1, \
+        result.stderr[-3000:]
+    assert re.search(r"rank 0 of 2 has waited [\d.]+ s in the all-reduce of a gradient bucket \(allreduce_async #\d+, "
+                     r"372 float64, through NCCL\) at epoch 2, step 2 of 7,", result.stderr), result.stderr[-3000:]
+    assert "late: rank 1, which has not reached it: it is at epoch 2, step 2 of 7, outside any collective" \
+        in result.stderr

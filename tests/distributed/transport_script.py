@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import sys
+import time
 import types
 
 import numpy as np
@@ -86,7 +87,14 @@ def fit(args) -> dict:
     x, y = data(203)
     x_dev, y_dev = data(150, seed=8)
     model = build(types.SimpleNamespace(optimizer=args.optimizer, lr=args.lr, dropout=0.0))
-    history = model.fit(x, y, batch_size=32, epochs=args.epochs, validation_data=(x_dev, y_dev), verbose=0)
+    callbacks = []
+    if args.sleep_at is not None:  # rank 1 sleeps before that global step: rank 0 waits inside NCCL
+        steps = iter(range(1, 10**6))
+        callbacks.append(gpunet.callbacks.LambdaCallback(
+            on_train_batch_begin=lambda batch, logs: next(steps) == args.sleep_at and distributed.rank() == 1
+            and time.sleep(120)))
+    history = model.fit(x, y, batch_size=32, epochs=args.epochs, validation_data=(x_dev, y_dev), verbose=0,
+                        callbacks=callbacks)
     weights = model.get_weights()
     digests = distributed.communicator().allgather_object([hashlib.sha256(w.tobytes()).hexdigest() for w in weights])
     keep = {k: v for k, v in history.history.items() if k != "epoch_time"}
@@ -105,13 +113,16 @@ def main():
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--dtype", default="float64")
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--sleep-at", type=int, help="fit mode: rank 1 sleeps at the start of this global step")
+    parser.add_argument("--collective-timeout", type=float, help="init(collective_timeout=...); unset: 'auto'")
     args = parser.parse_args()
 
     if args.distinct_devices:
         pretend_distinct_devices(launched_rank())
     if args.fail_nccl_on is not None:
         fail_nccl_on(args.fail_nccl_on)
-    comm = distributed.init(asynchronous=args.asynchronous)
+    comm = distributed.init(asynchronous=args.asynchronous,
+                            collective_timeout="auto" if args.collective_timeout is None else args.collective_timeout)
     found = collectives(comm) if args.mode == "collectives" else fit(args)
     np.savez(f"{args.out}.{comm.rank}.npz", communicator=comm.name, world=comm.size, **found)
     return 0
