@@ -8,8 +8,13 @@ save the best checkpoint, and report the test accuracy of the best weights, once
 the batch size is the global batch, and only rank 0 prints and writes the checkpoint.
 
 Errors are one line on stderr, never a traceback: a bad argument, a missing model file (the same
-message for every command) or a file of the wrong kind exits with status 2, as argparse does; a
-missing data set or an unusable backend (``GPUNET_BACKEND=cupy`` without CuPy or a GPU) with 1.
+message for every command), a path that is not a regular file (a FIFO, ``/dev/zero``), a model
+description that is too large (over 4 MiB), nested too deeply or whose weights would take more
+than the load limit (``GPUNET_LOAD_LIMIT``, by default half the available memory), a fit setting
+the data cannot honour (a ``dev_size`` as large as the training set) or a file of the wrong kind
+exits with status 2, as argparse does; a missing data set, an unusable backend
+(``GPUNET_BACKEND=cupy`` without CuPy or a GPU) or a saved model file gpunet refuses (see
+docs/format.md, "Safety") with 1.
 """
 
 from __future__ import annotations
@@ -86,11 +91,18 @@ _ZIP_SIGNATURE = b"PK\x03\x04"
 
 
 def _check_model_path(parser, path) -> None:
-    """The one message, and exit status, for a model file that is not there (every command)."""
+    """The one message, and exit status, for a model file that is not there or not a regular
+    file (every command): a FIFO would block, ``/dev/zero`` never ends."""
+    from .saving.budget import check_source  # noqa: PLC0415
+
     if not os.path.exists(path):
         parser.error(f"model file {path!r} does not exist")
     if os.path.isdir(path):
         parser.error(f"model file {path!r} is a folder")
+    try:
+        check_source(path, "a model file")
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
 
 
 def _saved_kind(path) -> str | None:
@@ -108,15 +120,22 @@ def _saved_kind(path) -> str | None:
 
 
 def _read_spec(parser, path) -> dict:
+    """A model description: JSON of at most ``MAX_JSON_BYTES``, read no further than that."""
+    from .saving.budget import MAX_JSON_BYTES, parse_json  # noqa: PLC0415
+
     try:
-        with open(path, encoding="utf-8") as f:
-            spec = json.load(f)
+        with open(path, "rb") as f:
+            data = f.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
         parser.error(f"model file {path!r} does not exist")
     except IsADirectoryError:
         parser.error(f"model file {path!r} is a folder")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        parser.error(f"model file {path!r} is not valid JSON: {exc}")
+    except OSError as exc:
+        parser.error(f"model file {path!r} cannot be read: {exc.strerror or exc}")
+    try:
+        spec = parse_json(data, f"model file {path!r}")
+    except ValueError as exc:
+        parser.error(str(exc))
     if not isinstance(spec, dict):
         parser.error(f"model file {path!r} must hold a JSON object")
     return spec
@@ -166,7 +185,7 @@ def _train(parser, args) -> int:
         settings = fit_settings(training, f"{args.model}: training_config")
         seed = args.seed if args.seed is not None else settings.get("seed", 0)
         set_random_seed(seed)
-        model = model_from_config(spec)
+        model = model_from_config(spec, where=args.model)
         optimizer = None
         if args.optimizer is not None:
             optimizer = optimizers.get(args.optimizer)
@@ -193,7 +212,11 @@ def _train(parser, args) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     dev_size = settings.get("dev_size", 10000)
-    (x_train, y_train), (x_dev, y_dev) = split_dev(x_train, y_train, dev_size)
+    try:
+        (x_train, y_train), (x_dev, y_dev) = split_dev(x_train, y_train, dev_size)
+    except ValueError as exc:
+        parser.error(f"{args.model}: training_config.dev_size does not fit {args.dataset}'s {len(x_train)} training "
+                     f"images ({exc})")
 
     checkpoint = args.checkpoint or os.path.join("checkpoints", f"{os.path.splitext(os.path.basename(args.model))[0]}-best.h5")
     folder = os.path.dirname(os.path.abspath(checkpoint))
@@ -260,7 +283,7 @@ def _summary(parser, args) -> int:
     if args.model.endswith(".json"):
         spec = _read_spec(parser, args.model)
         try:
-            model = model_from_config(spec)
+            model = model_from_config(spec, where=args.model)
         except ValueError as exc:
             parser.error(str(exc))
         training = spec.get("training_config")

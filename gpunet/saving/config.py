@@ -4,14 +4,15 @@ A model file's architecture is JSON text, parsed with ``json`` (nothing is evalu
 unpickled). Its ``class_name`` must be a model class gpunet knows (``Sequential``, which
 registers itself here) or a subclass of it registered with ``register_serializable`` (named by
 its ``registered_name``); each layer is rebuilt by :func:`gpunet.layers.deserialize` under the
-same rule.
+same rule. Before any layer is built, the bytes its weights will take are counted and held to
+the load limit (:func:`gpunet.saving.budget.check_config`): a config of ``units: 10**9`` is
+refused in a line, not allocated.
 """
 
 from __future__ import annotations
 
-import json
-
 from ..lookup import Lookup, custom_object_scope
+from .budget import check_config, parse_json
 
 __all__ = ["register_model_class", "serialize_model", "model_from_config", "model_from_json"]
 
@@ -30,24 +31,33 @@ def serialize_model(model) -> dict:
     return _LOOKUP.serialize(model)
 
 
-def model_from_config(config):
-    """Rebuild a model from ``{"class_name": "Sequential", "config": {...}}``."""
+def model_from_config(config, load_limit=None, where: str = "the model config"):
+    """Rebuild a model from ``{"class_name": "Sequential", "config": {...}}``.
+
+    ``load_limit`` (a size such as ``"8G"``, a number of bytes, ``"auto"`` or ``"off"``; default
+    ``GPUNET_LOAD_LIMIT``, else half the available memory) bounds the bytes its weights may take;
+    a larger model is refused, naming ``where``, before any weight is allocated.
+    """
     if not isinstance(config, dict):
         raise ValueError(f"a model config must be an object with class_name and config, got {type(config).__name__}")
     if not isinstance(config.get("config"), dict):
         raise ValueError(f"the model config of {config.get('class_name')!r} needs a 'config' object")
-    return _LOOKUP.deserialize(config)
+    _LOOKUP.find(config.get("class_name"), config.get("registered_name"))
+    check_config(config, load_limit, where)
+    try:
+        return _LOOKUP.deserialize(config)
+    except MemoryError:
+        raise MemoryError(f"{where}: the model's weights do not fit in memory (lower load_limit or "
+                          "GPUNET_LOAD_LIMIT to refuse such models before allocating them)") from None
 
 
-def model_from_json(text, custom_objects=None):
-    """Rebuild a model from ``model.to_json()`` text (or a Keras Sequential's JSON)."""
+def model_from_json(text, custom_objects=None, load_limit=None):
+    """Rebuild a model from ``model.to_json()`` text (or a Keras Sequential's JSON);
+    ``load_limit`` as for :func:`model_from_config`."""
     if isinstance(text, bytes):
         text = text.decode("utf-8")
     if not isinstance(text, str):
         raise TypeError(f"model_from_json expects JSON text, got {type(text).__name__}")
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"model JSON is not valid JSON: {exc}") from None
+    config = parse_json(text, "model JSON")
     with custom_object_scope(custom_objects):
-        return model_from_config(config)
+        return model_from_config(config, load_limit=load_limit, where="model JSON")

@@ -20,6 +20,7 @@ import os
 
 from . import hdf5, keras_zip
 from .atomic import check_folder, check_target
+from .budget import check_source
 from .keras_weights import is_keras3_layout, load_weights_from, write_weights
 
 __all__ = ["check_save_path", "save_model", "save_weights", "load_model", "load_weights"]
@@ -74,24 +75,36 @@ def save_weights(model, filepath) -> None:
         hdf5.save_weights(model, path)
 
 
-def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002 - Keras's argument name
-    """Rebuild a model from a ``.keras`` archive or an ``.h5`` file (by their contents)."""
+def _source(filepath) -> str:
+    """The path of a file to load, checked to be a regular file before anything opens it."""
     path = _path(filepath)
-    if path.endswith(_KERAS) or keras_zip.is_zip_file(path):
-        return keras_zip.load_model(path, custom_objects=custom_objects, compile=compile)
-    return hdf5.load_model(path, custom_objects=custom_objects, compile=compile)
+    check_source(path, "a model file")
+    return path
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True, load_limit=None):  # noqa: A002 - Keras's name
+    """Rebuild a model from a ``.keras`` archive or an ``.h5`` file (by their contents).
+
+    ``load_limit`` bounds the bytes the model's weights may take: a size (``"8G"``, ``"512MiB"``,
+    a number of bytes), ``"auto"`` (half the memory available now) or ``"off"``; by default
+    ``GPUNET_LOAD_LIMIT``, else ``"auto"``. A larger model is refused before it is allocated.
+    """
+    path = _source(filepath)
+    reader = keras_zip if path.endswith(_KERAS) or keras_zip.is_zip_file(path) else hdf5
+    return reader.load_model(path, custom_objects=custom_objects, compile=compile, load_limit=load_limit)
 
 
 def load_weights(model, filepath) -> None:
     """Read weights from a ``.keras`` archive, a ``.weights.h5`` file or a legacy ``.h5`` file
     (by their contents) into a model of the same architecture; every shape is checked before
     any weight is assigned."""
-    path = _path(filepath)
+    path = _source(filepath)
     if path.endswith(_KERAS) or keras_zip.is_zip_file(path):
         keras_zip.load_weights(model, path)
         return
-    with hdf5._Damaged(path), hdf5._open(path) as f:
+    with hdf5.open_for(model, path) as f:  # walked and budgeted before any look inside
         if is_keras3_layout(f):
             load_weights_from(model, f, path)
             return
-    hdf5.load_weights(model, path)
+        values = hdf5.read_weights(f, model, path)
+    model.set_weights(values)

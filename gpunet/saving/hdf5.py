@@ -23,11 +23,15 @@ Files of format 1 (gpunet 0.1: ``/gpunet/optimizer`` and ``/gpunet/training_stat
 
 Reading never unpickles and never evaluates anything: attributes are decoded as text and parsed
 with ``json``, layer classes come from gpunet's own and registered ones, datasets must be numeric
-and their shapes are checked against the architecture before a byte of data is read.
+and their shapes are checked against the architecture before a byte of data is read. Before
+anything else, the file is walked once and held to the model's budget
+(:mod:`gpunet.saving.budget`): no link, external or virtual dataset, cycle, or more declared data
+than the model needs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -38,12 +42,14 @@ from ..version import __version__
 from ..callbacks.base import callback_keys
 from ..lookup import custom_object_scope
 from .atomic import atomic_write
+from .budget import LoadBudget, check_source, parse_json
 from .config import model_from_config
+from .h5walk import MAX_ATTRIBUTE_BYTES
 from .training_config import compile_from_config, training_config
 from .tree import fixed_text, read_dataset, read_tree, text, write_tree
 
 __all__ = ["save_model", "save_weights", "load_weights", "load_model", "restore_training",
-           "state_to_save", "write_state_group"]
+           "state_to_save", "write_state_group", "open_for", "read_weights", "read_state", "read_training_state"]
 
 FORMAT_VERSION = 2
 KERAS_VERSION = "3.0.0"  # the Keras file layout these files follow
@@ -66,12 +72,26 @@ def _text_list(value) -> list:
 
 
 def _json_attr(attrs, key, path):
+    """The JSON text of an attribute of a walked file (its size already checked), parsed."""
     if key not in attrs:
         return None
     try:
-        return json.loads(text(attrs[key]))
+        value = text(attrs[key])
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: attribute {key!r} is not valid JSON text ({exc})") from None
+    return parse_json(value, f"{path}: attribute {key!r}")
+
+
+def _root_json(f, key, path):
+    """The JSON text of a root attribute, read before the file is walked (the model it describes
+    sets the walk's budget): only a text attribute of at most ``MAX_ATTRIBUTE_BYTES``."""
+    h5py = _h5py()
+    if not h5py.h5a.exists(f.id, key.encode()):
+        return None
+    attribute = h5py.h5a.open(f.id, key.encode())
+    if attribute.get_type().get_class() != h5py.h5t.STRING or attribute.get_storage_size() > MAX_ATTRIBUTE_BYTES:
+        raise ValueError(f"{path}: attribute {key!r} must be JSON text of at most {MAX_ATTRIBUTE_BYTES} bytes")
+    return _json_attr(f.attrs, key, path)
 
 
 def _open(path, mode="r"):
@@ -80,10 +100,7 @@ def _open(path, mode="r"):
         raise TypeError(f"filepath must be a path, got {type(path).__name__}")
     path = os.fspath(path)
     if mode == "r":
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"no such model file: {path!r}")
-        if os.path.isdir(path):
-            raise IsADirectoryError(f"{path!r} is a folder, not an HDF5 model file")
+        check_source(path, "an HDF5 model file")
         if os.path.getsize(path) == 0:
             raise OSError(f"{path!r} is empty, not an HDF5 model file")
     try:
@@ -194,7 +211,7 @@ def _weights_group(f):
     return f["model_weights"] if "model_weights" in f else f
 
 
-def _read_weights(f, model, path) -> list:
+def read_weights(f, model, path) -> list:
     """Every weight of ``model`` read from the file and checked, in ``model.weights`` order
     (nothing assigned)."""
     h5py = _h5py()
@@ -247,22 +264,32 @@ class _Damaged:
         raise OSError(f"{self.path}: the file is damaged ({type(exc).__name__}: {exc})") from None
 
 
+@contextlib.contextmanager
+def open_for(model, filepath):
+    """The HDF5 file at ``filepath``, open, walked and held to ``model``'s budget; anything h5py
+    raises on a damaged file is an OSError naming it."""
+    path = os.fspath(filepath) if isinstance(filepath, (str, os.PathLike)) else filepath
+    with _Damaged(path), _open(path) as f:
+        if not model.built:
+            raise ValueError("build the model (an Input layer, or call it on data) before loading weights into it")
+        LoadBudget(model).inspect(f, path)
+        yield f
+
+
 def load_weights(model, filepath) -> None:
     """Read weights written by gpunet or Keras (``.h5``) into a model of the same architecture.
 
     Layers are matched in order, as Keras does; every shape is checked before any weight is
     assigned, so a mismatched file leaves the model unchanged.
     """
-    path = os.fspath(filepath) if isinstance(filepath, (str, os.PathLike)) else filepath
-    with _Damaged(path), _open(path) as f:
-        if not model.built:
-            raise ValueError("build the model (an Input layer, or call it on data) before loading weights into it")
-        values = _read_weights(f, model, path)
+    with open_for(model, filepath) as f:
+        values = read_weights(f, model, str(filepath))
     model.set_weights(values)
 
 
-def _read_v1_state(ours, path) -> dict:
-    """Format 1's groups (gpunet 0.1), as the state tree of format 2."""
+def _read_v1_state(ours, path, largest) -> dict:
+    """Format 1's groups (gpunet 0.1), as the state tree of format 2 (arrays of at most
+    ``largest`` elements)."""
     h5py = _h5py()
     state = {}
     group = ours.get("optimizer")
@@ -274,7 +301,7 @@ def _read_v1_state(ours, path) -> dict:
                 entry = {k: int(v) if k == "step" else float(v) for k, v in obj.attrs.items()}
                 for key, dataset in obj.items():
                     if isinstance(dataset, h5py.Dataset):
-                        entry[key] = read_dataset(dataset, None, f"optimizer slot {name}/{key}", path)
+                        entry[key] = read_dataset(dataset, None, f"optimizer slot {name}/{key}", path, largest)
                 slots[name] = entry
 
         if isinstance(group.get("slots"), h5py.Group):
@@ -293,7 +320,7 @@ def _read_v1_state(ours, path) -> dict:
         weights = {}
         if isinstance(group.get("best_weights"), h5py.Group):
             group["best_weights"].visititems(
-                lambda name, obj: weights.__setitem__(name, read_dataset(obj, None, f"best weight {name}", path))
+                lambda name, obj: weights.__setitem__(name, read_dataset(obj, None, f"best weight {name}", path, largest))
                 if isinstance(obj, h5py.Dataset) else None
             )
         best = dict(fit.get("best") or {})
@@ -313,8 +340,9 @@ def _format_version(f) -> int:
     return int(ours.attrs.get("format_version", 1)) if isinstance(ours, _h5py().Group) else 0
 
 
-def _read_state(f, path) -> dict:
-    """The training state stored in an open file ({} when there is none, e.g. Keras's files)."""
+def read_state(f, path, budget) -> dict:
+    """The training state stored in an open, walked file ({} when there is none, e.g. Keras's
+    files); arrays larger than ``budget`` allows are refused before they are read."""
     h5py = _h5py()
     version = _format_version(f)
     if version == 0:
@@ -323,38 +351,50 @@ def _read_state(f, path) -> dict:
     if version > FORMAT_VERSION:
         raise ValueError(f"{path}: written by a newer gpunet (file format {version}); this gpunet reads up to {FORMAT_VERSION}")
     if version == 1:
-        return _read_v1_state(ours, path)
+        return _read_v1_state(ours, path, budget.largest)
     group = ours.get("state")
-    return read_tree(group, path) if isinstance(group, h5py.Group) else {}
+    return read_tree(group, path, max_elements=budget.largest) if isinstance(group, h5py.Group) else {}
 
 
-def read_training_state(filepath) -> dict:
+def read_training_state(filepath, model=None) -> dict:
     """The training state a gpunet ``.h5`` file holds (optimizer, fit, random streams; ``{}`` for a
-    file without one, such as Keras's); OSError when the file cannot be read."""
+    file without one, such as Keras's); OSError when the file cannot be read. The file is held to
+    the budget (see :mod:`gpunet.saving.budget`) of ``model``, else of the model its
+    ``model_config`` describes (counted, not built), else to the load limit."""
     path = str(filepath)
     with _Damaged(path), _open(path) as f:
-        return _read_state(f, path)
+        if model is not None:
+            budget = LoadBudget(model)
+        else:
+            config = _root_json(f, "model_config", path)
+            budget = (LoadBudget.without_model() if config is None
+                      else LoadBudget.for_config(config, f"{path}: model_config"))
+        budget.inspect(f, path)
+        return read_state(f, path, budget)
 
 
-def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002 - Keras's argument name
+def load_model(filepath, custom_objects=None, compile: bool = True, load_limit=None):  # noqa: A002 - Keras's name
     """Rebuild a model from a gpunet or Keras ``.h5`` file.
 
     The model comes back compiled when the file has a training config (and ``compile`` is
     True), with the optimizer's state restored; a checkpoint written during fit also hands the
     model what an exact resumption needs (see ``fit``'s ``initial_epoch``). ``custom_objects``
-    (``{"Name": cls}``) names user classes not registered with ``register_serializable``.
+    (``{"Name": cls}``) names user classes not registered with ``register_serializable``;
+    ``load_limit`` bounds the bytes the model's weights may take (see :mod:`gpunet.saving.budget`).
     """
     path = os.fspath(filepath) if isinstance(filepath, (str, os.PathLike)) else filepath
     with _Damaged(path), _open(path) as f, custom_object_scope(custom_objects):
-        config = _json_attr(f.attrs, "model_config", path)
+        config = _root_json(f, "model_config", path)
         if config is None:
             raise ValueError(f"{path}: no model_config attribute; for a weights-only file build the model and call load_weights")
-        model = model_from_config(config)
+        model = model_from_config(config, load_limit=load_limit, where=f"{path}: model_config")
         if not model.built:
             raise ValueError(f"{path}: the architecture has no input shape, so its weights cannot be placed")
-        values = _read_weights(f, model, path)
+        budget = LoadBudget(model)
+        budget.inspect(f, path)
+        values = read_weights(f, model, path)
         train_config = _json_attr(f.attrs, "training_config", path) if compile else None
-        state = _read_state(f, path) if compile else {}
+        state = read_state(f, path, budget) if compile else {}
         model.set_weights(values)
         if train_config:
             # format 1 wrote gpunet's optimizer config in training_config; Keras and format 2 write Keras's

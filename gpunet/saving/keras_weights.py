@@ -13,8 +13,9 @@ A layer's ``<path>`` is not its name but its class in snake case, numbered withi
 as Keras numbers it: ``dense``, ``dense_1``, ``conv2d``, ``batch_normalization``... (two models
 whose layers carry other names still share a layout). Every layer has its group, weights or not.
 
-Reading refuses soft and external links, external and virtual datasets (a file that points
-elsewhere on the disk), non-numeric data, shapes that differ from the model's (checked before
+Reading starts with the walk every HDF5 reader makes (:class:`gpunet.saving.budget.LoadBudget`:
+no soft or external link, external or virtual dataset, cycle, or more declared data than the
+model needs), then refuses non-numeric data, shapes that differ from the model's (checked before
 any data is read) and NaN or infinite weights; nothing is assigned until everything was read.
 """
 
@@ -29,8 +30,8 @@ from .. import backend
 from .keras_optimizer import keras_optimizer_variables, optimizer_state_from_keras
 from .tree import fixed_text, read_dataset
 
-__all__ = ["layer_paths", "write_weights", "read_weights", "read_optimizer_variables", "check_links",
-           "is_keras3_layout", "restore_optimizer", "open_bytes", "weights_bytes", "load_weights_from"]
+__all__ = ["layer_paths", "write_weights", "read_weights", "read_optimizer_variables", "is_keras3_layout",
+           "restore_optimizer", "open_bytes", "weights_bytes", "load_weights_from"]
 
 
 def _h5py():
@@ -99,32 +100,12 @@ def weights_bytes(model, include_optimizer: bool = True, extra=None) -> bytes:
 # ----------------------------------------------------------------------------------------------
 # reading
 # ----------------------------------------------------------------------------------------------
-def open_bytes(data: bytes, where: str):
-    """An h5py file over ``data`` (read-only, in memory)."""
+def open_bytes(data, where: str):
+    """An h5py file over ``data`` (bytes or a binary file object, read-only, in memory)."""
     try:
-        return _h5py().File(io.BytesIO(data), "r")
+        return _h5py().File(data if hasattr(data, "read") else io.BytesIO(data), "r")
     except OSError as exc:
         raise ValueError(f"{where} is not a readable HDF5 file ({exc})") from None
-
-
-def check_links(f, where: str) -> None:
-    """Refuse anything in the file that reads outside it: soft and external links, external and
-    virtual datasets."""
-    h5py = _h5py()
-    pending = [f]
-    while pending:
-        group = pending.pop()
-        for name in group.keys():
-            link = group.get(name, getlink=True)
-            if not isinstance(link, h5py.HardLink):
-                raise ValueError(f"{where}: {group.name.rstrip('/')}/{name} is a {type(link).__name__}; "
-                                 "gpunet reads only plain groups and datasets")
-            item = group.get(name)
-            if isinstance(item, h5py.Group):
-                pending.append(item)
-            elif isinstance(item, h5py.Dataset):
-                if item.external or item.is_virtual:
-                    raise ValueError(f"{where}: dataset {item.name} keeps its data outside the file")
 
 
 def is_keras3_layout(f) -> bool:
@@ -185,8 +166,9 @@ def read_weights(f, model, where: str) -> list:
     return [values[id(p)] for p in model.weights]
 
 
-def read_optimizer_variables(f, where: str) -> list | None:
-    """The optimizer's variables (host arrays, in order), or None when the file has none."""
+def read_optimizer_variables(f, where: str, max_elements=None) -> list | None:
+    """The optimizer's variables (host arrays, in order), or None when the file has none; one of
+    more than ``max_elements`` (the model's largest weight) is refused before it is read."""
     h5py = _h5py()
     group = f.get("optimizer/vars")
     if group is None:
@@ -195,7 +177,7 @@ def read_optimizer_variables(f, where: str) -> list | None:
         raise ValueError(f"{where}: optimizer/vars is not a group")
     arrays = []
     for i, dataset in enumerate(_numbered(group, "optimizer/vars", where)):
-        value = read_dataset(dataset, None, f"optimizer variable {i}", where)
+        value = read_dataset(dataset, None, f"optimizer variable {i}", where, max_elements)
         if value.dtype.kind == "f" and not numpy.all(numpy.isfinite(value)):
             raise ValueError(f"{where}: optimizer variable {i} contains NaN or infinity")
         arrays.append(value)
@@ -217,12 +199,13 @@ def restore_optimizer(model, arrays, where: str, strict: bool = False):
 
 
 def load_weights_from(model, f, where: str) -> None:
-    """Read and check everything from the open file ``f``, then assign it."""
+    """Read and check everything from the open file ``f``, already walked and held to the
+    model's budget (``LoadBudget(model).inspect``), then assign it."""
     if not model.built:
         raise ValueError("build the model (an Input layer, or call it on data) before loading weights into it")
-    check_links(f, where)
     values = read_weights(f, model, where)
-    state = restore_optimizer(model, read_optimizer_variables(f, where), where)
+    largest = max((int(p.size) for p in model.weights), default=0)
+    state = restore_optimizer(model, read_optimizer_variables(f, where, largest), where)
     model.set_weights(values)
     if state is not None:
         model.optimizer.set_state(state)

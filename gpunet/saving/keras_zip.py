@@ -19,12 +19,19 @@ stored size beyond ``RATIO_FLOOR`` bytes. The sizes are checked again while the 
 never trusting the headers alone. Each problem is a ``ValueError`` naming the file. The
 configuration is parsed with ``json`` and rebuilt only from gpunet's own and registered classes;
 nothing in the archive is imported, evaluated or unpickled, and nothing is extracted to disk.
+
+Entries are read one at a time, each only once it is known to be needed and affordable:
+``config.json`` first; the model it describes is counted (and refused above the load limit)
+before it is built; ``model.weights.h5`` is read only when its declared size fits what a file
+for that model can hold (:class:`gpunet.saving.budget.LoadBudget`), then walked and held to the
+same budget as any HDF5 file. Other entries (``metadata.json``, assets) are never read.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import io
 import json
 import os
 import re
@@ -33,11 +40,12 @@ import zipfile
 from ..lookup import custom_object_scope
 from ..version import __version__
 from .atomic import atomic_write
+from .budget import MAX_JSON_BYTES, LoadBudget, check_source, parse_json
 from .config import model_from_config
-from .hdf5 import KERAS_VERSION, _read_state, restore_training, state_to_save, write_state_group
+from .hdf5 import KERAS_VERSION, read_state, restore_training, state_to_save, write_state_group
 from .keras_config import (keras_compile_config, keras_model_config, plain_dtypes, refuse_code,
                            training_config_from_keras)
-from .keras_weights import (check_links, load_weights_from, open_bytes, read_optimizer_variables, read_weights,
+from .keras_weights import (load_weights_from, open_bytes, read_optimizer_variables, read_weights,
                             restore_optimizer, weights_bytes)
 
 __all__ = ["save_model", "load_model", "load_weights", "is_zip_file", "read_archive",
@@ -49,7 +57,7 @@ WEIGHTS = "model.weights.h5"
 
 MAX_ENTRIES = 10_000
 MAX_ENTRY_BYTES = 1 << 34  # 16 GiB: the weights of a very large model
-MAX_CONFIG_BYTES = 64 << 20  # config.json and metadata.json
+MAX_CONFIG_BYTES = MAX_JSON_BYTES  # config.json and metadata.json: 4 MiB
 MAX_RATIO = 100  # uncompressed / stored, for entries larger than RATIO_FLOOR
 RATIO_FLOOR = 16 << 20
 _CHUNK = 1 << 20
@@ -114,7 +122,12 @@ def _check_size(name: str, size: int, stored: int, path: str, verb: str) -> None
 def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> bytes:
     """An entry's bytes, counted while they are read: never more than it declared, nor than
     the limits allow."""
-    chunks, total = [], 0
+    return _read_entry_into(archive, info, path).getvalue()
+
+
+def _read_entry_into(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> io.BytesIO:
+    """:func:`_read_entry` into a file object, holding the bytes once."""
+    buffer, total = io.BytesIO(), 0
     with archive.open(info, "r") as handle:
         while True:
             chunk = handle.read(_CHUNK)
@@ -125,29 +138,60 @@ def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> b
                 raise ValueError(f"{path}: entry {info.filename!r} expands beyond the {info.file_size} bytes it "
                                  "declares; refusing a possible zip bomb")
             _check_size(info.filename, total, info.compress_size, path, "expands to")
-            chunks.append(chunk)
-    return b"".join(chunks)
+            buffer.write(chunk)
+    buffer.seek(0)
+    return buffer
+
+
+class _Archive:
+    """An open ``.keras`` archive whose entries were all checked (see the module's docstring);
+    :meth:`read` reads one of them."""
+
+    def __init__(self, path: str):
+        check_source(path, "a .keras model file")
+        if not is_zip_file(path):
+            size = os.path.getsize(path)
+            raise ValueError(f"{path}: not a zip archive, so not a .keras model file"
+                             + (" (the file is empty)" if size == 0 else ""))
+        self.path = path
+        self.archive = self._zip(lambda: zipfile.ZipFile(path, "r"))
+        try:
+            self.entries = self._zip(lambda: _check_entries(self.archive, path))
+        except BaseException:
+            self.archive.close()
+            raise
+
+    def _zip(self, action):
+        """``action()``, with what the zip module raises on a damaged archive as a ValueError."""
+        try:
+            return action()
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"{self.path}: a damaged zip archive ({exc})") from None
+        except (EOFError, zipfile.LargeZipFile, NotImplementedError, RuntimeError) as exc:
+            raise ValueError(f"{self.path}: a damaged or unsupported zip archive ({type(exc).__name__}: {exc})") from None
+
+    def read(self, name: str, budget: LoadBudget | None = None) -> io.BytesIO | None:
+        """Entry ``name`` (None when the archive has none), refused before it is read when it
+        declares more than ``budget`` allows an HDF5 file for the model."""
+        info = self.entries.get(name)
+        if info is None:
+            return None
+        if budget is not None:
+            budget.check_entry(name, info.file_size, self.path)
+        return self._zip(lambda: _read_entry_into(self.archive, info, self.path))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.archive.close()
 
 
 def read_archive(path: str, names=(CONFIG, METADATA, WEIGHTS)) -> dict:
     """The entries ``names`` of the archive at ``path`` that it has ({name: bytes}), after
     checking every entry (see the module's docstring)."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such model file: {path!r}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path!r} is a folder, not a .keras model file")
-    if not is_zip_file(path):
-        size = os.path.getsize(path)
-        raise ValueError(f"{path}: not a zip archive, so not a .keras model file"
-                         + (" (the file is empty)" if size == 0 else ""))
-    try:
-        with zipfile.ZipFile(path, "r") as archive:
-            entries = _check_entries(archive, path)
-            return {name: _read_entry(archive, entries[name], path) for name in names if name in entries}
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f"{path}: a damaged zip archive ({exc})") from None
-    except (EOFError, zipfile.LargeZipFile, NotImplementedError, RuntimeError) as exc:
-        raise ValueError(f"{path}: a damaged or unsupported zip archive ({type(exc).__name__}: {exc})") from None
+    with _Archive(path) as archive:
+        return {name: archive.read(name).getvalue() for name in names if name in archive.entries}
 
 
 @contextlib.contextmanager
@@ -164,57 +208,54 @@ def _naming(path: str):
         except Exception:  # noqa: BLE001 - a subclass with another signature
             renamed = ValueError(f"{path}: {exc}")
         raise renamed from None
-    except OSError:
+    except (OSError, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - see the docstring
         raise ValueError(f"{path}: a damaged entry ({type(exc).__name__}: {exc})") from None
 
 
-def _json(data: bytes, name: str, path: str):
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"{path}: {name} is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise ValueError(f"{path}: {name} is nested too deeply") from None
-
-
-def _members(path: str, need_config: bool = True) -> tuple:
-    """(config, weights bytes) of the archive, checked."""
-    members = read_archive(path)
-    if need_config and CONFIG not in members:
+def _config(archive: _Archive, path: str) -> dict:
+    """``config.json``, parsed and checked for code; the weights entry must be there too."""
+    if CONFIG not in archive.entries:
         raise ValueError(f"{path}: the archive has no {CONFIG}, so it is not a .keras model file")
-    if WEIGHTS not in members:
+    _require_weights(archive, path)
+    config = parse_json(archive.read(CONFIG).getvalue(), f"{path}: {CONFIG}")
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: {CONFIG} must hold an object, got {type(config).__name__}")
+    refuse_code(config, f"{path}: {CONFIG}")
+    return config
+
+
+def _require_weights(archive: _Archive, path: str) -> None:
+    if WEIGHTS not in archive.entries:
         raise ValueError(f"{path}: the archive has no {WEIGHTS} (gpunet reads Keras's HDF5 weights only)")
-    config = _json(members[CONFIG], CONFIG, path) if need_config else None
-    if need_config:
-        if not isinstance(config, dict):
-            raise ValueError(f"{path}: {CONFIG} must hold an object, got {type(config).__name__}")
-        refuse_code(config, f"{path}: {CONFIG}")
-    return config, members[WEIGHTS]
 
 
 # ----------------------------------------------------------------------------------------------
 # loading
 # ----------------------------------------------------------------------------------------------
-def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002 - Keras's argument name
+def load_model(filepath, custom_objects=None, compile: bool = True, load_limit=None):  # noqa: A002 - Keras's name
     """Rebuild a model from a ``.keras`` archive written by gpunet or by Keras 3.
 
     Compiled from ``compile_config`` (when ``compile``); the optimizer gets gpunet's exact state
     when the archive has it, else Keras's optimizer variables where the optimizers match.
+    ``load_limit`` bounds the bytes the model's weights may take (see :mod:`gpunet.saving.budget`).
     """
     path = os.fspath(filepath)
-    config, data = _members(path)
     where = f"{path} ({WEIGHTS})"
+    with _Archive(path) as archive:
+        config = _config(archive, path)
+        with custom_object_scope(custom_objects), _naming(path):
+            model = model_from_config(plain_dtypes(config), load_limit=load_limit, where=f"{path}: {CONFIG}")
+            if not model.built:
+                raise ValueError(f"{path}: the architecture has no input shape, so its weights cannot be placed")
+            budget = LoadBudget(model)
+            with open_bytes(archive.read(WEIGHTS, budget), where) as f:
+                budget.inspect(f, where)
+                values = read_weights(f, model, where)
+                state = read_state(f, where, budget) if compile else {}
+                keras_variables = read_optimizer_variables(f, where, budget.largest) if compile else None
     with custom_object_scope(custom_objects), _naming(path):
-        model = model_from_config(plain_dtypes(config))
-        if not model.built:
-            raise ValueError(f"{path}: the architecture has no input shape, so its weights cannot be placed")
-        with open_bytes(data, where) as f:
-            check_links(f, where)
-            values = read_weights(f, model, where)
-            state = _read_state(f, where) if compile else {}
-            keras_variables = read_optimizer_variables(f, where) if compile else None
         compile_config = config.get("compile_config") if compile else None
         model.set_weights(values)
         if compile_config:
@@ -228,10 +269,16 @@ def load_weights(model, filepath) -> None:
     """``model.load_weights`` for a ``.keras`` archive: its weights, and its optimizer's variables
     when the model is compiled (as Keras does)."""
     path = os.fspath(filepath)
-    _, data = _members(path, need_config=False)
     where = f"{path} ({WEIGHTS})"
-    with _naming(path), open_bytes(data, where) as f:
-        load_weights_from(model, f, where)
+    with _Archive(path) as archive:
+        _require_weights(archive, path)
+        with _naming(path):
+            if not model.built:
+                raise ValueError("build the model (an Input layer, or call it on data) before loading weights into it")
+            budget = LoadBudget(model)
+            with open_bytes(archive.read(WEIGHTS, budget), where) as f:
+                budget.inspect(f, where)
+                load_weights_from(model, f, where)
 
 
 # ----------------------------------------------------------------------------------------------

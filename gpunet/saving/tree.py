@@ -7,7 +7,8 @@ stores a dict as a group, an array as a dataset and a JSON value as a fixed-leng
 (a parameter path such as ``"dense/kernel"`` stays one key, not two nested groups).
 
 Reading never unpickles or evaluates: attributes are parsed with ``json``, datasets must hold
-numbers and are size-checked before a byte of data is read.
+numbers and are size-checked before a byte of data is read (a file's arrays of state are read
+only when no larger than the model's largest weight, see :mod:`gpunet.saving.budget`).
 """
 
 from __future__ import annotations
@@ -66,8 +67,9 @@ def write_tree(group, tree: dict) -> None:
             group.attrs[name] = fixed_text(json.dumps(value, default=_json_default, allow_nan=True))
 
 
-def read_dataset(dataset, expected_shape, what: str, path: str):
-    """A numeric dataset's values, after checking its dtype and shape (before reading data)."""
+def read_dataset(dataset, expected_shape, what: str, path: str, max_elements=None):
+    """A numeric dataset's values, after checking its dtype, its shape and (for arrays of state,
+    which have no expected shape) that it holds at most ``max_elements`` (before reading data)."""
     import h5py  # noqa: PLC0415 - a required dependency, imported when files are used
 
     if not isinstance(dataset, h5py.Dataset):
@@ -78,6 +80,9 @@ def read_dataset(dataset, expected_shape, what: str, path: str):
         raise ValueError(f"{path}: {what} has shape {tuple(dataset.shape)}, the model expects {tuple(expected_shape)}")
     if dataset.size > MAX_ELEMENTS:
         raise ValueError(f"{path}: {what} declares {dataset.size} elements, more than gpunet will read")
+    if max_elements is not None and dataset.size > max_elements:
+        raise ValueError(f"{path}: {what} declares {dataset.size} elements, more than the largest weight of the "
+                         f"model ({max_elements}); refusing it before reading")
     return numpy.asarray(dataset[()])
 
 
@@ -88,8 +93,10 @@ def _parse(value, where: str, path: str):
         raise ValueError(f"{path}: {where} is not valid JSON text ({exc})") from None
 
 
-def read_tree(group, path: str, where: str = "") -> dict:
-    """The tree :func:`write_tree` stored under ``group``; ``path`` names the file in errors."""
+def read_tree(group, path: str, where: str = "", max_elements=None) -> dict:
+    """The tree :func:`write_tree` stored under ``group``; ``path`` names the file in errors.
+    Arrays of more than ``max_elements`` are refused before they are read. (Recursive: the file
+    was walked first, so its groups are at most :data:`gpunet.saving.h5walk.MAX_DEPTH` deep.)"""
     import h5py  # noqa: PLC0415
 
     tree = {}
@@ -97,7 +104,7 @@ def read_tree(group, path: str, where: str = "") -> dict:
         tree[unquote(name)] = _parse(value, f"state {where}{name}", path)
     for name, item in group.items():
         if isinstance(item, h5py.Group):
-            tree[unquote(name)] = read_tree(item, path, f"{where}{name}/")
+            tree[unquote(name)] = read_tree(item, path, f"{where}{name}/", max_elements)
         else:
-            tree[unquote(name)] = read_dataset(item, None, f"state {where}{name}", path)
+            tree[unquote(name)] = read_dataset(item, None, f"state {where}{name}", path, max_elements)
     return tree
