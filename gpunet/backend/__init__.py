@@ -10,6 +10,7 @@ when new arrays are made), and moves data between host and device only through
     products.py  every matrix product of a step (on the GPU through gpunet's cuBLAS handle)
     dtypes.py    the default floating-point dtype
     random.py    the seeded host and noise generators, and their states for checkpoints
+    memory.py    what the device can still hold, checked before a layer allocates its buffers
 
 GPU-only code (CUDA kernels beside their NumPy twins, the Philox stream, cuBLAS) is in
 :mod:`gpunet.gpu`, below this package.
@@ -22,6 +23,7 @@ from .device import (
     is_gpu_available, name, on_device_of, register_wrapper_type, to_device, to_host, use,
 )
 from .dtypes import float_dtype, floatx, set_floatx
+from .memory import WorkspaceError, available_bytes, check_workspace, memory_limit, set_memory_limit
 from .products import column_dots, constant_vector, matmul
 from .random import (
     get_rng_state, host_generator, noise_generator, noise_stream, set_noise_stream, set_rng_state, set_seed,
@@ -32,6 +34,7 @@ __all__ = [
     "use", "name", "array_module", "get_array_module", "is_device_array", "to_host", "to_device", "on_device_of",
     "capturing", "all_finite", "is_gpu_available", "register_wrapper_type", "cupy_module",
     "matmul", "column_dots", "constant_vector",
+    "WorkspaceError", "available_bytes", "check_workspace", "memory_limit", "set_memory_limit",
     "host_threads", "batch_chunks", "blas_chunks", "host_parallelism", "parallel",
     "floatx", "float_dtype", "set_floatx",
     "set_seed", "host_generator", "noise_generator", "get_rng_state", "set_rng_state", "set_noise_stream",

@@ -7,12 +7,18 @@ relu/sigmoid/tanh fused into the product as in ``Dense`` (:func:`gpunet.ops.conv
 
 from __future__ import annotations
 
+import weakref
+
+import numpy
+
 from .. import activations, ops
+from ..autograd import is_grad_enabled
+from ..backend import get_array_module, memory
 from ..ops import convolution as conv_ops
 from .base import check_positive_int, refuse_unsupported
 from .core import KernelLayer
 
-__all__ = ["Conv1D", "Conv2D", "standardize_tuple", "standardize_data_format"]
+__all__ = ["Conv1D", "Conv2D", "standardize_tuple", "standardize_data_format", "WorkspaceChecked"]
 
 _FUSED = {activations.relu: "relu", activations.sigmoid: "sigmoid", activations.tanh: "tanh"}
 
@@ -66,7 +72,57 @@ def output_shape(batch, spatial, channels, data_format):
     return (batch, *spatial, channels) if data_format == "channels_last" else (batch, channels, *spatial)
 
 
-class _Conv(KernelLayer):
+def channels_last_shape(input_shape, data_format) -> tuple:
+    """An input shape in the channels_last order the ops compute in."""
+    shape = tuple(input_shape)
+    return shape if data_format == "channels_last" else (shape[0], *shape[2:], shape[1])
+
+
+_FITS = weakref.WeakKeyDictionary()  # layer -> the (configuration, shape, ...) whose buffers were found to fit
+
+
+class WorkspaceChecked:
+    """Mixin of the layers whose op allocates buffers that grow with the batch and the input (a
+    convolution's gathered windows, padded copies, pooling's buffers): before the op runs,
+    :meth:`check_workspace` compares :meth:`workspace_bytes` with what the device can hold and
+    refuses the input with a :class:`~gpunet.backend.WorkspaceError` naming the layer, the batch
+    size and the bytes needed, instead of a bare ``MemoryError`` from inside NumPy or CuPy. Each
+    input shape is checked once (a set lookup after that)."""
+
+    def workspace_bytes(self, input_shape, itemsize: int, gradients: bool = True, host: bool = True,
+                        pool=None) -> int:
+        """About how many bytes the layer's op allocates for inputs of ``input_shape`` (batch
+        first, in the layer's data format) of ``itemsize`` bytes each, forward and, with
+        ``gradients``, backward; ``host`` False on a GPU. ``pool`` (convolutions only):
+        ``(pool_size, strides, padding)`` of a max pooling computed in the same op."""
+        raise NotImplementedError
+
+    def check_workspace(self, input_shape, itemsize: int, gradients: bool = True, xp=None, pool=None) -> None:
+        """Raise :class:`~gpunet.backend.WorkspaceError` when :meth:`workspace_bytes` for inputs
+        of ``input_shape`` exceeds what the device of array module ``xp`` (None: the host) can
+        hold (see :func:`gpunet.backend.check_workspace`)."""
+        shape = tuple(input_shape)
+        key = (self.graph_version, shape, itemsize, gradients, xp, pool)
+        fits = _FITS.get(self)
+        if fits is not None and key in fits:
+            return
+        host = xp is None or xp is numpy
+
+        def estimate(batch):
+            return self.workspace_bytes((batch, *shape[1:]), itemsize, gradients, host, pool)
+
+        what = f"{type(self).__name__} layer {self.name!r} on inputs of shape {shape[1:]}"
+        memory.check_workspace(estimate, shape[0], what, xp)
+        if fits is None or len(fits) > 64:  # a few shapes per layer in practice; never an unbounded set
+            fits = _FITS[self] = set()
+        fits.add(key)
+
+    def check_input(self, x, pool=None) -> None:
+        """:meth:`check_workspace` for the Tensor ``x`` about to go through the layer's op."""
+        self.check_workspace(x.shape, x.dtype.itemsize, is_grad_enabled(), get_array_module(x), pool)
+
+
+class _Conv(WorkspaceChecked, KernelLayer):
     """Shared by Conv1D and Conv2D (``rank`` spatial dimensions)."""
 
     rank = 2
@@ -114,7 +170,14 @@ class _Conv(KernelLayer):
         spatial, _ = spatial_and_channels(input_shape, self.rank, self.data_format, type(self).__name__)
         return output_shape(input_shape[0], self._spatial_out(spatial), self.filters, self.data_format)
 
+    def workspace_bytes(self, input_shape, itemsize, gradients=True, host=True, pool=None):
+        shape = channels_last_shape(input_shape, self.data_format)
+        return conv_ops.conv_workspace(shape, (*self.kernel_size, shape[-1], self.filters), itemsize, self.strides,
+                                       self.padding, self.dilation_rate, gradients, pool, host,
+                                       activation=self.activation is not activations.linear)
+
     def call(self, x, training=False):
+        self.check_input(x)
         fused = _FUSED.get(self.activation)
         y = conv_ops.conv(to_channels_last(x, self.data_format), self.kernel, self.bias, strides=self.strides,
                           padding=self.padding, dilation=self.dilation_rate, activation=fused)
@@ -130,6 +193,7 @@ class _Conv(KernelLayer):
     def call_product(self, x, pool=None):
         """The convolution without bias and activation, channels last (see :meth:`call_finish`);
         max-pooled in the same op when ``pool`` is ``(pool_size, strides, padding)``."""
+        self.check_input(x, pool)
         x = to_channels_last(x, self.data_format)
         if pool is None:
             return conv_ops.conv(x, self.kernel, None, strides=self.strides, padding=self.padding,

@@ -5,18 +5,19 @@ from __future__ import annotations
 from .. import ops
 from ..ops import convolution as conv_ops
 from .base import Layer
-from .convolutional import (_Conv, from_channels_last, output_shape, spatial_and_channels, standardize_data_format,
-                            standardize_tuple, to_channels_last)
+from .convolutional import (WorkspaceChecked, _Conv, channels_last_shape, from_channels_last, output_shape,
+                            spatial_and_channels, standardize_data_format, standardize_tuple, to_channels_last)
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D"]
 
 
-class _Pooling(Layer):
+class _Pooling(WorkspaceChecked, Layer):
     """Max or average over windows of ``pool_size`` moved by ``strides`` (default: ``pool_size``)."""
 
     rank = 2
     supports_recording = True
+    kind = "avg"
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -36,7 +37,12 @@ class _Pooling(Layer):
     def build(self, input_shape):
         self.compute_output_shape(input_shape)  # a pool that leaves no output is refused here
 
+    def workspace_bytes(self, input_shape, itemsize, gradients=True, host=True, pool=None):
+        return conv_ops.pool_workspace(channels_last_shape(input_shape, self.data_format), itemsize, self.pool_size,
+                                       self.strides, self.padding, gradients, self.kind)
+
     def call(self, x, training=False):
+        self.check_input(x)
         y = self.pool(to_channels_last(x, self.data_format), self.pool_size, strides=self.strides, padding=self.padding)
         return from_channels_last(y, self.data_format)
 
@@ -48,6 +54,7 @@ class _Pooling(Layer):
 class _MaxPooling(_Pooling):
     pool = staticmethod(conv_ops.max_pool)
     uses_host_threads = True
+    kind = "max"
 
     def takes_over(self, previous) -> bool:
         """After a convolution whose activation is non-decreasing (linear, relu, sigmoid, tanh),
@@ -60,8 +67,12 @@ class _MaxPooling(_Pooling):
             and previous.monotone() and previous.activity_regularizer is None
         )
 
+    def fused_pool(self) -> tuple:
+        """``(pool_size, strides, padding)``: the pooling a convolution computes in its own op (:meth:`call_fused`)."""
+        return self.pool_size, self.strides, self.padding
+
     def call_fused(self, previous, x, training=False):
-        return previous.call_finish(previous.call_product(x, pool=(self.pool_size, self.strides, self.padding)))
+        return previous.call_finish(previous.call_product(x, pool=self.fused_pool()))
 
 
 class MaxPooling2D(_MaxPooling):

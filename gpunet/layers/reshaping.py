@@ -7,7 +7,8 @@ import math
 from .. import ops
 from ..ops import convolution as conv_ops
 from .base import Layer
-from .convolutional import from_channels_last, spatial_and_channels, standardize_data_format, to_channels_last
+from .convolutional import (WorkspaceChecked, channels_last_shape, from_channels_last, spatial_and_channels,
+                            standardize_data_format, to_channels_last)
 
 __all__ = ["Reshape", "ZeroPadding1D", "ZeroPadding2D"]
 
@@ -73,7 +74,7 @@ def _pads(padding, rank: int) -> tuple:
     return tuple(pads)
 
 
-class _ZeroPadding(Layer):
+class _ZeroPadding(WorkspaceChecked, Layer):
     rank = 2
     supports_recording = True
 
@@ -87,7 +88,12 @@ class _ZeroPadding(Layer):
         padded = tuple(None if d is None else d + a + b for d, (a, b) in zip(spatial, self.padding))
         return (input_shape[0], *padded, channels) if self.data_format == "channels_last" else (input_shape[0], channels, *padded)
 
+    def workspace_bytes(self, input_shape, itemsize, gradients=True, host=True, pool=None):
+        return conv_ops.pad_workspace(channels_last_shape(input_shape, self.data_format), itemsize, self.padding,
+                                      gradients)
+
     def call(self, x, training=False):
+        self.check_input(x)
         return from_channels_last(conv_ops.pad(to_channels_last(x, self.data_format), self.padding), self.data_format)
 
     def get_config(self):

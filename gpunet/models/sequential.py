@@ -9,9 +9,12 @@ import json
 import numbers
 import re
 
-from .. import activations, regularizers
+import numpy
+
+from .. import activations, dtype_policies, regularizers
 from .. import layers as layers_module
 from ..autograd import Tensor, as_tensor
+from ..backend import memory
 from ..layers import Activation, Dense, InputLayer, Layer
 from ..layers.base import normalize_shape
 from ..saving import check_save_path, load_weights, read_training_state, save_model, save_weights
@@ -185,6 +188,64 @@ class Sequential(Trainer, Layer):
             i += 1
         self._activity_losses = activity
         return x
+
+    def _workspace_plan(self, input_shape, itemsize: int) -> list:
+        """``(layer, sample shape, itemsize, pool)`` for each layer that declares buffers
+        (``workspace_bytes``: convolutions, pooling, padding, nested models), with the shape of
+        its inputs for inputs of ``input_shape``, and the pooling computed in a convolution's own
+        op when the next layer takes it over (as :meth:`forward` does)."""
+        shape, layers, plan = tuple(input_shape), self._layers, []
+        fused = False  # whether layers[i] runs inside the op of layers[i - 1]
+        for i, layer in enumerate(layers):
+            following = layers[i + 1] if i + 1 < len(layers) else None
+            if hasattr(layer, "workspace_bytes") and not fused:
+                size = layer.input_dtype
+                size = size.itemsize if dtype_policies.is_low_precision(size) else itemsize
+                fused = following is not None and following.takes_over(layer)
+                pool = following.fused_pool() if fused and hasattr(following, "fused_pool") else None
+                plan.append((layer, shape[1:], size, pool))
+            else:
+                fused = False
+            shape = layer.compute_output_shape(shape)
+        return plan
+
+    @staticmethod
+    def _plan_bytes(plan, batch: int, gradients: bool, host: bool) -> list:
+        return [layer.workspace_bytes((batch, *shape), size, gradients, host, pool) for layer, shape, size, pool in plan]
+
+    def workspace_bytes(self, input_shape, itemsize: int, gradients: bool = True, host: bool = True, pool=None) -> int:
+        """About how many bytes the layers' buffers take for inputs of ``input_shape``: their sum
+        with ``gradients`` (a training step keeps each layer's until backward), else the largest."""
+        del pool  # a model is never computed inside a convolution's op
+        sizes = self._plan_bytes(self._workspace_plan(input_shape, itemsize), input_shape[0], gradients, host)
+        return sum(sizes) if gradients else max(sizes, default=0)
+
+    def check_workspace(self, input_shape, itemsize: int, gradients: bool = True, xp=None, pool=None) -> None:
+        """Refuse inputs of ``input_shape`` (batch first) for which the layers' buffers — a
+        convolution's gathered windows, padded copies, pooling's buffers — exceed what the device
+        of array module ``xp`` (None: the host) can hold, before any layer runs: a
+        :class:`~gpunet.backend.WorkspaceError` naming the layer with the largest share, the
+        batch size, the bytes needed and the largest batch that fits. fit's train step calls it
+        for every new batch shape, so that a batch refused for its size changes nothing, not even
+        BatchNormalization's moving statistics. (Each layer also checks its own buffers when it runs.)"""
+        del pool
+        plan = self._workspace_plan(input_shape, itemsize)
+        if not plan:
+            return
+        host = xp is None or xp is numpy
+        batch = input_shape[0]
+        sizes = self._plan_bytes(plan, batch, gradients, host)
+        largest, (layer, shape, _, _) = max(zip(sizes, plan), key=lambda pair: pair[0])
+        what = f"{type(layer).__name__} layer {layer.name!r} on inputs of shape {tuple(shape)}"
+        if gradients and len(plan) > 1:
+            what += (f" ({memory.format_bytes(largest)}) together with the other convolution, pooling and padding "
+                     f"layers of model {self.name!r} (a training step keeps their buffers until backward)")
+
+        def estimate(n):
+            sizes = self._plan_bytes(plan, n, gradients, host)
+            return sum(sizes) if gradients else max(sizes)
+
+        memory.check_workspace(estimate, batch, what, xp)
 
     def output_activation(self) -> str | None:
         """Name of the activation that ends the model (``"softmax"``, ``"sigmoid"``, ...), if any."""

@@ -19,6 +19,7 @@ half before; ``"causal"`` (1D convolutions only) ``(k - 1) * d`` zeros before.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import numbers
 from math import prod
@@ -26,10 +27,11 @@ from typing import NamedTuple
 
 from ..autograd import Function, Tensor
 from .array import autocast
-from ..backend import batch_chunks, blas_chunks, get_array_module, matmul, parallel
+from ..backend import batch_chunks, blas_chunks, get_array_module, host_threads, matmul, parallel
 from .math import FUSABLE_ACTIVATIONS, _normalize_axis, bias_activation
 
-__all__ = ["conv", "conv_max_pool", "conv_output_shape", "pad", "max_pool", "avg_pool", "pool_output_shape", "max"]
+__all__ = ["conv", "conv_max_pool", "conv_output_shape", "pad", "max_pool", "avg_pool", "pool_output_shape", "max",
+           "conv_workspace", "pool_workspace", "pad_workspace"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -479,6 +481,11 @@ def _max_index(xp, shape, positions):
     return xp.zeros(shape, xp.int8 if positions < 128 else xp.int32)
 
 
+def _index_itemsize(positions: int) -> int:
+    """The bytes of one entry of :func:`_max_index`'s array."""
+    return 1 if positions < 128 else 4
+
+
 def _max_into(reads, y, index=None) -> None:
     """``y`` = the maximum of the window positions' ``reads``, a running maximum; ``index`` (when
     given, zeros) = the position of the first maximum in window order."""
@@ -589,6 +596,89 @@ def avg_pool(x, pool_size, strides=None, padding="valid") -> Tensor:
     """Average pooling of ``x`` (N, *spatial, C), Keras's AveragePooling1D/2D: with "same" each
     window averages only its entries inside ``x``."""
     return _pool(AvgPool, x, pool_size, strides, padding)
+
+
+# ----------------------------------------------------------------------------------------------
+# workspace: the bytes an op allocates, from the shapes alone
+# ----------------------------------------------------------------------------------------------
+def _block_images(n: int, image_bytes: int, host: bool) -> int:
+    """How many images the blocks of a fused op hold at once: on the host one block per thread
+    (see :func:`_blocks`), on a GPU the whole batch."""
+    if not host:
+        return n
+    return min(n, host_threads() * builtins.max(1, _BLOCK_BYTES // builtins.max(1, image_bytes)))
+
+
+def _padded_bytes(shape, layout, itemsize) -> int:
+    """The bytes of ``shape`` padded as ``layout`` says (0 when nothing is padded: no copy)."""
+    if not any(b or a for _, b, a in layout):
+        return 0
+    return prod(_padded_shape(shape, layout)) * itemsize
+
+
+def conv_workspace(x_shape, kernel_shape, itemsize: int, strides=1, padding="valid", dilation=1, gradients=True,
+                   pool=None, host=True, activation=False) -> int:
+    """About how many bytes :func:`conv` (or :func:`conv_max_pool` with ``pool=(pool_size,
+    pool_strides, pool_padding)``) allocates for ``x`` of ``x_shape`` (N, *spatial, C_in) and a
+    kernel of ``kernel_shape``, forward and (``gradients``) backward: the padded input, the
+    gathered windows (all of them kept for the kernel's gradient, else a block per thread on the
+    host), the output (pooled: with the maxima's positions, and the product a block at a time),
+    and backward the input's gradient (padded), the output's, and with an ``activation`` the
+    gradient through it.
+
+    >>> conv_workspace((128, 28, 28, 1), (3, 3, 1, 32), 4) // 2**20   # MiB: 9 columns, 32 outputs per position
+    24
+    """
+    window = _Window.make(len(x_shape) - 2, kernel_shape[:-2], strides, dilation, padding, "kernel_size")
+    n, channels, filters = x_shape[0], x_shape[-1], kernel_shape[-1]
+    layout = window.layout(x_shape[1:-1])
+    outs = tuple(out for out, _, _ in layout)
+    positions = prod(outs)
+    columns = prod(window.size) * channels
+    images = _block_images(n, positions * (columns + filters) * itemsize, host)
+    gathered = (n if gradients else images) * positions * columns * itemsize
+    output = kept = n * positions * filters * itemsize
+    if pool is not None:  # the product a block at a time (padded for the pool), the pooled output and the maxima
+        pool_window = _pool_window(len(outs), *pool)
+        pool_layout = pool_window.layout(outs)
+        block = (images, *outs, filters)
+        output = n * prod(out for out, _, _ in pool_layout) * filters * itemsize
+        kept = output + (output // itemsize * _index_itemsize(prod(pool_window.size)) if gradients else 0)
+        kept += prod(block) * itemsize + _padded_bytes(block, pool_layout, itemsize)
+    total = _padded_bytes(x_shape, layout, itemsize) + gathered + kept
+    if gradients:
+        total += prod(_padded_shape(x_shape, layout)) * itemsize + output * (2 if activation else 1)
+    return total
+
+
+def pool_workspace(x_shape, itemsize: int, pool_size, strides=None, padding="valid", gradients=True,
+                   kind="max") -> int:
+    """About how many bytes :func:`max_pool` (``kind="max"``) or :func:`avg_pool` (``"avg"``)
+    allocates for ``x`` of ``x_shape``: the padded copy ("same"), the output, the maxima's
+    positions, and backward the input's gradient (padded) and the temporaries of routing the
+    output's gradient.
+
+    >>> pool_workspace((128, 26, 26, 32), 4, 2) // 2**20   # MiB
+    14
+    """
+    window = _pool_window(len(x_shape) - 2, pool_size, strides, padding)
+    layout = window.layout(x_shape[1:-1])
+    outputs = x_shape[0] * prod(out for out, _, _ in layout) * x_shape[-1]
+    total = _padded_bytes(x_shape, layout, itemsize) + outputs * itemsize
+    if gradients:
+        if kind == "max":
+            total += outputs * (_index_itemsize(prod(window.size)) + 1 + (itemsize if window.overlaps() else 0))
+        else:
+            total += outputs * itemsize
+        total += prod(_padded_shape(x_shape, layout)) * itemsize
+    return total
+
+
+def pad_workspace(x_shape, itemsize: int, pads, gradients=True) -> int:
+    """The bytes :func:`pad` allocates for ``x`` of ``x_shape``: the padded copy, and with
+    ``gradients`` the output's gradient (of which backward takes a view)."""
+    padded = prod((x_shape[0], *(n + b + a for n, (b, a) in zip(x_shape[1:-1], pads)), x_shape[-1])) * itemsize
+    return padded * (2 if gradients else 1)
 
 
 # ----------------------------------------------------------------------------------------------

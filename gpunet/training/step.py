@@ -85,6 +85,7 @@ class TrainStep:
         self.train_metrics = fresh_metrics(model.metrics)
         self.tape = None
         self.key = None
+        self.checked: set = set()  # the batch sizes whose buffers were found to fit (for the graph of self.key)
         self.params: list = []
         self._one = None
 
@@ -135,7 +136,11 @@ class TrainStep:
         """Forward, loss and backward on one batch; updates the running loss and metrics and
         returns one gradient array per parameter of :attr:`params` (``p.grad`` is set too)."""
         key = self.fingerprint(x, y)
-        if key != self.key:
+        fresh = key != self.key
+        if fresh or x.shape[0] not in self.checked:
+            self._check_workspace(x)  # before anything of this batch runs
+            self.checked = {x.shape[0]} if fresh else self.checked | {x.shape[0]}
+        if fresh:
             self.key = key
             record = self._plan()
         else:
@@ -151,6 +156,15 @@ class TrainStep:
         for metric in self.train_metrics:
             metric.update(out, y, self.logits)
         return grads
+
+    def _check_workspace(self, x) -> None:
+        """Refuse a batch whose buffers some layer cannot fit in memory before any layer runs
+        (``model.check_workspace``): a replayed tape calls no layer, and a layer that refused it
+        mid-forward would leave the layers before it (BatchNormalization's moving statistics)
+        updated by a batch that is then refused."""
+        check = getattr(self.model, "check_workspace", None)
+        if check is not None:
+            check(x.shape, x.dtype.itemsize, True, backend.get_array_module(x))
 
     def _eager(self, x, y, record: bool):
         inputs = (Tensor._result(x, None), Tensor._result(y, None))
