@@ -294,6 +294,23 @@ def input_kind(x) -> str:
     return "array"
 
 
+class _Unnumbered:
+    """``(None, batch)`` for each batch of a generator or an iterator; :meth:`close` closes it."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return None, next(self.source)
+
+    def close(self) -> None:
+        if hasattr(self.source, "close"):
+            self.source.close()
+
+
 class StreamBatches:
     """Batches a Python object produces, one pass (an epoch, an evaluation) per :meth:`iterate`.
 
@@ -301,8 +318,13 @@ class StreamBatches:
     ``continuing=True`` (fit with ``steps_per_epoch``) a pass picks up where the last one stopped,
     and a PyDataset or an iterable that runs out starts over; otherwise every pass starts from the
     beginning, except for a generator, which can only go on. ``convert(raw, i)`` checks a raw batch
-    and returns it as device arrays. A PyDataset's batch order is shuffled for every new run
-    through it with gpunet's seeded generator when ``shuffle`` is True.
+    and returns it as device arrays; ``i`` is the batch's index in a PyDataset (as its
+    ``__getitem__`` knows it), else its position in the pass. A PyDataset's batch order is shuffled
+    for every new run through it with gpunet's seeded generator when ``shuffle`` is True.
+
+    A batch is checked before it is yielded, so nothing is trained on a batch that is then
+    refused; the error says which batch it was: the PyDataset's item, and ``epoch`` (0-based, set
+    by fit; None outside fit) as fit's progress shows it (1-based).
     """
 
     def __init__(self, data, name: str, convert, steps=None, shuffle: bool = False, continuing: bool = False):
@@ -317,7 +339,8 @@ class StreamBatches:
         self.shuffle = shuffle and self.kind == "pydataset"
         self.continuing = continuing
         self.ran_out = False  # the last pass ended before `steps` batches
-        self._live = None  # the raw batches of the run in progress
+        self.epoch = None  # fit's epoch (0-based), for messages
+        self._live = None  # (PyDataset index or None, raw batch) of the run in progress
         self._at_start = False  # whether _live is at the beginning of a run
 
     @property
@@ -337,10 +360,11 @@ class StreamBatches:
         except StopIteration:
             raise ValueError(f"{self.name} yielded no batch: it must yield at least one") from None
         self._live, self._at_start = itertools.chain([first], source), True
-        return first
+        return first[1]
 
     def _restart(self):
-        """An iterator over a new run through the data."""
+        """An iterator of ``(index, raw batch)`` over a new run through the data (index None but
+        for a PyDataset)."""
         if self.kind == "pydataset":
             count = self.length
             if count is None:
@@ -349,10 +373,46 @@ class StreamBatches:
                 indices = backend.host_generator().permutation(count)
             else:
                 indices = range(count)
-            return ordered_batches(self.data, indices)
-        if self.kind == "iterator":
-            return self.data
-        return iter(self.data)
+            return self._items(indices)
+        return _Unnumbered(self.data if self.kind == "iterator" else iter(self.data))
+
+    def _items(self, indices):
+        """``(index, dataset[index])`` for each index in order, built ahead by the dataset's
+        workers; an error raised by its ``__getitem__`` is told which item it was building."""
+        ahead, indices = itertools.tee(indices)
+        batches = ordered_batches(self.data, ahead)
+        try:
+            for index in indices:
+                try:
+                    raw = next(batches)
+                except StopIteration:
+                    return
+                except Exception as exc:
+                    exc.add_note(f"raised by {type(self.data).__name__}.__getitem__({int(index)}) while reading "
+                                 f"{self.name} ({self._place(int(index))})")
+                    raise
+                yield int(index), raw
+        finally:
+            batches.close()
+
+    def _place(self, index) -> str:
+        """Where a batch lies, for messages: the PyDataset's item and the epoch, as known."""
+        place = [] if index is None else [f"PyDataset item {index}"]
+        place += [] if self.epoch is None else [f"epoch {self.epoch + 1}"]
+        return ", ".join(place)
+
+    def _checked(self, index, raw, position):
+        """``convert`` of a raw batch; a refusal says where the batch lies (:meth:`_place`)."""
+        try:
+            return self.convert(raw, position if index is None else index)
+        except (ValueError, TypeError) as exc:
+            place = self._place(index)
+            if not place:
+                raise
+            if type(exc) in (ValueError, TypeError):  # the checks' own errors: the place joins the message
+                raise type(exc)(f"{exc} ({place})").with_traceback(exc.__traceback__) from None
+            exc.add_note(f"in {self.name}: {place}")
+            raise
 
     def shuffled_order(self):
         """None: a stream orders its own batches (a PyDataset shuffles at each new run)."""
@@ -377,14 +437,14 @@ class StreamBatches:
             self._at_start = False
             while self.steps is None or taken < self.steps:
                 try:
-                    raw = next(self._live)
+                    index, raw = next(self._live)
                 except StopIteration:
                     self._live = None
                     if self.steps is None or self.kind == "iterator" or restarted:
                         break
                     self._live, restarted = self._restart(), True  # a run ended mid-pass: start another
                     continue
-                batch = self.convert(raw, taken)
+                batch = self._checked(index, raw, taken)
                 taken += 1
                 yield batch
         finally:

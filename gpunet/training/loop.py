@@ -114,6 +114,7 @@ class FitLoop:
 
         if not streaming:
             self.train = device_batches(model, x, y, batch_size)
+        self.streams = [self.train] if streaming else []  # told the epoch, for their messages
         self.train = strategy.shard(self.train)
         self.steps = self.train.steps  # None: until the data end
         if self.steps is not None:
@@ -122,6 +123,7 @@ class FitLoop:
         if dev_streaming:
             self._check_dev_generator(validation_data, validation_steps)
             self.dev = stream_batches(model, validation_data, "validation_data", validation_steps)
+            self.streams.append(self.dev)
         elif x_dev is not None:
             self.dev = device_batches(model, x_dev, y_dev, validation_batch_size)
         if self.dev is not None:
@@ -280,6 +282,8 @@ class FitLoop:
                     restore_callbacks()
                 for epoch in range(self.initial_epoch, self.epochs):
                     optimizer.epoch = epoch
+                    for stream in self.streams:
+                        stream.epoch = epoch
                     state.epoch, state.complete = epoch, False
                     callbacks.on_epoch_begin(epoch)
                     reset_running()
