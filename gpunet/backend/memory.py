@@ -120,35 +120,33 @@ def _field(text: str | None, key: str) -> int | None:
     return None if match is None else int(match.group(1))
 
 
-def _number(path: str) -> int | None:
+def _number(text: str | None) -> int | None:
     """The integer a cgroup file holds, or None (missing, or ``max``: no limit)."""
-    text = _read(path)
     if text is None or not text.strip().isdigit():
         return None
     return int(text.strip())
 
 
-def _cgroup_rooms() -> list:
+def _cgroup_rooms(read=_read) -> list:
     """The room left under each memory limit of this process's cgroups (v2, then v1), page cache
-    counted as free since the kernel reclaims it first."""
+    counted as free since the kernel reclaims it first; ``read(path)`` gives a file's text or None."""
     rooms = []
-    listing = _read("/proc/self/cgroup") or ""
-    for line in listing.splitlines():
+    for line in (read("/proc/self/cgroup") or "").splitlines():
         _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "", "")
-        if controllers == "":  # cgroup v2: every level from the process's group up has its own limit
+        if controllers == "" and line.count(":") >= 2:  # cgroup v2: each level up from the process's group
             folder = "/sys/fs/cgroup" + path.rstrip("/")
             while folder.startswith("/sys/fs/cgroup"):
-                limit, used = _number(folder + "/memory.max"), _number(folder + "/memory.current")
+                limit, used = _number(read(folder + "/memory.max")), _number(read(folder + "/memory.current"))
                 if limit is not None and used is not None:
-                    stat = _read(folder + "/memory.stat")
+                    stat = read(folder + "/memory.stat")
                     cache = (_field(stat, "file") or 0) - (_field(stat, "shmem") or 0)
                     rooms.append(limit - used + max(cache, 0))
                 folder = os.path.dirname(folder)
-        elif "memory" in controllers.split(","):  # cgroup v1
+        elif "memory" in controllers.split(","):  # cgroup v1: the process's group (its hierarchical limit)
             for folder in ("/sys/fs/cgroup/memory" + path.rstrip("/"), "/sys/fs/cgroup/memory"):
-                stat = _read(folder + "/memory.stat")
-                limit = _field(stat, "hierarchical_memory_limit") or _number(folder + "/memory.limit_in_bytes")
-                used = _number(folder + "/memory.usage_in_bytes")
+                stat = read(folder + "/memory.stat")
+                limit = _field(stat, "hierarchical_memory_limit") or _number(read(folder + "/memory.limit_in_bytes"))
+                used = _number(read(folder + "/memory.usage_in_bytes"))
                 if stat is not None and limit is not None and used is not None:
                     if limit < 1 << 60:  # the kernel's "no limit" is a number near 2**63
                         cache = (_field(stat, "total_cache") or 0) - (_field(stat, "total_shmem") or 0)

@@ -274,6 +274,30 @@ def test_the_gpu_bound_is_its_free_memory_and_its_pools_unused_blocks(monkeypatc
     assert memory.available_bytes(np) == memory._host_available()
 
 
+def test_the_host_bound_keeps_within_every_cgroup_limit_counting_page_cache_as_free():
+    gib = 1 << 30
+    v2 = {
+        "/proc/self/cgroup": "0::/job/step\n",
+        "/sys/fs/cgroup/job/step/memory.max": "max\n",  # no limit of its own
+        "/sys/fs/cgroup/job/step/memory.current": f"{gib}\n",
+        "/sys/fs/cgroup/job/memory.max": f"{8 * gib}\n",
+        "/sys/fs/cgroup/job/memory.current": f"{6 * gib}\n",
+        "/sys/fs/cgroup/job/memory.stat": f"anon {gib}\nfile {3 * gib}\nshmem {gib}\n",
+    }
+    assert memory._cgroup_rooms(v2.get) == [8 * gib - 6 * gib + 2 * gib]  # the job's limit; cache less shared memory
+    v1 = {
+        "/proc/self/cgroup": "4:memory:/docker/abc\n0::/\n",
+        "/sys/fs/cgroup/memory/docker/abc/memory.stat": f"cache {gib}\nhierarchical_memory_limit {4 * gib}\n"
+                                                         f"total_cache {gib}\ntotal_shmem 0\n",
+        "/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": "9223372036854771712\n",
+        "/sys/fs/cgroup/memory/docker/abc/memory.usage_in_bytes": f"{3 * gib}\n",
+    }
+    assert memory._cgroup_rooms(v1.get) == [4 * gib - 3 * gib + gib]
+    unlimited = {**v1, "/sys/fs/cgroup/memory/docker/abc/memory.stat": "total_cache 0\n"}
+    assert memory._cgroup_rooms(unlimited.get) == []  # the kernel's "no limit"
+    assert memory._cgroup_rooms({}.get) == []
+
+
 @pytest.mark.gpu
 def test_a_convolution_on_the_device_beyond_the_bound_is_refused_by_name(cp):
     x = cp.ones((64, 64, 64, 3), cp.float32)
