@@ -330,6 +330,16 @@ class Optimizer:
         return buf
 
     # -- state for checkpoints ------------------------------------------------------------------
+    def slot_problem(self):
+        """``None`` when every slot array holds finite values (one reduction on the device), else the
+        first slot that does not, as ``(weight name, slot name)``: such a state would turn every
+        weight to NaN at the next update, so it is never saved and never counted as a good one."""
+        arrays = [s[k] for s in self._slots.values() for k in self.slot_names]
+        if not arrays or backend.all_finite(arrays):
+            return None
+        return next((path, k) for path, s in self._slots.items() for k in self.slot_names
+                    if not backend.all_finite([s[k]]))
+
     def get_state(self) -> dict:
         """Everything needed to resume: the configuration, counters, learning rate, and each
         parameter's slots (host NumPy arrays), keyed by parameter path."""

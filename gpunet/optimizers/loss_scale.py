@@ -105,6 +105,9 @@ class LossScaleOptimizer(Optimizer):
     def schedule(self):
         return self.inner_optimizer.schedule
 
+    def slot_problem(self):
+        return self.inner_optimizer.slot_problem()
+
     @property
     def weight_decay(self):
         return self.inner_optimizer.weight_decay

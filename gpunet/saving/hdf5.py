@@ -179,6 +179,13 @@ def state_to_save(model, include_optimizer: bool) -> dict:
     if not model.built:
         raise ValueError("the model has no weights yet: build it (an Input layer, or call it on data) before saving")
     _check_finite(model)
+    optimizer = getattr(model, "optimizer", None)
+    if include_optimizer and optimizer is not None:
+        problem = optimizer.slot_problem()
+        if problem is not None:
+            raise ValueError(f"cannot save: the optimizer's {problem[1]!r} for weight {problem[0]!r} contains NaN or "
+                             "infinity (the next update would ruin every weight; save with include_optimizer=False "
+                             "to keep the weights)")
     state = model.get_state()
     if not include_optimizer:
         state.pop("optimizer", None)

@@ -307,13 +307,15 @@ class Trainer:
 
     def report_is_sound(self, logs) -> bool:
         """Whether a report may count as an improvement, be restored or be written: its losses
-        (``loss``, ``val_loss``) are finite and so are the model's weights. (A model whose weights
-        went NaN predicts one class everywhere: its accuracy can look fine while it is lost.)"""
+        (``loss``, ``val_loss``) are finite and so are the model's weights and its optimizer's
+        slots. (A model whose weights went NaN predicts one class everywhere: its accuracy can look
+        fine while it is lost; an infinite Adam moment ruins every weight at the next update.)"""
         for key in ("loss", "val_loss"):
             value = (logs or {}).get(key)
             if value is not None and not math.isfinite(float(value)):
                 return False
-        return self.weights_finite()
+        optimizer = getattr(self, "optimizer", None)
+        return self.weights_finite() and (optimizer is None or optimizer.slot_problem() is None)
 
     def restore_weights(self, weights, epoch: int, monitor: str | None = None, value: float | None = None,
                         by: str = "user") -> None:

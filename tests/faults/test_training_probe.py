@@ -397,3 +397,21 @@ def test_backup_and_restore_refuses_a_read_only_folder_before_creating_its_own(t
         assert same(m.get_weights(), before)
     finally:
         parent.chmod(stat.S_IRWXU)
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_a_non_finite_optimizer_slot_is_never_saved_nor_counted_as_a_good_state(tmp_path, suffix):
+    """An Adam moment that overflowed to infinity (the weights still finite) ruins every weight at
+    the next update: a save refuses it, naming the slot and the weight, and a report with it is not
+    sound (ModelCheckpoint and BackupAndRestore skip it); the weights alone still save."""
+    m = model()
+    fit(m, epochs=1)
+    assert m.report_is_sound({"loss": 1.0})
+    name = m.weights[0].name
+    m.optimizer._slots[name]["v"][0, 0] = np.inf
+    with pytest.raises(ValueError, match=rf"'v' for weight '{name}'.*NaN or infinity"):
+        m.save(tmp_path / f"m{suffix}")
+    assert not (tmp_path / f"m{suffix}").exists()
+    assert not m.report_is_sound({"loss": 1.0})
+    m.save(tmp_path / f"weights-only{suffix}", include_optimizer=False)
+    np.testing.assert_array_equal(gpunet.load_model(tmp_path / f"weights-only{suffix}").get_weights()[0], m.get_weights()[0])
