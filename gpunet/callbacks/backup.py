@@ -169,6 +169,7 @@ class BackupAndRestore(EpochEndCallback):
         self.delete_checkpoint = delete_checkpoint
         self._next_epoch = 0  # the epoch a fit resumed from the newest backup would start at
         self._configuration = None  # this fit's run_configuration, as JSON text (set when fit starts)
+        self._before_resume = None  # the model's weights and state before a backup was loaded (undo_resume)
 
     @property
     def latest_path(self) -> str:
@@ -189,6 +190,7 @@ class BackupAndRestore(EpochEndCallback):
         raises an error that says which file to remove (or which argument to pass)."""
         self._configuration = json.dumps(run_configuration(self.model), sort_keys=True)
         self._next_epoch = initial_epoch
+        self._before_resume = None
         candidates = [self.latest_path] + ([self.previous_path] if self.double_checkpoint else [])
         candidates = [path for path in candidates if os.path.isfile(path)]
         for i, path in enumerate(candidates):
@@ -256,13 +258,21 @@ class BackupAndRestore(EpochEndCallback):
         """The backup's weights and training state into the model: all of it, or nothing."""
         model = self.model
         _rename_weights(state, model)
-        before = model.get_weights()
+        before = model.get_weights(), model.get_state()
         try:
             model.load_weights(path)  # every shape checked before any weight is set
             model.set_state(state)  # the optimizer now (checked before it changes); the fit's state for this fit
         except BaseException:
-            model.set_weights(before)
+            model.set_weights(before[0])
             raise
+        self._before_resume = before
+
+    def undo_resume(self) -> None:
+        if self._before_resume is not None:
+            weights, state = self._before_resume
+            self._before_resume = None
+            self.model.set_weights(weights)
+            self.model.set_state(state)
 
     def _damaged(self, exc: Exception, tried: list) -> Exception:
         """``exc`` (the last backup that could not be read) with the way to recover."""

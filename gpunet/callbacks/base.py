@@ -76,6 +76,11 @@ class Callback:
         model and answers the epoch the backup stopped at. Others answer ``initial_epoch``."""
         return initial_epoch
 
+    def undo_resume(self) -> None:
+        """Put the model back as it was before :meth:`resume_epoch` loaded a backup into it: fit
+        calls it when it stops before its first update (a callback refused to start), so that a
+        refused fit changes nothing."""
+
     def get_state(self) -> dict:
         """State to store in a checkpoint (empty for stateless callbacks)."""
         return {}

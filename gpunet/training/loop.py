@@ -234,8 +234,13 @@ class FitLoop:
     def _run(self) -> History:
         model, callbacks, state, strategy = self.model, self.callbacks, self.state, self.strategy
         optimizer = model.optimizer
-        for cb in callbacks:  # a backup of an interrupted fit (BackupAndRestore) says where to start
-            self.initial_epoch = cb.resume_epoch(self.initial_epoch)
+        try:
+            for cb in callbacks:  # a backup of an interrupted fit (BackupAndRestore) says where to start
+                self.initial_epoch = cb.resume_epoch(self.initial_epoch)
+        except BaseException:
+            self._refused_before_training(None)
+            self._close_data()
+            raise
         resume = model.take_resume_state()
         self.initial_epoch, resume = strategy.start(self, self.initial_epoch, resume)
         restore_callbacks = state.resume(resume, self.initial_epoch)
@@ -318,20 +323,31 @@ class FitLoop:
             if began:  # Ctrl-C: keep what the run earned and close its files, as its end would have, then stop
                 self._finish(logs, interrupted=True)
             if not updated:
-                model.hand_back_resume_state(resume)
+                self._refused_before_training(resume)
             raise
         except BaseException:
             if not updated:  # refused before training (a callback's check): the resumption is still to come
-                model.hand_back_resume_state(resume)
+                self._refused_before_training(resume)
             raise
         finally:
             model.detach_fit(self)
-            self.train.close()
-            if self.dev is not None:
-                self.dev.close()
+            self._close_data()
             if began:
                 self._conclude()
         return self.history
+
+    def _close_data(self) -> None:
+        self.train.close()
+        if self.dev is not None:
+            self.dev.close()
+
+    def _refused_before_training(self, resume) -> None:
+        """A fit that stops before its first update changes nothing: a checkpoint's resumption is
+        handed back for the corrected call, and a backup loaded into the model is taken out again
+        (``undo_resume``: a callback refused to start after BackupAndRestore had loaded it)."""
+        self.model.hand_back_resume_state(resume)
+        for cb in self.callbacks:
+            cb.undo_resume()
 
     def _end_of_data(self, epoch, taken: int) -> None:
         """x ended before the epoch's planned steps: warn, as Keras does, and stop training."""

@@ -415,3 +415,25 @@ def test_a_non_finite_optimizer_slot_is_never_saved_nor_counted_as_a_good_state(
     assert not m.report_is_sound({"loss": 1.0})
     m.save(tmp_path / f"weights-only{suffix}", include_optimizer=False)
     np.testing.assert_array_equal(gpunet.load_model(tmp_path / f"weights-only{suffix}").get_weights()[0], m.get_weights()[0])
+
+
+def test_a_fit_refused_by_another_callback_after_a_backup_loaded_changes_nothing(tmp_path):
+    """BackupAndRestore loads its backup before the other callbacks' checks: when one of them
+    refuses to start (a checkpoint path that cannot be written), the model keeps the weights and
+    optimizer state it had, not the backup's, and the corrected call resumes the backup."""
+    backup = str(tmp_path / "backup")
+    crashed = model()
+    with pytest.raises(RuntimeError, match="interrupted"):
+        fit(crashed, extra=[BackupAndRestore(backup), Raise(3)])
+    rerun = model()
+    weights, iterations = rerun.get_weights(), rerun.optimizer.iterations
+    blocker = tmp_path / "file"
+    blocker.write_text("in the way")
+    bad = gpunet.callbacks.ModelCheckpoint(str(blocker / "m.h5"))
+    with pytest.raises((OSError, ValueError)):
+        fit(rerun, extra=[BackupAndRestore(backup), bad])
+    for got, want in zip(rerun.get_weights(), weights):
+        np.testing.assert_array_equal(got, want)
+    assert rerun.optimizer.iterations == iterations and rerun.get_state().get("fit") is None
+    history = fit(rerun, extra=[BackupAndRestore(backup)])
+    assert history.epoch == [3, 4]  # the backup is still there, and resumed
