@@ -32,7 +32,7 @@ import numpy
 
 from .device import capturing, cupy_module
 
-__all__ = ["WorkspaceError", "available_bytes", "check_workspace", "format_bytes", "memory_limit",
+__all__ = ["WorkspaceError", "available_bytes", "check_workspace", "format_bytes", "memory_limit", "parse_size",
            "set_memory_limit"]
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -56,7 +56,7 @@ def format_bytes(count) -> str:
     return f"{count:.1f} TiB"  # pragma: no cover - the loop always returns
 
 
-def _parse_limit(value, name: str):
+def parse_size(value, name: str):
     """``value`` as ``"auto"``, ``"off"`` or a positive number of bytes, or a ValueError naming ``name``."""
     if isinstance(value, str):
         text = value.strip().lower()
@@ -91,14 +91,14 @@ def set_memory_limit(limit) -> None:
         gpunet.backend.set_memory_limit("48G")   # a machine with swap the measure leaves out
     """
     global _limit
-    _limit = None if limit is None else _parse_limit(limit, "limit")
+    _limit = None if limit is None else parse_size(limit, "limit")
 
 
 def memory_limit():
     """The bound in force: ``"auto"`` (measured), ``"off"``, or a number of bytes."""
     if _limit is not None:
         return _limit
-    return _parse_limit(os.environ.get("GPUNET_MEMORY_LIMIT", "auto"), "GPUNET_MEMORY_LIMIT")
+    return parse_size(os.environ.get("GPUNET_MEMORY_LIMIT", "auto"), "GPUNET_MEMORY_LIMIT")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -312,7 +312,7 @@ class Sequential(Trainer, Layer):
         """The training state a gpunet checkpoint (``.h5``) holds, without loading it: the
         optimizer's, the fit's (epoch, best weights, callbacks' counters) and the random streams;
         ``{}`` for a file that holds none. Restore it with ``load_weights`` then ``set_state``."""
-        return read_training_state(filepath)
+        return read_training_state(filepath, model=self if self.built else None)
 
     # -- configuration --------------------------------------------------------------------------
     def get_config(self) -> dict:

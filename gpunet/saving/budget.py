@@ -37,7 +37,7 @@ import stat
 import numpy
 
 from .. import backend
-from ..backend.memory import _parse_limit, format_bytes
+from ..backend.memory import parse_size, format_bytes
 from .atomic import _KINDS
 from .h5walk import walk
 
@@ -86,7 +86,7 @@ def load_limit(limit=None) -> int | None:
     name = "load_limit"
     if limit is None:
         limit, name = os.environ.get(LOAD_LIMIT_VARIABLE, "auto"), LOAD_LIMIT_VARIABLE
-    value = _parse_limit(limit, name)
+    value = parse_size(limit, name)
     if value == "off":
         return None
     if value == "auto":
