@@ -148,12 +148,18 @@ def stream_batches(model, data, name: str, steps=None, shuffle: bool = False, co
     and moved to the device as it arrives."""
     stream = StreamBatches(data, name, None, steps=steps, shuffle=shuffle, continuing=continuing)
     x, y = unpack_batch(stream.peek(), name, targets)
-    if targets:
-        prepare(model, x, y, f"{name} batch x", f"{name} batch y")
-    else:
-        x = check_features(x, f"{name} batch", None)
-        if not model.built:
-            model.build_from_data(x.shape)
+    try:
+        if targets:
+            prepare(model, x, y, f"{name} batch 0 x", f"{name} batch 0 y")
+        else:
+            x = check_features(x, f"{name} batch 0", None)
+            if not model.built:
+                model.build_from_data(x.shape)
+    except (ValueError, TypeError) as exc:
+        if type(exc) not in (ValueError, TypeError):
+            raise
+        where = "PyDataset item 0" if stream.kind == "pydataset" else "its first batch"
+        raise type(exc)(f"{exc} ({where}, read to check the data before training)").with_traceback(exc.__traceback__) from None
     floating = targets and model.loss.target_kind != "labels"
     feature_shape = model.input_shape[1:]
 

@@ -137,6 +137,20 @@ def test_a_bad_first_batch_leaves_the_model_and_optimizer_as_before_fit():
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("kind", ["pydataset", "generator"])
+def test_the_batch_read_to_check_the_data_before_training_is_named_too(kind):
+    """The first batch is read before training, to build and check the model: a bad one is named
+    as item 0 of a PyDataset, or as a generator's first batch, and nothing has trained."""
+    model = make_model()
+    data = Items(bad=0, spoil=with_nan)
+    stream = data if kind == "pydataset" else iter([data[i] for i in range(ITEMS)])
+    with pytest.raises(ValueError, match="NaN") as caught:
+        model.fit(stream, epochs=1, steps_per_epoch=None if kind == "pydataset" else ITEMS, verbose=0)
+    where = "PyDataset item 0" if kind == "pydataset" else "its first batch"
+    assert "x batch 0 x" in str(caught.value) and str(caught.value).endswith(f"({where}, read to check the data before training)")
+    assert model.optimizer.iterations == 0
+
+
 def test_a_bad_generator_batch_is_named_by_its_epoch():
     x, y = blobs(ITEMS * BATCH, FEATURES, CLASSES, seed=3)
 
