@@ -45,9 +45,13 @@ def _chunks(arr):
         yield numpy.asarray(arr[start:start + rows])
 
 
-def _extremes(arr):
-    """(min, max) of a non-empty array, read chunk by chunk when it is on disk."""
-    parts = [(part.min(), part.max()) for part in _chunks(arr)]
+def _extremes(arr, ignored=None):
+    """(min, max) of a non-empty array, read chunk by chunk when it is on disk; values equal to
+    ``ignored`` (a loss's ``ignore_class``) do not count ((0, 0) when nothing else is left)."""
+    chunks = _chunks(arr) if ignored is None else (part[part != ignored] for part in _chunks(arr))
+    parts = [(part.min(), part.max()) for part in chunks if part.size]
+    if not parts:
+        return 0, 0
     if len(parts) == 1:
         return parts[0]
     lows, highs = numpy.array(parts).T  # NaN propagates, as in one min/max over the whole array
@@ -137,7 +141,7 @@ def check_targets(y, loss, output_shape, samples: int, name: str = "y", x_name: 
         if arr.dtype.kind == "b":
             raise TypeError(f"{name} must hold integer class labels, got booleans")
         classes = outputs[-1] if outputs else None
-        low, high = (int(v) for v in _extremes(arr))
+        low, high = (int(v) for v in _extremes(arr, getattr(loss, "ignore_class", None)))
         if low < 0 or (classes is not None and high >= classes):
             raise ValueError(
                 f"{name} holds class labels from {low} to {high}, but the model has {classes} outputs: labels must lie in [0, {classes})"

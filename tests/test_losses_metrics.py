@@ -71,8 +71,8 @@ def test_loss_argument_checks():
 def test_loss_lookup():
     assert isinstance(losses.get("categorical_crossentropy"), losses.CategoricalCrossentropy)
     assert losses.get({"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": True}}).from_logits
-    with pytest.raises(ValueError, match=r"unknown loss 'hinge'; valid names are \["):
-        losses.get("hinge")
+    with pytest.raises(ValueError, match=r"unknown loss 'hinge_loss'; valid names are \["):
+        losses.get("hinge_loss")
     config = losses.serialize(losses.BinaryCrossentropy(from_logits=True))
     assert losses.get(config).from_logits
 

@@ -295,3 +295,144 @@ def binary_cross_entropy(pred, target, from_logits: bool = False) -> Tensor:
         target = Tensor._result(target.data.astype(pred.dtype), None)
     target = _match_target(pred, target, "target")
     return (BinaryCrossEntropyWithLogits() if from_logits else BinaryCrossEntropy())(pred, target)
+
+
+# ----------------------------------------------------------------------------------------------
+# Keras's other elementwise losses (terms averaged over the last axis)
+# ----------------------------------------------------------------------------------------------
+class AbsolutePercentageError(ElementwiseLoss):
+    """Terms ``100 |t - p| / max(|t|, eps)``: the error relative to the target, in percent."""
+
+    def __init__(self, epsilon: float = 1e-7, per_sample: bool = False):
+        super().__init__(per_sample)
+        self.epsilon = epsilon
+
+    def terms(self, pred, target):
+        xp = get_array_module(pred)
+        diff = pred - target
+        self.scale = xp.maximum(xp.abs(target), self.epsilon)
+        self.sign, self.size = xp.sign(diff), xp.abs(diff)
+        self.t_sign = xp.sign(target) * (xp.abs(target) > self.epsilon)
+        return 100.0 * self.size / self.scale
+
+    def term_grads(self, scale):
+        g = (100.0 * scale) / self.scale
+        return self._wanted(lambda: self.sign * g, lambda: -(self.sign + self.size * self.t_sign / self.scale) * g)
+
+
+class SquaredLogarithmicError(ElementwiseLoss):
+    """Terms ``(log(max(p, eps) + 1) - log(max(t, eps) + 1)) ** 2``."""
+
+    def __init__(self, epsilon: float = 1e-7, per_sample: bool = False):
+        super().__init__(per_sample)
+        self.epsilon = epsilon
+
+    def terms(self, pred, target):
+        xp = get_array_module(pred)
+        self.p1 = xp.maximum(pred, self.epsilon) + 1
+        self.t1 = xp.maximum(target, self.epsilon) + 1
+        self.p_inside, self.t_inside = pred > self.epsilon, target > self.epsilon
+        self.diff = xp.log(self.p1) - xp.log(self.t1)
+        return self.diff * self.diff
+
+    def term_grads(self, scale):
+        g = 2 * self.diff * scale
+        return self._wanted(lambda: g * self.p_inside / self.p1, lambda: -g * self.t_inside / self.t1)
+
+
+class LogCosh(ElementwiseLoss):
+    """Terms ``log(cosh(p - t))``, computed as ``e + softplus(-2 e) - log 2`` (finite for any
+    error); the derivative is ``tanh(e)``."""
+
+    def terms(self, pred, target):
+        xp = get_array_module(pred)
+        error = pred - target
+        self.slope = xp.tanh(error)
+        z = -2 * error
+        return error + xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z))) - numpy.log(2.0).astype(pred.dtype)
+
+    def term_grads(self, scale):
+        g = self.slope * scale
+        return self._wanted(lambda: g, lambda: -g)
+
+
+class Poisson(ElementwiseLoss):
+    """Terms ``p - t log(p + eps)``: the negative log-likelihood of counts ``t`` under a Poisson
+    distribution of mean ``p`` (up to a term without ``p``)."""
+
+    def __init__(self, epsilon: float = 1e-7, per_sample: bool = False):
+        super().__init__(per_sample)
+        self.epsilon = epsilon
+
+    def terms(self, pred, target):
+        xp = get_array_module(pred)
+        self.shifted, self.t = pred + self.epsilon, target
+        self.log_p = xp.log(self.shifted)
+        return pred - target * self.log_p
+
+    def term_grads(self, scale):
+        return self._wanted(lambda: (1 - self.t / self.shifted) * scale, lambda: -self.log_p * scale)
+
+
+class Hinge(ElementwiseLoss):
+    """Terms ``max(1 - t p, 0)`` (squared with ``squared=True``) for targets in {-1, 1}; targets
+    that are all 0 or 1 are first mapped to -1 and 1, as Keras does (decided per batch)."""
+
+    def __init__(self, squared: bool = False, per_sample: bool = False):
+        super().__init__(per_sample)
+        self.squared = squared
+
+    def terms(self, pred, target):
+        xp = get_array_module(pred)
+        binary = ((target == 0) | (target == 1)).all()  # stays on the device
+        self.t_scale = xp.where(binary, 2.0, 1.0).astype(pred.dtype)
+        t = xp.where(binary, 2 * target - 1, target)
+        self.margin = xp.maximum(1 - t * pred, 0)
+        self.p, self.t = pred, t
+        return self.margin * self.margin if self.squared else self.margin
+
+    def term_grads(self, scale):
+        slope = (2 * self.margin if self.squared else (self.margin > 0)) * scale
+        return self._wanted(lambda: -self.t * slope, lambda: -self.p * self.t_scale * slope)
+
+
+# ----------------------------------------------------------------------------------------------
+# pieces of masked losses: functions of the targets, recomputed whenever a recorded step replays
+# ----------------------------------------------------------------------------------------------
+class KeptLabels(Function):
+    """Integer labels with ``ignore_class`` replaced by 0 (any valid class: its loss is masked)."""
+
+    def __init__(self, ignore_class: int):
+        self.ignore_class = ignore_class
+
+    def forward(self, labels):
+        return get_array_module(labels).where(labels == self.ignore_class, 0, labels)
+
+    def backward(self, gy):  # pragma: no cover - labels take no gradient
+        return (None,)
+
+
+class LabelMask(Function):
+    """``1.0`` where the label is not ``ignore_class``, else ``0.0`` (in ``dtype``)."""
+
+    def __init__(self, ignore_class: int, dtype):
+        self.ignore_class, self.dtype = ignore_class, dtype
+
+    def forward(self, labels):
+        return (labels != self.ignore_class).astype(self.dtype)
+
+    def backward(self, gy):  # pragma: no cover - labels take no gradient
+        return (None,)
+
+
+class InverseSum(Function):
+    """``1 / sum(x)``, or 0 when the sum is 0 (Keras's ``divide_no_nan``): the divisor of a mean
+    over the valid entries of a mask, or over the sample weights."""
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        total = x.sum()
+        return xp.where(total != 0, 1 / xp.where(total != 0, total, 1), 0).astype(x.dtype)
+
+    def backward(self, gy):  # pragma: no cover - masks and weights take no gradient
+        return (None,)

@@ -142,9 +142,7 @@ class Trainer:
         """The compiled loss of ``y_pred`` against ``y`` (Keras 3's arguments), as a Tensor to
         call ``backward()`` on."""
         check_compiled(self, "compute_loss")
-        if sample_weight is not None:
-            raise ValueError("compute_loss: sample_weight is not supported by gpunet")
-        return self.loss(y, y_pred)
+        return self.loss(y, y_pred, sample_weight=sample_weight)
 
     def reset_metrics(self) -> None:
         """Reset the compiled metrics (fit does it at the start of every epoch)."""

@@ -43,7 +43,7 @@ class HalfMSE(losses.Loss):
     name = "half_mse"
 
     def __init__(self, name=None):
-        super().__init__(False, name)
+        super().__init__(name)
 
     def compute(self, output, target, logits):
         diff = output - ops.reshape(target, (-1, *output.shape[1:]))
