@@ -112,9 +112,12 @@ def keras_compile_config(model) -> dict | None:
 def _plain_function(value):
     """Keras writes a built-in loss or metric given as a function as ``{"class_name":
     "function", "config": "<name>"}``: gpunet looks the name up like any other name."""
-    if (isinstance(value, dict) and value.get("class_name") == "function" and isinstance(value.get("config"), str)
-            and (value.get("module") == "builtins" or str(value.get("module", "")).startswith("keras"))):
-        return value["config"]
+    if isinstance(value, dict) and value.get("class_name") == "function" and isinstance(value.get("config"), str):
+        if value.get("module") == "builtins" or str(value.get("module", "")).startswith("keras"):
+            return value["config"]
+        registered = value.get("registered_name")  # a function registered with register_serializable: by its name
+        if isinstance(registered, str) and callable(get_registered_object(registered)):
+            return registered
     return value
 
 
