@@ -72,6 +72,113 @@ _EPSILON = 1e-7  # Keras's backend epsilon
 _NEG_INF = -1e10  # Keras's score for the outputs top_k leaves out
 
 
+# ----------------------------------------------------------------------------------------------
+# Keras's metric functions: one value per sample, on arrays (NumPy or CuPy, as y_pred)
+# ----------------------------------------------------------------------------------------------
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """1.0 where ``y_pred > threshold`` equals the target (0 or 1), else 0.0."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
+    return (y_true == (y_pred > threshold).astype(y_true.dtype)).astype(numpy.float32)
+
+
+def categorical_accuracy(y_true, y_pred):
+    """1.0 where the arg-max of ``y_pred`` is the arg-max of the one-hot ``y_true``."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return (y_true.argmax(axis=-1) == y_pred.argmax(axis=-1)).astype(numpy.float32)
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """1.0 where the arg-max of ``y_pred`` is the integer label ``y_true`` (shape (N,) or (N, 1))."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    return (y_true == y_pred.argmax(axis=-1).astype(y_true.dtype)).astype(numpy.float32)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1.0 where the class of the one-hot ``y_true`` is among the ``k`` highest outputs (a tie
+    with the true class's output counts)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    labels = y_true if y_true.ndim == y_pred.ndim - 1 and y_true.dtype.kind in "iu" else y_true.argmax(axis=-1)
+    return _in_top_k(labels, y_pred, k)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False):
+    """1.0 where the integer label is among the ``k`` highest outputs; with
+    ``from_sorted_ids=True``, among the first ``k`` ids of ``y_pred`` (class ids, best first)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    if from_sorted_ids:
+        return (y_pred[..., :k] == y_true[..., None]).any(axis=-1).astype(numpy.float32)
+    return _in_top_k(y_true, y_pred, k)
+
+
+def pearson_correlation(y_true, y_pred, axis=-1):
+    """The Pearson correlation of ``y_true`` and ``y_pred`` along ``axis`` (population
+    standard deviations, as Keras)."""
+    y_true, y_pred = _same_rank(*_pair(y_true, y_pred, floats=True))
+    t = y_true - y_true.mean(axis=axis, keepdims=True)
+    p = y_pred - y_pred.mean(axis=axis, keepdims=True)
+    t = t / t.std(axis=axis, keepdims=True)
+    p = p / p.std(axis=axis, keepdims=True)
+    return (t * p).mean(axis=axis)
+
+
+def concordance_correlation(y_true, y_pred, axis=-1):
+    """Lin's concordance correlation along ``axis``, as Keras 3.15 computes it (its covariance
+    term centres ``y_true`` on the mean of ``y_pred``)."""
+    y_true, y_pred = _same_rank(*_pair(y_true, y_pred, floats=True))
+    true_mean = y_true.mean(axis=axis, keepdims=True)
+    pred_mean = y_pred.mean(axis=axis, keepdims=True)
+    true_var = (y_true - true_mean).var(axis=axis, keepdims=True)
+    pred_var = (y_pred - pred_mean).var(axis=axis, keepdims=True)
+    covariance = (y_true - pred_mean) * (y_pred - pred_mean)
+    norm = true_var + pred_var + (true_mean - pred_mean) ** 2
+    return (2 * covariance / (norm + _EPSILON)).mean(axis=axis)
+
+
+def _accuracy(y_true, y_pred):
+    y_true, y_pred = _pair(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
+    return (y_true == y_pred).astype(numpy.float32)
+
+
+def _squared_error(y_true, y_pred):
+    y_true, y_pred = _same_rank(*_pair(y_true, y_pred, floats=True))
+    diff = y_pred - y_true
+    return diff * diff
+
+
+def _mean_squared_error(y_true, y_pred):
+    return _squared_error(y_true, y_pred).mean(axis=-1)
+
+
+def _mean_absolute_error(y_true, y_pred):
+    y_true, y_pred = _same_rank(*_pair(y_true, y_pred, floats=True))
+    return get_array_module(y_pred).abs(y_pred - y_true).mean(axis=-1)
+
+
+def _cosine_similarity(y_true, y_pred, axis=-1):
+    y_true, y_pred = _same_rank(*_pair(y_true, y_pred, floats=True))
+    xp = get_array_module(y_pred)
+
+    def normalize(x):
+        return x / xp.sqrt(xp.maximum((x * x).sum(axis=axis, keepdims=True), _EPSILON * _EPSILON))
+
+    return (normalize(y_true) * normalize(y_pred)).sum(axis=axis)
+
+
+def _in_top_k(labels, scores, k):
+    """Keras's ``in_top_k``: the label's score is among the ``k`` highest (ties count; a NaN
+    score never does)."""
+    xp = get_array_module(scores)
+    at_label = xp.take_along_axis(scores, labels.astype(numpy.int64)[..., None], axis=-1)
+    at_label = xp.where(xp.isnan(at_label), -xp.inf, at_label)
+    return ((scores > at_label).sum(axis=-1) < k).astype(numpy.float32)
+
+
 class Metric:
     """Base class, with Keras 3's methods.
 
@@ -176,6 +283,7 @@ class Sum(Metric):
     """
 
     name = "sum"
+    direction = None  # neither: a monitor of it needs an explicit mode
     graph_safe = True
     _reduce = "sum"
 
@@ -226,7 +334,6 @@ class Mean(Sum):
     """
 
     name = "mean"
-    direction = "down"
     _reduce = "mean"
 
     def update_value(self, value, weight: int) -> None:
@@ -277,7 +384,8 @@ class MeanMetricWrapper(Mean):
         """The per-sample values of a batch."""
         with no_grad():
             values = self.fn(target, self.model_output(output, logits), **self.fn_kwargs)
-        return values.data if isinstance(values, Tensor) else _array(values)
+        # on the predictions' device (a loss function's Tensor lives on the selected backend's)
+        return on_device_of(values.data if isinstance(values, Tensor) else _array(values), output)
 
     def get_config(self):
         return {**super().get_config(), "fn": _function_name(self.fn), **self.fn_kwargs}
@@ -297,6 +405,7 @@ class _Wrapped(MeanMetricWrapper):
     """A built-in mean metric: Keras's arguments ``(name, dtype)``, its function fixed."""
 
     graph_safe = True
+    direction = "up"
 
     def __init__(self, name: str | None = None, dtype=None, **kwargs):
         super().__init__(None, name, dtype, **kwargs)
@@ -313,7 +422,7 @@ class Accuracy(_Wrapped):
     """How often ``y_pred`` equals ``y_true`` (element by element)."""
 
     name = "accuracy"
-    fn = staticmethod(lambda y_true, y_pred: _accuracy(y_true, y_pred))
+    fn = staticmethod(_accuracy)
 
 
 class BinaryAccuracy(_Wrapped):
@@ -322,7 +431,7 @@ class BinaryAccuracy(_Wrapped):
     ``log(threshold / (1 - threshold))`` (0 for 0.5)."""
 
     name = "binary_accuracy"
-    fn = staticmethod(lambda y_true, y_pred, threshold=0.5: binary_accuracy(y_true, y_pred, threshold))
+    fn = staticmethod(binary_accuracy)
 
     def __init__(self, name: str | None = None, dtype=None, threshold: float = 0.5):
         self.threshold = _check_threshold(threshold, "threshold")
@@ -339,14 +448,14 @@ class CategoricalAccuracy(_Wrapped):
     """How often the arg-max output is the arg-max of the one-hot target."""
 
     name = "categorical_accuracy"
-    fn = staticmethod(lambda y_true, y_pred: categorical_accuracy(y_true, y_pred))
+    fn = staticmethod(categorical_accuracy)
 
 
 class SparseCategoricalAccuracy(_Wrapped):
     """How often the arg-max output is the integer label."""
 
     name = "sparse_categorical_accuracy"
-    fn = staticmethod(lambda y_true, y_pred: sparse_categorical_accuracy(y_true, y_pred))
+    fn = staticmethod(sparse_categorical_accuracy)
 
 
 class TopKCategoricalAccuracy(_Wrapped):
@@ -363,7 +472,7 @@ class TopKCategoricalAccuracy(_Wrapped):
     """
 
     name = "top_k_categorical_accuracy"
-    fn = staticmethod(lambda y_true, y_pred, k=5: top_k_categorical_accuracy(y_true, y_pred, k))
+    fn = staticmethod(top_k_categorical_accuracy)
 
     def __init__(self, k: int = 5, name: str | None = None, dtype=None):
         self.k = _check_integer(k, "k", 1, "a positive integer")
@@ -376,8 +485,7 @@ class SparseTopKCategoricalAccuracy(_Wrapped):
     among the first ``k``."""
 
     name = "sparse_top_k_categorical_accuracy"
-    fn = staticmethod(lambda y_true, y_pred, k=5, from_sorted_ids=False:
-                      sparse_top_k_categorical_accuracy(y_true, y_pred, k, from_sorted_ids))
+    fn = staticmethod(sparse_top_k_categorical_accuracy)
 
     def __init__(self, k: int = 5, name: str | None = None, dtype=None, from_sorted_ids: bool = False):
         self.k = _check_integer(k, "k", 1, "a positive integer")
@@ -396,13 +504,14 @@ class MeanSquaredError(_Wrapped):
 
     name = "mean_squared_error"
     direction = "down"
-    fn = staticmethod(lambda y_true, y_pred: _squared_error(y_true, y_pred).mean(axis=-1))
+    fn = staticmethod(_mean_squared_error)
 
 
 class RootMeanSquaredError(Mean):
     """The square root of the mean of ``(y_pred - y_true) ** 2``."""
 
     name = "root_mean_squared_error"
+    direction = "down"
     graph_safe = True
 
     def update(self, output, target, logits, sample_weight=None):
@@ -419,7 +528,7 @@ class MeanAbsoluteError(_Wrapped):
 
     name = "mean_absolute_error"
     direction = "down"
-    fn = staticmethod(lambda y_true, y_pred: _absolute_error(y_true, y_pred).mean(axis=-1))
+    fn = staticmethod(_mean_absolute_error)
 
 
 class _LossMetric(_Wrapped):
@@ -539,7 +648,7 @@ class CosineSimilarity(_Wrapped):
     direction, 0: orthogonal or a zero vector)."""
 
     name = "cosine_similarity"
-    fn = staticmethod(lambda y_true, y_pred, axis=-1: _cosine_similarity(y_true, y_pred, axis))
+    fn = staticmethod(_cosine_similarity)
 
     def __init__(self, name: str | None = None, dtype=None, axis=-1):
         self.axis = losses._check_axis(axis, "axis")
@@ -547,11 +656,12 @@ class CosineSimilarity(_Wrapped):
 
 
 class PearsonCorrelation(_Wrapped):
-    """The mean over batches... of :func:`pearson_correlation`: the correlation of ``y_true`` and
-    ``y_pred`` along ``axis`` for each sample, averaged over the samples (Keras's definition)."""
+    """The mean of :func:`pearson_correlation`: the correlation of ``y_true`` and ``y_pred`` along
+    ``axis`` for each sample, averaged over the samples (Keras's definition, not the correlation
+    over the whole data)."""
 
     name = "pearson_correlation"
-    fn = staticmethod(lambda y_true, y_pred, axis=-1: pearson_correlation(y_true, y_pred, axis))
+    fn = staticmethod(pearson_correlation)
 
     def __init__(self, name: str | None = None, dtype=None, axis=-1):
         self.axis = losses._check_axis(axis, "axis")
@@ -562,7 +672,7 @@ class ConcordanceCorrelation(PearsonCorrelation):
     """The mean of :func:`concordance_correlation` along ``axis``, per sample."""
 
     name = "concordance_correlation"
-    fn = staticmethod(lambda y_true, y_pred, axis=-1: concordance_correlation(y_true, y_pred, axis))
+    fn = staticmethod(concordance_correlation)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1335,109 +1445,6 @@ class OneHotMeanIoU(MeanIoU):
         config = super().get_config()
         del config["sparse_y_true"]
         return config
-
-
-# ----------------------------------------------------------------------------------------------
-# Keras's metric functions: one value per sample, on arrays (NumPy or CuPy, as y_pred)
-# ----------------------------------------------------------------------------------------------
-def binary_accuracy(y_true, y_pred, threshold=0.5):
-    """1.0 where ``y_pred > threshold`` equals the target (0 or 1), else 0.0."""
-    y_true, y_pred = _pair(y_true, y_pred)
-    y_true, y_pred = _same_rank(y_true, y_pred)
-    return (y_true == (y_pred > threshold).astype(y_true.dtype)).astype(numpy.float32)
-
-
-def categorical_accuracy(y_true, y_pred):
-    """1.0 where the arg-max of ``y_pred`` is the arg-max of the one-hot ``y_true``."""
-    y_true, y_pred = _pair(y_true, y_pred)
-    return (y_true.argmax(axis=-1) == y_pred.argmax(axis=-1)).astype(numpy.float32)
-
-
-def sparse_categorical_accuracy(y_true, y_pred):
-    """1.0 where the arg-max of ``y_pred`` is the integer label ``y_true`` (shape (N,) or (N, 1))."""
-    y_true, y_pred = _pair(y_true, y_pred)
-    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-        y_true = y_true[..., 0]
-    return (y_true == y_pred.argmax(axis=-1).astype(y_true.dtype)).astype(numpy.float32)
-
-
-def top_k_categorical_accuracy(y_true, y_pred, k=5):
-    """1.0 where the class of the one-hot ``y_true`` is among the ``k`` highest outputs (a tie
-    with the true class's output counts)."""
-    y_true, y_pred = _pair(y_true, y_pred)
-    labels = y_true if y_true.ndim == y_pred.ndim - 1 and y_true.dtype.kind in "iu" else y_true.argmax(axis=-1)
-    return _in_top_k(labels, y_pred, k)
-
-
-def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False):
-    """1.0 where the integer label is among the ``k`` highest outputs; with
-    ``from_sorted_ids=True``, among the first ``k`` ids of ``y_pred`` (class ids, best first)."""
-    y_true, y_pred = _pair(y_true, y_pred)
-    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-        y_true = y_true[..., 0]
-    if from_sorted_ids:
-        return (y_pred[..., :k] == y_true[..., None]).any(axis=-1).astype(numpy.float32)
-    return _in_top_k(y_true, y_pred, k)
-
-
-def pearson_correlation(y_true, y_pred, axis=-1):
-    """The Pearson correlation of ``y_true`` and ``y_pred`` along ``axis`` (population
-    standard deviations, as Keras)."""
-    y_true, y_pred = _same_rank(*_pair(y_true, y_pred, floats=True))
-    t = y_true - y_true.mean(axis=axis, keepdims=True)
-    p = y_pred - y_pred.mean(axis=axis, keepdims=True)
-    t = t / t.std(axis=axis, keepdims=True)
-    p = p / p.std(axis=axis, keepdims=True)
-    return (t * p).mean(axis=axis)
-
-
-def concordance_correlation(y_true, y_pred, axis=-1):
-    """Lin's concordance correlation along ``axis``, as Keras 3.15 computes it (its covariance
-    term centres ``y_true`` on the mean of ``y_pred``)."""
-    y_true, y_pred = _same_rank(*_pair(y_true, y_pred, floats=True))
-    true_mean = y_true.mean(axis=axis, keepdims=True)
-    pred_mean = y_pred.mean(axis=axis, keepdims=True)
-    true_var = (y_true - true_mean).var(axis=axis, keepdims=True)
-    pred_var = (y_pred - pred_mean).var(axis=axis, keepdims=True)
-    covariance = (y_true - pred_mean) * (y_pred - pred_mean)
-    norm = true_var + pred_var + (true_mean - pred_mean) ** 2
-    return (2 * covariance / (norm + _EPSILON)).mean(axis=axis)
-
-
-def _accuracy(y_true, y_pred):
-    y_true, y_pred = _pair(y_true, y_pred)
-    y_true, y_pred = _same_rank(y_true, y_pred)
-    return (y_true == y_pred).astype(numpy.float32)
-
-
-def _squared_error(y_true, y_pred):
-    y_true, y_pred = _same_rank(*_pair(y_true, y_pred, floats=True))
-    diff = y_pred - y_true
-    return diff * diff
-
-
-def _absolute_error(y_true, y_pred):
-    y_true, y_pred = _same_rank(*_pair(y_true, y_pred, floats=True))
-    return get_array_module(y_pred).abs(y_pred - y_true)
-
-
-def _cosine_similarity(y_true, y_pred, axis=-1):
-    y_true, y_pred = _same_rank(*_pair(y_true, y_pred, floats=True))
-    xp = get_array_module(y_pred)
-
-    def normalize(x):
-        return x / xp.sqrt(xp.maximum((x * x).sum(axis=axis, keepdims=True), _EPSILON * _EPSILON))
-
-    return (normalize(y_true) * normalize(y_pred)).sum(axis=axis)
-
-
-def _in_top_k(labels, scores, k):
-    """Keras's ``in_top_k``: the label's score is among the ``k`` highest (ties count; a NaN
-    score never does)."""
-    xp = get_array_module(scores)
-    at_label = xp.take_along_axis(scores, labels.astype(numpy.int64)[..., None], axis=-1)
-    at_label = xp.where(xp.isnan(at_label), -xp.inf, at_label)
-    return ((scores > at_label).sum(axis=-1) < k).astype(numpy.float32)
 
 
 # ----------------------------------------------------------------------------------------------

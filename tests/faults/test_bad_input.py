@@ -72,7 +72,7 @@ CASES = [
     ("model called on wrong features", lambda m: m(np.zeros((2, 5), np.float32)), ValueError, "features", (WEIGHTS,)),
     # compile
     ("compile optimizer name", lambda m: m.compile(optimizer="adamax2", loss="mse"), ValueError, "optimizer", (COMPILED,)),
-    ("compile loss name", lambda m: m.compile(optimizer="sgd", loss="hinge"), ValueError, "loss", (COMPILED,)),
+    ("compile loss name", lambda m: m.compile(optimizer="sgd", loss="hinge_loss"), ValueError, "loss", (COMPILED,)),
     ("compile metric name", lambda m: m.compile(optimizer="sgd", loss="mse", metrics=["f1"]), ValueError, "metric", (COMPILED,)),
     ("compile metrics type", lambda m: m.compile(optimizer="sgd", loss="mse", metrics=5), TypeError, "metrics", (COMPILED,)),
     ("compile optimizer type", lambda m: m.compile(optimizer=object(), loss="mse"), TypeError, "optimizer", (COMPILED,)),

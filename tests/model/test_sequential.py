@@ -94,7 +94,7 @@ def test_compile_by_name_and_object():
     "kwargs,error,match",
     [
         (dict(optimizer="sgdd", loss="mse"), ValueError, r"unknown optimizer 'sgdd'.*'adam'"),
-        (dict(optimizer="sgd", loss="hinge"), ValueError, r"unknown loss 'hinge'.*'mse'"),
+        (dict(optimizer="sgd", loss="hinge_loss"), ValueError, r"unknown loss 'hinge_loss'.*'mse'"),
         (dict(optimizer="sgd", loss="mse", metrics=["f1"]), ValueError, r"unknown metric 'f1'"),
         (dict(optimizer="sgd", loss="mse", metrics=["accuracy"]), ValueError, "needs a classification loss"),
         (dict(optimizer="sgd"), ValueError, "compile needs a loss"),
