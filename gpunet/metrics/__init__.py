@@ -1,0 +1,225 @@
+"""Metrics, with Keras 3's names, arguments and values, accumulated on the device.
+
+Use them as in Keras: ``metric.update_state(y_true, y_pred, sample_weight=None)`` batch after
+batch, ``metric.result()`` (a Python float, or a NumPy array for a metric with several values),
+``metric.reset_state()``; or by name or object in ``model.compile(metrics=[...])``. During fit
+and evaluate a metric sees the model's raw output (``output``; logits when the loss was fused
+with the final softmax/sigmoid, which ``logits`` says) and the prepared targets through
+``update(output, target, logits)``. Counts and sums stay backend arrays, so a GPU run never waits
+for the device to report a number it does not need yet.
+
+The metrics, by family (Keras's classes, and its functions returning one value per sample):
+
+- means of a per-sample value: ``Mean``, ``Sum``, ``MeanMetricWrapper``; ``Accuracy``,
+  ``BinaryAccuracy``, ``CategoricalAccuracy``, ``SparseCategoricalAccuracy``,
+  ``TopKCategoricalAccuracy``, ``SparseTopKCategoricalAccuracy``; ``MeanSquaredError``,
+  ``RootMeanSquaredError``, ``MeanAbsoluteError``, ``MeanAbsolutePercentageError``,
+  ``MeanSquaredLogarithmicError``, ``CosineSimilarity``, ``LogCoshError``, ``Hinge``,
+  ``SquaredHinge``, ``CategoricalHinge``, ``KLDivergence``, ``Poisson``, ``BinaryCrossentropy``,
+  ``CategoricalCrossentropy``, ``SparseCategoricalCrossentropy``, ``PearsonCorrelation``,
+  ``ConcordanceCorrelation``;
+- counts at thresholds (one mechanism, :class:`ConfusionCounts`): ``TruePositives``,
+  ``TrueNegatives``, ``FalsePositives``, ``FalseNegatives``, ``Precision``, ``Recall``,
+  ``PrecisionAtRecall``, ``RecallAtPrecision``, ``SensitivityAtSpecificity``,
+  ``SpecificityAtSensitivity``, ``AUC``;
+- ``F1Score``, ``FBetaScore``, ``R2Score``, ``IoU``, ``MeanIoU``, ``BinaryIoU``, ``OneHotIoU``,
+  ``OneHotMeanIoU``.
+
+As in Keras 3, a metric given to ``compile`` by a string is logged under that string (``"acc"``
+-> ``acc`` and ``val_acc``), and a metric object under its ``name``.
+
+The modules: ``base`` (``Metric``, ``Sum``, ``Mean``, ``MeanMetricWrapper``), ``functions`` (the
+per-sample functions), ``means``, ``confusion``, ``scores``; this one finds metrics by name and
+reads and writes their configs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .. import losses
+from ..lookup import Lookup
+from .base import Mean, MeanMetricWrapper, Metric, Sum
+from .confusion import (AUC, ConfusionCounts, FalseNegatives, FalsePositives, Precision, PrecisionAtRecall, Recall,
+                        RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity, TrueNegatives,
+                        TruePositives)
+from .functions import (FUNCTIONS, binary_accuracy, binary_crossentropy, binary_focal_crossentropy,
+                        categorical_accuracy, categorical_crossentropy, categorical_focal_crossentropy,
+                        categorical_hinge, concordance_correlation, function_name, hinge, huber, kl_divergence,
+                        log_cosh, mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
+                        mean_squared_logarithmic_error, pearson_correlation, poisson, registered_function,
+                        sparse_categorical_accuracy, sparse_categorical_crossentropy,
+                        sparse_top_k_categorical_accuracy, squared_hinge, top_k_categorical_accuracy)
+from .means import (Accuracy, BinaryAccuracy, BinaryCrossentropy, CategoricalAccuracy, CategoricalCrossentropy,
+                    CategoricalHinge, ConcordanceCorrelation, CosineSimilarity, Hinge, KLDivergence, LogCoshError,
+                    MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, MeanSquaredLogarithmicError,
+                    PearsonCorrelation, Poisson, RootMeanSquaredError, SparseCategoricalAccuracy,
+                    SparseCategoricalCrossentropy, SparseTopKCategoricalAccuracy, SquaredHinge,
+                    TopKCategoricalAccuracy)
+from .scores import BinaryIoU, F1Score, FBetaScore, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU, R2Score
+
+__all__ = [
+    "Metric", "Mean", "Sum", "MeanMetricWrapper",
+    "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "MeanSquaredError", "RootMeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError", "CosineSimilarity", "LogCoshError", "R2Score",
+    "Hinge", "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "BinaryCrossentropy",
+    "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "PearsonCorrelation", "ConcordanceCorrelation",
+    "ConfusionCounts", "TruePositives", "TrueNegatives", "FalsePositives", "FalseNegatives", "Precision", "Recall",
+    "PrecisionAtRecall", "RecallAtPrecision", "SensitivityAtSpecificity", "SpecificityAtSensitivity", "AUC",
+    "FBetaScore", "F1Score", "IoU", "MeanIoU", "BinaryIoU", "OneHotIoU", "OneHotMeanIoU",
+    "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy", "pearson_correlation", "concordance_correlation",
+    "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy", "categorical_focal_crossentropy",
+    "categorical_hinge", "hinge", "huber", "kl_divergence", "log_cosh", "mean_absolute_error",
+    "mean_absolute_percentage_error", "mean_squared_error", "mean_squared_logarithmic_error", "poisson",
+    "sparse_categorical_crossentropy", "squared_hinge",
+    "ACCURACIES", "get", "serialize", "deserialize",
+]
+
+
+def _snake_case(name: str) -> str:
+    """A class name as Keras's ``to_snake_case`` writes it (``MeanIoU`` -> ``mean_io_u``)."""
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+# ----------------------------------------------------------------------------------------------
+# lookup
+# ----------------------------------------------------------------------------------------------
+_CLASSES = (
+    Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy, MeanSquaredError, RootMeanSquaredError, MeanAbsoluteError,
+    MeanAbsolutePercentageError, MeanSquaredLogarithmicError, CosineSimilarity, LogCoshError, R2Score, Hinge,
+    SquaredHinge, CategoricalHinge, KLDivergence, Poisson, BinaryCrossentropy, CategoricalCrossentropy,
+    SparseCategoricalCrossentropy, PearsonCorrelation, ConcordanceCorrelation, TruePositives, TrueNegatives,
+    FalsePositives, FalseNegatives, Precision, Recall, PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity,
+    SpecificityAtSensitivity, AUC, FBetaScore, F1Score, IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU)
+ACCURACIES = (SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy)  # what "accuracy" may become
+# the names Keras 3's metrics.get takes (each class's name in snake case, and the short names)
+_BY_NAME = {
+    **{_snake_case(cls.__name__): cls for cls in _CLASSES},
+    "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
+    "mse": MeanSquaredError, "MSE": MeanSquaredError,
+    "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+    "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
+}
+del _BY_NAME["accuracy"]  # compile's "accuracy" picks the kind that fits the loss
+_NOT_FOR_COMPILE = {"mean": Mean, "sum": Sum, "metric": Metric, "mean_metric_wrapper": MeanMetricWrapper}
+_ACCURACY_NAMES = ("accuracy", "acc")  # any case, as Keras
+_LOOKUP = Lookup("metric", Metric, _BY_NAME, case_sensitive=True)
+_LOOKUP.class_names.update({cls.__name__: cls for cls in (*_CLASSES, Mean, Sum, MeanMetricWrapper)})
+
+
+def _keep(cls, config: dict) -> dict:
+    """A metric's config as its constructor takes it: Keras's default dtype (``"float32"``, or
+    ``"int32"`` for IoU) is gpunet's None, and AUC's ``label_weights`` written as a tensor are a list."""
+    if config.get("dtype") == ("int32" if issubclass(cls, IoU) else "float32"):
+        config["dtype"] = None
+    weights = config.get("label_weights")
+    if isinstance(weights, dict) and isinstance(weights.get("config"), dict) and "value" in weights["config"]:
+        config["label_weights"] = weights["config"]["value"]
+    return config
+
+
+def _from_function(identifier) -> Metric:
+    """A function given to ``compile``: the mean of its values, named after it (as Keras)."""
+    return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))
+
+
+def get(identifier, loss) -> Metric:
+    """A metric for ``compile``, from a name, a config dict, a Metric object or a function
+    ``fn(y_true, y_pred)`` returning per-sample values, ready for ``loss``.
+
+    ``"accuracy"`` (or ``"acc"``, in any case) becomes the kind that fits ``loss`` (sparse for
+    integer labels, categorical for one-hot targets, binary for binary cross-entropy). A metric
+    named by a string is logged under that string, as in Keras 3; an object under its ``name``.
+    Metrics whose result is not one number (``F1Score(average=None)``, several ``thresholds``...)
+    are refused: fit logs one number per metric.
+    """
+    if isinstance(identifier, Metric):
+        metric = identifier
+    elif isinstance(identifier, dict) and "class_name" in identifier:
+        metric = deserialize(identifier)
+    elif callable(identifier) and not isinstance(identifier, type):
+        metric = _from_function(identifier)
+    elif not isinstance(identifier, str):
+        raise TypeError(f"metrics must be names, functions or gpunet.metrics.Metric objects, got {type(identifier).__name__}")
+    elif identifier.lower() in _ACCURACY_NAMES:
+        metric = _accuracy_for(loss)(name=identifier)
+    else:
+        metric = _by_name(identifier)
+    if not metric.scalar:
+        raise ValueError(f"metric {metric.name!r} ({metric!r}) gives several values (one per class, label or "
+                         "threshold), but fit logs one number per metric: choose an average or a single threshold, "
+                         "or call update_state() and result() yourself")
+    metric.bind(loss)
+    return metric
+
+
+def _accuracy_for(loss):
+    if isinstance(loss, (losses.SparseCategoricalCrossentropy, losses.CategoricalGeneralizedCrossEntropy)):
+        return SparseCategoricalAccuracy
+    if isinstance(loss, (losses.BinaryCrossentropy, losses.BinaryFocalCrossentropy)):
+        return BinaryAccuracy
+    if isinstance(loss, (losses.CategoricalCrossentropy, losses.CategoricalFocalCrossentropy)):
+        return CategoricalAccuracy
+    raise ValueError(
+        "metric 'accuracy' needs a classification loss (sparse_categorical_crossentropy, categorical_crossentropy, "
+        f"binary_crossentropy or a focal one), got {getattr(loss, 'name', loss)!r}"
+    )
+
+
+def _by_name(identifier: str) -> Metric:
+    if identifier in _NOT_FOR_COMPILE or identifier in ("Mean", "Sum", "Metric", "MeanMetricWrapper"):
+        raise ValueError(f"metric {identifier!r} takes values, not (y_true, y_pred): give compile a metric of "
+                         "predictions, or a gpunet.metrics.MeanMetricWrapper(fn)")
+    cls = _BY_NAME.get(identifier) or _LOOKUP.class_names.get(identifier)
+    if cls is None:
+        fn = registered_function(identifier)
+        if fn is not None:
+            return _from_function(fn)
+        registered = _LOOKUP._registered(identifier)
+        if registered is None:
+            raise ValueError(
+                f"unknown metric {identifier!r}; valid names are {sorted(_BY_NAME) + list(_ACCURACY_NAMES)} "
+                f"or a class name ({', '.join(sorted(_LOOKUP.class_names))})"
+            )
+        cls = registered
+    try:
+        return cls(name=identifier)
+    except TypeError as exc:
+        raise ValueError(f"metric {identifier!r} needs arguments ({exc}): give compile a "
+                         f"gpunet.metrics.{cls.__name__}(...) object") from None
+
+
+def _function_metric(name) -> Metric:
+    fn = FUNCTIONS.get(name) if isinstance(name, str) else None
+    fn = fn or registered_function(name)
+    if fn is None:
+        raise ValueError(f"unknown metric function {name!r}: a function of gpunet.metrics, or one registered with "
+                         "@gpunet.saving.register_serializable()")
+    return _from_function(fn)
+
+
+def serialize(metric) -> dict:
+    """``{"class_name", "config"}`` for a metric object; Keras's form of a function
+    (``{"class_name": "function", "config": name}``, with a user function's registered name) for
+    a metric function."""
+    if callable(metric) and not isinstance(metric, (Metric, type)):
+        name = function_name(metric)
+        if name in FUNCTIONS:
+            return {"module": "keras.metrics", "class_name": "function", "config": name, "registered_name": "function"}
+        return {"module": getattr(metric, "__module__", None), "class_name": "function",
+                "config": getattr(metric, "__name__", name), "registered_name": name}
+    return _LOOKUP.serialize(metric)
+
+
+def deserialize(config: dict) -> Metric:
+    """A metric from :func:`serialize`'s form (Keras's ``{"class_name", "config"}``)."""
+    if isinstance(config, dict) and config.get("class_name") == "function":
+        registered = config.get("registered_name")
+        return _function_metric(registered if registered not in (None, "function") else config.get("config"))
+    return _LOOKUP.deserialize(config, _keep)
