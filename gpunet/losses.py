@@ -1122,6 +1122,10 @@ def get(identifier) -> Loss:
         fn = _registered_function(identifier)
         if fn is not None:
             return get(fn)
+    if isinstance(identifier, type) and issubclass(identifier, Loss):  # a class: its default instance, as Keras
+        if identifier in (Loss, LossFunctionWrapper):
+            raise ValueError(f"loss {identifier.__name__} needs arguments: give compile an object")
+        return identifier()
     if callable(identifier) and not isinstance(identifier, (type, Loss)):
         if identifier in (ctc, circle):
             identifier(None, None)  # raises: not supported yet

@@ -107,7 +107,8 @@ _BY_NAME = {
     "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
 }
 del _BY_NAME["accuracy"]  # compile's "accuracy" picks the kind that fits the loss
-_NOT_FOR_COMPILE = {"mean": Mean, "sum": Sum, "metric": Metric, "mean_metric_wrapper": MeanMetricWrapper}
+_NOT_FOR_COMPILE = {"mean": Mean, "sum": Sum, "metric": Metric, "mean_metric_wrapper": MeanMetricWrapper,
+                    "Mean": Mean, "Sum": Sum, "Metric": Metric, "MeanMetricWrapper": MeanMetricWrapper}
 _ACCURACY_NAMES = ("accuracy", "acc")  # any case, as Keras
 _LOOKUP = Lookup("metric", Metric, _BY_NAME, case_sensitive=True)
 _LOOKUP.class_names.update({cls.__name__: cls for cls in (*_CLASSES, Mean, Sum, MeanMetricWrapper)})
@@ -141,6 +142,8 @@ def get(identifier, loss) -> Metric:
     """
     if isinstance(identifier, Metric):
         metric = identifier
+    elif isinstance(identifier, type) and issubclass(identifier, Metric):  # a class: its default instance, as Keras
+        metric = _instance(identifier, identifier.__name__, None)
     elif isinstance(identifier, dict) and "class_name" in identifier:
         metric = deserialize(identifier)
     elif callable(identifier) and not isinstance(identifier, type):
@@ -173,10 +176,7 @@ def _accuracy_for(loss):
 
 
 def _by_name(identifier: str) -> Metric:
-    if identifier in _NOT_FOR_COMPILE or identifier in ("Mean", "Sum", "Metric", "MeanMetricWrapper"):
-        raise ValueError(f"metric {identifier!r} takes values, not (y_true, y_pred): give compile a metric of "
-                         "predictions, or a gpunet.metrics.MeanMetricWrapper(fn)")
-    cls = _BY_NAME.get(identifier) or _LOOKUP.class_names.get(identifier)
+    cls = _BY_NAME.get(identifier) or _NOT_FOR_COMPILE.get(identifier) or _LOOKUP.class_names.get(identifier)
     if cls is None:
         fn = registered_function(identifier)
         if fn is not None:
@@ -188,10 +188,18 @@ def _by_name(identifier: str) -> Metric:
                 f"or a class name ({', '.join(sorted(_LOOKUP.class_names))})"
             )
         cls = registered
+    return _instance(cls, identifier, identifier)
+
+
+def _instance(cls, shown: str, name: str | None) -> Metric:
+    """``cls(name=name)``; ValueError when the class needs arguments (``IoU``, ``PrecisionAtRecall``...)."""
+    if cls in (Mean, Sum, Metric, MeanMetricWrapper):
+        raise ValueError(f"metric {shown!r} takes values, not (y_true, y_pred): give compile a metric of "
+                         "predictions, or a gpunet.metrics.MeanMetricWrapper(fn)")
     try:
-        return cls(name=identifier)
+        return cls(name=name)
     except TypeError as exc:
-        raise ValueError(f"metric {identifier!r} needs arguments ({exc}): give compile a "
+        raise ValueError(f"metric {shown!r} needs arguments ({exc}): give compile a "
                          f"gpunet.metrics.{cls.__name__}(...) object") from None
 
 
