@@ -35,15 +35,15 @@ class ConfusionCounts(Metric):
 
     def __init__(self, thresholds, top_k=None, class_id=None, name=None, dtype=None, default_threshold=0.5,
                  multi_label=False, label_weights=None):
-        given = thresholds
+        given = thresholds.tolist() if isinstance(thresholds, numpy.ndarray) else thresholds
         if thresholds is None:
             thresholds = [default_threshold]
-        elif isinstance(thresholds, (list, tuple)):
-            if not thresholds:
+        elif isinstance(given, (list, tuple)):
+            if not given:
                 raise ValueError("thresholds must be a number in [0, 1] or a non-empty list of them, got []")
-            thresholds = [check_threshold(t, "thresholds") for t in thresholds]
+            thresholds = [check_threshold(t, "thresholds") for t in given]
         else:
-            thresholds = [check_threshold(thresholds, "thresholds")]
+            thresholds = [check_threshold(given, "thresholds")]
         self.init_thresholds = list(given) if isinstance(given, tuple) else given
         self.thresholds = [float(t) for t in thresholds]
         self.top_k = None if top_k is None else check_integer(top_k, "top_k", 1, "a positive integer or None")
@@ -51,6 +51,7 @@ class ConfusionCounts(Metric):
                                                                      "a non-negative integer or None")
         self.multi_label = multi_label
         self.label_weights = label_weights
+        self._label_weight_array = None if label_weights is None else numpy.asarray(label_weights, dtype=numpy.float64)
         self._clip = _evenly_spaced(self.thresholds)
         self._order = numpy.argsort(self.thresholds, kind="stable")
         self._sorted = numpy.array(self.thresholds)[self._order]
@@ -383,7 +384,6 @@ class AUC(ConfusionCounts):
         self.curve = curve.upper()
         self.summation_method = summation_method.lower()
         self.num_labels = num_labels
-        self._label_weight_array = None if label_weights is None else numpy.asarray(label_weights)
         super().__init__([0.0] + inner + [1.0], name=name, dtype=dtype, multi_label=multi_label,
                          label_weights=label_weights)
         self.thresholds = [-EPSILON, *inner, 1.0 + EPSILON]  # Keras's outermost thresholds

@@ -78,28 +78,35 @@ def concordance_correlation(y_true, y_pred, axis=-1):
     return (2 * covariance / (norm + EPSILON)).mean(axis=axis)
 
 
-def _accuracy(y_true, y_pred):
+# the functions of the metric classes that Keras does not export (not in gpunet.metrics' namespace)
+def accuracy(y_true, y_pred):
+    """1.0 where ``y_pred`` equals ``y_true``, element by element."""
     y_true, y_pred = pair(y_true, y_pred)
     y_true, y_pred = same_rank(y_true, y_pred)
     return (y_true == y_pred).astype(numpy.float32)
 
 
-def _squared_error(y_true, y_pred):
+def squared_error(y_true, y_pred):
+    """``(y_pred - y_true) ** 2``, element by element."""
     y_true, y_pred = same_rank(*pair(y_true, y_pred, floats=True))
     diff = y_pred - y_true
     return diff * diff
 
 
-def _mean_squared_error(y_true, y_pred):
-    return _squared_error(y_true, y_pred).mean(axis=-1)
+def per_sample_squared_error(y_true, y_pred):
+    """The mean squared error over the last axis, on arrays."""
+    return squared_error(y_true, y_pred).mean(axis=-1)
 
 
-def _mean_absolute_error(y_true, y_pred):
+def per_sample_absolute_error(y_true, y_pred):
+    """The mean absolute error over the last axis, on arrays."""
     y_true, y_pred = same_rank(*pair(y_true, y_pred, floats=True))
     return get_array_module(y_pred).abs(y_pred - y_true).mean(axis=-1)
 
 
-def _cosine_similarity(y_true, y_pred, axis=-1):
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """The cosine of the angle between ``y_true`` and ``y_pred`` along ``axis`` (the metric's:
+    positive, where the loss :func:`gpunet.losses.cosine_similarity` is its negative)."""
     y_true, y_pred = same_rank(*pair(y_true, y_pred, floats=True))
     xp = get_array_module(y_pred)
 

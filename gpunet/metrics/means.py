@@ -11,12 +11,12 @@ import numpy
 from .. import losses
 from .base import Mean, MeanMetricWrapper, Metric
 from .common import check_bool, check_integer, check_threshold, logit_above, same_rank
-from .functions import (_accuracy, _cosine_similarity, _mean_absolute_error, _mean_squared_error, _squared_error,
-                        binary_accuracy, binary_crossentropy, categorical_accuracy, categorical_crossentropy,
-                        categorical_hinge, concordance_correlation, hinge, kl_divergence, log_cosh,
-                        mean_absolute_percentage_error, mean_squared_logarithmic_error, pearson_correlation, poisson,
-                        sparse_categorical_accuracy, sparse_categorical_crossentropy,
-                        sparse_top_k_categorical_accuracy, squared_hinge, top_k_categorical_accuracy)
+from .functions import (accuracy, binary_accuracy, binary_crossentropy, categorical_accuracy, categorical_crossentropy,
+                        categorical_hinge, concordance_correlation, cosine_similarity, hinge, kl_divergence, log_cosh,
+                        mean_absolute_percentage_error, mean_squared_logarithmic_error, pearson_correlation,
+                        per_sample_absolute_error, per_sample_squared_error, poisson, sparse_categorical_accuracy,
+                        sparse_categorical_crossentropy, sparse_top_k_categorical_accuracy, squared_error,
+                        squared_hinge, top_k_categorical_accuracy)
 
 __all__ = [
     "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
@@ -48,7 +48,7 @@ class Accuracy(_Wrapped):
     """How often ``y_pred`` equals ``y_true`` (element by element)."""
 
     name = "accuracy"
-    fn = staticmethod(_accuracy)
+    fn = staticmethod(accuracy)
 
 
 class BinaryAccuracy(_Wrapped):
@@ -130,7 +130,7 @@ class MeanSquaredError(_Wrapped):
 
     name = "mean_squared_error"
     direction = "down"
-    fn = staticmethod(_mean_squared_error)
+    fn = staticmethod(per_sample_squared_error)
 
 
 class RootMeanSquaredError(Mean):
@@ -141,7 +141,7 @@ class RootMeanSquaredError(Mean):
     graph_safe = True
 
     def update(self, output, target, logits, sample_weight=None):
-        self.accumulate(_squared_error(target, self.model_output(output, logits)), sample_weight)
+        self.accumulate(squared_error(target, self.model_output(output, logits)), sample_weight)
 
     update_state = Metric.update_state
 
@@ -154,7 +154,7 @@ class MeanAbsoluteError(_Wrapped):
 
     name = "mean_absolute_error"
     direction = "down"
-    fn = staticmethod(_mean_absolute_error)
+    fn = staticmethod(per_sample_absolute_error)
 
 
 class _LossMetric(_Wrapped):
@@ -274,7 +274,7 @@ class CosineSimilarity(_Wrapped):
     direction, 0: orthogonal or a zero vector)."""
 
     name = "cosine_similarity"
-    fn = staticmethod(_cosine_similarity)
+    fn = staticmethod(cosine_similarity)
 
     def __init__(self, name: str | None = None, dtype=None, axis=-1):
         self.axis = losses._check_axis(axis, "axis")
