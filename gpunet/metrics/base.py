@@ -131,6 +131,10 @@ class Sum(Metric):
         (summed, for ``Sum``) over the extra axes, multiplied by the weights, and added up; the
         count grows by the number of samples, or by the sum of the weights."""
         xp = get_array_module(values)
+        if sample_weight is None and values.ndim <= 1:  # one value per sample (fit's case): one reduction
+            self.total += xp.sum(values, dtype=numpy.float64)
+            self.count += int(values.shape[0]) if values.ndim else 1
+            return
         reduce = xp.mean if self._reduce == "mean" else xp.sum
         values = values.astype(numpy.float64, copy=False)  # sums and per-sample means in float64
         if sample_weight is not None:
@@ -216,8 +220,11 @@ class MeanMetricWrapper(Mean):
         """The per-sample values of a batch."""
         with no_grad():
             values = self.fn(target, self.model_output(output, logits), **self.fn_kwargs)
+        values = values.data if isinstance(values, Tensor) else values
+        if type(values) is type(output):
+            return values
         # on the predictions' device (a loss function's Tensor lives on the selected backend's)
-        return on_device_of(values.data if isinstance(values, Tensor) else as_array(values), output)
+        return on_device_of(as_array(values), output)
 
     def get_config(self):
         return {**super().get_config(), "fn": function_name(self.fn), **self.fn_kwargs}
