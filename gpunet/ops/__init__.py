@@ -6,6 +6,9 @@ and on CuPy. Importing this package also gives :class:`gpunet.Tensor` its operat
 
 from ..autograd import Tensor
 from .activation import log_softmax, relu, sigmoid, softmax, tanh
+from .activation import (celu, elu, gelu, general_relu, hard_shrink, hard_sigmoid, hard_silu, hard_tanh, leaky_relu,
+                         log_sigmoid, mish, prelu, relu6, selu, silu, soft_shrink, softplus, softsign, sparse_plus,
+                         sparse_sigmoid, sparsemax, squareplus, tanh_shrink, threshold)
 from .array import autocast, cast, getitem, pick, reshape, transpose
 from .convolution import avg_pool, conv, conv_max_pool, max, max_pool, pad
 from .loss import binary_cross_entropy, cross_entropy, mse
@@ -17,6 +20,9 @@ __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "maximum", "matmul", "linear", "bias_activation",
     "sum", "mean", "reshape", "transpose", "getitem", "pick", "cast", "autocast",
     "sigmoid", "tanh", "relu", "softmax", "log_softmax",
+    "general_relu", "leaky_relu", "relu6", "elu", "selu", "celu", "gelu", "silu", "softplus", "log_sigmoid", "softsign",
+    "hard_sigmoid", "hard_silu", "mish", "hard_tanh", "tanh_shrink", "hard_shrink", "soft_shrink", "sparse_plus",
+    "sparse_sigmoid", "squareplus", "threshold", "prelu", "sparsemax",
     "cross_entropy", "mse", "binary_cross_entropy", "dropout",
     "conv", "conv_max_pool", "pad", "max_pool", "avg_pool", "max", "batch_norm", "layer_norm",
 ]

@@ -29,6 +29,14 @@ def test_activation_kernels_match_twins(cp, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_erf_kernel_matches_twin(cp, dtype):
+    x = np.random.default_rng(2).uniform(-6, 6, (40, 9)).astype(dtype)
+    got = kernels.erf(cp.asarray(x))
+    assert isinstance(got, cp.ndarray) and got.dtype == dtype
+    np.testing.assert_allclose(cp.asnumpy(got), kernels.erf.twin(x), rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-30)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dropout_kernel_matches_twin(cp, dtype):
     rng = np.random.default_rng(1)
     x_host = rng.standard_normal((50, 40)).astype(dtype)

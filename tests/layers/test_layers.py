@@ -73,7 +73,7 @@ def test_config_round_trip():
     [
         (lambda: Dense(0), ValueError, "units must be a positive integer"),
         (lambda: Dense(2.5), ValueError, "units must be a positive integer"),
-        (lambda: Dense(3, activation="swish"), ValueError, r"unknown activation 'swish'.*'relu'"),
+        (lambda: Dense(3, activation="swishy"), ValueError, r"unknown activation 'swishy'.*'relu'"),
         (lambda: Dense(3, activation=5), TypeError, "activation must be"),
         (lambda: Dropout(1.0), ValueError, r"Dropout rate must be a number in \[0, 1\)"),
         (lambda: Dropout(-0.1), ValueError, "Dropout rate"),
