@@ -3,9 +3,9 @@
 A layer's entry is ``{"class_name": "Dense", "config": {...}}``, plus ``"registered_name"`` for a
 user layer registered with ``register_serializable``. Reading takes only gpunet's layer classes
 and registered ones, and for gpunet's own only the keys their constructors take: Keras's extra
-keys (``module``, ``build_config``, dtype policies, ``None`` regularizers...) are dropped, and
-Keras features gpunet does not implement (a regularizer, a constraint) are refused by name rather
-than silently ignored.
+keys (``module``, ``build_config``, dtype policies, ``None`` options...) are dropped, and Keras
+features gpunet does not implement (LoRA, quantization) are refused by name rather than silently
+ignored.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import inspect
 import numbers
 
 from ..lookup import Lookup
-from . import convolutional, core, normalization, pooling, reshaping
+from . import activations, convolutional, core, normalization, pooling, reshaping
 from .base import Layer
 from .core import InputLayer
 
@@ -22,7 +22,7 @@ __all__ = ["serialize", "deserialize"]
 
 LOOKUP = Lookup("layer", Layer, {
     name: getattr(module, name)
-    for module in (core, convolutional, pooling, normalization, reshaping)
+    for module in (core, activations, convolutional, pooling, normalization, reshaping)
     for name in module.__all__ if isinstance(getattr(module, name), type) and issubclass(getattr(module, name), Layer)
 }, case_sensitive=True)
 

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from ..gpu import kernels
-from ..autograd import Function, Tensor, sum_to_shape
+from ..autograd import Function, Tensor, as_tensor, sum_to_shape
 from ..backend import get_array_module
+from .array import autocast
 
 __all__ = [
     "sigmoid", "tanh", "relu", "softmax", "log_softmax", "general_relu", "leaky_relu", "relu6", "elu", "selu", "celu",
@@ -707,7 +708,10 @@ def threshold(x, threshold, default_value) -> Tensor:  # noqa: A002 - Keras's ar
 
 
 def prelu(x, alpha) -> Tensor:
-    """``max(x, 0) - alpha * max(-x, 0)``, ``alpha`` (a weight) broadcast against ``x``."""
+    """``max(x, 0) - alpha * max(-x, 0)``, ``alpha`` (a weight) broadcast against ``x`` (and cast
+    to ``x``'s dtype under mixed precision)."""
+    x, alpha = as_tensor(x), as_tensor(alpha)
+    (alpha,) = autocast(x, alpha)
     return PReLU()(x, alpha)
 
 

@@ -5,7 +5,8 @@ calls it once per batch::
 
     step(x, y)  =  step.apply(step.gradients(x, y))
                    gradients: forward, loss, running metrics, backward  -> one gradient per parameter
-                   apply:     optimizer.apply_gradients (its gradient transforms, then the update)
+                   apply:     optimizer.apply_gradients (its gradient transforms, then the update),
+                              then each updated weight's constraint, in place (Keras's order)
 
 A strategy changes what happens between the two halves by wrapping the step
 (:class:`TrainStepWrapper`, registered with :func:`add_train_step_wrapper`): the data-parallel
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import copy
 
-from .. import backend
+from .. import backend, constraints
 from .. import ops
 from ..autograd import Parameter, Tape, Tensor
 from ..callbacks.base import LazyLogs
@@ -193,10 +194,12 @@ class TrainStep:
         return self._one
 
     def apply(self, grads) -> None:
-        """The optimizer's update from ``grads`` (aligned with :attr:`params`), all or nothing:
-        an interrupt (Ctrl-C) arriving meanwhile takes effect once every parameter is updated."""
+        """The optimizer's update from ``grads`` (aligned with :attr:`params`), then the weights'
+        constraints (as Keras's optimizer applies them, after the update), all or nothing: an
+        interrupt (Ctrl-C) arriving meanwhile takes effect once every parameter is updated."""
         with defer_interrupts():
             self.optimizer.apply_gradients(zip(grads, self.params))
+            constraints.apply(self.params)
 
     def __call__(self, x, y) -> None:
         self.apply(self.gradients(x, y))
