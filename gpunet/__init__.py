@@ -6,6 +6,7 @@ callbacks, regularizers, utils`` and ``gpunet.Input``, ``gpunet.Sequential``.
 
 from . import (activations, backend, callbacks, datasets, initializers, layers, losses, metrics, mixed_precision, models, ops,
                optimizers, regularizers, saving, schedules, training, utils)
+from . import constraints
 from . import distributed
 from .autograd import Parameter, Tensor, enable_grad, gradcheck, no_grad
 from .layers import Input
@@ -15,7 +16,7 @@ from .version import __version__
 
 __all__ = [
     "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops",
-    "optimizers", "regularizers", "saving", "schedules", "training", "utils", "distributed", "Input",
+    "optimizers", "regularizers", "saving", "schedules", "training", "utils", "distributed", "constraints", "Input",
     "Tensor", "Parameter", "no_grad", "enable_grad", "gradcheck", "Sequential", "load_model",
     "model_from_json", "__version__",
 ]
