@@ -435,3 +435,10 @@ def deserialize(config) -> Initializer:
     """Rebuild an initializer from :func:`serialize`'s (or Keras's) form."""
     _refuse_unsupported(config)
     return _LOOKUP.deserialize(config, _keep)
+
+
+def __getattr__(name):
+    """Keras's ``STFT`` initializer (and its aliases) is named in the error, never a bare AttributeError."""
+    if name.lower() in _UNSUPPORTED:
+        raise AttributeError(f"gpunet.initializers.{name}: Keras's STFT initializer is not supported by gpunet")
+    raise AttributeError(f"module 'gpunet.initializers' has no attribute {name!r}")

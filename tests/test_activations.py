@@ -213,3 +213,35 @@ def test_sparsemax_agrees_with_keras_where_keras_is_a_projection():
     spread = np.array([[1.0, 1.2, 0.0]], np.float32)
     assert not np.isclose(np.asarray(keras.activations.sparsemax(spread)).sum(), 1.0)
     np.testing.assert_allclose(activations.sparsemax(Tensor(spread)).numpy(), [[0.4, 0.6, 0.0]], rtol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", list(REFERENCES))
+def test_the_device_computes_what_the_host_computes(cp, name):
+    """Each activation and its gradient on CuPy arrays against the same op on NumPy arrays."""
+    fn, _ = REFERENCES[name]
+    x = _inputs(7).astype(np.float32)
+    seed = np.random.default_rng(8).standard_normal(fn(Tensor(x)).shape).astype(np.float32)
+    results = []
+    for array in (x, cp.asarray(x)):
+        t = Tensor(array, requires_grad=True)
+        out = fn(t)
+        (out * Tensor(cp.asarray(seed) if array is not x else seed)).sum().backward()
+        results.append((gpunet.backend.to_host(out.data), gpunet.backend.to_host(t.grad)))
+    (host, host_grad), (device, device_grad) = results
+    np.testing.assert_allclose(device, host, rtol=2e-6, atol=1e-6)
+    np.testing.assert_allclose(device_grad, host_grad, rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.gpu
+def test_prelu_on_the_device(cp):
+    x = _inputs(9, (4, 3, 2)).astype(np.float32)
+    alpha = np.random.default_rng(10).uniform(0, 1, (3, 1)).astype(np.float32)
+    results = []
+    for to in (np.asarray, cp.asarray):
+        t, a = Tensor(to(x), requires_grad=True), gpunet.Parameter(to(alpha))
+        out = gpunet.ops.prelu(t, a)
+        out.sum().backward()
+        results.append([gpunet.backend.to_host(v) for v in (out.data, t.grad, a.grad)])
+    for host, device in zip(*results):
+        np.testing.assert_allclose(device, host, rtol=1e-6, atol=1e-6)

@@ -188,6 +188,12 @@ def test_bad_arguments_name_themselves(make, match):
         make()
 
 
+def test_the_stft_initializer_is_refused_by_name():
+    with pytest.raises(AttributeError, match="STFT initializer is not supported by gpunet"):
+        initializers.STFTInitializer  # noqa: B018
+    assert not hasattr(initializers, "stft")
+
+
 def _keras():
     pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX")
     import os
