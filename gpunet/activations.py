@@ -218,11 +218,23 @@ _BY_NAME = {
 }
 # Keras's threshold has no defaults: a name cannot stand for it
 _NEEDS_ARGUMENTS = {"threshold": threshold}
+# gpunet's ops that compute an activation with its default arguments: given as a layer's
+# activation, each stands for it (fused where the activation is, recorded, saved by name)
+_OPS = {
+    ops.relu: relu, ops.softmax: softmax, ops.log_softmax: log_softmax, ops.exp: exponential,
+    ops.leaky_relu: leaky_relu, ops.relu6: relu6, ops.elu: elu, ops.selu: selu, ops.celu: celu, ops.gelu: gelu,
+    ops.silu: silu, ops.softplus: softplus, ops.softsign: softsign, ops.squareplus: squareplus,
+    ops.soft_shrink: soft_shrink, ops.hard_shrink: hard_shrink, ops.sparse_plus: sparse_plus,
+    ops.sparse_sigmoid: sparse_sigmoid, ops.tanh_shrink: tanh_shrink, ops.hard_tanh: hard_tanh,
+    ops.hard_sigmoid: hard_sigmoid, ops.hard_silu: hard_silu, ops.log_sigmoid: log_sigmoid, ops.mish: mish,
+    ops.sparsemax: sparsemax,
+}
 
 
 def get(identifier):
     """The activation for a name (``"relu"``), Keras's serialized form of one, a callable, or
-    None (linear)."""
+    None (linear). One of gpunet's ops given as a callable (``gpunet.ops.relu``) is that
+    activation."""
     if identifier is None:
         return linear
     if isinstance(identifier, dict):
@@ -237,7 +249,7 @@ def get(identifier):
         except KeyError:
             raise ValueError(f"unknown activation {identifier!r}; valid names are {sorted(_BY_NAME)}") from None
     if callable(identifier):
-        return identifier
+        return _OPS.get(identifier, identifier)
     raise TypeError(f"activation must be a name, a callable or None, got {type(identifier).__name__}")
 
 
