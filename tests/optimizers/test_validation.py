@@ -131,13 +131,13 @@ def test_get_adam_defaults():
     opt = optimizers.get("adam")
     assert type(opt) is optimizers.Adam
     assert opt.learning_rate == pytest.approx(0.001)
-    assert (opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, opt.amsgrad) == (0.9, 0.999, 1e-8, 0.0, False)
+    assert (opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, opt.amsgrad) == (0.9, 0.999, 1e-7, 0.0, False)
 
 
 @pytest.mark.parametrize("identifier, cls_name, lr", [
-    ("sgd", "SGD", 0.01), ("adagrad", "Adagrad", 0.01), ("adadelta", "Adadelta", 1.0), ("adam", "Adam", 0.001),
-    ("adamw", "AdamW", 0.001), ("adamax", "Adamax", 0.002), ("nadam", "Nadam", 0.002), ("radam", "RAdam", 0.001),
-    ("rmsprop", "RMSprop", 0.01),
+    ("sgd", "SGD", 0.01), ("adagrad", "Adagrad", 0.001), ("adadelta", "Adadelta", 0.001), ("adam", "Adam", 0.001),
+    ("adamw", "AdamW", 0.001), ("adamax", "Adamax", 0.001), ("nadam", "Nadam", 0.001), ("radam", "RAdam", 0.001),
+    ("rmsprop", "RMSprop", 0.001),
 ])
 def test_get_every_name(identifier, cls_name, lr):
     opt = optimizers.get(identifier)
