@@ -45,9 +45,7 @@ class Adadelta(Optimizer):
         rho, eps = self.rho, self.epsilon
         g = self._coupled_decay(param, grad, slots)
         v, u, tmp = slots["square_avg"], slots["acc_delta"], slots["scratch"]
-        tmp2 = slots.get("scratch2")
-        if tmp2 is None:
-            tmp2 = slots["scratch2"] = xp.empty_like(param)
+        tmp2 = self._scratch2(slots, param)
         v *= rho
         xp.multiply(g, g, out=tmp)
         tmp *= 1 - rho

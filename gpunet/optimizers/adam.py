@@ -241,9 +241,7 @@ class Nadam(_AdamCore):
         c_grad, c_m = self._coefficients(slots, lr)
         bc2 = self._corrections(slots)[1]
         tmp = slots["scratch"]
-        denom = slots.get("denom")
-        if denom is None:
-            denom = slots["denom"] = xp.empty_like(param)
+        denom = self._scratch2(slots, param)
         xp.sqrt(slots["v"], out=denom)
         denom *= 1 / math.sqrt(bc2)
         denom += self.epsilon

@@ -19,7 +19,7 @@ from ..backend.dtypes import cast_finite
 from ..lookup import get_registered_name
 from .transforms import clipping_from_arguments
 
-__all__ = ["Optimizer", "check_rate", "check_beta", "check_nonnegative"]
+__all__ = ["Optimizer", "check_rate", "check_beta", "check_nonnegative", "check_nonpositive", "check_positive"]
 
 
 def _is_number(value) -> bool:
@@ -29,6 +29,18 @@ def _is_number(value) -> bool:
 def check_nonnegative(value, name: str) -> float:
     if not _is_number(value) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_nonpositive(value, name: str) -> float:
+    if not _is_number(value) or not math.isfinite(value) or value > 0:
+        raise ValueError(f"{name} must be a finite number <= 0, got {value!r}")
+    return float(value)
+
+
+def check_positive(value, name: str) -> float:
+    if not _is_number(value) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
@@ -104,9 +116,7 @@ class Optimizer:
             raise ValueError(f"ema_momentum must be a number in [0, 1], got {ema_momentum!r}")
         self.ema_momentum = ema_momentum  # kept for the config: it has no effect while use_ema is off
         if loss_scale_factor is not None:
-            loss_scale_factor = check_nonnegative(loss_scale_factor, "loss_scale_factor")
-            if loss_scale_factor == 0:
-                raise ValueError("loss_scale_factor must be a finite number > 0 (or None), got 0")
+            loss_scale_factor = check_positive(loss_scale_factor, "loss_scale_factor")
         self.loss_scale_factor = loss_scale_factor
         self._clip = {}
         self._set_clipping(clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
@@ -365,6 +375,14 @@ class Optimizer:
     def _update_gpu(self, param, grad, slots, lr):
         """The update as one fused CuPy kernel; defaults to the array-operation twin."""
         self._update_numpy(param, grad, slots, lr)
+
+    @staticmethod
+    def _scratch2(slots, param):
+        """A second scratch array of the weight's shape (made at the first call, kept in ``slots``)."""
+        buf = slots.get("scratch2")
+        if buf is None:
+            buf = slots["scratch2"] = backend.get_array_module(param).empty_like(param)
+        return buf
 
     def _coupled_decay(self, param, grad, slots, weight_decay=None):
         """``grad + weight_decay * param`` (L2 added to the gradient), in a scratch buffer.
