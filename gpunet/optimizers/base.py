@@ -1,9 +1,11 @@
 """The Optimizer base class: state keyed by parameter path, in-place updates, learning rates.
 
-Every optimizer updates each parameter in place, with the update rule PyTorch documents. On the
-CPU the rule is a handful of in-place NumPy operations on preallocated buffers (no allocation per
-step); on the GPU it is one fused CuPy elementwise kernel per parameter, written beside its
-NumPy twin and tested against it.
+Every optimizer updates each parameter in place, with Keras 3's arguments and defaults and the
+update rule PyTorch documents (Keras's where PyTorch has none, or where Keras's differs by more
+than where epsilon sits: see docs/optimizers.md). On the CPU the rule is a handful of in-place
+NumPy operations on preallocated buffers (no allocation per step); on the GPU it is one fused
+CuPy elementwise kernel per parameter where the rule is elementwise, written beside its NumPy twin
+and tested against it, else the array operations themselves.
 """
 
 from __future__ import annotations

@@ -316,8 +316,12 @@ class RefAdafactor:
         self.lr, self.decay, self.eps1, self.eps2, self.d = learning_rate, beta_2_decay, epsilon_1, epsilon_2, clip_threshold
         self.state = {}
 
+    @staticmethod
+    def rms(x):
+        return math.sqrt(np.mean(x * x))
+
     def step(self, name, theta, g, t):
-        rms = lambda x: math.sqrt(np.mean(x * x))  # noqa: E731
+        rms = self.rms
         beta = 1 - t**self.decay
         alpha = max(self.eps2, rms(theta)) * min(self.lr, 1 / math.sqrt(t))
         square = g * g + self.eps1
