@@ -107,3 +107,6 @@ def normalize(x, axis=-1, order=2):
     norm = xp.linalg.norm(x, ord=order, axis=int(axis), keepdims=True)
     normalized = x / xp.where(norm == 0, 1, norm)
     return normalized[None] if x.ndim == 1 else normalized
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numbers
 
 from .. import initializers, regularizers
-from ..ops import norm as norm_ops
+from ..ops import normalization as norm_ops
 from .base import Layer, refuse_unsupported
 
 __all__ = ["BatchNormalization", "LayerNormalization"]

@@ -8,3 +8,6 @@ from .sequential import Sequential
 register_model_class(Sequential)
 
 __all__ = ["Sequential", "load_model", "model_from_json", "model_from_config", "clone_model"]
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError
