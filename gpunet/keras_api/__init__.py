@@ -40,8 +40,8 @@ from typing import NamedTuple
 
 from ..errors import NotSupportedYetError
 
-__all__ = ["keras_version", "keras_modules", "keras_names", "keras_module_of", "gpunet_module_of", "supported",
-           "coverage", "Coverage", "module_getattr", "DOCS"]
+__all__ = ["keras_version", "keras_modules", "keras_names", "keras_module_of", "gpunet_module_of", "mirror", "supported",
+           "coverage", "Coverage", "module_getattr", "check_default", "DOCS"]
 
 DOCS = "docs/keras.md"
 _NAMES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras-names.json")
@@ -97,8 +97,9 @@ def gpunet_module_of(keras_module: str) -> str:
     return _GPUNET_HOME.get(keras_module) or "gpunet" + keras_module[len("keras"):]
 
 
-def _mirror(keras_module: str):
-    """gpunet's module for a Keras module, or None where gpunet lacks it."""
+def mirror(keras_module: str):
+    """gpunet's module for a Keras module (``gpunet.schedules`` for ``"keras.optimizers.schedules"``), or None
+    where gpunet lacks it."""
     home = gpunet_module_of(keras_module)
     if keras_module in _GPUNET_HOME:
         return importlib.import_module(home)
@@ -113,7 +114,7 @@ def _mirror(keras_module: str):
 def supported(keras_module: str) -> list:
     """The names of a Keras module that gpunet has, sorted (empty where gpunet lacks the module)."""
     names = keras_names(keras_module)
-    module = _mirror(keras_module)
+    module = mirror(keras_module)
     return [] if module is None else sorted(name for name in names if hasattr(module, name))
 
 
@@ -130,10 +131,33 @@ def coverage() -> list:
     """One :class:`Coverage` per public Keras module, in the stored list's order."""
     result = []
     for keras_module in keras_modules():
-        module = _mirror(keras_module)
+        module = mirror(keras_module)
         result.append(Coverage(keras_module, None if module is None else gpunet_module_of(keras_module),
                                tuple(supported(keras_module)), len(keras_names(keras_module))))
     return result
+
+
+def _same(value, default) -> bool:
+    if value is default:
+        return True
+    if isinstance(value, bool) or isinstance(default, bool) or type(value) in (list, dict) or type(default) in (list, dict):
+        return False
+    numbers = (int, float)
+    if type(value) is not type(default) and not (isinstance(value, numbers) and isinstance(default, numbers)):
+        return False
+    try:
+        return bool(value == default)
+    except Exception:  # noqa: BLE001 - an array, or an object with a strange __eq__
+        return False
+
+
+def check_default(owner: str, name: str, value, default) -> None:
+    """A Keras argument gpunet does not implement: Keras's ``default`` is accepted (a script may
+    pass it), any other value raises ValueError naming the argument, so that nothing a Keras
+    script asks for is dropped silently."""
+    if not _same(value, default):
+        raise ValueError(f"{owner}: {name} is not supported by gpunet ({name}={value!r} given; only Keras's "
+                         f"default, {name}={default!r}, is accepted)")
 
 
 def _message(keras_name: str, keras_module: str) -> str:
