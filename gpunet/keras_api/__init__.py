@@ -48,7 +48,7 @@ _NAMES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras-na
 
 # gpunet modules whose Keras twin is not the Keras module of the same path
 _MIRRORS = {"gpunet.schedules": "keras.optimizers.schedules"}
-_GPUNET_HOME = {keras: gpunet for gpunet, keras in _MIRRORS.items()}
+_HOMES = {keras: gpunet for gpunet, keras in _MIRRORS.items()}
 
 # what the message adds for a Keras module whose gpunet namesake is not quite its twin
 _NOTES = {
@@ -94,14 +94,14 @@ def keras_module_of(gpunet_module: str) -> str:
 
 def gpunet_module_of(keras_module: str) -> str:
     """Where gpunet keeps (or would keep) a Keras module: ``"keras.layers"`` -> ``"gpunet.layers"``."""
-    return _GPUNET_HOME.get(keras_module) or "gpunet" + keras_module[len("keras"):]
+    return _HOMES.get(keras_module) or "gpunet" + keras_module[len("keras"):]
 
 
 def mirror(keras_module: str):
     """gpunet's module for a Keras module (``gpunet.schedules`` for ``"keras.optimizers.schedules"``), or None
     where gpunet lacks it."""
     home = gpunet_module_of(keras_module)
-    if keras_module in _GPUNET_HOME:
+    if keras_module in _HOMES:
         return importlib.import_module(home)
     module = importlib.import_module("gpunet")
     for part in home.split(".")[1:]:
@@ -186,8 +186,8 @@ def module_getattr(module_name: str) -> Callable:
     def __getattr__(name: str):
         if not name.startswith("_"):
             keras_name = f"{keras_module}.{name}"
-            if keras_name in _GPUNET_HOME:  # a Keras module gpunet keeps elsewhere
-                return importlib.import_module(_GPUNET_HOME[keras_name])
+            if keras_name in _HOMES:  # a Keras module gpunet keeps elsewhere
+                return importlib.import_module(_HOMES[keras_name])
             if name in _stored()["modules"].get(keras_module, ()):
                 error = _not_supported(keras_name, keras_module, module_name)
                 if _importing(sys._getframe(1)):  # Python would replace an AttributeError by its own ImportError
