@@ -49,3 +49,6 @@ def serialize(activation) -> str:
         f"activation {name or activation!r} is a custom callable and cannot be saved by name; "
         f"use one of {sorted(_BY_NAME)}"
     )
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

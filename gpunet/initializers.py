@@ -161,3 +161,6 @@ def get(identifier) -> Initializer:
 def serialize(initializer: Initializer) -> dict:
     """Keras's form: ``{"class_name": "GlorotUniform", "config": {...}}``."""
     return _LOOKUP.serialize(initializer)
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

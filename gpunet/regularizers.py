@@ -202,3 +202,6 @@ def activity_penalty(regularizer, output) -> Tensor:
     """
     output = as_tensor(output)
     return _PerExample()(regularizer(output), output)
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -22,3 +22,6 @@ __all__ = [
     "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "BatchNormalization",
     "LayerNormalization", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "serialize", "deserialize",
 ]
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

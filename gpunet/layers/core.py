@@ -126,7 +126,8 @@ class Dense(KernelLayer):
         bias_regularizer=None,
         **kwargs,
     ):
-        refuse_unsupported(type(self).__name__, kwargs, ("kernel_constraint", "bias_constraint", "lora_rank"))
+        refuse_unsupported(type(self).__name__, kwargs, ("kernel_constraint", "bias_constraint", "lora_rank", "lora_alpha",
+                                                         "quantization_config"))
         super().__init__(**kwargs)
         self.units = check_positive_int(units, "units")
         self._init_kernel(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer)

@@ -6,12 +6,12 @@ and on CuPy. Importing this package also gives :class:`gpunet.Tensor` its operat
 
 from ..autograd import Tensor
 from .activation import log_softmax, relu, sigmoid, softmax, tanh
-from .array import autocast, cast, getitem, pick, reshape, transpose
+from .shaping import autocast, cast, getitem, pick, reshape, transpose
 from .convolution import avg_pool, conv, conv_max_pool, max, max_pool, pad
 from .loss import binary_cross_entropy, cross_entropy, mse
 from .math import add, bias_activation, div, exp, linear, log, matmul, maximum, mean, mul, neg, pow, sub, sum
 from .noise import dropout
-from .norm import batch_norm, layer_norm
+from .normalization import batch_norm, layer_norm
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "maximum", "matmul", "linear", "bias_activation",
@@ -49,3 +49,6 @@ def _install_operators() -> None:
 
 
 _install_operators()
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -19,3 +19,6 @@ register_class(LossScaleOptimizer)
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "RAdam", "RMSprop",
            "Lion", "Ftrl", "Adafactor", "LossScaleOptimizer",
            "get", "serialize", "deserialize", "serialize_for_keras", "deserialize_from_keras"]
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError
