@@ -253,9 +253,15 @@ def get(identifier):
     raise TypeError(f"activation must be a name, a callable or None, got {type(identifier).__name__}")
 
 
-def deserialize(config):
+def deserialize(config, custom_objects=None):
     """The activation a file names: a name, or Keras's ``{"class_name": "function", "config":
-    "relu", ...}`` form of a built-in function (nothing is imported or evaluated)."""
+    "relu", ...}`` form of a built-in function (nothing is imported or evaluated). A name that
+    ``custom_objects`` maps to a callable gives that callable, as in Keras."""
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        raise TypeError(f"custom_objects must be a dict of name -> function, got {type(custom_objects).__name__}")
+    name = config.get("config") if isinstance(config, dict) and config.get("class_name") == "function" else config
+    if isinstance(name, str) and custom_objects and callable(custom_objects.get(name)):
+        return custom_objects[name]
     if isinstance(config, str):
         return get(config)
     if isinstance(config, dict):
@@ -280,3 +286,6 @@ def serialize(activation) -> str:
         f"activation {name or activation!r} is a custom callable and cannot be saved by name; "
         f"use one of {sorted(_BY_NAME)}"
     )
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -39,7 +39,7 @@ import numbers
 
 from .autograd import GraphConfig, Tensor
 from .backend import get_array_module
-from .lookup import Configurable, Lookup
+from .lookup import Configurable, Lookup, custom_object_scope
 
 __all__ = [
     "Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm", "min_max_norm", "non_neg", "unit_norm",
@@ -251,9 +251,11 @@ def serialize(constraint):
     return _LOOKUP.serialize(constraint)
 
 
-def deserialize(config) -> Constraint:
-    """Rebuild a constraint from :func:`serialize`'s (or Keras's) form."""
-    return _LOOKUP.deserialize(config)
+def deserialize(config, custom_objects=None) -> Constraint:
+    """Rebuild a constraint from :func:`serialize`'s (or Keras's) form; ``custom_objects`` maps
+    class names to user classes, as in Keras."""
+    with custom_object_scope(custom_objects):
+        return _LOOKUP.deserialize(config)
 
 
 def project(constraint, w) -> None:
@@ -280,3 +282,7 @@ def apply(weights) -> None:
         constraint = weight.constraint
         if constraint is not None:
             project(constraint, weight.data)
+
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -43,7 +43,7 @@ import numbers
 import numpy
 
 from . import backend
-from .lookup import Configurable, Lookup
+from .lookup import Configurable, Lookup, custom_object_scope
 
 __all__ = [
     "Initializer", "Constant", "Zeros", "Ones", "Identity", "RandomNormal", "RandomUniform", "TruncatedNormal",
@@ -431,14 +431,13 @@ def serialize(initializer: Initializer) -> dict:
     return _LOOKUP.serialize(initializer)
 
 
-def deserialize(config) -> Initializer:
-    """Rebuild an initializer from :func:`serialize`'s (or Keras's) form."""
+def deserialize(config, custom_objects=None) -> Initializer:
+    """Rebuild an initializer from :func:`serialize`'s (or Keras's) form; ``custom_objects`` maps
+    class names to user classes, as in Keras."""
     _refuse_unsupported(config)
-    return _LOOKUP.deserialize(config, _keep)
+    with custom_object_scope(custom_objects):
+        return _LOOKUP.deserialize(config, _keep)
 
 
-def __getattr__(name):
-    """Keras's ``STFT`` initializer (and its aliases) is named in the error, never a bare AttributeError."""
-    if name.lower() in _UNSUPPORTED:
-        raise AttributeError(f"gpunet.initializers.{name}: Keras's STFT initializer is not supported by gpunet")
-    raise AttributeError(f"module 'gpunet.initializers' has no attribute {name!r}")
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

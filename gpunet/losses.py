@@ -465,3 +465,6 @@ def get(identifier) -> Loss:
 
 def serialize(loss: Loss) -> dict:
     return _LOOKUP.serialize(loss)
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -562,3 +562,6 @@ def get(identifier, loss) -> Metric:
 
 def serialize(metric: Metric) -> dict:
     return _LOOKUP.serialize(metric)
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -37,7 +37,7 @@ import numbers
 from . import ops
 from .autograd import Function, Tensor, as_tensor
 from .backend import get_array_module
-from .lookup import Configurable, Lookup
+from .lookup import Configurable, Lookup, custom_object_scope
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2", "orthogonal_regularizer",
            "get", "serialize", "deserialize", "activity_penalty"]
@@ -232,9 +232,11 @@ def serialize(regularizer):
     return _LOOKUP.serialize(regularizer)
 
 
-def deserialize(config) -> Regularizer:
-    """Rebuild a regularizer from :func:`serialize`'s (or Keras's) form."""
-    return _LOOKUP.deserialize(config)
+def deserialize(config, custom_objects=None) -> Regularizer:
+    """Rebuild a regularizer from :func:`serialize`'s (or Keras's) form; ``custom_objects`` maps
+    class names to user classes, as in Keras."""
+    with custom_object_scope(custom_objects):
+        return _LOOKUP.deserialize(config)
 
 
 class _PerExample(Function):
@@ -256,3 +258,6 @@ def activity_penalty(regularizer, output) -> Tensor:
     """
     output = as_tensor(output)
     return _PerExample()(regularizer(output), output)
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -23,11 +23,17 @@ def set_random_seed(seed) -> None:
     backend.set_seed(seed)
 
 
-def clear_session() -> None:
-    """Restart automatic layer and model names (``dense``, ``dense_1``, ...), as Keras does."""
+def clear_session(free_memory=True) -> None:
+    """Restart automatic layer and model names (``dense``, ``dense_1``, ...), as Keras does;
+    with ``free_memory`` (Keras's default) Python's garbage collector also runs, so that the
+    arrays of models no longer referenced are freed now."""
+    import gc  # noqa: PLC0415
+
     from .layers.base import clear_names  # noqa: PLC0415
 
     clear_names()
+    if free_memory:
+        gc.collect()
 
 
 def describe_machine() -> str:
@@ -173,3 +179,7 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         else:
             padded[index, maxlen - len(kept):] = kept
     return padded
+
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

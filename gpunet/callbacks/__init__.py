@@ -36,3 +36,6 @@ def serialize(callback: Callback) -> dict:
 def deserialize(entry) -> Callback:
     """A callback from ``{"class_name": ..., "config": {...}}``: gpunet's or a registered one."""
     return _LOOKUP.deserialize(entry)
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

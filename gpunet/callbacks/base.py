@@ -161,21 +161,36 @@ def _overrides(callback, hook: str) -> bool:
 class CallbackList:
     """Calls each hook on every callback, in order, with the same logs.
 
-    Batch-level hooks are only called when some callback overrides them, so a plain fit pays
-    nothing per step for them. With ``main_process=False`` (a data-parallel process other than
-    rank 0) the callbacks that declare ``main_process_only`` are left out.
+    Keras's arguments: ``add_history`` / ``add_progbar`` add a :class:`History` / a
+    :class:`ProgbarLogger` (verbose from ``params``) when none is given; the keyword arguments
+    ``**params`` (``epochs=``, ``steps=``, ``verbose=``...) are handed to every callback's
+    ``set_params``. Batch-level hooks are only called when some callback overrides them, so a
+    plain fit pays nothing per step for them. With ``main_process=False`` (a data-parallel
+    process other than rank 0) the callbacks that declare ``main_process_only`` are left out.
     """
 
-    def __init__(self, callbacks, model=None, params=None, main_process: bool = True):
+    def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, *, main_process: bool = True,
+                 **params):
+        callbacks = [] if callbacks is None else list(callbacks)
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be gpunet.callbacks.Callback objects, got {type(cb).__name__}")
+        if add_history or add_progbar:
+            from .history import History  # noqa: PLC0415 - both build on this module
+            from .progbar import ProgbarLogger  # noqa: PLC0415
+
+            verbose = params.get("verbose", 1)
+            if add_progbar and verbose != 0 and not any(isinstance(cb, ProgbarLogger) for cb in callbacks):
+                callbacks.insert(0, ProgbarLogger(verbose if verbose in (1, 2) else 1))
+            if add_history and not any(isinstance(cb, History) for cb in callbacks):
+                callbacks.append(History())
         # callbacks that save the model (``runs_last``) act after the others, so that what they
         # save includes the others' reaction to the same epoch (a reduced learning rate...)
         self.callbacks = sorted(callbacks, key=lambda cb: bool(getattr(cb, "runs_last", False)))
         for cb in self.callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be gpunet.callbacks.Callback objects, got {type(cb).__name__}")
             if model is not None:
                 cb.set_model(model)
-            if params is not None:
+            if params:
                 cb.set_params(params)
         if not main_process:
             self.callbacks = [cb for cb in self.callbacks if not cb.main_process_only]

@@ -25,3 +25,6 @@ __all__ = [
     "LayerNormalization", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "LeakyReLU", "ReLU", "PReLU", "ELU", "Softmax",
     "serialize", "deserialize",
 ]
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

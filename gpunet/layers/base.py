@@ -11,6 +11,7 @@ import numpy
 from .. import backend, constraints, dtype_policies, initializers, ops, regularizers
 from ..backend.dtypes import cast_finite
 from ..autograd import GraphConfig, Parameter, Tensor, as_tensor, no_grad
+from ..keras_api import check_default
 
 __all__ = ["Layer", "unique_name", "clear_names", "assign_weights"]
 
@@ -42,12 +43,13 @@ def check_positive_int(value, name: str) -> int:
 
 
 def refuse_unsupported(layer: str, kwargs: dict, keys) -> None:
-    """Drop Keras arguments gpunet does not implement when they hold their "off" value (None);
-    refuse them by name otherwise."""
-    for key in keys:
-        if kwargs.get(key) is not None:
-            raise ValueError(f"{layer}: {key} is not supported by gpunet")
-        kwargs.pop(key, None)
+    """Take out of ``kwargs`` the Keras arguments gpunet does not implement: each may hold Keras's
+    default (``keys`` maps names to defaults; names alone default to None), any other value is
+    refused by name (:func:`gpunet.keras_api.check_default`)."""
+    defaults = keys if isinstance(keys, dict) else dict.fromkeys(keys)
+    for key, default in defaults.items():
+        if key in kwargs:
+            check_default(layer, key, kwargs.pop(key), default)
 
 
 def normalize_shape(shape, name: str = "shape") -> tuple:
@@ -113,7 +115,8 @@ class Layer(GraphConfig):
             p.kind is p.VAR_KEYWORD for p in parameters.values())
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, input_shape=None,
-                 activity_regularizer=None, **kwargs):
+                 activity_regularizer=None, autocast=True, **kwargs):
+        check_default(type(self).__name__, "autocast", autocast, True)  # inputs are cast to the compute dtype
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
         if name is None:
@@ -132,7 +135,10 @@ class Layer(GraphConfig):
         self._trainable_variables: list[Parameter] = []  # created trainable, in creation order
         self._non_trainable_variables: list[Parameter] = []
         self._layers: list = []  # sub-layers whose weights are this layer's too (a model's layers)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
+        try:
+            self.activity_regularizer = regularizers.get(activity_regularizer)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{type(self).__name__}: activity_regularizer: {exc}") from None
         self._weight_regularizers: list = []  # (weight, regularizer) from add_weight(regularizer=...)
         self._weight_constraints: list = []  # Constraint objects from add_weight(constraint=...), for graph_key
         self._activity_losses: list = []  # activity penalties of the last training forward (a model's)

@@ -130,10 +130,11 @@ class _Conv(WorkspaceChecked, KernelLayer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1, groups=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         name = type(self).__name__
         refuse_unsupported(name, kwargs, ("lora_rank", "lora_alpha"))
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.filters = check_positive_int(filters, "filters")
         if groups != 1:
             raise ValueError(f"{name}: groups={groups!r} is not supported by gpunet (only 1)")

@@ -136,12 +136,13 @@ class Dense(KernelLayer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
         **kwargs,
     ):
-        refuse_unsupported(type(self).__name__, kwargs, ("lora_rank",))
-        super().__init__(**kwargs)
+        refuse_unsupported(type(self).__name__, kwargs, ("lora_rank", "lora_alpha", "quantization_config"))
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = check_positive_int(units, "units")
         self._init_kernel(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
                           kernel_constraint, bias_constraint)

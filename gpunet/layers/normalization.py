@@ -6,7 +6,7 @@ from __future__ import annotations
 import numbers
 
 from .. import constraints, initializers, regularizers
-from ..ops import norm as norm_ops
+from ..ops import normalization as norm_ops
 from .base import Layer, refuse_unsupported
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
@@ -34,6 +34,8 @@ class BatchNormalization(Layer):
         center, scale: whether to learn ``beta`` / ``gamma``.
         beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer,
         beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint: as in Keras.
+        renorm_momentum, renorm_clipping: kept in the config, as Keras keeps them; they act only
+        with ``renorm=True`` (batch renormalization), which gpunet refuses, as ``synchronized=True``.
 
     Weights, in Keras's order: ``gamma``, ``beta`` (trainable), ``moving_mean``,
     ``moving_variance`` (non-trainable). Example: ``Conv2D(32, 3), BatchNormalization(), Activation("relu")``.
@@ -49,11 +51,10 @@ class BatchNormalization(Layer):
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         name = type(self).__name__
-        refuse_unsupported(name, kwargs, ("renorm_clipping",))
-        for key, off in (("renorm", False), ("synchronized", False)):
-            if kwargs.pop(key, off) not in (off, None):
-                raise ValueError(f"{name}: {key} is not supported by gpunet")
-        kwargs.pop("renorm_momentum", None)
+        refuse_unsupported(name, kwargs, {"renorm": False, "synchronized": False})
+        # Keras keeps these in the config and uses them only with renorm=True, which gpunet refuses
+        self.renorm_clipping = kwargs.pop("renorm_clipping", None)
+        self.renorm_momentum = kwargs.pop("renorm_momentum", 0.99)
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise ValueError(f"{name}: axis must be an integer, got {axis!r}")
@@ -104,6 +105,7 @@ class BatchNormalization(Layer):
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
             "beta_constraint": constraints.serialize(self.beta_constraint),
             "gamma_constraint": constraints.serialize(self.gamma_constraint),
+            "renorm_clipping": self.renorm_clipping, "renorm_momentum": self.renorm_momentum,
         }
 
 
@@ -125,8 +127,7 @@ class LayerNormalization(Layer):
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros", gamma_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         name = type(self).__name__
-        if kwargs.pop("rms_scaling", False):
-            raise ValueError(f"{name}: rms_scaling is not supported by gpunet")
+        refuse_unsupported(name, kwargs, {"rms_scaling": False})
         super().__init__(**kwargs)
         axes = [axis] if isinstance(axis, int) and not isinstance(axis, bool) else axis
         if not isinstance(axes, (list, tuple)) or not axes or any(isinstance(a, bool) or not isinstance(a, int) for a in axes):

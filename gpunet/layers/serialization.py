@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import numbers
 
-from ..lookup import Lookup
+from ..lookup import Lookup, custom_object_scope
 from . import activations, convolutional, core, normalization, pooling, reshaping
 from .base import Layer
 from .core import InputLayer
@@ -93,10 +93,12 @@ def serialize(layer: Layer) -> dict:
     return LOOKUP.serialize(layer)
 
 
-def deserialize(entry) -> Layer:
-    """Build one layer from ``{"class_name": ..., "config": {...}}`` (gpunet or Keras form)."""
-    if not isinstance(entry, dict):
-        raise ValueError(f"each layer must be an object with class_name and config, got {type(entry).__name__}")
-    if not isinstance(entry.get("config"), dict):
-        raise ValueError(f"layer {entry.get('class_name')}: config must be an object, got {type(entry.get('config')).__name__}")
-    return LOOKUP.deserialize(entry, _keep)
+def deserialize(config, custom_objects=None) -> Layer:
+    """Build one layer from ``{"class_name": ..., "config": {...}}`` (gpunet or Keras form);
+    ``custom_objects`` maps class names to user classes, as in Keras."""
+    if not isinstance(config, dict):
+        raise ValueError(f"each layer must be an object with class_name and config, got {type(config).__name__}")
+    if not isinstance(config.get("config"), dict):
+        raise ValueError(f"layer {config.get('class_name')}: config must be an object, got {type(config.get('config')).__name__}")
+    with custom_object_scope(custom_objects):
+        return LOOKUP.deserialize(config, _keep)

@@ -9,12 +9,12 @@ from .activation import log_softmax, relu, sigmoid, softmax, tanh
 from .activation import (celu, elu, gelu, general_relu, hard_shrink, hard_sigmoid, hard_silu, hard_tanh, leaky_relu,
                          log_sigmoid, mish, prelu, relu6, selu, silu, soft_shrink, softplus, softsign, sparse_plus,
                          sparse_sigmoid, sparsemax, squareplus, tanh_shrink, threshold)
-from .array import autocast, cast, getitem, pick, reshape, transpose
+from .shaping import autocast, cast, getitem, pick, reshape, transpose
 from .convolution import avg_pool, conv, conv_max_pool, max, max_pool, pad
 from .loss import binary_cross_entropy, cross_entropy, mse
 from .math import add, bias_activation, div, exp, linear, log, matmul, maximum, mean, mul, neg, pow, sub, sum
 from .noise import dropout
-from .norm import batch_norm, layer_norm
+from .normalization import batch_norm, layer_norm
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "maximum", "matmul", "linear", "bias_activation",
@@ -55,3 +55,6 @@ def _install_operators() -> None:
 
 
 _install_operators()
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..gpu import kernels
 from ..autograd import Function, Tensor, as_tensor, sum_to_shape
 from ..backend import get_array_module
-from .array import autocast
+from .shaping import autocast
 
 __all__ = [
     "sigmoid", "tanh", "relu", "softmax", "log_softmax", "general_relu", "leaky_relu", "relu6", "elu", "selu", "celu",

@@ -90,6 +90,11 @@ OPTIMIZERS = {
     "radam": lambda: optimizers.RAdam(weight_decay=0.01),
     "rmsprop": lambda: optimizers.RMSprop(),
     "rmsprop-centered-momentum": lambda: optimizers.RMSprop(centered=True, momentum=0.9, weight_decay=0.01),
+    "rmsprop-pytorch-epsilon": lambda: optimizers.RMSprop(centered=True, epsilon=1e-3, epsilon_inside_sqrt=False),
+    "lion": lambda: optimizers.Lion(0.01, weight_decay=0.01),
+    "ftrl": lambda: optimizers.Ftrl(0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.01,
+                                    l2_shrinkage_regularization_strength=0.01, beta=0.1, weight_decay=0.01),
+    "ftrl-fixed-rate": lambda: optimizers.Ftrl(0.1, learning_rate_power=0.0, initial_accumulator_value=0.0),
 }
 
 
