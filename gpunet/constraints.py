@@ -274,10 +274,9 @@ def project(constraint, w) -> None:
 
 
 def apply(weights) -> None:
-    """Apply each weight's ``constraint`` (those that have one) to it, in place: what fit's
-    train step does right after ``optimizer.apply_gradients``, as Keras's optimizer does. A
-    custom ``train_step`` that calls ``optimizer.apply_gradients`` itself calls
-    ``gpunet.constraints.apply(self.trainable_weights)`` after it."""
+    """Apply each weight's ``constraint`` (those that have one) to it, in place. Every
+    optimizer's ``apply_gradients`` already does this for the weights it updates, as Keras's
+    does; this is for weights changed some other way (``set_weights`` leaves them as given)."""
     for weight in weights:
         constraint = weight.constraint
         if constraint is not None:

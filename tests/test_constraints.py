@@ -182,7 +182,7 @@ def test_a_constraint_change_is_seen_by_the_graph_key():
     assert layer.graph_key() != key
 
 
-def test_custom_train_step_applies_them_with_apply():
+def test_a_custom_train_step_gets_them_from_apply_gradients():
     x, y = _data()
 
     class Custom(gpunet.Sequential):
@@ -191,8 +191,7 @@ def test_custom_train_step_applies_them_with_apply():
             loss = self.compute_loss(y=yb, y_pred=self(xb, training=True))
             loss.backward()
             params = self.trainable_weights
-            self.optimizer.apply_gradients(zip([p.grad for p in params], params))
-            constraints.apply(params)
+            self.optimizer.apply_gradients(zip([p.grad for p in params], params))  # projects them, as Keras's does
             return {"loss": loss}
 
     gpunet.utils.set_random_seed(3)

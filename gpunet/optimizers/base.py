@@ -16,7 +16,7 @@ import weakref
 
 import numpy
 
-from .. import backend, schedules
+from .. import backend, constraints, schedules
 from ..backend.dtypes import cast_finite
 from ..lookup import get_registered_name
 from .transforms import clipping_from_arguments
@@ -219,7 +219,8 @@ class Optimizer:
         Pairs whose gradient is None are skipped; a gradient on another device than its parameter
         (a NumPy array for a weight on the GPU) is copied over. Parameters are identified by their name (their
         path in the model, such as ``"dense_1/kernel"``), which keys the optimizer's state. Every
-        gradient's shape is checked before any parameter changes.
+        gradient's shape is checked before any parameter changes. After the updates, each updated
+        weight's ``constraint`` (``kernel_constraint=...`` of its layer) projects it in place, as in Keras.
         """
         all_slots = self._slots
         pairs = []
@@ -255,6 +256,10 @@ class Optimizer:
             slots["step"] += 1
             # Fused's rule (gpunet.gpu.fused), written out: this runs once per weight per step
             (self._update_numpy if isinstance(data, numpy.ndarray) else self._update_gpu)(data, grad, slots, lr)
+        for _, param, _ in pairs:  # then each updated weight's constraint, in place, as Keras's optimizer does
+            constraint = getattr(param, "constraint", None)
+            if constraint is not None:
+                constraints.project(constraint, param.data)
 
     # -- a constant loss scale (Keras's loss_scale_factor) ----------------------------------------
     @property

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 
-from .. import backend, constraints
+from .. import backend
 from .. import ops
 from ..autograd import Parameter, Tape, Tensor
 from ..callbacks.base import LazyLogs
@@ -195,11 +195,10 @@ class TrainStep:
 
     def apply(self, grads) -> None:
         """The optimizer's update from ``grads`` (aligned with :attr:`params`), then the weights'
-        constraints (as Keras's optimizer applies them, after the update), all or nothing: an
+        constraints (which the optimizer applies after the update, as Keras's does), all or nothing: an
         interrupt (Ctrl-C) arriving meanwhile takes effect once every parameter is updated."""
         with defer_interrupts():
             self.optimizer.apply_gradients(zip(grads, self.params))
-            constraints.apply(self.params)
 
     def __call__(self, x, y) -> None:
         self.apply(self.gradients(x, y))
