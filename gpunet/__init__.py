@@ -14,12 +14,7 @@ from .autograd import Parameter, Tensor, enable_grad, gradcheck, no_grad
 from .layers import Input
 from .models import Sequential, load_model, model_from_json
 
-from .version import __version__
-
-
-def version() -> str:
-    """gpunet's version string, ``gpunet.__version__`` (as ``keras.version()`` gives Keras's)."""
-    return __version__
+from .version import __version__, version  # version(): a function, as keras.version() is
 
 
 __all__ = [

@@ -2,7 +2,8 @@
 
 from ..lookup import Lookup
 from .backup import BackupAndRestore
-from .base import Callback, CallbackList
+from .base import Callback
+from .callback_list import CallbackList
 from .checkpoint import ModelCheckpoint
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping

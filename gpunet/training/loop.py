@@ -27,7 +27,8 @@ from collections.abc import Mapping
 import numpy
 
 from .. import config
-from ..callbacks.base import CallbackList, LazyLogs
+from ..callbacks.base import LazyLogs
+from ..callbacks.callback_list import CallbackList
 from ..callbacks.history import History
 from ..callbacks.progbar import ProgbarLogger
 from ..data import check_batch_size, describe, input_kind

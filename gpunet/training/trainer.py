@@ -20,7 +20,7 @@ from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from ..autograd import Tensor, no_grad
-from ..callbacks.base import CallbackList
+from ..callbacks.callback_list import CallbackList
 from ..callbacks.progbar import format_logs
 from ..data import check_features
 from .arguments import (check_bool, check_callbacks, check_compiled, evaluation_batches, prediction_batches, prepare,
