@@ -54,7 +54,7 @@ def gpunet_model():
     model = gpunet.Sequential([Input((28, 28, 1)), Conv2D(32, 3, activation="relu"), MaxPooling2D(2),
                                Conv2D(64, 3, activation="relu"), MaxPooling2D(2), Flatten(), Dropout(0.5),
                                Dense(10, activation="softmax")])
-    model.compile(optimizer=gpunet.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=gpunet.optimizers.Adam(1e-3, epsilon=1e-8), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 

@@ -80,7 +80,7 @@ def gpunet_model(config):
     model = gpunet.Sequential(layers)
     gpunet.mixed_precision.set_global_policy(None)
     kind, lr = config["optimizer"]
-    optimizer = {"sgd": lambda: gpunet.optimizers.SGD(lr), "adam": lambda: gpunet.optimizers.Adam(lr),
+    optimizer = {"sgd": lambda: gpunet.optimizers.SGD(lr), "adam": lambda: gpunet.optimizers.Adam(lr, epsilon=1e-8),
                  "momentum": lambda: gpunet.optimizers.SGD(lr, momentum=0.9)}[kind]()
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model

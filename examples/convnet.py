@@ -39,7 +39,7 @@ def main():
         for name, layers in VARIANTS.items():
             common.seed(args)
             model = gpunet.Sequential(layers())
-            model.compile(optimizer=gpunet.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            model.compile(optimizer=gpunet.optimizers.Adam(1e-3, epsilon=1e-8), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
             with common.Timer() as run:
                 history = model.fit(x, y, batch_size=128, epochs=args.epochs, validation_split=0.1, verbose=2)
             h, best = history.history, history.best

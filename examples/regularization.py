@@ -35,12 +35,12 @@ def network(dropout: bool, regularizer=None) -> list:
     return layers
 
 
-VARIANTS = {
-    "none": (False, lambda: optimizers.Adam(1e-3), None),
-    "L2 (Adam, weight_decay=1e-4)": (False, lambda: optimizers.Adam(1e-3, weight_decay=1e-4), None),
-    "L2 (kernel_regularizer=L2(5e-5))": (False, lambda: optimizers.Adam(1e-3), lambda: regularizers.L2(5e-5)),
-    "weight decay (AdamW, 0.1)": (False, lambda: optimizers.AdamW(1e-3, weight_decay=0.1), None),
-    "dropout (0.2 input, 0.5 hidden)": (True, lambda: optimizers.Adam(1e-3), None),
+VARIANTS = {  # epsilon=1e-8 (PyTorch's), with which the documented results were made
+    "none": (False, lambda: optimizers.Adam(1e-3, epsilon=1e-8), None),
+    "L2 (Adam, weight_decay=1e-4)": (False, lambda: optimizers.Adam(1e-3, epsilon=1e-8, weight_decay=1e-4), None),
+    "L2 (kernel_regularizer=L2(5e-5))": (False, lambda: optimizers.Adam(1e-3, epsilon=1e-8), lambda: regularizers.L2(5e-5)),
+    "weight decay (AdamW, 0.1)": (False, lambda: optimizers.AdamW(1e-3, weight_decay=0.1, epsilon=1e-8), None),
+    "dropout (0.2 input, 0.5 hidden)": (True, lambda: optimizers.Adam(1e-3, epsilon=1e-8), None),
 }
 
 

@@ -1,21 +1,28 @@
 """gpunet: Keras-style deep learning on an autograd engine over NumPy (CPU) and CuPy (GPU).
 
 The namespaces are Keras 3's: ``from gpunet import layers, models, optimizers, losses, metrics,
-callbacks, regularizers, utils`` and ``gpunet.Input``, ``gpunet.Sequential``.
+callbacks, regularizers, utils`` and ``gpunet.Input``, ``gpunet.Sequential``. A Keras name that
+gpunet does not have yet raises :class:`gpunet.errors.NotSupportedYetError` (see :mod:`gpunet.keras_api`).
 """
 
-from . import (activations, backend, callbacks, datasets, initializers, layers, losses, metrics, mixed_precision, models, ops,
-               optimizers, regularizers, saving, schedules, training, utils)
+from . import errors, keras_api
+from . import (activations, backend, callbacks, config, datasets, initializers, layers, losses, metrics, mixed_precision,
+               models, ops, optimizers, regularizers, saving, schedules, training, utils)
+from . import constraints
 from . import distributed
 from .autograd import Parameter, Tensor, enable_grad, gradcheck, no_grad
 from .layers import Input
 from .models import Sequential, load_model, model_from_json
 
-from .version import __version__
+from .version import __version__, version  # version(): a function, as keras.version() is
+
 
 __all__ = [
     "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops",
-    "optimizers", "regularizers", "saving", "schedules", "training", "utils", "distributed", "Input",
+    "optimizers", "regularizers", "saving", "schedules", "training", "utils", "distributed", "constraints", "Input",
     "Tensor", "Parameter", "no_grad", "enable_grad", "gradcheck", "Sequential", "load_model",
-    "model_from_json", "__version__",
+    "model_from_json", "__version__", "version", "config", "errors", "keras_api",
 ]
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

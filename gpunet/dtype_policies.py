@@ -124,3 +124,6 @@ def global_policy() -> DTypePolicy:
 
 set_dtype_policy = set_global_policy  # Keras 3's other spellings
 dtype_policy = global_policy
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

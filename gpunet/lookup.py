@@ -60,21 +60,29 @@ def get_registered_name(obj) -> str:
     return _NAMES.get(obj, getattr(obj, "__name__", type(obj).__name__))
 
 
-def get_registered_object(name: str):
-    """The class registered under ``name`` (``"package>Name"``, or a key of an active
-    :func:`custom_object_scope`), or None."""
+def get_registered_object(name: str, custom_objects=None, module_objects=None):
+    """The class registered under ``name``, or None. Looked for, as Keras does, in
+    ``custom_objects``, the active :func:`custom_object_scope` (innermost first), the registry
+    (``"package>Name"``), then ``module_objects`` (both dicts of name -> class)."""
+    for what, objects in (("custom_objects", custom_objects), ("module_objects", module_objects)):
+        if objects is not None and not isinstance(objects, dict):
+            raise TypeError(f"{what} must be a dict of name -> class, got {type(objects).__name__}")
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
     for scope in reversed(_SCOPES):
         if name in scope:
             return scope[name]
-    return _REGISTERED.get(name)
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    return (module_objects or {}).get(name)
 
 
 @contextlib.contextmanager
-def custom_object_scope(objects: dict | None):
+def custom_object_scope(custom_objects: dict | None):
     """Make ``{"Name": cls}`` findable by name while loading (Keras's ``custom_objects``)."""
-    if objects is not None and not isinstance(objects, dict):
-        raise TypeError(f"custom_objects must be a dict of name -> class, got {type(objects).__name__}")
-    _SCOPES.append(dict(objects or {}))
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        raise TypeError(f"custom_objects must be a dict of name -> class, got {type(custom_objects).__name__}")
+    _SCOPES.append(dict(custom_objects or {}))
     try:
         yield
     finally:

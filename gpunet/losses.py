@@ -1142,3 +1142,7 @@ def deserialize(config: dict) -> Loss:
     """A loss from :func:`serialize`'s form (Keras's ``{"class_name", "config"}``)."""
     _refuse_unsupported(config)
     return _LOOKUP.deserialize(config, _keep)
+
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -26,3 +26,6 @@ from .optimizers.loss_scale import LossScaleOptimizer
 
 __all__ = ["DTypePolicy", "Policy", "set_global_policy", "global_policy", "set_dtype_policy", "dtype_policy",
            "LossScaleOptimizer"]
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -5,7 +5,14 @@ Keras 3's classes, arguments, defaults and formulas:
 * ``L1(l1=0.01)``: ``l1 * sum(|w|)``;
 * ``L2(l2=0.01)``: ``l2 * sum(w^2)`` (no factor 1/2);
 * ``L1L2(l1=0.0, l2=0.0)``: the sum of both; a term whose factor is 0 is left out;
+* ``OrthogonalRegularizer(factor=0.01, mode="rows")``: for a 2-D weight, the mean absolute cosine
+  similarity between its rows (``mode="columns"``: its columns), times ``factor / 2``:
+  ``factor * 0.5 * sum_{i != j} |<u_i, u_j>| / (n (n - 1) / 2)``, ``u_i`` the L2-normalized rows
+  (a norm below ``1e-7`` is taken as ``1e-7``, as Keras's ``normalize``), ``n`` their number;
 * ``Regularizer``: the base class, whose penalty is 0.
+
+The module also exports Keras's lowercase names for the classes: ``l1``, ``l2``, ``l1_l2`` and
+``orthogonal_regularizer`` (``gpunet.regularizers.l2(0.001)``).
 
 Calling a regularizer on a Tensor returns a scalar Tensor made of gpunet ops, so its gradient
 flows into the weight (``|w|`` has the subgradient 0 at ``w = 0``, as TensorFlow and PyTorch) and a
@@ -16,7 +23,8 @@ A layer's ``activity_regularizer`` enters the loss as :func:`activity_penalty`: 
 output divided by the output's batch size, as Keras does.
 
 Names, as Keras 3's ``regularizers.get``: ``"l1"`` gives ``L1(0.01)``, ``"l2"`` gives ``L2(0.01)``,
-``"l1l2"`` gives ``L1L2()`` (both factors 0: no penalty), as do the class names. ``"l1_l2"``, which
+``"l1l2"`` gives ``L1L2()`` (both factors 0: no penalty), ``"orthogonal_regularizer"`` gives
+``OrthogonalRegularizer(0.01, "rows")``, as do the class names. ``"l1_l2"``, which
 Keras 3's documentation gives as ``L1L2(l1=0.01, l2=0.01)`` but its ``get`` refuses, gives that
 documented regularizer here.
 """
@@ -29,9 +37,10 @@ import numbers
 from . import ops
 from .autograd import Function, Tensor, as_tensor
 from .backend import get_array_module
-from .lookup import Configurable, Lookup
+from .lookup import Configurable, Lookup, custom_object_scope
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize", "deserialize", "activity_penalty"]
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2", "orthogonal_regularizer",
+           "get", "serialize", "deserialize", "activity_penalty"]
 
 
 def _factor(value, name, default):
@@ -141,7 +150,52 @@ class L1L2(Regularizer):
         return {"l1": self.l1, "l2": self.l2}
 
 
-_BY_NAME = {"l1": L1, "l2": L2, "l1l2": L1L2, "l1_l2": L1L2, "regularizer": Regularizer}
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (``mode="rows"``) or columns (``mode="columns"``) of a 2-D weight towards
+    orthogonality: ``factor / 2`` times the mean of ``|cos|`` between every pair of them.
+
+    For a Dense kernel ``(in, units)``, ``"columns"`` makes the units' weight vectors orthogonal
+    and ``"rows"`` the input features' (Keras's wording: rows mode "makes the feature vectors
+    orthogonal"). A weight with fewer than two rows (columns) has no pair and is refused.
+
+    Args:
+        factor: a finite number >= 0 (0.01).
+        mode: ``"rows"`` (default) or ``"columns"``.
+    """
+
+    def __init__(self, factor=0.01, mode="rows"):
+        self.factor = _factor(factor, "factor", 0.01)
+        if mode not in ("rows", "columns"):
+            raise ValueError(f"mode must be 'rows' or 'columns', got {mode!r}")
+        self.mode = mode
+
+    def __call__(self, x) -> Tensor:
+        x = as_tensor(x)
+        if x.ndim != 2:
+            raise ValueError(f"OrthogonalRegularizer needs a 2-D weight, got shape {tuple(x.shape)}")
+        axis = 1 if self.mode == "rows" else 0
+        size = x.shape[1 - axis]
+        if size < 2:
+            raise ValueError(f"OrthogonalRegularizer(mode={self.mode!r}) needs at least 2 {self.mode}, got shape "
+                             f"{tuple(x.shape)}")
+        xp = get_array_module(x.data)
+        squares = ops.sum(x * x, axis=axis, keepdims=True)
+        inverse_norms = ops.pow(ops.maximum(squares, 1e-14), -0.5)  # min(1 / norm, 1 / epsilon), epsilon = 1e-7
+        unit = x * inverse_norms
+        products = ops.matmul(unit, ops.transpose(unit)) if axis == 1 else ops.matmul(ops.transpose(unit), unit)
+        off_diagonal = products * Tensor(1 - xp.eye(size, dtype=x.dtype))
+        pairs = size * (size - 1) / 2
+        return ops.sum(ops.maximum(off_diagonal, ops.neg(off_diagonal))) * (self.factor * 0.5 / pairs)
+
+    def get_config(self) -> dict:
+        return {"factor": self.factor, "mode": self.mode}
+
+
+# Keras's lowercase names for the classes
+l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
+
+_BY_NAME = {"l1": L1, "l2": L2, "l1l2": L1L2, "l1_l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer,
+            "regularizer": Regularizer}
 _LOOKUP = Lookup("regularizer", Regularizer, _BY_NAME)
 
 
@@ -178,9 +232,11 @@ def serialize(regularizer):
     return _LOOKUP.serialize(regularizer)
 
 
-def deserialize(config) -> Regularizer:
-    """Rebuild a regularizer from :func:`serialize`'s (or Keras's) form."""
-    return _LOOKUP.deserialize(config)
+def deserialize(config, custom_objects=None) -> Regularizer:
+    """Rebuild a regularizer from :func:`serialize`'s (or Keras's) form; ``custom_objects`` maps
+    class names to user classes, as in Keras."""
+    with custom_object_scope(custom_objects):
+        return _LOOKUP.deserialize(config)
 
 
 class _PerExample(Function):
@@ -202,3 +258,6 @@ def activity_penalty(regularizer, output) -> Tensor:
     """
     output = as_tensor(output)
     return _PerExample()(regularizer(output), output)
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

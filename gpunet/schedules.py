@@ -196,3 +196,6 @@ def serialize(schedule: LearningRateSchedule) -> dict:
 def deserialize(config: dict) -> LearningRateSchedule:
     """Rebuild a schedule from :func:`serialize`'s output: gpunet's own classes, or registered ones."""
     return _LOOKUP.deserialize(config, lambda cls, kwargs: {k: v for k, v in kwargs.items() if k != "name"})  # Keras names its schedules
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -10,7 +10,7 @@ from . import backend
 from .plotting import plot_history
 from .pydataset import PyDataset, Sequence
 
-__all__ = ["set_random_seed", "clear_session", "describe_machine", "to_categorical", "normalize"]
+__all__ = ["set_random_seed", "clear_session", "describe_machine", "to_categorical", "normalize", "pad_sequences"]
 __all__ += ["plot_history"]
 __all__ += ["PyDataset", "Sequence"]
 
@@ -23,11 +23,17 @@ def set_random_seed(seed) -> None:
     backend.set_seed(seed)
 
 
-def clear_session() -> None:
-    """Restart automatic layer and model names (``dense``, ``dense_1``, ...), as Keras does."""
+def clear_session(free_memory=True) -> None:
+    """Restart automatic layer and model names (``dense``, ``dense_1``, ...), as Keras does;
+    with ``free_memory`` (Keras's default) Python's garbage collector also runs, so that the
+    arrays of models no longer referenced are freed now."""
+    import gc  # noqa: PLC0415
+
     from .layers.base import clear_names  # noqa: PLC0415
 
     clear_names()
+    if free_memory:
+        gc.collect()
 
 
 def describe_machine() -> str:
@@ -107,3 +113,73 @@ def normalize(x, axis=-1, order=2):
     norm = xp.linalg.norm(x, ord=order, axis=int(axis), keepdims=True)
     normalized = x / xp.where(norm == 0, 1, norm)
     return normalized[None] if x.ndim == 1 else normalized
+
+
+def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0.0) -> numpy.ndarray:
+    """Sequences of different lengths as one array of shape ``(len(sequences), maxlen, ...)``,
+    Keras's function with its arguments and defaults.
+
+    ``maxlen`` defaults to the longest sequence's length. A shorter sequence is filled with
+    ``value`` before it (``padding="pre"``, the default) or after it (``"post"``); a longer one
+    loses its first entries (``truncating="pre"``, the default) or its last ones (``"post"``).
+    The entries of each sequence may be numbers or arrays (all of the first non-empty sequence's
+    shape); they are converted to ``dtype`` (``"int32"``: fractional values are truncated, as
+    NumPy's conversion does). Strings need ``dtype=object`` (or a string dtype) and a string
+    ``value``, as in Keras.
+
+    >>> pad_sequences([[1], [2, 3], [4, 5, 6]]).tolist()
+    [[0, 0, 1], [0, 2, 3], [4, 5, 6]]
+    >>> pad_sequences([[1], [2, 3], [4, 5, 6]], maxlen=2, padding="post").tolist()
+    [[1, 0], [2, 3], [5, 6]]
+
+    Errors are ValueErrors naming the argument, checked before any padding (Keras checks
+    ``padding`` and ``truncating`` only when a sequence needs them, and fails with a NumPy
+    broadcasting error for ``maxlen=0``, which gives zero columns here).
+    """
+    if not hasattr(sequences, "__len__"):
+        raise ValueError(f"pad_sequences: sequences must be a list of sequences, got {type(sequences).__name__}")
+    if padding not in ("pre", "post"):
+        raise ValueError(f"pad_sequences: padding must be 'pre' or 'post', got {padding!r}")
+    if truncating not in ("pre", "post"):
+        raise ValueError(f"pad_sequences: truncating must be 'pre' or 'post', got {truncating!r}")
+    if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, numbers.Integral) or maxlen < 0):
+        raise ValueError(f"pad_sequences: maxlen must be a non-negative integer or None, got {maxlen!r}")
+    lengths, sample_shape = [], None
+    for index, sequence in enumerate(sequences):
+        try:
+            lengths.append(len(sequence))
+        except TypeError:
+            raise ValueError(f"pad_sequences: sequences must be a list of sequences; entry {index} is not one "
+                             f"({type(sequence).__name__}: {sequence!r})") from None
+        if sample_shape is None and len(sequence):
+            sample_shape = numpy.asarray(sequence).shape[1:]  # the first non-empty sequence sets each entry's shape
+    sample_shape = sample_shape or ()
+    if maxlen is None:
+        if not lengths:
+            raise ValueError("pad_sequences: sequences is empty, so maxlen cannot be inferred; pass maxlen")
+        maxlen = max(lengths)
+    maxlen = int(maxlen)
+    dtype_is_text = numpy.issubdtype(dtype, numpy.str_) or numpy.issubdtype(dtype, numpy.bytes_)
+    if isinstance(value, str) and dtype is not object and not dtype_is_text:
+        raise ValueError(f"pad_sequences: dtype {dtype!r} cannot hold the string value {value!r}; use dtype=object "
+                         "for strings of any length")
+    padded = numpy.full((len(lengths), maxlen, *sample_shape), value, dtype=dtype)
+    if maxlen == 0:
+        return padded
+    for index, sequence in enumerate(sequences):
+        if not len(sequence):
+            continue
+        kept = sequence[-maxlen:] if truncating == "pre" else sequence[:maxlen]
+        kept = numpy.asarray(kept, dtype=dtype)
+        if kept.shape[1:] != tuple(sample_shape):
+            raise ValueError(f"pad_sequences: the entries of sequence {index} have shape {kept.shape[1:]}, those of the "
+                             f"first non-empty sequence {tuple(sample_shape)}")
+        if padding == "post":
+            padded[index, :len(kept)] = kept
+        else:
+            padded[index, maxlen - len(kept):] = kept
+    return padded
+
+
+from .keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

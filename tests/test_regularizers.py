@@ -266,3 +266,70 @@ def test_activity_penalty_matches_a_keras_layers_loss(keras, xp, rng):
     output = np.asarray(dense(x))
     (theirs,) = dense.losses
     np.testing.assert_allclose(activity_penalty(ours, Tensor(backend.to_device(output))).item(), float(theirs), rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# OrthogonalRegularizer and Keras's lowercase names
+# ---------------------------------------------------------------------------------------------
+def _orthogonal_formula(w, factor, mode):
+    vectors = w if mode == "rows" else w.T
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-7)
+    products = unit @ unit.T
+    n = len(vectors)
+    return factor * 0.5 * np.abs(products - np.diag(np.diag(products))).sum() / (n * (n - 1) / 2)
+
+
+@pytest.mark.parametrize("mode", ["rows", "columns"])
+@pytest.mark.parametrize("shape", [(5, 3), (2, 6), (4, 4)], ids=str)
+def test_orthogonal_values_and_gradients(xp, rng, mode, shape):
+    w = rng.standard_normal(shape)
+    regularizer = regularizers.OrthogonalRegularizer(0.3, mode)
+    penalty = regularizer(Parameter(backend.to_device(w)))
+    assert penalty.shape == () and penalty.dtype == np.float64
+    np.testing.assert_allclose(penalty.item(), _orthogonal_formula(w, 0.3, mode), rtol=1e-12)
+    assert gradcheck(regularizer, [backend.to_device(w)], atol=1e-8, rtol=1e-6)
+    orthogonal = np.linalg.qr(rng.standard_normal((6, 6)))[0]
+    assert regularizers.OrthogonalRegularizer(1.0, mode)(Tensor(backend.to_device(orthogonal))).item() < 1e-12
+
+
+def test_orthogonal_defaults_names_and_errors():
+    default = regularizers.get("orthogonal_regularizer")
+    assert type(default) is regularizers.OrthogonalRegularizer and default.get_config() == {"factor": 0.01, "mode": "rows"}
+    assert type(regularizers.get("OrthogonalRegularizer")) is regularizers.OrthogonalRegularizer
+    assert regularizers.l1 is L1 and regularizers.l2 is L2 and regularizers.l1_l2 is L1L2
+    assert regularizers.orthogonal_regularizer is regularizers.OrthogonalRegularizer
+    assert regularizers.l1_l2(l1=0.1).get_config() == {"l1": 0.1, "l2": 0.0}  # the class, as Keras's l1_l2
+    again = regularizers.deserialize(regularizers.serialize(regularizers.OrthogonalRegularizer(0.2, "columns")))
+    assert again.get_config() == {"factor": 0.2, "mode": "columns"}
+    with pytest.raises(ValueError, match="mode must be 'rows' or 'columns'"):
+        regularizers.OrthogonalRegularizer(mode="diagonal")
+    with pytest.raises(ValueError, match="factor must be a finite number >= 0"):
+        regularizers.OrthogonalRegularizer(-1)
+    with pytest.raises(ValueError, match="needs a 2-D weight"):
+        regularizers.OrthogonalRegularizer()(Tensor(np.ones((2, 2, 2))))
+    with pytest.raises(ValueError, match="needs at least 2 columns"):
+        regularizers.OrthogonalRegularizer(mode="columns")(Tensor(np.ones((3, 1))))
+
+
+@pytest.mark.parametrize("mode", ["rows", "columns"])
+def test_orthogonal_values_gradients_and_configs_match_keras(keras, rng, mode):
+    import jax
+
+    w = rng.standard_normal((6, 4)).astype(np.float32)
+    w[2] *= 1e-9  # a near-zero row: Keras's normalization floor (1e-7) is gpunet's
+    ours = regularizers.OrthogonalRegularizer(0.3, mode)
+    theirs = keras.regularizers.deserialize(regularizers.serialize(ours))
+    assert type(theirs).__name__ == "OrthogonalRegularizer" and theirs.get_config()["mode"] == mode
+    weight = Parameter(w)
+    penalty = ours(weight)
+    np.testing.assert_allclose(penalty.item(), float(theirs(keras.ops.convert_to_tensor(w))), rtol=1e-6)
+    penalty.backward()
+    expected = np.asarray(jax.grad(lambda v: theirs(v))(jax.numpy.asarray(w)))
+    np.testing.assert_allclose(weight.grad, expected, rtol=1e-4, atol=1e-6)
+    back = regularizers.get(keras.regularizers.serialize(theirs))
+    assert back.mode == mode and back.factor == pytest.approx(0.3, rel=1e-7)  # Keras keeps a float32 factor
+
+
+def test_every_keras_regularizer_name_is_known(keras):
+    names = {n for n in dir(keras.regularizers) if not n.startswith("_")} - {"get", "serialize", "deserialize"}
+    assert names <= set(regularizers.__all__)

@@ -139,13 +139,16 @@ class Parameter(Tensor):
     Optimizers key their state by this name, so it must be unique within a model. A trainable
     parameter (the default) requires gradients; a non-trainable one (a moving average, or the
     weights of a frozen layer) is a constant for autograd and the optimizers leave it alone.
+    ``constraint`` (Keras's ``Variable.constraint``), when set, projects the weight after each
+    optimizer update of fit's train step (see :mod:`gpunet.constraints`).
     """
 
-    __slots__ = ()
+    __slots__ = ("constraint",)
     trainable_changes = 0  # counts assignments to any parameter's ``trainable`` (recorded graphs depend on them)
 
-    def __init__(self, data, name: str | None = None, trainable: bool = True):
+    def __init__(self, data, name: str | None = None, trainable: bool = True, constraint=None):
         super().__init__(data, requires_grad=bool(trainable), name=name)
+        self.constraint = constraint
         if self.data.dtype.kind != "f":
             raise TypeError(f"a Parameter must hold floating-point data, got dtype {self.data.dtype}")
 

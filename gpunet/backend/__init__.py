@@ -40,3 +40,6 @@ __all__ = [
     "set_seed", "host_generator", "noise_generator", "get_rng_state", "set_rng_state", "set_noise_stream",
     "noise_stream",
 ]
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

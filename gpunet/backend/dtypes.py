@@ -24,10 +24,10 @@ def float_dtype(dtype) -> numpy.dtype:
     return dt
 
 
-def set_floatx(dtype) -> None:
+def set_floatx(value) -> None:
     """Set the default floating-point dtype (``"float32"`` or ``"float64"``)."""
     global _floatx
-    _floatx = float_dtype(dtype)
+    _floatx = float_dtype(value)
 
 
 def cast_finite(values, dtype, what: str):

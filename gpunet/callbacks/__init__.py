@@ -2,7 +2,8 @@
 
 from ..lookup import Lookup
 from .backup import BackupAndRestore
-from .base import Callback, CallbackList
+from .base import Callback
+from .callback_list import CallbackList
 from .checkpoint import ModelCheckpoint
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
@@ -36,3 +37,6 @@ def serialize(callback: Callback) -> dict:
 def deserialize(entry) -> Callback:
     """A callback from ``{"class_name": ..., "config": {...}}``: gpunet's or a registered one."""
     return _LOOKUP.deserialize(entry)
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -1,17 +1,12 @@
-"""Callback: small objects hooked to the training loop, and the list that calls them."""
+"""Callback: small objects hooked to the training loop (the list that calls them: callback_list.py)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 
-__all__ = ["Callback", "CallbackList", "EpochEndCallback", "LazyLogs", "callback_keys", "check_folder"]
+__all__ = ["Callback", "EpochEndCallback", "LazyLogs", "callback_keys", "check_folder"]
 
-_BATCH_HOOKS = (
-    "on_train_batch_begin", "on_train_batch_end",
-    "on_test_batch_begin", "on_test_batch_end",
-    "on_predict_batch_begin", "on_predict_batch_end",
-)
 
 
 class Callback:
@@ -156,59 +151,6 @@ def _overrides(callback, hook: str) -> bool:
     """Whether ``callback`` does something at ``hook``: its class overrides it, or it was given as
     an attribute (LambdaCallback)."""
     return hook in getattr(callback, "__dict__", {}) or getattr(type(callback), hook, None) is not getattr(Callback, hook)
-
-
-class CallbackList:
-    """Calls each hook on every callback, in order, with the same logs.
-
-    Batch-level hooks are only called when some callback overrides them, so a plain fit pays
-    nothing per step for them. With ``main_process=False`` (a data-parallel process other than
-    rank 0) the callbacks that declare ``main_process_only`` are left out.
-    """
-
-    def __init__(self, callbacks, model=None, params=None, main_process: bool = True):
-        # callbacks that save the model (``runs_last``) act after the others, so that what they
-        # save includes the others' reaction to the same epoch (a reduced learning rate...)
-        self.callbacks = sorted(callbacks, key=lambda cb: bool(getattr(cb, "runs_last", False)))
-        for cb in self.callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be gpunet.callbacks.Callback objects, got {type(cb).__name__}")
-            if model is not None:
-                cb.set_model(model)
-            if params is not None:
-                cb.set_params(params)
-        if not main_process:
-            self.callbacks = [cb for cb in self.callbacks if not cb.main_process_only]
-        self.wants = {hook: [cb for cb in self.callbacks if _overrides(cb, hook)] for hook in _BATCH_HOOKS}
-
-    def __iter__(self):
-        return iter(self.callbacks)
-
-    def call(self, hook: str, *args) -> None:
-        for cb in self.callbacks:
-            getattr(cb, hook)(*args)
-
-    def call_batch(self, hook: str, batch: int, logs) -> None:
-        for cb in self.wants[hook]:
-            getattr(cb, hook)(batch, logs)
-
-    def on_train_begin(self, logs=None):
-        self.call("on_train_begin", logs)
-
-    def on_train_end(self, logs=None):
-        self.call("on_train_end", logs)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.call("on_epoch_begin", epoch, logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.call("on_epoch_end", epoch, logs)
-
-    def on_test_begin(self, logs=None):
-        self.call("on_test_begin", logs)
-
-    def on_test_end(self, logs=None):
-        self.call("on_test_end", logs)
 
 
 class LazyLogs(Mapping):

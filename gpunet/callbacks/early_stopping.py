@@ -24,7 +24,7 @@ class EarlyStopping(MonitorCallback):
     """
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto", baseline=None,
-                 restore_best_weights=False, start_from_epoch=0, min_delta_mode="abs"):
+                 restore_best_weights=False, start_from_epoch=0, *, min_delta_mode="abs"):
         super().__init__(monitor, mode, min_delta, min_delta_mode)
         for name, value in (("patience", patience), ("start_from_epoch", start_from_epoch)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:

@@ -21,7 +21,7 @@ class ReduceLROnPlateau(MonitorCallback):
     """
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
-                 min_delta_mode="abs", cooldown=0, min_lr=0.0):
+                 cooldown=0, min_lr=0.0, *, min_delta_mode="abs"):
         super().__init__(monitor, mode, min_delta, min_delta_mode)
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 <= factor < 1:
             raise ValueError(f"factor must be a number in [0, 1), got {factor!r}")

@@ -70,3 +70,6 @@ def scale(x, flatten: bool = False) -> np.ndarray:
             raise ValueError(f"scale: flatten=True needs an array of samples, got shape {out.shape}")
         out = out.reshape(out.shape[0], int(np.prod(out.shape[1:], dtype=np.int64)))
     return out
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -33,3 +33,6 @@ def load_data(path=None):
     are searched and, failing those, the files are downloaded into the user cache.
     """
     return sources.load(sources.FASHION_MNIST, path)
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -11,10 +11,14 @@ from . import sources
 __all__ = ["load_data"]
 
 
-def load_data(path=None):
+def load_data(path="mnist.npz"):
     """Return ``(x_train, y_train), (x_test, y_test)``: uint8 images (N, 28, 28), labels (N,).
 
-    ``path`` is a folder holding the four IDX files (``.gz`` or raw); without it the usual places
-    are searched and, failing those, the files are downloaded into the user cache.
+    ``path`` is a folder holding the four IDX files (``.gz`` or raw). Keras's default,
+    ``"mnist.npz"`` (the name of Keras's cached copy), or None, means: search the usual places
+    and, failing those, download the files into the user cache.
     """
-    return sources.load(sources.MNIST, path)
+    return sources.load(sources.MNIST, None if path == "mnist.npz" else path)
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

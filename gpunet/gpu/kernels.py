@@ -12,13 +12,15 @@ and ``tests/kernels/test_kernel_sources.py`` compiles each with NVRTC.
 
 from __future__ import annotations
 
+import math
+
 import numpy
 
 from . import philox
-from .elementwise import ElementwiseKernel
+from .elementwise import COMPUTE_TYPE, ElementwiseKernel
 from .fused import Fused, array_module
 
-__all__ = ["sigmoid", "sigmoid_grad", "tanh_grad", "relu_grad", "dropout_apply", "softmax_cross_entropy_grad"]
+__all__ = ["sigmoid", "sigmoid_grad", "tanh_grad", "relu_grad", "dropout_apply", "softmax_cross_entropy_grad", "erf"]
 
 
 def _elementwise(kernel: ElementwiseKernel):
@@ -147,3 +149,22 @@ def _softmax_cross_entropy_grad_gpu(p, rows, labels, scale):
 softmax_cross_entropy_grad = Fused(_softmax_cross_entropy_grad_gpu, _softmax_cross_entropy_grad_twin)
 softmax_cross_entropy_grad.__doc__ = """``(softmax - onehot(labels)) * scale`` for probabilities ``p`` of
 shape (batch, classes): the gradient of the fused softmax cross-entropy (one kernel on the GPU)."""
+
+
+_math_erf = numpy.frompyfunc(math.erf, 1, 1)
+
+
+def _erf_twin(x):
+    """The error function, elementwise, to the C library's accuracy: SciPy's ``erf`` where SciPy
+    is installed (it comes with JAX and most scientific stacks), else Python's ``math.erf`` one
+    element at a time (NumPy has no erf)."""
+    try:
+        from scipy.special import erf as scipy_erf  # noqa: PLC0415 - optional, found at the first call
+    except ImportError:
+        return numpy.asarray(_math_erf(x), dtype=x.dtype)
+    return scipy_erf(x).astype(x.dtype, copy=False)
+
+
+erf = Fused(_elementwise(ElementwiseKernel("T x", "T y", COMPUTE_TYPE + "y = (T)erf((F)x);", "gpunet_erf")), _erf_twin)
+erf.__doc__ = """``erf(x) = 2 / sqrt(pi) * integral of exp(-t^2) from 0 to x``, elementwise (CUDA's
+``erf`` on the GPU), for the exact GELU."""

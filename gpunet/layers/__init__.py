@@ -1,12 +1,14 @@
 """Layers: the building blocks of a Sequential model (Keras's names and arguments).
 
     core.py            Input, Dense, Activation, Dropout, Flatten
+    activations.py     LeakyReLU, ReLU, PReLU, ELU, Softmax
     convolutional.py   Conv1D, Conv2D
     pooling.py         MaxPooling1D/2D, AveragePooling1D/2D, GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D
     normalization.py   BatchNormalization, LayerNormalization
     reshaping.py       Reshape, ZeroPadding1D, ZeroPadding2D
 """
 
+from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .base import Layer
 from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer
@@ -20,5 +22,9 @@ __all__ = [
     "Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Conv1D", "Conv2D",
     "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
     "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "BatchNormalization",
-    "LayerNormalization", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "serialize", "deserialize",
+    "LayerNormalization", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "LeakyReLU", "ReLU", "PReLU", "ELU", "Softmax",
+    "serialize", "deserialize",
 ]
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -8,9 +8,10 @@ from collections import defaultdict
 
 import numpy
 
-from .. import backend, dtype_policies, initializers, ops, regularizers
+from .. import backend, constraints, dtype_policies, initializers, ops, regularizers
 from ..backend.dtypes import cast_finite
 from ..autograd import GraphConfig, Parameter, Tensor, as_tensor, no_grad
+from ..keras_api import check_default
 
 __all__ = ["Layer", "unique_name", "clear_names", "assign_weights"]
 
@@ -42,12 +43,13 @@ def check_positive_int(value, name: str) -> int:
 
 
 def refuse_unsupported(layer: str, kwargs: dict, keys) -> None:
-    """Drop Keras arguments gpunet does not implement when they hold their "off" value (None);
-    refuse them by name otherwise."""
-    for key in keys:
-        if kwargs.get(key) is not None:
-            raise ValueError(f"{layer}: {key} is not supported by gpunet")
-        kwargs.pop(key, None)
+    """Take out of ``kwargs`` the Keras arguments gpunet does not implement: each may hold Keras's
+    default (``keys`` maps names to defaults; names alone default to None), any other value is
+    refused by name (:func:`gpunet.keras_api.check_default`)."""
+    defaults = keys if isinstance(keys, dict) else dict.fromkeys(keys)
+    for key, default in defaults.items():
+        if key in kwargs:
+            check_default(layer, key, kwargs.pop(key), default)
 
 
 def normalize_shape(shape, name: str = "shape") -> tuple:
@@ -113,7 +115,8 @@ class Layer(GraphConfig):
             p.kind is p.VAR_KEYWORD for p in parameters.values())
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, input_shape=None,
-                 activity_regularizer=None, **kwargs):
+                 activity_regularizer=None, autocast=True, **kwargs):
+        check_default(type(self).__name__, "autocast", autocast, True)  # inputs are cast to the compute dtype
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
         if name is None:
@@ -132,8 +135,12 @@ class Layer(GraphConfig):
         self._trainable_variables: list[Parameter] = []  # created trainable, in creation order
         self._non_trainable_variables: list[Parameter] = []
         self._layers: list = []  # sub-layers whose weights are this layer's too (a model's layers)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
+        try:
+            self.activity_regularizer = regularizers.get(activity_regularizer)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{type(self).__name__}: activity_regularizer: {exc}") from None
         self._weight_regularizers: list = []  # (weight, regularizer) from add_weight(regularizer=...)
+        self._weight_constraints: list = []  # Constraint objects from add_weight(constraint=...), for graph_key
         self._activity_losses: list = []  # activity penalties of the last training forward (a model's)
 
     # -- weights ------------------------------------------------------------------------------
@@ -141,11 +148,12 @@ class Layer(GraphConfig):
                    regularizer=None, constraint=None, **kwargs) -> Parameter:
         """Create a weight named ``"<layer>/<name>"`` with values from ``initializer`` (Keras's
         arguments: a name such as ``"zeros"``, an initializer object, or a callable
-        ``(shape, dtype) -> array``; default ``"glorot_uniform"``)."""
+        ``(shape, dtype) -> array``; default ``"glorot_uniform"``). ``regularizer`` adds a penalty
+        on the weight to the training loss; ``constraint`` (:mod:`gpunet.constraints`) projects
+        it after each optimizer update of fit."""
         if kwargs:
             raise TypeError(f"add_weight got unsupported argument(s): {', '.join(sorted(kwargs))}")
-        if constraint is not None:
-            raise ValueError("add_weight: constraint is not supported by gpunet yet")
+        constraint = constraints.get(constraint)
         regularizer = regularizers.get(regularizer)
         if name is None:
             name = f"variable_{len(self.weights)}" if self.weights else "variable"
@@ -161,7 +169,8 @@ class Layer(GraphConfig):
         values = numpy.asarray(backend.to_host(initializer(tuple(shape), dtype)), dtype=dtype)
         if values.shape != tuple(shape):
             raise ValueError(f"the initializer of {name!r} returned shape {values.shape}, expected {tuple(shape)}")
-        param = Parameter(backend.to_device(values), name=f"{self.name}/{name}", trainable=bool(trainable))
+        param = Parameter(backend.to_device(values), name=f"{self.name}/{name}", trainable=bool(trainable),
+                          constraint=constraint)
         if trainable:
             param.trainable = self._trainable
             self._trainable_variables.append(param)
@@ -169,6 +178,8 @@ class Layer(GraphConfig):
             self._non_trainable_variables.append(param)
         if regularizer is not None:
             self._weight_regularizers.append((param, regularizer))
+        if isinstance(constraint, constraints.Constraint):
+            self._weight_constraints = [*self._weight_constraints, constraint]
         return param
 
     def weight_penalties(self) -> list:
@@ -235,11 +246,15 @@ class Layer(GraphConfig):
         assign_weights(self.weights, weights)
 
     def graph_key(self):
-        """What a recorded graph depends on in this layer: its ``graph_version``, and its
-        sub-layers' keys (so that a change inside a composite layer is seen too)."""
+        """What a recorded graph depends on in this layer: its ``graph_version``, its weights'
+        constraints' (a captured CUDA graph of the train step applies them), and its sub-layers'
+        keys (so that a change inside a composite layer is seen too)."""
+        key = self.graph_version
+        if self._weight_constraints:
+            key = (key, *[c.graph_version for c in self._weight_constraints])
         if not self._layers:
-            return self.graph_version
-        return (self.graph_version, *[layer.graph_key() for layer in self._layers])
+            return key
+        return (key, *[layer.graph_key() for layer in self._layers])
 
     # -- building and calling -------------------------------------------------------------------
     def build(self, input_shape) -> None:

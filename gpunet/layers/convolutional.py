@@ -130,10 +130,11 @@ class _Conv(WorkspaceChecked, KernelLayer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1, groups=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         name = type(self).__name__
-        refuse_unsupported(name, kwargs, ("kernel_constraint", "bias_constraint", "lora_rank", "lora_alpha"))
-        super().__init__(**kwargs)
+        refuse_unsupported(name, kwargs, ("lora_rank", "lora_alpha"))
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.filters = check_positive_int(filters, "filters")
         if groups != 1:
             raise ValueError(f"{name}: groups={groups!r} is not supported by gpunet (only 1)")
@@ -150,7 +151,8 @@ class _Conv(WorkspaceChecked, KernelLayer):
             raise ValueError(f"{name}: padding must be one of {allowed}, got {padding!r}")
         self.padding = padding
         self.data_format = standardize_data_format(data_format)
-        self._init_kernel(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer)
+        self._init_kernel(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+                          kernel_constraint, bias_constraint)
 
     @property
     def supports_recording(self) -> bool:
@@ -235,7 +237,8 @@ class Conv2D(_Conv):
         data_format: ``"channels_last"`` (default) or ``"channels_first"``.
         dilation_rate: an int or a pair (default 1; not with strides > 1).
         activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
-        bias_regularizer, activity_regularizer: as in ``Dense``.
+        bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint: as in ``Dense``
+        (for a kernel ``MaxNorm``, ``axis=[0, 1, 2]`` constrains each filter).
 
     The kernel has shape ``(kh, kw, in_channels, filters)``, as in Keras. Example::
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import activations, initializers, ops, regularizers
+from .. import activations, constraints, initializers, ops, regularizers
 from ..autograd import Tensor
 from .base import Layer, check_positive_int, normalize_shape, refuse_unsupported
 
@@ -73,25 +73,27 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, bat
 
 class KernelLayer(Layer):
     """What Dense and the convolutions share: an activation, and a kernel and an optional bias
-    with their initializers and regularizers (Keras's arguments and config keys)."""
+    with their initializers, regularizers and constraints (Keras's arguments and config keys)."""
 
     def _init_kernel(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
-                     bias_regularizer) -> None:
+                     bias_regularizer, kernel_constraint=None, bias_constraint=None) -> None:
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.kernel = None
         self.bias = None
 
     def _build_kernel(self, kernel_shape, units) -> None:
         self.kernel = self.add_weight(shape=kernel_shape, initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, name="kernel")
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint, name="kernel")
         if self.use_bias:
             self.bias = self.add_weight(shape=(units,), initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, name="bias")
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint, name="bias")
 
     def _kernel_config(self) -> dict:
         return {
@@ -101,11 +103,21 @@ class KernelLayer(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 
 class Dense(KernelLayer):
     """Fully connected layer ``activation(x @ kernel + bias)``, kernel of shape (in, units).
+
+    Args:
+        units: the number of outputs.
+        activation: a name (``"relu"``, see :mod:`gpunet.activations`), a callable, or None.
+        use_bias: whether to add a bias.
+        kernel_initializer, bias_initializer: see :mod:`gpunet.initializers`.
+        kernel_regularizer, bias_regularizer, activity_regularizer: see :mod:`gpunet.regularizers`.
+        kernel_constraint, bias_constraint: see :mod:`gpunet.constraints` (applied after each update).
 
     The affine part runs as the single fused op :func:`gpunet.ops.linear`.
     """
@@ -124,12 +136,16 @@ class Dense(KernelLayer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
-        refuse_unsupported(type(self).__name__, kwargs, ("kernel_constraint", "bias_constraint", "lora_rank"))
-        super().__init__(**kwargs)
+        refuse_unsupported(type(self).__name__, kwargs, ("lora_rank", "lora_alpha", "quantization_config"))
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = check_positive_int(units, "units")
-        self._init_kernel(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer)
+        self._init_kernel(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+                          kernel_constraint, bias_constraint)
 
     def build(self, input_shape):
         in_dim = input_shape[-1] if len(input_shape) >= 2 else None

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numbers
 
-from .. import initializers, regularizers
-from ..ops import norm as norm_ops
+from .. import constraints, initializers, regularizers
+from ..ops import normalization as norm_ops
 from .base import Layer, refuse_unsupported
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
@@ -33,7 +33,9 @@ class BatchNormalization(Layer):
         momentum: of the moving averages (0.99). epsilon: added to the variance (1e-3).
         center, scale: whether to learn ``beta`` / ``gamma``.
         beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer,
-        beta_regularizer, gamma_regularizer: as in Keras.
+        beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint: as in Keras.
+        renorm_momentum, renorm_clipping: kept in the config, as Keras keeps them; they act only
+        with ``renorm=True`` (batch renormalization), which gpunet refuses, as ``synchronized=True``.
 
     Weights, in Keras's order: ``gamma``, ``beta`` (trainable), ``moving_mean``,
     ``moving_variance`` (non-trainable). Example: ``Conv2D(32, 3), BatchNormalization(), Activation("relu")``.
@@ -47,13 +49,12 @@ class BatchNormalization(Layer):
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
-                 beta_regularizer=None, gamma_regularizer=None, **kwargs):
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         name = type(self).__name__
-        refuse_unsupported(name, kwargs, ("beta_constraint", "gamma_constraint", "renorm_clipping"))
-        for key, off in (("renorm", False), ("synchronized", False)):
-            if kwargs.pop(key, off) not in (off, None):
-                raise ValueError(f"{name}: {key} is not supported by gpunet")
-        kwargs.pop("renorm_momentum", None)
+        refuse_unsupported(name, kwargs, {"renorm": False, "synchronized": False})
+        # Keras keeps these in the config and uses them only with renorm=True, which gpunet refuses
+        self.renorm_clipping = kwargs.pop("renorm_clipping", None)
+        self.renorm_momentum = kwargs.pop("renorm_momentum", 0.99)
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise ValueError(f"{name}: axis must be an integer, got {axis!r}")
@@ -67,6 +68,8 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
     def build(self, input_shape):
@@ -77,9 +80,11 @@ class BatchNormalization(Layer):
             raise ValueError(f"{type(self).__name__}: the feature axis {self.axis} of {tuple(input_shape)} must be known")
         shape = (size,)
         if self.scale:
-            self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer, regularizer=self.gamma_regularizer, name="gamma")
+            self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer, regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, name="gamma")
         if self.center:
-            self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer, regularizer=self.beta_regularizer, name="beta")
+            self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer, regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, name="beta")
         self.moving_mean = self.add_weight(shape=shape, initializer=self.moving_mean_initializer, trainable=False, name="moving_mean")
         self.moving_variance = self.add_weight(shape=shape, initializer=self.moving_variance_initializer, trainable=False,
                                                name="moving_variance")
@@ -98,6 +103,9 @@ class BatchNormalization(Layer):
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+            "renorm_clipping": self.renorm_clipping, "renorm_momentum": self.renorm_momentum,
         }
 
 
@@ -106,7 +114,8 @@ class LayerNormalization(Layer):
     ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta`` with the sample's own statistics.
 
     Args: axis (an int or a list), epsilon (1e-3), center, scale, beta_initializer,
-    gamma_initializer, beta_regularizer, gamma_regularizer. Weights: ``gamma``, ``beta``.
+    gamma_initializer, beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint.
+    Weights: ``gamma``, ``beta``.
     """
 
     supports_recording = True
@@ -116,11 +125,9 @@ class LayerNormalization(Layer):
         return self.dtype_policy.variable_dtype  # statistics in float32 under mixed precision, as Keras
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros", gamma_initializer="ones",
-                 beta_regularizer=None, gamma_regularizer=None, **kwargs):
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         name = type(self).__name__
-        refuse_unsupported(name, kwargs, ("beta_constraint", "gamma_constraint"))
-        if kwargs.pop("rms_scaling", False):
-            raise ValueError(f"{name}: rms_scaling is not supported by gpunet")
+        refuse_unsupported(name, kwargs, {"rms_scaling": False})
         super().__init__(**kwargs)
         axes = [axis] if isinstance(axis, int) and not isinstance(axis, bool) else axis
         if not isinstance(axes, (list, tuple)) or not axes or any(isinstance(a, bool) or not isinstance(a, int) for a in axes):
@@ -132,6 +139,8 @@ class LayerNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma = self.beta = None
 
     def _axes(self, ndim):
@@ -147,9 +156,11 @@ class LayerNormalization(Layer):
         if any(d is None for d in shape):
             raise ValueError(f"{type(self).__name__}: the normalised axes of {tuple(input_shape)} must be known")
         if self.scale:
-            self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer, regularizer=self.gamma_regularizer, name="gamma")
+            self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer, regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, name="gamma")
         if self.center:
-            self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer, regularizer=self.beta_regularizer, name="beta")
+            self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer, regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, name="beta")
 
     def call(self, x, training=False):
         return norm_ops.layer_norm(x, self.gamma, self.beta, axis=self.axis, epsilon=self.epsilon)
@@ -161,4 +172,6 @@ class LayerNormalization(Layer):
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
         }

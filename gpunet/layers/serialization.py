@@ -3,9 +3,9 @@
 A layer's entry is ``{"class_name": "Dense", "config": {...}}``, plus ``"registered_name"`` for a
 user layer registered with ``register_serializable``. Reading takes only gpunet's layer classes
 and registered ones, and for gpunet's own only the keys their constructors take: Keras's extra
-keys (``module``, ``build_config``, dtype policies, ``None`` regularizers...) are dropped, and
-Keras features gpunet does not implement (a regularizer, a constraint) are refused by name rather
-than silently ignored.
+keys (``module``, ``build_config``, dtype policies, ``None`` options...) are dropped, and Keras
+features gpunet does not implement (LoRA, quantization) are refused by name rather than silently
+ignored.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import inspect
 import numbers
 
-from ..lookup import Lookup
-from . import convolutional, core, normalization, pooling, reshaping
+from ..lookup import Lookup, custom_object_scope
+from . import activations, convolutional, core, normalization, pooling, reshaping
 from .base import Layer
 from .core import InputLayer
 
@@ -22,7 +22,7 @@ __all__ = ["serialize", "deserialize"]
 
 LOOKUP = Lookup("layer", Layer, {
     name: getattr(module, name)
-    for module in (core, convolutional, pooling, normalization, reshaping)
+    for module in (core, activations, convolutional, pooling, normalization, reshaping)
     for name in module.__all__ if isinstance(getattr(module, name), type) and issubclass(getattr(module, name), Layer)
 }, case_sensitive=True)
 
@@ -93,10 +93,12 @@ def serialize(layer: Layer) -> dict:
     return LOOKUP.serialize(layer)
 
 
-def deserialize(entry) -> Layer:
-    """Build one layer from ``{"class_name": ..., "config": {...}}`` (gpunet or Keras form)."""
-    if not isinstance(entry, dict):
-        raise ValueError(f"each layer must be an object with class_name and config, got {type(entry).__name__}")
-    if not isinstance(entry.get("config"), dict):
-        raise ValueError(f"layer {entry.get('class_name')}: config must be an object, got {type(entry.get('config')).__name__}")
-    return LOOKUP.deserialize(entry, _keep)
+def deserialize(config, custom_objects=None) -> Layer:
+    """Build one layer from ``{"class_name": ..., "config": {...}}`` (gpunet or Keras form);
+    ``custom_objects`` maps class names to user classes, as in Keras."""
+    if not isinstance(config, dict):
+        raise ValueError(f"each layer must be an object with class_name and config, got {type(config).__name__}")
+    if not isinstance(config.get("config"), dict):
+        raise ValueError(f"layer {config.get('class_name')}: config must be an object, got {type(config.get('config')).__name__}")
+    with custom_object_scope(custom_objects):
+        return LOOKUP.deserialize(config, _keep)

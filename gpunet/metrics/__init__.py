@@ -231,3 +231,7 @@ def deserialize(config: dict) -> Metric:
         registered = config.get("registered_name")
         return _function_metric(registered if registered not in (None, "function") else config.get("config"))
     return _LOOKUP.deserialize(config, _keep)
+
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

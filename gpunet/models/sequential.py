@@ -36,7 +36,7 @@ class Sequential(Trainer, Layer):
     first data the model sees; weights are created then.
     """
 
-    def __init__(self, layers=None, name: str | None = None, trainable: bool = True):
+    def __init__(self, layers=None, trainable: bool = True, name: str | None = None):
         super().__init__(name=name, trainable=trainable)
         self._input_layer: InputLayer | None = None
         self.built = False
@@ -282,12 +282,17 @@ class Sequential(Trainer, Layer):
         return super().count_params()
 
     # -- files ----------------------------------------------------------------------------------
-    def save(self, filepath, include_optimizer: bool = True) -> None:
+    def save(self, filepath, overwrite: bool = True, zipped=None, *, include_optimizer: bool = True) -> None:
         """Write the whole model (atomically): the architecture, the weights, the training config,
         the optimizer's state and, during fit, what an exact resumption needs. ``"m.keras"``
         writes Keras 3's zip archive, any other name (``"m.h5"``) Keras's legacy HDF5 layout;
-        ``"m.weights.h5"`` is refused (Keras reads it as weights only). See ``docs/format.md``."""
-        save_model(self, filepath, include_optimizer=include_optimizer)
+        ``"m.weights.h5"`` is refused (Keras reads it as weights only). See ``docs/format.md``.
+
+        Keras's arguments: ``overwrite=False`` refuses an existing file (``FileExistsError``;
+        Keras asks on the terminal); ``zipped`` may be None or True (an unzipped ``.keras``
+        folder is not supported). ``include_optimizer=False`` leaves the optimizer out (Keras's
+        legacy ``.h5`` argument)."""
+        save_model(self, filepath, overwrite, zipped, include_optimizer=include_optimizer)
 
     def check_save_path(self, filepath, template: bool = False, weights: bool = False) -> str:
         """Raise now the error that saving to ``filepath`` would raise (a name Keras would misread,
@@ -296,17 +301,19 @@ class Sequential(Trainer, Layer):
         checks it for :meth:`save_weights` rather than :meth:`save`."""
         return check_save_path(filepath, template, weights)
 
-    def save_weights(self, filepath) -> None:
+    def save_weights(self, filepath, overwrite: bool = True, max_shard_size=None) -> None:
         """Write only the weights, atomically: ``"w.weights.h5"`` in Keras 3's layout (with the
         optimizer's variables when the model is compiled, as Keras writes them), any other name
-        (``"w.h5"``) in Keras's legacy layout; a ``.keras`` name is refused."""
-        save_weights(self, filepath)
+        (``"w.h5"``) in Keras's legacy layout; a ``.keras`` name is refused. ``overwrite=False``
+        refuses an existing file; ``max_shard_size`` (sharded files) must be None."""
+        save_weights(self, filepath, overwrite, max_shard_size)
 
-    def load_weights(self, filepath) -> None:
+    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
         """Read weights from a gpunet or Keras file (``.keras``, ``.weights.h5`` or ``.h5``, told
         apart by their contents); shapes are checked before any is set. Keras 3's files also give
-        a compiled model its optimizer's variables, as in Keras."""
-        load_weights(self, filepath)
+        a compiled model its optimizer's variables, as in Keras. ``skip_mismatch`` must be False:
+        a file that does not fit the model is refused whole."""
+        load_weights(self, filepath, skip_mismatch)
 
     def read_training_state(self, filepath) -> dict:
         """The training state a gpunet checkpoint (``.h5``) holds, without loading it: the
@@ -322,15 +329,16 @@ class Sequential(Trainer, Layer):
         return {"name": self.name, "trainable": self.trainable, "layers": layers}
 
     @classmethod
-    def from_config(cls, config: dict):
+    def from_config(cls, config: dict, custom_objects=None):
         """Rebuild from :meth:`get_config` (or a Keras Sequential's config): gpunet's layers and
-        registered ones only, nothing imported or evaluated."""
+        registered ones only, nothing imported or evaluated; ``custom_objects`` maps class names
+        to user classes, as in Keras."""
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError("a Sequential config needs a 'layers' list")
         name = config.get("name")
         model = cls(name=name if isinstance(name, str) and name else None)
         for entry in config["layers"]:
-            model.add(layers_module.deserialize(entry))
+            model.add(layers_module.deserialize(entry, custom_objects))
         build_shape = config.get("build_input_shape")
         if not model.built and model.input_shape is None and build_shape is not None:
             model.build(layers_module.serialization._shape(build_shape, "build_input_shape"))

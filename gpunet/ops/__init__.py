@@ -6,17 +6,23 @@ and on CuPy. Importing this package also gives :class:`gpunet.Tensor` its operat
 
 from ..autograd import Tensor
 from .activation import log_softmax, relu, sigmoid, softmax, tanh
-from .array import autocast, cast, getitem, pick, reshape, transpose
+from .activation import (celu, elu, gelu, general_relu, hard_shrink, hard_sigmoid, hard_silu, hard_tanh, leaky_relu,
+                         log_sigmoid, mish, prelu, relu6, selu, silu, soft_shrink, softplus, softsign, sparse_plus,
+                         sparse_sigmoid, sparsemax, squareplus, tanh_shrink, threshold)
+from .shaping import autocast, cast, getitem, pick, reshape, transpose
 from .convolution import avg_pool, conv, conv_max_pool, max, max_pool, pad
 from .loss import binary_cross_entropy, cross_entropy, mse
 from .math import add, bias_activation, div, exp, linear, log, matmul, maximum, mean, mul, neg, pow, sub, sum
 from .noise import dropout
-from .norm import batch_norm, layer_norm
+from .normalization import batch_norm, layer_norm
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "maximum", "matmul", "linear", "bias_activation",
     "sum", "mean", "reshape", "transpose", "getitem", "pick", "cast", "autocast",
     "sigmoid", "tanh", "relu", "softmax", "log_softmax",
+    "general_relu", "leaky_relu", "relu6", "elu", "selu", "celu", "gelu", "silu", "softplus", "log_sigmoid", "softsign",
+    "hard_sigmoid", "hard_silu", "mish", "hard_tanh", "tanh_shrink", "hard_shrink", "soft_shrink", "sparse_plus",
+    "sparse_sigmoid", "squareplus", "threshold", "prelu", "sparsemax",
     "cross_entropy", "mse", "binary_cross_entropy", "dropout",
     "conv", "conv_max_pool", "pad", "max_pool", "avg_pool", "max", "batch_norm", "layer_norm",
 ]
@@ -49,3 +55,6 @@ def _install_operators() -> None:
 
 
 _install_operators()
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -26,7 +26,7 @@ from math import prod
 from typing import NamedTuple
 
 from ..autograd import Function, Tensor
-from .array import autocast
+from .shaping import autocast
 from ..backend import batch_chunks, blas_chunks, get_array_module, host_threads, matmul, parallel
 from .math import FUSABLE_ACTIVATIONS, _normalize_axis, bias_activation
 

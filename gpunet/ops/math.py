@@ -6,7 +6,7 @@ from .. import backend
 from ..gpu import kernels
 from ..autograd import Function, Tensor, sum_to_shape
 from ..backend import constant_vector, get_array_module, matmul as product
-from .array import autocast
+from .shaping import autocast
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "maximum",

@@ -23,7 +23,8 @@ _kernel = ElementwiseKernel(
 
 
 class Adadelta(Optimizer):
-    """Adadelta as PyTorch documents it::
+    """Adadelta, one rule in PyTorch and Keras 3 (Keras 3's defaults; PyTorch's are
+    ``learning_rate=1.0, rho=0.9, epsilon=1e-6``)::
 
         g = grad + weight_decay * theta
         v = rho * v + (1 - rho) * g ** 2
@@ -34,7 +35,7 @@ class Adadelta(Optimizer):
 
     slot_names = ("square_avg", "acc_delta")
 
-    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, weight_decay=0.0, name=None, **kwargs):
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=0.0, name=None, **kwargs):
         super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.rho = check_rate(rho, "rho")
         self.epsilon = check_nonnegative(epsilon, "epsilon")
@@ -44,9 +45,7 @@ class Adadelta(Optimizer):
         rho, eps = self.rho, self.epsilon
         g = self._coupled_decay(param, grad, slots)
         v, u, tmp = slots["square_avg"], slots["acc_delta"], slots["scratch"]
-        tmp2 = slots.get("scratch2")
-        if tmp2 is None:
-            tmp2 = slots["scratch2"] = xp.empty_like(param)
+        tmp2 = self._scratch2(slots, param)
         v *= rho
         xp.multiply(g, g, out=tmp)
         tmp *= 1 - rho

@@ -21,19 +21,25 @@ _kernel = ElementwiseKernel(
 
 
 class Adagrad(Optimizer):
-    """Adagrad as PyTorch documents it::
+    """Adagrad as PyTorch documents it, with Keras 3's defaults and arguments (and PyTorch's
+    ``lr_decay`` after them)::
 
         lr_t = lr / (1 + (t - 1) * lr_decay)
         g = grad + weight_decay * theta
         sum = sum + g ** 2                       (sum starts at initial_accumulator_value)
         theta = theta - lr_t * g / (sqrt(sum) + epsilon)
+
+    Keras divides by ``sqrt(sum + epsilon)``; with its ``initial_accumulator_value=0.1`` the two
+    differ by less than 1e-6 of a step. PyTorch's Adagrad is ``Adagrad(learning_rate=0.01,
+    initial_accumulator_value=0.0, epsilon=1e-10)``.
     """
 
     keras_implicit = {"lr_decay": 0.0}
 
     slot_names = ("sum",)
 
-    def __init__(self, learning_rate=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, epsilon=1e-10, name=None, **kwargs):
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=0.0, lr_decay=0.0, name=None,
+                 **kwargs):
         super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.lr_decay = check_nonnegative(lr_decay, "lr_decay")
         self.initial_accumulator_value = check_nonnegative(initial_accumulator_value, "initial_accumulator_value")
@@ -61,4 +67,4 @@ class Adagrad(Optimizer):
         _kernel(grad, self._step_size(slots, lr), self.weight_decay, self.epsilon, param, slots["sum"])
 
     def _config(self):
-        return {"lr_decay": self.lr_decay, "initial_accumulator_value": self.initial_accumulator_value, "epsilon": self.epsilon}
+        return {"initial_accumulator_value": self.initial_accumulator_value, "epsilon": self.epsilon, "lr_decay": self.lr_decay}

@@ -2,7 +2,10 @@
 
 All keep the first moment ``m = beta_1 m + (1 - beta_1) g`` and (except Adamax) the second
 moment ``v = beta_2 v + (1 - beta_2) g**2``, with bias corrections ``bc1 = 1 - beta_1**t`` and
-``bc2 = 1 - beta_2**t``; they differ in the last line, the step. The rules are PyTorch's.
+``bc2 = 1 - beta_2**t``; they differ in the last line, the step. The rules are PyTorch's, the
+defaults and arguments Keras 3's (``epsilon=1e-7``; PyTorch's is 1e-8). Keras adds epsilon to
+``sqrt(v)`` before the bias correction, PyTorch (and gpunet) after it: the steps differ only where
+``sqrt(v / bc2)`` is within a few epsilons of zero, in the first steps.
 """
 
 from __future__ import annotations
@@ -117,7 +120,8 @@ class Adam(_AdamCore):
         theta = theta - lr / bc1 * m / (sqrt(v_hat) / sqrt(bc2) + epsilon)
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, amsgrad=False, name=None, **kwargs):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, weight_decay=0.0, name=None,
+                 **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **kwargs)
         self.amsgrad = bool(amsgrad)
         if self.amsgrad:
@@ -151,15 +155,18 @@ class Adam(_AdamCore):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov and Hutter 2019)::
+    """Adam with decoupled weight decay (Loshchilov and Hutter 2019), Keras 3's defaults
+    (``weight_decay=0.004``; PyTorch's is 0.01)::
 
         theta = theta * (1 - lr * weight_decay)   then the Adam step (without L2 in g)
     """
 
     decoupled = True
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01, amsgrad=False, name=None, **kwargs):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, amsgrad, name, **kwargs)
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, name=None,
+                 **kwargs):
+        super().__init__(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad, weight_decay=weight_decay,
+                         name=name, **kwargs)
 
 
 class Adamax(_AdamCore):
@@ -168,11 +175,14 @@ class Adamax(_AdamCore):
         g = grad + weight_decay * theta
         m = beta_1 m + (1 - beta_1) g ;  u = max(beta_2 u, |g| + epsilon)
         theta = theta - lr / bc1 * m / u
+
+    Keras keeps ``u = max(beta_2 u, |g|)`` and divides by ``u + epsilon``: the same step up to
+    about epsilon / |g|. PyTorch's defaults: ``learning_rate=0.002, epsilon=1e-8``.
     """
 
     slot_names = ("m", "u")
 
-    def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, name=None, **kwargs):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0, name=None, **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **kwargs)
 
     def _update_numpy(self, param, grad, slots, lr):
@@ -199,13 +209,18 @@ class Nadam(_AdamCore):
         g = grad + weight_decay * theta ;  m, v as Adam
         theta = theta - lr (1 - mu_t) / (1 - prod_t) * g / d - lr mu_{t+1} / (1 - prod_t mu_{t+1}) * m / d
         with d = sqrt(v / bc2) + epsilon
+
+    The default ``momentum_decay=1.0`` is Keras 3's schedule ``mu_t = beta_1 (1 - 0.5 * 0.96 ** t)``,
+    with which this is Keras's rule, epsilon included. PyTorch's NAdam is ``Nadam(learning_rate=0.002,
+    epsilon=1e-8, momentum_decay=0.004)``.
     """
 
     keras_implicit = {"momentum_decay": 1.0}  # Keras's fixed schedule: mu_t = beta_1 (1 - 0.5 * 0.96 ** t)
 
     scalar_slots = ("mu_product",)
 
-    def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, momentum_decay=0.004, name=None, **kwargs):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0, momentum_decay=1.0, name=None,
+                 **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **kwargs)
         self.momentum_decay = check_nonnegative(momentum_decay, "momentum_decay")
 
@@ -226,9 +241,7 @@ class Nadam(_AdamCore):
         c_grad, c_m = self._coefficients(slots, lr)
         bc2 = self._corrections(slots)[1]
         tmp = slots["scratch"]
-        denom = slots.get("denom")
-        if denom is None:
-            denom = slots["denom"] = xp.empty_like(param)
+        denom = self._scratch2(slots, param)
         xp.sqrt(slots["v"], out=denom)
         denom *= 1 / math.sqrt(bc2)
         denom += self.epsilon
@@ -256,9 +269,12 @@ class RAdam(_AdamCore):
         if rho_t > 5:  r = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
                        theta = theta - lr * m / bc1 * r * sqrt(bc2) / (sqrt(v) + epsilon)
         else:          theta = theta - lr * m / bc1
+
+    Keras has no RAdam: the defaults are PyTorch's but for ``epsilon=1e-7``, the Adam family's
+    default here (and TensorFlow Addons' ``RectifiedAdam``'s); PyTorch's is 1e-8.
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, name=None, **kwargs):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0, name=None, **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **kwargs)
 
     def _rectification(self, slots, lr):

@@ -1,9 +1,11 @@
 """The Optimizer base class: state keyed by parameter path, in-place updates, learning rates.
 
-Every optimizer updates each parameter in place, with the update rule PyTorch documents. On the
-CPU the rule is a handful of in-place NumPy operations on preallocated buffers (no allocation per
-step); on the GPU it is one fused CuPy elementwise kernel per parameter, written beside its
-NumPy twin and tested against it.
+Every optimizer updates each parameter in place, with Keras 3's arguments and defaults and the
+update rule PyTorch documents (Keras's where PyTorch has none, or where Keras's differs by more
+than where epsilon sits: see docs/optimizers.md). On the CPU the rule is a handful of in-place
+NumPy operations on preallocated buffers (no allocation per step); on the GPU it is one fused
+CuPy elementwise kernel per parameter where the rule is elementwise, written beside its NumPy twin
+and tested against it, else the array operations themselves.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import weakref
 
 import numpy
 
-from .. import backend, schedules
+from .. import backend, constraints, schedules
 from ..backend.dtypes import cast_finite
 from ..lookup import get_registered_name
 from .transforms import clipping_from_arguments
 
-__all__ = ["Optimizer", "check_rate", "check_beta", "check_nonnegative"]
+__all__ = ["Optimizer", "check_rate", "check_beta", "check_nonnegative", "check_nonpositive", "check_positive"]
 
 
 def _is_number(value) -> bool:
@@ -29,6 +31,18 @@ def _is_number(value) -> bool:
 def check_nonnegative(value, name: str) -> float:
     if not _is_number(value) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_nonpositive(value, name: str) -> float:
+    if not _is_number(value) or not math.isfinite(value) or value > 0:
+        raise ValueError(f"{name} must be a finite number <= 0, got {value!r}")
+    return float(value)
+
+
+def check_positive(value, name: str) -> float:
+    if not _is_number(value) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
@@ -43,13 +57,20 @@ check_beta = check_rate
 
 
 _CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")
-# Keras optimizer settings and the value that means "off"; anything else is refused on loading.
-_KERAS_NEUTRAL = {
-    "use_ema": False, "ema_momentum": None,
-    "ema_overwrite_frequency": None, "loss_scale_factor": None, "gradient_accumulation_steps": None,
-    "is_legacy_optimizer": False, "jit_compile": None,
-}
-_KERAS_IGNORED = {"ema_momentum", "jit_compile"}  # meaningless while the options above are off
+# Keras's base optimizer arguments that gpunet does not implement, with the value that means "off"
+# (every constructor takes them: the "off" value is accepted, any other refused by name)
+_KERAS_OFF = {"use_ema": False, "ema_overwrite_frequency": None, "gradient_accumulation_steps": None}
+# settings older Keras versions wrote in configs, and the value that means "off" (refused otherwise)
+_KERAS_LEGACY = {"is_legacy_optimizer": False, "jit_compile": None}
+_KERAS_IGNORED = {"jit_compile"}  # a compiler hint: any value trains the same
+
+
+def _refuse_unsupported(**settings) -> None:
+    """A ValueError naming the first of Keras's settings that is not "off" (see ``_KERAS_OFF``)."""
+    for key, value in settings.items():
+        off = not value if key in ("use_ema", "gradient_accumulation_steps") else value is None
+        if not off:
+            raise ValueError(f"gpunet does not support {key}={value!r} yet (leave it at {_KERAS_OFF[key]!r})")
 
 
 class Optimizer:
@@ -65,6 +86,13 @@ class Optimizer:
     joint L2 norm at most this) and ``clipvalue`` (each entry in ``[-clipvalue, clipvalue]``).
     Further transforms of the gradients, run before the clipping, go in
     :attr:`gradient_transforms` (see :meth:`add_gradient_transform`).
+
+    Keras's other base arguments are taken too: ``name``; ``loss_scale_factor`` (a constant loss
+    scale: ``fit`` starts the backward pass from it instead of 1, and :meth:`apply_gradients`
+    divides the gradients by it first; :meth:`scale_loss` for hand-written loops); and, at their
+    "off" values only, ``use_ema=False`` (``ema_momentum`` is then kept for the config alone),
+    ``ema_overwrite_frequency=None`` and ``gradient_accumulation_steps=None``: any other value
+    raises a ValueError naming the argument.
     """
 
     slot_names: tuple = ()  # per-parameter arrays, zero at the start unless _init_slots says otherwise
@@ -77,10 +105,21 @@ class Optimizer:
     graph_safe = False
 
     def __init__(self, learning_rate, weight_decay=0.0, name: str | None = None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None):
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected argument(s): {', '.join(sorted(kwargs))}")
         self.name = name or type(self).__name__.lower()
         self.learning_rate = learning_rate
         self.weight_decay = check_nonnegative(weight_decay, "weight_decay")
+        _refuse_unsupported(use_ema=use_ema, ema_overwrite_frequency=ema_overwrite_frequency,
+                            gradient_accumulation_steps=gradient_accumulation_steps)
+        if ema_momentum is not None and (not _is_number(ema_momentum) or not 0 <= ema_momentum <= 1):
+            raise ValueError(f"ema_momentum must be a number in [0, 1], got {ema_momentum!r}")
+        self.ema_momentum = ema_momentum  # kept for the config: it has no effect while use_ema is off
+        if loss_scale_factor is not None:
+            loss_scale_factor = check_positive(loss_scale_factor, "loss_scale_factor")
+        self.loss_scale_factor = loss_scale_factor
         self._clip = {}
         self._set_clipping(clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
         self.gradient_transforms: list = []
@@ -180,7 +219,8 @@ class Optimizer:
         Pairs whose gradient is None are skipped; a gradient on another device than its parameter
         (a NumPy array for a weight on the GPU) is copied over. Parameters are identified by their name (their
         path in the model, such as ``"dense_1/kernel"``), which keys the optimizer's state. Every
-        gradient's shape is checked before any parameter changes.
+        gradient's shape is checked before any parameter changes. After the updates, each updated
+        weight's ``constraint`` (``kernel_constraint=...`` of its layer) projects it in place, as in Keras.
         """
         all_slots = self._slots
         pairs = []
@@ -201,6 +241,9 @@ class Optimizer:
             pairs.append((grad, param, slots))
         if missing:  # first updates: state is created once every pair is checked
             pairs = [(g, p, self._create_slots(p) if slots is None else slots) for g, p, slots in pairs]
+        if self.loss_scale_factor is not None:  # new arrays: the caller's gradients are never modified
+            inverse = 1.0 / self.loss_scale_factor
+            pairs = [(g * g.dtype.type(inverse), p, slots) for g, p, slots in pairs]
         if self._clipping is not None or self.gradient_transforms:
             grads = self._transform([g for g, _, _ in pairs], [p for _, p, _ in pairs])
             pairs = [(g, p, slots) for g, (_, p, slots) in zip(grads, pairs)]
@@ -213,6 +256,25 @@ class Optimizer:
             slots["step"] += 1
             # Fused's rule (gpunet.gpu.fused), written out: this runs once per weight per step
             (self._update_numpy if isinstance(data, numpy.ndarray) else self._update_gpu)(data, grad, slots, lr)
+        for _, param, _ in pairs:  # then each updated weight's constraint, in place, as Keras's optimizer does
+            constraint = getattr(param, "constraint", None)
+            if constraint is not None:
+                constraints.project(constraint, param.data)
+
+    # -- a constant loss scale (Keras's loss_scale_factor) ----------------------------------------
+    @property
+    def backward_seed(self):
+        """With a ``loss_scale_factor``, ``seed(loss)``: the gradient ``fit``'s backward pass starts
+        from (the factor, in the loss's dtype and on its device); None without one (it starts from 1)."""
+        factor = self.loss_scale_factor
+        if factor is None:
+            return None
+        return lambda loss: backend.get_array_module(loss).full_like(loss, factor)
+
+    def scale_loss(self, loss):
+        """``loss * loss_scale_factor`` (``loss`` itself without one), as Keras's method: for a
+        hand-written train step, whose gradients :meth:`apply_gradients` then divides back."""
+        return loss if self.loss_scale_factor is None else loss * self.loss_scale_factor
 
     # -- the learning rate in device memory (for CUDA graphs) ------------------------------------
     def learning_rate_buffer(self, like, lr):
@@ -255,7 +317,8 @@ class Optimizer:
         xp = backend.get_array_module(param.data)
         slots = {"step": 0, "param": param}
         for slot in self.slot_names:
-            slots[slot] = xp.zeros_like(param.data)
+            shape = self.slot_shape(slot, param.shape)
+            slots[slot] = xp.zeros_like(param.data) if shape == param.shape else xp.zeros(shape, dtype=param.dtype)
         self._init_slots(slots, param)
         pending = (self._pending_state or {}).get(name)
         if pending is not None:
@@ -272,6 +335,11 @@ class Optimizer:
 
     def _init_slots(self, slots: dict, param) -> None:
         """Hook for slots that do not start at zero."""
+
+    def slot_shape(self, slot: str, shape: tuple) -> tuple:
+        """The shape of the slot array ``slot`` for a weight of shape ``shape``: the weight's own,
+        unless the optimizer keeps a smaller summary (Adafactor's factored moments)."""
+        return tuple(shape)
 
     def _checked_slots(self, path, saved, param=None) -> dict:
         """One weight's saved state as host values, checked: a step count >= 0, finite scalars, and
@@ -300,8 +368,9 @@ class Optimizer:
             value = numpy.asarray(backend.to_host(saved[slot]))
             if value.dtype.kind not in "fiu":
                 raise TypeError(f"{what} must hold numbers, got dtype {value.dtype}")
-            if param is not None and value.shape != tuple(param.shape):
-                raise ValueError(f"{what} has shape {value.shape}, the weight has {tuple(param.shape)}")
+            if param is not None and value.shape != self.slot_shape(slot, param.shape):
+                raise ValueError(f"{what} has shape {value.shape}, but a weight of shape {tuple(param.shape)} "
+                                 f"takes {self.slot_shape(slot, param.shape)}")
             dtype = param.dtype if param is not None else value.dtype if value.dtype.kind == "f" else backend.floatx()
             checked[slot] = numpy.array(cast_finite(value, dtype, what), copy=True)  # a copy: never the caller's array
         return checked
@@ -313,6 +382,14 @@ class Optimizer:
     def _update_gpu(self, param, grad, slots, lr):
         """The update as one fused CuPy kernel; defaults to the array-operation twin."""
         self._update_numpy(param, grad, slots, lr)
+
+    @staticmethod
+    def _scratch2(slots, param):
+        """A second scratch array of the weight's shape (made at the first call, kept in ``slots``)."""
+        buf = slots.get("scratch2")
+        if buf is None:
+            buf = slots["scratch2"] = backend.get_array_module(param).empty_like(param)
+        return buf
 
     def _coupled_decay(self, param, grad, slots, weight_decay=None):
         """``grad + weight_decay * param`` (L2 added to the gradient), in a scratch buffer.
@@ -389,8 +466,10 @@ class Optimizer:
         lr = self._learning_rate
         if not isinstance(lr, float):
             lr = schedules.serialize(lr)
-        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay, **self._config(),
-                **{key: getattr(self, key) for key in _CLIPPING}}
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                **{key: getattr(self, key) for key in _CLIPPING},
+                "use_ema": False, "ema_momentum": self.ema_momentum, "ema_overwrite_frequency": None,
+                "loss_scale_factor": self.loss_scale_factor, "gradient_accumulation_steps": None, **self._config()}
 
     def _config(self) -> dict:
         return {}
@@ -426,19 +505,19 @@ class Optimizer:
     @classmethod
     def from_config(cls, config: dict):
         """Rebuild from :meth:`get_config`'s output, or from a Keras optimizer config: Keras's
-        options that are off (``clipnorm=None``, ``use_ema=False``...) are dropped, ones gpunet
-        does not implement are refused by name."""
+        options gpunet does not implement are refused by name unless they are off
+        (``use_ema=False``...), and so are unknown keys."""
         import inspect  # noqa: PLC0415
 
-        accepted = (set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}) | set(_CLIPPING)
+        accepted = {name for c in (cls, Optimizer) for name in inspect.signature(c.__init__).parameters} - {"self", "kwargs"}
         kwargs, refused = {}, []
         for key, value in dict(config).items():
             if key in accepted:
                 kwargs[key] = value
             elif key == "l2_weight_decay" and not cls.decoupled:
                 continue
-            elif key in _KERAS_NEUTRAL:
-                if value is not None and value != _KERAS_NEUTRAL[key] and key not in _KERAS_IGNORED:
+            elif key in _KERAS_LEGACY:
+                if value is not None and value != _KERAS_LEGACY[key] and key not in _KERAS_IGNORED:
                     refused.append(f"{key}={value!r}")
             else:
                 refused.append(key)

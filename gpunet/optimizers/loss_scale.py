@@ -59,6 +59,9 @@ class LossScaleOptimizer(Optimizer):
         inner = get(inner_optimizer)
         if isinstance(inner, LossScaleOptimizer):
             raise ValueError("inner_optimizer must not be a LossScaleOptimizer itself")
+        if getattr(inner, "loss_scale_factor", None) is not None:
+            raise ValueError(f"inner_optimizer has loss_scale_factor={inner.loss_scale_factor!r}: a LossScaleOptimizer scales "
+                             "the loss itself; give the inner optimizer loss_scale_factor=None")
         if isinstance(initial_scale, bool) or not isinstance(initial_scale, numbers.Real) \
                 or not math.isfinite(initial_scale) or initial_scale <= 0:
             raise ValueError(f"initial_scale must be a finite number > 0, got {initial_scale!r}")

@@ -2,9 +2,12 @@
 
 from ..lookup import Lookup
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, Adamax, AdamW, Nadam, RAdam
 from .base import Optimizer
+from .ftrl import Ftrl
+from .lion import Lion
 from .rmsprop import RMSprop
 from .sgd import SGD
 
@@ -20,6 +23,9 @@ _BY_NAME = {
     "nadam": Nadam,
     "radam": RAdam,
     "rmsprop": RMSprop,
+    "lion": Lion,
+    "ftrl": Ftrl,
+    "adafactor": Adafactor,
 }
 _LOOKUP = Lookup("optimizer", Optimizer, _BY_NAME)
 

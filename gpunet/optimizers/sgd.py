@@ -27,19 +27,24 @@ _momentum_kernel = ElementwiseKernel(
 
 
 class SGD(Optimizer):
-    """SGD as PyTorch documents it::
+    """SGD with momentum, as PyTorch documents it (Keras 3's defaults and arguments, and PyTorch's
+    ``dampening`` after them)::
 
         g = grad + weight_decay * theta
         if momentum:  b = g at the first step, else b = momentum * b + (1 - dampening) * g
                       g = g + momentum * b if nesterov else b
         theta = theta - lr * g
+
+    With ``dampening=0`` (the default) this is Keras's rule while the learning rate is constant:
+    Keras keeps ``-lr * b`` as its momentum, so a change of rate reaches the steps through the
+    momentum more slowly there.
     """
 
     graph_safe = True  # its GPU kernels read the rate from the device; the rest are constants of the graph's key
 
     keras_implicit = {"dampening": 0.0}
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, name=None, **kwargs):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0, name=None, **kwargs):
         super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.momentum = check_nonnegative(momentum, "momentum")
         self.dampening = check_nonnegative(dampening, "dampening")

@@ -15,3 +15,6 @@ __all__ = [
     "check_save_path", "register_serializable", "register_keras_serializable", "get_registered_name",
     "get_registered_object", "custom_object_scope",
 ]
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -51,13 +51,13 @@ def model_from_config(config, load_limit=None, where: str = "the model config"):
                           "GPUNET_LOAD_LIMIT to refuse such models before allocating them)") from None
 
 
-def model_from_json(text, custom_objects=None, load_limit=None):
+def model_from_json(json_string, custom_objects=None, *, load_limit=None):
     """Rebuild a model from ``model.to_json()`` text (or a Keras Sequential's JSON);
     ``load_limit`` as for :func:`model_from_config`."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")
-    if not isinstance(text, str):
-        raise TypeError(f"model_from_json expects JSON text, got {type(text).__name__}")
-    config = parse_json(text, "model JSON")
+    if isinstance(json_string, bytes):
+        json_string = json_string.decode("utf-8")
+    if not isinstance(json_string, str):
+        raise TypeError(f"model_from_json expects JSON text, got {type(json_string).__name__}")
+    config = parse_json(json_string, "model JSON")
     with custom_object_scope(custom_objects):
         return model_from_config(config, load_limit=load_limit, where="model JSON")

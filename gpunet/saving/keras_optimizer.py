@@ -32,6 +32,9 @@ _BLOCKS = {
     "RMSprop": (("square_avg",), ("momentum_buffer",), ("grad_avg",)),
     "Adagrad": (("sum",),),
     "Adadelta": (("square_avg", "acc_delta"),),
+    "Lion": (("m",),),
+    "Ftrl": (("accumulator", "linear"),),
+    "Adafactor": (("r", "c", "v"),),  # r and c of a weight of rank < 2: unused numbers (Keras: int 0)
 }
 # slots Keras keeps multiplied by the learning rate: keras value = factor * lr * gpunet value
 _LR_SCALED = {("SGD", "momentum"): -1.0, ("RMSprop", "momentum_buffer"): 1.0}
@@ -66,11 +69,18 @@ def _scale(optimizer, slot: str, learning_rate: float) -> float:
     return 1.0 if factor is None else factor * learning_rate
 
 
+# slots that start at the value of a config entry rather than at 0
+_START_FROM_CONFIG = {("Adagrad", "sum"): "initial_accumulator_value", ("Ftrl", "accumulator"): "initial_accumulator_value"}
+
+
 def _start_value(optimizer, slot: str) -> float:
     """A slot's value before the first step (what a fresh Keras optimizer holds too)."""
-    if slot == "sum":
-        return float(optimizer.get_config().get("initial_accumulator_value", 0.0))
-    return 0.0
+    key = _START_FROM_CONFIG.get((_kind(optimizer), slot))
+    return 0.0 if key is None else float(optimizer.get_config().get(key, 0.0))
+
+
+def _slot_shape(optimizer, slot: str, param) -> tuple:
+    return tuple(optimizer.slot_shape(slot, tuple(param.shape)))
 
 
 def base_variable_count(optimizer) -> int:
@@ -102,7 +112,7 @@ def keras_optimizer_variables(optimizer, params) -> list:
                 if saved is not None and slot in saved:
                     value = numpy.asarray(saved[slot])
                 else:
-                    value = numpy.full(param.shape, _start_value(optimizer, slot), dtype=param.dtype)
+                    value = numpy.full(_slot_shape(optimizer, slot, param), _start_value(optimizer, slot), dtype=param.dtype)
                 variables.append(value * numpy.asarray(_scale(optimizer, slot, learning_rate), dtype=value.dtype))
     for slot in _scalars(optimizer):  # one number for all weights: they all took the same steps
         saved = next((s for s in slots.values() if slot in s), None)
@@ -161,9 +171,10 @@ def optimizer_state_from_keras(optimizer, params, arrays, where: str) -> dict:
         for param in params:
             for slot in block:
                 value = numpy.asarray(arrays[index])
-                if value.shape != tuple(param.shape):
+                shape = _slot_shape(optimizer, slot, param)
+                if value.shape != shape:
                     raise ValueError(f"{where}: optimizer variable {index} ({slot} of {param.name!r}) has shape "
-                                     f"{value.shape}, the weight has {tuple(param.shape)}")
+                                     f"{value.shape}, where a weight of shape {tuple(param.shape)} takes {shape}")
                 scale = _scale(optimizer, slot, learning_rate)
                 slots[param.name][slot] = value / scale if scale else numpy.zeros_like(value)
                 index += 1

@@ -41,7 +41,7 @@ def resolve_verbose(verbose) -> int:
 
 def check_compiled(model, what: str) -> None:
     if not model.compiled:
-        raise RuntimeError(f"the model must be compiled before {what}(): call model.compile(optimizer, loss, metrics)")
+        raise RuntimeError(f"the model must be compiled before {what}(): call model.compile(optimizer=..., loss=..., metrics=[...])")
 
 
 def validation_schedule(freq):

@@ -10,7 +10,7 @@ The course's pseudo-code, and where each line lives::
             theta = theta - lr * grad(loss)   TrainStep.apply: optimizer.apply_gradients
         devacc = EVALUATE(f, D)               Evaluation.run(dev)   (K times per epoch if asked; evaluation.py)
         if devacc > bestdev: keep theta       BestWeights.update                               (evaluation.py)
-    return best theta                         BestWeights.restore   (restore_best=True)
+    return best theta                         BestWeights.restore   (restore_best: on unless gpunet.config says)
 
 Every argument is checked when the loop is built, before anything changes; ``run`` then trains.
 What a checkpoint needs to resume the loop exactly is its :class:`~gpunet.training.state.FitState`.
@@ -26,7 +26,9 @@ from collections.abc import Mapping
 
 import numpy
 
-from ..callbacks.base import CallbackList, LazyLogs
+from .. import config
+from ..callbacks.base import LazyLogs
+from ..callbacks.callback_list import CallbackList
 from ..callbacks.history import History
 from ..callbacks.progbar import ProgbarLogger
 from ..data import check_batch_size, describe, input_kind
@@ -67,7 +69,7 @@ class FitLoop:
 
     def __init__(self, model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
                  validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1, validations_per_epoch=1,
-                 restore_best=True, validation_batch_size=None, best_checkpoint=None, steps_per_epoch=None,
+                 restore_best=None, validation_batch_size=None, best_checkpoint=None, steps_per_epoch=None,
                  validation_steps=None):
         check_compiled(model, "fit")
         self.model = model
@@ -85,7 +87,7 @@ class FitLoop:
         self.validates = validation_schedule(validation_freq)
         self.verbose = resolve_verbose(verbose) if strategy.is_main else 0  # only the main process prints
         self.shuffle = check_bool(shuffle, "shuffle")
-        self.restore_best = check_bool(restore_best, "restore_best")
+        self.restore_best = config.restore_best() if restore_best is None else check_bool(restore_best, "restore_best")
         if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
         validation_batch_size = check_batch_size(validation_batch_size, "validation_batch_size", max(batch_size, 512))
@@ -141,7 +143,7 @@ class FitLoop:
                   "batch_log_keys": ["loss", *(m.name for m in model.metrics)]}
         self.callbacks = CallbackList(
             ([ProgbarLogger(self.verbose)] if self.verbose else []) + self.user_callbacks + [self.history],
-            model=model, params=params, main_process=strategy.is_main,
+            model=model, main_process=strategy.is_main, **params,
         )
         self.monitor, mode = dev_monitor(model)
         self.best = BestWeights(model.weights, self.monitor, mode)
@@ -378,7 +380,9 @@ class FitLoop:
 
     def _conclude(self) -> None:
         """history.best: the report whose weights the model holds (when fit or a callback put
-        them back), else fit's best dev report; one line says which when weights were restored."""
+        them back), else fit's best dev report. With ``verbose``, one line says which weights the
+        model holds (and ``evaluate`` will score): the restored epoch's, or, when fit does not
+        restore, the last epoch's, naming the best one."""
         if self.held is not None:
             self.history.best = {**self.held, "restored": True}
             if self.verbose:
@@ -388,4 +392,7 @@ class FitLoop:
         else:
             record = self.best.record()
             self.history.best = None if record is None else {**record, "restored": False}
+            if self.verbose and not self.restore_best and record is not None and self.history.epoch:
+                print(f"Kept the weights of the last epoch, {self.history.epoch[-1] + 1} (restore_best is off): the best "
+                      f"{record['monitor']}, {record['value']:.4f}, was at epoch {record['epoch'] + 1}", flush=True)
         self.model.history = self.history

@@ -5,7 +5,8 @@ calls it once per batch::
 
     step(x, y)  =  step.apply(step.gradients(x, y))
                    gradients: forward, loss, running metrics, backward  -> one gradient per parameter
-                   apply:     optimizer.apply_gradients (its gradient transforms, then the update)
+                   apply:     optimizer.apply_gradients (its gradient transforms, then the update),
+                              then each updated weight's constraint, in place (Keras's order)
 
 A strategy changes what happens between the two halves by wrapping the step
 (:class:`TrainStepWrapper`, registered with :func:`add_train_step_wrapper`): the data-parallel
@@ -193,8 +194,9 @@ class TrainStep:
         return self._one
 
     def apply(self, grads) -> None:
-        """The optimizer's update from ``grads`` (aligned with :attr:`params`), all or nothing:
-        an interrupt (Ctrl-C) arriving meanwhile takes effect once every parameter is updated."""
+        """The optimizer's update from ``grads`` (aligned with :attr:`params`), then the weights'
+        constraints (which the optimizer applies after the update, as Keras's does), all or nothing: an
+        interrupt (Ctrl-C) arriving meanwhile takes effect once every parameter is updated."""
         with defer_interrupts():
             self.optimizer.apply_gradients(zip(grads, self.params))
 

@@ -20,7 +20,7 @@ from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from ..autograd import Tensor, no_grad
-from ..callbacks.base import CallbackList
+from ..callbacks.callback_list import CallbackList
 from ..callbacks.progbar import format_logs
 from ..data import check_features
 from .arguments import (check_bool, check_callbacks, check_compiled, evaluation_batches, prediction_batches, prepare,
@@ -54,7 +54,7 @@ class Trainer:
         self._compiled_optimizer = None  # the optimizer's configuration at compile
 
     # -- compile --------------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True) -> None:
         """Choose the optimizer, the loss and the metrics, by name or object.
 
@@ -154,22 +154,28 @@ class Trainer:
     # -- fit, evaluate, predict -----------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-            validation_freq=1, validations_per_epoch=1, restore_best=True, validation_batch_size=None,
-            best_checkpoint=None, steps_per_epoch=None, validation_steps=None):
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1, *,
+            validations_per_epoch=1, restore_best=None, best_checkpoint=None):
         """Train with the course's loop; returns a :class:`~gpunet.callbacks.History`.
 
-        Keras 3's arguments and semantics (see :class:`~gpunet.training.loop.FitLoop`), plus, from
-        the course: with dev data, ``validations_per_epoch=K`` evaluates on dev K times per epoch
-        at evenly spaced steps, each evaluation being a report (a History entry and an
-        ``on_epoch_end`` call); the weights with the best dev score (``val_accuracy`` when an
-        accuracy metric is compiled, else ``val_loss``) are kept and, with ``restore_best=True``,
-        restored when fit ends. ``best_checkpoint="best.h5"`` also writes the model there
-        (atomically) each time the dev score improves. Dev evaluation uses batches of
-        ``validation_batch_size`` (default ``max(batch_size, 512)``).
+        Keras 3's arguments, in Keras's order, and semantics (see
+        :class:`~gpunet.training.loop.FitLoop`), plus, from the course, three keyword-only ones:
+        with dev data, ``validations_per_epoch=K`` evaluates on dev K times per epoch at evenly
+        spaced steps, each evaluation being a report (a History entry and an ``on_epoch_end``
+        call); the weights with the best dev score (``val_accuracy`` when an accuracy metric is
+        compiled, else ``val_loss``) are kept and, with ``restore_best``, restored when fit ends
+        (Keras keeps the last epoch's). ``restore_best=None`` (the default) follows the process-wide
+        setting, :func:`gpunet.config.set_restore_best` or ``GPUNET_RESTORE_BEST``, on unless
+        turned off: ``GPUNET_RESTORE_BEST=0`` gives an unmodified Keras script Keras's behaviour.
+        ``best_checkpoint="best.h5"`` also writes the model there (atomically) each time the dev
+        score improves. Dev evaluation uses batches of ``validation_batch_size`` (default
+        ``max(batch_size, 512)``).
 
         After fit, ``history.best`` names the report whose weights the model holds when they were
         put back (by fit, or a callback such as ``EarlyStopping(restore_best_weights=True)``),
         with ``"restored": True``; otherwise fit's best dev report, with ``"restored": False``.
+        With ``verbose``, fit's last line says which weights the model holds: the restored
+        epoch's, or the last epoch's (naming the best epoch) when it does not restore.
 
         A model loaded from a checkpoint written at the end of epoch k (``ModelCheckpoint``)
         resumes exactly with ``initial_epoch=k``: shuffling and dropout streams, optimizer state,
@@ -208,7 +214,7 @@ class Trainer:
         verbose = resolve_verbose(verbose)
         callbacks = check_callbacks(callbacks)
         batches = evaluation_batches(self, x, y, batch_size, steps)
-        callback_list = CallbackList(callbacks, model=self, params={"steps": batches.steps, "verbose": verbose})
+        callback_list = CallbackList(callbacks, model=self, steps=batches.steps, verbose=verbose)
         callback_list.on_test_begin()
         evaluation = Evaluation(self)
         try:
@@ -241,7 +247,7 @@ class Trainer:
         verbose = resolve_verbose(verbose)
         callbacks = check_callbacks(callbacks)
         batches = prediction_batches(self, x, batch_size, steps)
-        callback_list = CallbackList(callbacks, model=self, params={"steps": batches.steps, "verbose": verbose})
+        callback_list = CallbackList(callbacks, model=self, steps=batches.steps, verbose=verbose)
         outputs = []
         try:
             with self.host_parallelism():

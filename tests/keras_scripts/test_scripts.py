@@ -118,6 +118,8 @@ EXPECTED = {
                                equal={"metric_names": ["accuracy", "auc", "loss", "precision", "recall"],
                                       "metrics_match_predictions": True}),
     "train_on_batch_loop": Expected(equal={"batches": 5 * 30, "test_on_batch_matches_predictions": True}),
+    "padded_rows_constraints": Expected(equal={"padded_shape": [2000, 28, 28], "max_norm_holds": True,
+                                               "non_neg_holds": True, "prelu_alphas": 128}),
     "model_inspection": Expected(equal={
         "params": 320 + 13 * 13 * 32 * 10 + 10, "conv_params": 3 * 3 * 1 * 32 + 32, "dense_params": 13 * 13 * 32 * 10 + 10,
         "kernel_shape": [3, 3, 1, 32], "layer_names": ["conv", "pool", "flatten", "dropout", "classifier"],

@@ -29,6 +29,14 @@ def test_activation_kernels_match_twins(cp, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_erf_kernel_matches_twin(cp, dtype):
+    x = np.random.default_rng(2).uniform(-6, 6, (40, 9)).astype(dtype)
+    got = kernels.erf(cp.asarray(x))
+    assert isinstance(got, cp.ndarray) and got.dtype == dtype
+    np.testing.assert_allclose(cp.asnumpy(got), kernels.erf.twin(x), rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-30)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dropout_kernel_matches_twin(cp, dtype):
     rng = np.random.default_rng(1)
     x_host = rng.standard_normal((50, 40)).astype(dtype)
@@ -82,6 +90,11 @@ OPTIMIZERS = {
     "radam": lambda: optimizers.RAdam(weight_decay=0.01),
     "rmsprop": lambda: optimizers.RMSprop(),
     "rmsprop-centered-momentum": lambda: optimizers.RMSprop(centered=True, momentum=0.9, weight_decay=0.01),
+    "rmsprop-pytorch-epsilon": lambda: optimizers.RMSprop(centered=True, epsilon=1e-3, epsilon_inside_sqrt=False),
+    "lion": lambda: optimizers.Lion(0.01, weight_decay=0.01),
+    "ftrl": lambda: optimizers.Ftrl(0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.01,
+                                    l2_shrinkage_regularization_strength=0.01, beta=0.1, weight_decay=0.01),
+    "ftrl-fixed-rate": lambda: optimizers.Ftrl(0.1, learning_rate_power=0.0, initial_accumulator_value=0.0),
 }
 
 

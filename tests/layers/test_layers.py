@@ -73,7 +73,7 @@ def test_config_round_trip():
     [
         (lambda: Dense(0), ValueError, "units must be a positive integer"),
         (lambda: Dense(2.5), ValueError, "units must be a positive integer"),
-        (lambda: Dense(3, activation="swish"), ValueError, r"unknown activation 'swish'.*'relu'"),
+        (lambda: Dense(3, activation="swishy"), ValueError, r"unknown activation 'swishy'.*'relu'"),
         (lambda: Dense(3, activation=5), TypeError, "activation must be"),
         (lambda: Dropout(1.0), ValueError, r"Dropout rate must be a number in \[0, 1\)"),
         (lambda: Dropout(-0.1), ValueError, "Dropout rate"),
@@ -81,7 +81,8 @@ def test_config_round_trip():
         (lambda: Dense(3, kernel_initializer="nope"), ValueError, "unknown initializer"),
         (lambda: Dense(3, name="a/b"), ValueError, "name must be"),
         (lambda: Dense(3, foo=1), TypeError, "unexpected keyword argument"),
-        (lambda: Dense(3, kernel_constraint="max_norm"), ValueError, "kernel_constraint is not supported"),
+        (lambda: Dense(3, kernel_constraint="max_nrm"), ValueError, "unknown constraint 'max_nrm'"),
+        (lambda: Dense(3, lora_rank=4), ValueError, "lora_rank is not supported"),
         (lambda: Dense(3, kernel_regularizer="l3"), ValueError, "l3"),
         (lambda: Input((0,)), ValueError, "positive integers"),
     ],

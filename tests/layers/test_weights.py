@@ -98,7 +98,7 @@ def test_a_frozen_layer_is_written_in_keras_legacy_order(tmp_path):
 
 @pytest.mark.parametrize("kwargs,error,text", [
     ({"shape": (None, 2)}, ValueError, "fully known"),
-    ({"shape": (2,), "constraint": "max_norm"}, ValueError, "constraint"),
+    ({"shape": (2,), "constraint": "max_nrm"}, ValueError, "unknown constraint 'max_nrm'"),
     ({"shape": (2,), "regularizer": "l5"}, ValueError, "l5"),
     ({"shape": (2,), "name": "a/b"}, ValueError, "name"),
     ({"shape": (2,), "aggregation": "sum"}, TypeError, "aggregation"),

@@ -11,7 +11,7 @@ import pytest
 
 from gpunet import Parameter, Tensor, backend, gradcheck
 from gpunet.autograd import Tape
-from gpunet.ops.norm import batch_norm, layer_norm
+from gpunet.ops.normalization import batch_norm, layer_norm
 
 RTOL, ATOL = 1e-10, 1e-12  # float64 against float64
 

@@ -1,5 +1,8 @@
 """gpunet's optimizers against an independent float64 NumPy transcription of PyTorch's documented algorithms.
 
+gpunet's defaults are Keras 3's: every gpunet optimizer here is made with PyTorch's defaults passed
+explicitly (:func:`torch_style`), which is how a user gets PyTorch's behaviour.
+
 The reference classes below are written from the pseudo-code in PyTorch's documentation for
 torch.optim.{SGD, Adagrad, Adadelta, Adam, AdamW, Adamax, NAdam, RAdam, RMSprop}; they do not look at
 gpunet's code. Names follow the docs: ``gamma`` the learning rate, ``lam`` the weight decay, ``t`` the
@@ -235,6 +238,25 @@ class RefRMSprop(_Reference):
         return theta - gamma * g / (np.sqrt(v_tilde) + self.eps)
 
 
+# PyTorch's defaults where gpunet's (Keras 3's) differ: what a user passes to get torch.optim's behaviour
+TORCH_DEFAULTS = {
+    "SGD": {},
+    "Adagrad": {"learning_rate": 0.01, "initial_accumulator_value": 0.0, "epsilon": 1e-10},
+    "Adadelta": {"learning_rate": 1.0, "rho": 0.9, "epsilon": 1e-6},
+    "Adam": {"epsilon": 1e-8},
+    "AdamW": {"epsilon": 1e-8, "weight_decay": 0.01},
+    "Adamax": {"learning_rate": 0.002, "epsilon": 1e-8},
+    "Nadam": {"learning_rate": 0.002, "epsilon": 1e-8, "momentum_decay": 0.004},
+    "RAdam": {"epsilon": 1e-8},
+    "RMSprop": {"learning_rate": 0.01, "rho": 0.99, "epsilon": 1e-8, "epsilon_inside_sqrt": False},
+}
+
+
+def torch_style(cls_name, **kwargs):
+    """gpunet's optimizer ``cls_name`` with PyTorch's defaults for the arguments not in ``kwargs``."""
+    return getattr(optimizers, cls_name)(**{**TORCH_DEFAULTS[cls_name], **kwargs})
+
+
 REFERENCES = {
     "SGD": RefSGD, "Adagrad": RefAdagrad, "Adadelta": RefAdadelta, "Adam": RefAdam, "AdamW": RefAdamW,
     "Adamax": RefAdamax, "Nadam": RefNadam, "RAdam": RefRAdam, "RMSprop": RefRMSprop,
@@ -339,7 +361,7 @@ def assert_params_close(params, expected, step):
 
 @pytest.mark.parametrize("cls_name, kwargs", CASE_PARAMS)
 def test_matches_reference_every_step(cls_name, kwargs):
-    opt = getattr(optimizers, cls_name)(**kwargs)
+    opt = torch_style(cls_name, **kwargs)
     ref = REFERENCES[cls_name](**kwargs)
     params = make_params(initial_values())
     expected = initial_values()
@@ -362,7 +384,7 @@ def test_matches_reference_every_step(cls_name, kwargs):
 def test_radam_covers_both_branches(kwargs):
     ref = RefRAdam(**kwargs)
     expected = initial_values()
-    opt = optimizers.RAdam(**kwargs)
+    opt = torch_style("RAdam", **kwargs)
     params = make_params(initial_values())
     for t, grads in enumerate(gradient_sequence(), start=1):
         apply(opt, params, grads)
@@ -419,7 +441,7 @@ def test_sgd_nesterov_by_hand():
 
 def test_adagrad_by_hand():
     p = Parameter(np.array([1.0, -2.0]), name="w")
-    opt = optimizers.Adagrad(learning_rate=0.1)  # epsilon = 1e-10
+    opt = torch_style("Adagrad", learning_rate=0.1)  # epsilon = 1e-10, no initial accumulator
     # step 1, g1 = [3, -4]: sum = [9, 16]; theta1 = theta0 - 0.1 * g1 / (sqrt(sum) + eps)
     #   = [1 - 0.1 * 3 / (3 + 1e-10), -2 + 0.1 * 4 / (4 + 1e-10)] ~ [0.9, -1.9]
     np.testing.assert_allclose(_one(opt, p, [3.0, -4.0]),
@@ -437,7 +459,7 @@ def test_adagrad_by_hand():
 
 def test_adagrad_lr_decay_and_initial_accumulator_by_hand():
     p = Parameter(np.array([0.5]), name="w")
-    opt = optimizers.Adagrad(learning_rate=0.1, lr_decay=0.5, initial_accumulator_value=7.0)  # epsilon = 1e-10
+    opt = torch_style("Adagrad", learning_rate=0.1, lr_decay=0.5, initial_accumulator_value=7.0)  # epsilon = 1e-10
     # step 1: clr = 0.1 / (1 + 0 * 0.5) = 0.1; sum = 7 + 3^2 = 16; theta1 = 0.5 - 0.1 * 3 / (4 + eps) ~ 0.425
     np.testing.assert_allclose(_one(opt, p, [3.0]), [0.5 - 0.1 * 3.0 / (4.0 + 1e-10)], rtol=1e-14)
     # step 2: clr = 0.1 / (1 + 1 * 0.5) = 0.1 / 1.5; sum = 16 + 9 = 25; theta2 = theta1 - clr * 3 / (5 + eps)
@@ -449,7 +471,7 @@ def test_adagrad_lr_decay_and_initial_accumulator_by_hand():
 
 def test_adam_by_hand():
     p = Parameter(np.array([1.0, -2.0]), name="w")
-    opt = optimizers.Adam(learning_rate=0.01)  # beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-8
+    opt = torch_style("Adam", learning_rate=0.01)  # beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-8
     # step 1, g1 = [0.5, -2.0]: m1 = 0.1 * g1 = [0.05, -0.2]; v1 = 0.001 * g1^2 = [0.00025, 0.004]
     # m_hat = m1 / (1 - 0.9) = g1; v_hat = v1 / (1 - 0.999) = g1^2
     # theta1 = theta0 - 0.01 * g1 / (|g1| + 1e-8) ~ theta0 - 0.01 * sign(g1) = [0.99, -1.99]
@@ -473,7 +495,7 @@ def test_adam_by_hand():
 
 def test_adam_amsgrad_by_hand():
     p = Parameter(np.array([1.0]), name="w")
-    opt = optimizers.Adam(learning_rate=0.01, amsgrad=True)  # epsilon = 1e-8
+    opt = torch_style("Adam", learning_rate=0.01, amsgrad=True)  # epsilon = 1e-8
     # step 1, g = 2: m = 0.2, v = 0.004 = v_max; m_hat = 2, v_hat = 4 -> theta1 = 1 - 0.01 * 2 / (2 + eps) ~ 0.99
     np.testing.assert_allclose(_one(opt, p, [2.0]), [1.0 - 0.01 * 2.0 / (2.0 + 1e-8)], rtol=1e-13)
     # step 2, g = 0: m = 0.18, v = 0.999 * 0.004 = 0.003996 < v_max = 0.004 -> v_max stays 0.004
@@ -511,7 +533,7 @@ F32_CASES = [
 @pytest.mark.parametrize("grad_dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cls_name, kwargs", F32_CASES)
 def test_float32_kept_and_in_place(cls_name, kwargs, grad_dtype):
-    opt = getattr(optimizers, cls_name)(**kwargs)
+    opt = torch_style(cls_name, **kwargs)
     ref = REFERENCES[cls_name](**kwargs)
     params = make_params(initial_values(np.float32))
     expected = {n: v.astype(np.float64) for n, v in initial_values(np.float32).items()}
@@ -560,10 +582,9 @@ STATE_CASES = [
 
 @pytest.mark.parametrize("cls_name, kwargs", STATE_CASES)
 def test_state_round_trip_is_bitwise(cls_name, kwargs):
-    cls = getattr(optimizers, cls_name)
     seq = gradient_sequence(20)
     params_a = make_params(initial_values())
-    opt_a = cls(**kwargs)
+    opt_a = torch_style(cls_name, **kwargs)
     for grads in seq[:10]:
         apply(opt_a, params_a, grads)
 
@@ -573,7 +594,7 @@ def test_state_round_trip_is_bitwise(cls_name, kwargs):
 
     # a fresh optimizer and fresh Parameter objects (same names, same values): nothing shared but the state
     params_b = {n: Parameter(p.data.copy(), name=n) for n, p in params_a.items()}
-    opt_b = cls(**kwargs)
+    opt_b = torch_style(cls_name, **kwargs)
     opt_b.set_state(state)
 
     for grads in seq[10:]:
@@ -624,7 +645,7 @@ LR_CASES = [
 
 @pytest.mark.parametrize("cls_name, kwargs", LR_CASES)
 def test_learning_rate_set_mid_run(cls_name, kwargs):
-    opt = getattr(optimizers, cls_name)(**kwargs)
+    opt = torch_style(cls_name, **kwargs)
     ref = REFERENCES[cls_name](**kwargs)
     assert opt.learning_rate == pytest.approx(kwargs["learning_rate"] if "learning_rate" in kwargs else 1.0)
     params = make_params(initial_values())
@@ -660,7 +681,7 @@ def test_sgd_exponential_decay_schedule_per_step(xp, momentum):
 
 def test_schedule_with_adam_matches_reference():
     sched = schedules.ExponentialDecay(0.02, alpha=0.1)
-    opt = optimizers.Adam(learning_rate=sched)
+    opt = torch_style("Adam", learning_rate=sched)
     ref = RefAdam(learning_rate=lambda t: 0.02 * math.exp(-0.1 * t))
     params = make_params(initial_values())
     expected = initial_values()

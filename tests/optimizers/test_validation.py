@@ -9,7 +9,7 @@ import pytest
 
 from gpunet import Parameter, backend, optimizers
 
-ALL = ["SGD", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "RAdam", "RMSprop"]
+ALL = ["SGD", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "RAdam", "RMSprop", "Lion", "Ftrl", "Adafactor"]
 WITH_BETAS = ["Adam", "AdamW", "Adamax", "Nadam", "RAdam"]
 WITH_EPSILON = ["Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "RAdam", "RMSprop"]
 WITH_RHO = ["Adadelta", "RMSprop"]
@@ -77,6 +77,41 @@ def test_negative_momentum_decay():
     _raises("Nadam", {"momentum_decay": -0.004}, "momentum_decay")
 
 
+@pytest.mark.parametrize("value", [0.0, -0.1, 1.5, math.nan])
+def test_lion_beta_1_outside_zero_one(value):
+    _raises("Lion", {"beta_1": value}, "beta_1")
+
+
+def test_lion_beta_1_one_and_beta_2_checked():
+    optimizers.Lion(beta_1=1.0)
+    _raises("Lion", {"beta_2": 1.0}, "beta_2")
+
+
+@pytest.mark.parametrize("cls_name, kwargs, name", [
+    ("Ftrl", {"learning_rate_power": 0.1}, "learning_rate_power"),
+    ("Ftrl", {"initial_accumulator_value": -0.1}, "initial_accumulator_value"),
+    ("Ftrl", {"l1_regularization_strength": -1.0}, "l1_regularization_strength"),
+    ("Ftrl", {"l2_regularization_strength": -1.0}, "l2_regularization_strength"),
+    ("Ftrl", {"l2_shrinkage_regularization_strength": -1.0}, "l2_shrinkage_regularization_strength"),
+    ("Ftrl", {"beta": -1.0}, "beta"),
+    ("Adafactor", {"beta_2_decay": 0.5}, "beta_2_decay"),
+    ("Adafactor", {"epsilon_1": -1.0}, "epsilon_1"),
+    ("Adafactor", {"epsilon_2": -1.0}, "epsilon_2"),
+    ("Adafactor", {"clip_threshold": 0.0}, "clip_threshold"),
+])
+def test_new_optimizers_check_their_arguments(cls_name, kwargs, name):
+    _raises(cls_name, kwargs, name)
+
+
+def test_ftrl_refuses_a_zero_learning_rate_before_changing_anything():
+    p = Parameter(np.ones(3), name="w")
+    opt = optimizers.Ftrl(learning_rate=0.0)
+    with pytest.raises(ValueError, match="learning rate"):
+        opt.apply_gradients([(np.ones(3), p)])
+    np.testing.assert_array_equal(p.data, np.ones(3))
+    assert opt.iterations == 0 and opt.get_state()["slots"] == {}
+
+
 def test_nesterov_without_momentum():
     _raises("SGD", {"nesterov": True}, "nesterov")
     _raises("SGD", {"nesterov": True, "momentum": 0.0}, "nesterov")
@@ -131,13 +166,13 @@ def test_get_adam_defaults():
     opt = optimizers.get("adam")
     assert type(opt) is optimizers.Adam
     assert opt.learning_rate == pytest.approx(0.001)
-    assert (opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, opt.amsgrad) == (0.9, 0.999, 1e-8, 0.0, False)
+    assert (opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, opt.amsgrad) == (0.9, 0.999, 1e-7, 0.0, False)
 
 
 @pytest.mark.parametrize("identifier, cls_name, lr", [
-    ("sgd", "SGD", 0.01), ("adagrad", "Adagrad", 0.01), ("adadelta", "Adadelta", 1.0), ("adam", "Adam", 0.001),
-    ("adamw", "AdamW", 0.001), ("adamax", "Adamax", 0.002), ("nadam", "Nadam", 0.002), ("radam", "RAdam", 0.001),
-    ("rmsprop", "RMSprop", 0.01),
+    ("sgd", "SGD", 0.01), ("adagrad", "Adagrad", 0.001), ("adadelta", "Adadelta", 0.001), ("adam", "Adam", 0.001),
+    ("adamw", "AdamW", 0.001), ("adamax", "Adamax", 0.001), ("nadam", "Nadam", 0.001), ("radam", "RAdam", 0.001),
+    ("rmsprop", "RMSprop", 0.001), ("lion", "Lion", 0.001), ("ftrl", "Ftrl", 0.001), ("adafactor", "Adafactor", 0.001),
 ])
 def test_get_every_name(identifier, cls_name, lr):
     opt = optimizers.get(identifier)
@@ -155,7 +190,7 @@ def test_get_unknown_lists_valid_names():
         optimizers.get("nope")
     message = str(info.value).lower()
     assert "nope" in message
-    for name in ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam"):
+    for name in ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam", "lion", "ftrl", "adafactor"):
         assert name in message, f"{name!r} missing from {message!r}"
 
 

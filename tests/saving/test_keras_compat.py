@@ -314,7 +314,8 @@ def test_keras_compiles_gpunet_optimizers(tmp_path, name):
 # gpunet optimizers (or settings) Keras 3 does not have: Keras's compile=True refuses the file
 # (rather than silently training with another rule), and compile=False loads it (docs/format.md).
 KERAS_INEXPRESSIBLE = {
-    "nadam": lambda: optimizers.Nadam(),  # momentum_decay=0.004, PyTorch's schedule
+    "nadam": lambda: optimizers.Nadam(momentum_decay=0.004),  # PyTorch's schedule
+    "rmsprop-epsilon-outside": lambda: optimizers.RMSprop(epsilon_inside_sqrt=False),  # PyTorch's rule
     "radam": lambda: optimizers.RAdam(),
     "sgd-dampening": lambda: optimizers.SGD(0.05, momentum=0.9, dampening=0.5),
     "adagrad-lr-decay": lambda: optimizers.Adagrad(0.05, lr_decay=0.01),

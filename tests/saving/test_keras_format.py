@@ -322,6 +322,14 @@ OPTIMIZERS = {
     "adagrad": (lambda: optimizers.Adagrad(0.05, initial_accumulator_value=0.1, epsilon=1e-7),
                 lambda k: k.optimizers.Adagrad(0.05)),
     "adadelta": (lambda: optimizers.Adadelta(1.0, rho=0.95, epsilon=1e-7), lambda k: k.optimizers.Adadelta(1.0)),
+    "lion": (lambda: optimizers.Lion(0.01), lambda k: k.optimizers.Lion(0.01)),
+    "ftrl": (lambda: optimizers.Ftrl(0.1), lambda k: k.optimizers.Ftrl(0.1)),
+    "ftrl-regularized": (
+        lambda: optimizers.Ftrl(0.1, learning_rate_power=-0.7, initial_accumulator_value=0.3, l1_regularization_strength=0.01,
+                                l2_regularization_strength=0.02, l2_shrinkage_regularization_strength=0.03, beta=0.5),
+        lambda k: k.optimizers.Ftrl(0.1, learning_rate_power=-0.7, initial_accumulator_value=0.3, l1_regularization_strength=0.01,
+                                    l2_regularization_strength=0.02, l2_shrinkage_regularization_strength=0.03, beta=0.5)),
+    "adafactor": (lambda: optimizers.Adafactor(0.05), lambda k: k.optimizers.Adafactor(0.05)),  # factored kernels, plain biases
 }
 STEPS = 3
 

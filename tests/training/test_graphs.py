@@ -131,6 +131,18 @@ def test_graph_replay_trains_exactly_as_the_eager_step(xp):
 
 
 @pytest.mark.gpu
+def test_a_replayed_graph_keeps_a_constant_loss_scale(xp):
+    """Keras's loss_scale_factor: the backward pass starts from it and the update divides it out,
+    inside the graph as eagerly."""
+    scaled = lambda: optimizers.SGD(0.05, momentum=0.9, loss_scale_factor=256.0)  # noqa: E731
+    eager, graphed = _train(False, scaled), _train(True, scaled)
+    _assert_replay_equals_eager(eager, graphed, xp)
+    plain = _train(False, lambda: optimizers.SGD(0.05, momentum=0.9))
+    for a, b in zip(plain[0], eager[0]):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.gpu
 def test_a_replayed_graph_follows_a_learning_rate_schedule(xp):
     """The rate is read from device memory at each replay: a per-step schedule decays inside the
     graph as it does eagerly (a rate baked into the graph would stay at the capture's)."""

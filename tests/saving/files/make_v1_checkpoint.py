@@ -4,7 +4,8 @@ load and resume exactly.
 
     python tests/saving/files/make_v1_checkpoint.py   # (with gpunet at that commit)
 
-The run: seed 7, the blobs below, 4-8-3 relu/dropout/softmax, Adam(0.01), ReduceLROnPlateau on
+The run: seed 7, the blobs below, 4-8-3 relu/dropout/softmax, Adam(0.01) with
+epsilon 1e-8 (the default of gpunet 0.1, PyTorch's), ReduceLROnPlateau on
 val_accuracy (patience 1, factor 0.5), batch 16, a ModelCheckpoint every epoch; the file kept is
 the one written at the end of epoch 2 (resume with ``initial_epoch=2``).
 
@@ -37,7 +38,7 @@ def data():
 
 def model():
     m = gpunet.Sequential([Input((4,)), Dense(8, activation="relu"), Dropout(0.25), Dense(3, activation="softmax")])
-    m.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    m.compile(optimizer=gpunet.optimizers.Adam(0.01, epsilon=1e-8), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return m
 
 
