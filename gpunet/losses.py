@@ -18,7 +18,7 @@ The losses, by Keras's names: ``SparseCategoricalCrossentropy`` (``ignore_class`
 ``Huber``, ``LogCosh``, ``KLDivergence``, ``Poisson``, ``CosineSimilarity``, ``Hinge``,
 ``SquaredHinge``, ``CategoricalHinge``, ``Dice``, ``Tversky``; the functions
 ``categorical_crossentropy(y_true, y_pred)``, ``huber``, ``hinge``... give one loss per sample, as
-Keras's do. ``CTC`` and ``Circle`` are not supported yet (an error says so).
+Keras's do. ``CTC`` and ``Circle`` are not supported yet (:class:`gpunet.errors.NotSupportedYetError`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy
 
 from . import backend, ops
 from .autograd import GraphConfig, Tensor, as_tensor
-from .lookup import Lookup, get_registered_name, get_registered_object
+from .lookup import Lookup, custom_object_scope, get_registered_name, get_registered_object
 from .ops import loss as loss_ops
 
 __all__ = [
@@ -39,12 +39,12 @@ __all__ = [
     "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy", "CategoricalFocalCrossentropy",
     "BinaryFocalCrossentropy", "CategoricalGeneralizedCrossEntropy", "MeanSquaredError", "MeanAbsoluteError",
     "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "Huber", "LogCosh", "KLDivergence", "Poisson",
-    "CosineSimilarity", "Hinge", "SquaredHinge", "CategoricalHinge", "Dice", "Tversky", "CTC", "Circle",
+    "CosineSimilarity", "Hinge", "SquaredHinge", "CategoricalHinge", "Dice", "Tversky",
     "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
     "categorical_focal_crossentropy", "binary_focal_crossentropy", "categorical_generalized_cross_entropy",
     "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
     "huber", "log_cosh", "kl_divergence", "poisson", "cosine_similarity", "hinge", "squared_hinge",
-    "categorical_hinge", "dice", "tversky", "ctc", "circle", "mse", "mae", "mape", "msle", "kld", "logcosh",
+    "categorical_hinge", "dice", "tversky", "mse", "mae", "mape", "msle", "kld", "logcosh",
     "get", "serialize", "deserialize",
 ]
 
@@ -701,21 +701,6 @@ class CategoricalGeneralizedCrossEntropy(Loss):
         return {**super().get_config(), "q": self.q}
 
 
-class _NotSupported:
-    """A Keras loss gpunet does not have yet: creating it says so."""
-
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError(f"the loss {type(self).__name__} is not supported yet by gpunet")
-
-
-class CTC(_NotSupported):
-    """Keras's connectionist temporal classification loss: not supported yet."""
-
-
-class Circle(_NotSupported):
-    """Keras's circle loss (metric learning): not supported yet."""
-
-
 class LossFunctionWrapper(Loss):
     """A loss from a function ``fn(y_true, y_pred, **kwargs)`` that returns one loss per sample
     (a Tensor built with gpunet's ops), reduced as ``reduction`` says, as when Keras wraps a function.
@@ -1033,16 +1018,6 @@ def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None) -> Tensor:
     return Tversky(alpha, beta, axis=axis).per_sample(y_true, y_pred)
 
 
-def ctc(y_true, y_pred):
-    """Keras's CTC loss: not supported yet."""
-    raise NotImplementedError("the loss function ctc is not supported yet by gpunet")
-
-
-def circle(y_true, y_pred, *args, **kwargs):
-    """Keras's circle loss: not supported yet."""
-    raise NotImplementedError("the loss function circle is not supported yet by gpunet")
-
-
 # the short names of Keras 2 (tf.keras) that scripts still use
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
@@ -1088,7 +1063,7 @@ _BY_NAME = {
     "kld": KLDivergence, "KLD": KLDivergence, "kullback_leibler_divergence": KLDivergence,
     "logcosh": LogCosh,
 }
-_NOT_SUPPORTED = {"CTC": CTC, "ctc": CTC, "Circle": Circle, "circle": Circle}
+_NOT_SUPPORTED = ("CTC", "ctc", "Circle", "circle")  # Keras's, not gpunet's yet: NotSupportedYetError
 _LOOKUP = Lookup("loss", Loss, _BY_NAME, case_sensitive=True)
 _LOOKUP.class_names.update({cls.__name__: cls for cls in _CLASSES})
 _LOOKUP.class_names[LossFunctionWrapper.__name__] = LossFunctionWrapper  # found in files, not by a short name
@@ -1109,7 +1084,7 @@ def _keep(cls, config: dict) -> dict:
 def _refuse_unsupported(identifier) -> None:
     name = identifier.get("class_name") if isinstance(identifier, dict) else identifier
     if isinstance(name, str) and name in _NOT_SUPPORTED:
-        _NOT_SUPPORTED[name]()  # raises
+        __getattr__(name)  # raises gpunet's NotSupportedYetError for this Keras name
 
 
 def get(identifier) -> Loss:
@@ -1127,8 +1102,6 @@ def get(identifier) -> Loss:
             raise ValueError(f"loss {identifier.__name__} needs arguments: give compile an object")
         return identifier()
     if callable(identifier) and not isinstance(identifier, (type, Loss)):
-        if identifier in (ctc, circle):
-            identifier(None, None)  # raises: not supported yet
         cls = _FUNCTIONS.get(identifier)
         return cls() if cls is not None else LossFunctionWrapper(identifier)
     return _LOOKUP.get(identifier, lambda config: _LOOKUP.deserialize(config, _keep))
@@ -1138,10 +1111,12 @@ def serialize(loss: Loss) -> dict:
     return _LOOKUP.serialize(loss)
 
 
-def deserialize(config: dict) -> Loss:
-    """A loss from :func:`serialize`'s form (Keras's ``{"class_name", "config"}``)."""
-    _refuse_unsupported(config)
-    return _LOOKUP.deserialize(config, _keep)
+def deserialize(name: dict, custom_objects=None) -> Loss:
+    """A loss from :func:`serialize`'s form (Keras's ``{"class_name", "config"}``; the argument has
+    Keras's name); ``custom_objects`` maps class names to user classes, as in Keras."""
+    _refuse_unsupported(name)
+    with custom_object_scope(custom_objects):
+        return _LOOKUP.deserialize(name, _keep)
 
 
 from .keras_api import module_getattr as _keras_getattr  # noqa: E402

@@ -48,16 +48,6 @@ NO_CALLS = {"keras.ops"}
 
 # what is still to fix: "keras.module.Name(argument)" pattern -> why
 KNOWN = {
-    "keras.losses.*(reduction)": "not yet: losses take no reduction (always the mean)",
-    "keras.losses.*(axis)": "not yet: losses take no axis",
-    "keras.losses.*(dtype)": "not yet: losses take no dtype",
-    "keras.losses.*(ignore_class)": "not yet: sparse cross-entropy's ignore_class",
-    "keras.losses.*(name)": "the arguments before it are missing, so name sits at another position",
-    "keras.metrics.*(dtype)": "not yet: metrics take no dtype",
-    "keras.metrics.Metric(name)": "Keras's Metric takes dtype first",
-    "keras.metrics.AUC(*)": "positions follow AUC's missing arguments",
-    "keras.metrics.BinaryAccuracy(threshold)": "positions follow the missing dtype",
-    "keras.metrics.SparseTopKCategoricalAccuracy(from_sorted_ids)": "positions follow the missing dtype",
     "keras.ops.*(*)": "gpunet.ops are the autograd ops of gpunet's layers, with their own arguments: not yet keras.ops's",
     "keras.optimizers.*(use_ema)": "not yet: Keras's moving average of the weights (use_ema, ema_*)",
     "keras.optimizers.*(ema_momentum)": "not yet: Keras's moving average of the weights (use_ema, ema_*)",
@@ -128,6 +118,8 @@ REQUIRED = {
     "filename": "log.csv", "backup_dir": "backup", "schedule": lambda epoch, lr: lr, "initial_learning_rate": 0.1,
     "decay_steps": 10, "decay_rate": 0.5, "boundaries": [10], "values": [0.1, 0.01], "value": 1.0, "l1": 0.01,
     "l2": 0.01, "layers": None, "name": "x", "fn": None,
+    "num_classes": 3, "target_class_ids": [0, 2], "recall": 0.5, "precision": 0.5, "specificity": 0.5,
+    "sensitivity": 0.5,
 }
 # non-default values where the default's type does not suggest one
 NON_DEFAULT = {

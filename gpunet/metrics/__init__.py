@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 
 from .. import losses
-from ..lookup import Lookup
+from ..lookup import Lookup, custom_object_scope
 from .base import Mean, MeanMetricWrapper, Metric, Sum
 from .confusion import (AUC, ConfusionCounts, FalseNegatives, FalsePositives, Precision, PrecisionAtRecall, Recall,
                         RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity, TrueNegatives,
@@ -225,12 +225,14 @@ def serialize(metric) -> dict:
     return _LOOKUP.serialize(metric)
 
 
-def deserialize(config: dict) -> Metric:
-    """A metric from :func:`serialize`'s form (Keras's ``{"class_name", "config"}``)."""
-    if isinstance(config, dict) and config.get("class_name") == "function":
-        registered = config.get("registered_name")
-        return _function_metric(registered if registered not in (None, "function") else config.get("config"))
-    return _LOOKUP.deserialize(config, _keep)
+def deserialize(config: dict, custom_objects=None) -> Metric:
+    """A metric from :func:`serialize`'s form (Keras's ``{"class_name", "config"}``);
+    ``custom_objects`` maps names to user classes or functions, as in Keras."""
+    with custom_object_scope(custom_objects):
+        if isinstance(config, dict) and config.get("class_name") == "function":
+            registered = config.get("registered_name")
+            return _function_metric(registered if registered not in (None, "function") else config.get("config"))
+        return _LOOKUP.deserialize(config, _keep)
 
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
