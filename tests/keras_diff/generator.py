@@ -89,8 +89,7 @@ def _short_loss(loss) -> str:
 
 
 def _short_callback(callback) -> str:
-    name, kwargs = callback
-    return {"ReduceLROnPlateau": "plateau", "EarlyStopping": "earlystop", "LearningRateScheduler": "schedule"}[name]
+    return {"ReduceLROnPlateau": "plateau", "EarlyStopping": "earlystop", "LearningRateScheduler": "schedule"}[callback[0]]
 
 
 # ------------------------------------------------------------------------------------------------

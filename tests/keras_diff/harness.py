@@ -1,14 +1,14 @@
 """Build a :class:`generator.Case` in gpunet and in Keras 3, train both, and measure how far apart they end.
 
-``run(case, keras)`` builds the Keras model (its initializers seeded by the case's seed), copies
-Keras's initial weights into the gpunet model (the same layers in the same order; gpunet keeps
-Keras's weight layouts), fits both on the same arrays with ``shuffle=False`` (gpunet with
-``restore_best=False``: Keras keeps the last weights) and returns a :class:`Outcome`, which
-:func:`check` holds to the tolerances of ``test_keras_diff``'s docstring.
+:func:`run` builds the Keras model and the gpunet model (the same layers in the same order),
+gives both the same initial weights in Keras's layouts (which gpunet keeps), fits both on the same
+arrays with ``shuffle=False`` (gpunet with ``restore_best=False``: Keras keeps the last weights)
+and returns an :class:`Outcome`, whose :meth:`~Outcome.problems` lists every History value and
+weight array outside the tolerances below (``test_keras_diff``'s docstring says why these).
 
-Run one case by hand (the configuration, then every History value and weight difference)::
+Run cases by hand (the configuration, then every History value and weight difference)::
 
-    KERAS_BACKEND=jax python tests/keras_diff/harness.py 17 [18 ...]
+    python tests/keras_diff/harness.py 17 [18 ...]
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def _build(lib, name, config):
 
 
 def _object(module, spec, lib):
+    """A name as it is (each library resolves its own names), or ``module.<name>(**config)``."""
     if isinstance(spec, str):
         return spec
     name, config = spec
@@ -128,13 +129,16 @@ def build(lib, case: Case):
 
 
 def callbacks(lib, case: Case):
+    """The case's callbacks, new objects of ``lib``."""
     return [_object(lib.callbacks, spec, lib) for spec in case.callbacks]
 
 
 @dataclasses.dataclass
 class Outcome:
+    """Both libraries' final weights (Keras's order) and History of one case."""
+
     case: Case
-    initial: list          # Keras's initial weights (gpunet starts from copies)
+    initial: list          # the weights both started from
     keras_weights: list
     gpunet_weights: list
     keras_history: dict
@@ -142,14 +146,11 @@ class Outcome:
     weight_names: list
 
     def weight_errors(self):
-        """Per weight array: (name, max|gpunet - keras|, allowed)."""
-        moved = [float(np.abs(k - w0).max()) if k.size else 0.0 for k, w0 in zip(self.keras_weights, self.initial)]
+        """Per weight array: (name, max|gpunet - keras|, allowed, how far it moved in Keras)."""
+        moved = [float(np.abs(k - w0).max()) for k, w0 in zip(self.keras_weights, self.initial)]
         floor = MOVE_FLOOR * max(moved, default=0.0)
-        rows = []
-        for name, g, k, move in zip(self.weight_names, self.gpunet_weights, self.keras_weights, moved):
-            error = float(np.abs(g - k).max()) if k.size else 0.0
-            rows.append((name, error, WEIGHT_RTOL * max(move, floor) + WEIGHT_ATOL, move))
-        return rows
+        return [(name, float(np.abs(g - k).max()), WEIGHT_RTOL * max(move, floor) + WEIGHT_ATOL, move)
+                for name, g, k, move in zip(self.weight_names, self.gpunet_weights, self.keras_weights, moved)]
 
     def history_errors(self):
         """Per (key, epoch): (key, epoch, gpunet value, keras value, allowed)."""
@@ -178,6 +179,7 @@ class Outcome:
         return found
 
     def report(self) -> str:
+        """The configuration, every value compared, and the problems: what a failing case prints."""
         lines = [self.case.describe(), "", "history (key, epoch, gpunet, keras, |diff|, allowed):"]
         for key, epoch, g, k, allowed in self.history_errors():
             lines.append(f"  {key:28s} {epoch}  {g: .8g}  {k: .8g}  {abs(g - k):.2e}  {allowed:.2e}")
@@ -195,15 +197,14 @@ def run(case: Case, keras, gpunet) -> Outcome:
     """Train the case in both libraries; see the module docstring."""
     x, y, x_val, y_val = data(case)
     validation = (x_val, y_val) if case.n_val else None
-    keras.utils.set_random_seed(case.seed)
     keras_model = build(keras, case)
     weight_names = [f"{layer.name}/{w.path.split('/')[-1]}" for layer in keras_model.layers for w in layer.weights]
     initial = initial_weights(case, [tuple(w.shape) for w in keras_model.weights], weight_names)
     keras_model.set_weights(initial)
-    gpunet.utils.set_random_seed(case.seed)
     gpunet_model = build(gpunet, case)
     gpunet_model.set_weights([w.copy() for w in initial])
-    arguments = dict(batch_size=case.batch_size, epochs=case.epochs, shuffle=False, verbose=0, validation_data=validation)
+    arguments = {"batch_size": case.batch_size, "epochs": case.epochs, "shuffle": False, "verbose": 0,
+                 "validation_data": validation}
     keras_history = keras_model.fit(x, y, callbacks=callbacks(keras, case), **arguments).history
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "the dev set of", UserWarning)  # a small dev set is the point here
@@ -234,11 +235,10 @@ def initial_weights(case, shapes, names):
 
 
 def import_keras():
+    """Keras, on JAX unless ``KERAS_BACKEND`` says otherwise."""
     os.environ.setdefault("KERAS_BACKEND", "jax")
     import keras
     return keras
-
-
 
 
 if __name__ == "__main__":
