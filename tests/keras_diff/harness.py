@@ -60,12 +60,12 @@ def _object(module, spec, lib):
     return getattr(module, name)(**_build(lib, name, config))
 
 
-TORCH_EPSILON = {"adam": "Adam", "adamw": "AdamW", "adamax": "Adamax"}
+TORCH_EPSILON = {"adam": "Adam", "adamw": "AdamW"}
 
 
 def _keras_optimizer(keras, spec):
-    """Keras's optimizer for ``spec``; Adam, AdamW and Adamax with epsilon where gpunet puts it
-    (see :func:`torch_epsilon`), from the defaults ``keras.optimizers.get(name)`` gives."""
+    """Keras's optimizer for ``spec``; Adam and AdamW with epsilon where gpunet puts it (see
+    :func:`torch_epsilon`), from the defaults ``keras.optimizers.get(name)`` gives."""
     name, config = (TORCH_EPSILON.get(spec), {}) if isinstance(spec, str) else spec
     if name not in TORCH_EPSILON.values():
         return _object(keras.optimizers, spec, keras)
@@ -73,13 +73,12 @@ def _keras_optimizer(keras, spec):
 
 
 def torch_epsilon(keras, cls):
-    """``cls``, Keras's Adam, AdamW or Adamax, with epsilon where PyTorch and gpunet put it (a
-    choice of gpunet's, docs/optimizers.md), so that those cases are held to the tolerance of every
-    other case: Adam adds it to ``√(v / bc2)`` (Keras to ``√v``: the same step with ``ε √bc2`` for
-    ``ε``), Adamax to ``|g|`` inside ``u = max(β2 u, |g| + ε)`` (Keras to ``u`` in the divisor)."""
+    """``cls``, Keras's Adam or AdamW, with epsilon added to ``√(v / bc2)`` as PyTorch and gpunet
+    add it (a choice of gpunet's, docs/optimizers.md) rather than to ``√v``: Keras's step with
+    ``ε √bc2`` for ``ε``. The Adam cases are then held to the tolerance of every other case."""
     ops = keras.ops
 
-    def adam_step(self, gradient, variable, learning_rate):
+    def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         step = ops.cast(self.iterations + 1, variable.dtype)
@@ -96,19 +95,7 @@ def torch_epsilon(keras, cls):
         alpha = lr * ops.sqrt(bc2) / bc1
         self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon * ops.sqrt(bc2))))
 
-    def adamax_step(self, gradient, variable, learning_rate):
-        lr = ops.cast(learning_rate, variable.dtype)
-        gradient = ops.cast(gradient, variable.dtype)
-        step = ops.cast(self.iterations + 1, variable.dtype)
-        bc1 = 1 - ops.power(ops.cast(self.beta_1, variable.dtype), step)
-        index = self._get_variable_index(variable)
-        m, u = self._m[index], self._u[index]
-        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
-        self.assign(u, ops.maximum(ops.multiply(self.beta_2, u), ops.add(ops.abs(gradient), self.epsilon)))
-        self.assign_sub(variable, ops.divide(ops.multiply(lr, m), ops.multiply(bc1, u)))
-
-    step = adamax_step if issubclass(cls, keras.optimizers.Adamax) else adam_step
-    return type(cls.__name__, (cls,), {"update_step": step})
+    return type(cls.__name__, (cls,), {"update_step": update_step})
 
 
 def build(lib, case: Case):
