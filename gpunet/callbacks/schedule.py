@@ -25,7 +25,10 @@ def _takes_two(fn) -> bool:
 
 class LearningRateScheduler(Callback):
     """``schedule(epoch, lr) -> new lr`` (or ``schedule(epoch)``), called at each epoch's start
-    with the 0-based epoch index."""
+    with the 0-based epoch index.
+
+    As in Keras, ``on_epoch_end`` logs the optimizer's rate as it is then: after a
+    ``ReduceLROnPlateau`` placed before this callback lowered it, the lowered rate."""
 
     def __init__(self, schedule, verbose=0):
         super().__init__()
@@ -45,3 +48,7 @@ class LearningRateScheduler(Callback):
         optimizer.learning_rate = float(lr)
         if self.verbose:
             sys.stdout.write(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr:.4g}.\n")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = self.model.optimizer.learning_rate

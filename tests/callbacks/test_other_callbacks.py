@@ -127,6 +127,20 @@ def test_scheduler_in_fit():
     assert seen == pytest.approx([0.2, 0.2, 0.02, 0.02, 0.002, 0.002])
 
 
+def test_scheduler_logs_the_rate_at_epoch_end_as_keras():
+    """Keras's LearningRateScheduler writes the optimizer's rate into the logs at epoch end, so a
+    ReduceLROnPlateau listed before it has its reduction logged (found by tests/keras_diff)."""
+    from gpunet.callbacks import ReduceLROnPlateau
+
+    x, y = blobs()
+    scheduler = LearningRateScheduler(lambda epoch, lr: lr)
+    plateau = ReduceLROnPlateau(monitor="loss", patience=0, min_delta=10.0, factor=0.5)
+    history = mlp(lr=0.2).fit(x, y, batch_size=48, epochs=3, verbose=0, callbacks=[plateau, scheduler])
+    assert history.history["learning_rate"] == pytest.approx([0.2, 0.1, 0.05])  # epoch 0 improves on nothing
+    history = mlp(lr=0.2).fit(x, y, batch_size=48, epochs=3, verbose=0, callbacks=[scheduler, plateau])
+    assert history.history["learning_rate"] == pytest.approx([0.2, 0.2, 0.1])  # the rate each epoch trained with
+
+
 def test_scheduler_in_fit_with_initial_epoch():
     x, y = blobs()
     model = mlp(lr=0.2)
