@@ -110,7 +110,8 @@ class FitLoop:
             if split_at >= x.shape[0] or split_at == 0:
                 raise ValueError(f"validation_split={validation_split} leaves no samples for training or for validation out of {x.shape[0]}")
             x, x_dev, y, y_dev = x[:split_at], x[split_at:], y[:split_at], y[split_at:]
-        if x_dev is not None and x_dev.shape[0] < 100:
+        selects = self.restore_best or self.best_checkpoint is not None  # fit itself picks weights by the dev score
+        if selects and x_dev is not None and x_dev.shape[0] < 100:
             warnings.warn(f"the dev set of {x_dev.shape[0]} sample(s) is too small to select a model reliably (fewer than "
                           "100): ties on the dev score are broken by dev loss, but prefer a larger dev set", stacklevel=3)
 

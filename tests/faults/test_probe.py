@@ -231,6 +231,19 @@ def test_ties_on_the_monitored_value_are_broken_by_dev_loss_and_tiny_dev_sets_wa
     assert len(set(accuracy)) < len(accuracy)  # there were ties to break
 
 
+def test_a_small_dev_set_is_not_warned_of_when_fit_selects_nothing(tmp_path):
+    """The warning is about fit's own selection: with restore_best=False and no best_checkpoint the
+    dev set is only reported, as in Keras, which does not warn."""
+    x, y = imbalanced()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small(lr=0.05).fit(x[:100], y[:100], epochs=1, batch_size=20, validation_data=(x[100:101], y[100:101]),
+                           verbose=0, restore_best=False)
+    with pytest.warns(UserWarning, match="dev set of 1 sample"):
+        small(lr=0.05).fit(x[:100], y[:100], epochs=1, batch_size=20, validation_data=(x[100:101], y[100:101]),
+                           verbose=0, restore_best=False, best_checkpoint=str(tmp_path / "best.h5"))
+
+
 # ---------------------------------------------------------------------------------------------
 # interrupts
 # ---------------------------------------------------------------------------------------------
