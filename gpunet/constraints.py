@@ -86,9 +86,7 @@ class Constraint(Configurable, GraphConfig):
         return _array(w)
 
     def constrain_in_place(self, w) -> None:
-        result = self(w)
-        if result is not w:
-            w[...] = result
+        _assign(w, self(w))
 
 
 class _Norms(Constraint):
@@ -264,8 +262,13 @@ def project(constraint, w) -> None:
     (which must keep ``w``'s shape)."""
     if isinstance(constraint, Constraint):
         constraint.constrain_in_place(w)
-        return
-    result = _array(constraint(w))
+    else:
+        _assign(w, constraint(w))
+
+
+def _assign(w, result) -> None:
+    """``w[...] = result`` for a constraint's result, which must have ``w``'s shape (never broadcast)."""
+    result = _array(result)
     if getattr(result, "shape", None) != w.shape:
         raise ValueError(f"a constraint must return an array of the weight's shape {tuple(w.shape)}, "
                          f"got {getattr(result, 'shape', type(result).__name__)}")

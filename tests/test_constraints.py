@@ -286,3 +286,14 @@ def test_training_steps_match_keras(tmp_path):
     theirs.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
     for ours, weight in zip(model.weights, theirs.weights):
         np.testing.assert_allclose(ours.numpy(), np.asarray(weight), rtol=2e-5, atol=2e-6, err_msg=ours.name)
+
+
+def test_a_constraint_subclass_must_keep_the_weights_shape():
+    class Broadcasting(constraints.Constraint):
+        def __call__(self, w):
+            return w.sum(axis=0)  # broadcasts into w: refused rather than written silently
+
+    w = np.ones((3, 2), np.float32)
+    with pytest.raises(ValueError, match=r"must return an array of the weight's shape \(3, 2\)"):
+        constraints.project(Broadcasting(), w)
+    np.testing.assert_array_equal(w, 1)

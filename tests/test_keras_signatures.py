@@ -317,3 +317,11 @@ def test_the_check_finds_each_kind_of_problem(tmp_path):
     assert problems("case", _Keras, lambda units: None, tmp_path).keys() == {"strides", "flag", "level", "mode", "extra",
                                                                            "name"}
     assert known("keras.optimizers.Adam(use_ema)", "x") is False and known("keras.optimizers.Adam", "use_ema")
+
+
+def test_keras_defaults_are_recognised_in_any_numeric_form_and_other_values_refused():
+    for value, default in ((np.float32(0.5), 0.5), (np.int64(3), 3), (3.0, 3), ([0, 1], [0, 1]), ((1, 1), (1, 1)), (None, None)):
+        keras_api.check_default("Owner", "arg", value, default)  # Keras's default, as a script may spell it
+    for value, default in ((np.float32(0.25), 0.5), ([0, 2], [0, 1]), ((1, 1), [1, 1]), (True, 1), (0, None), ("a", None)):
+        with pytest.raises(ValueError, match="arg is not supported by gpunet"):
+            keras_api.check_default("Owner", "arg", value, default)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import numbers
 import opcode
 import os
 import sys
@@ -140,11 +141,12 @@ def coverage() -> list:
 def _same(value, default) -> bool:
     if value is default:
         return True
-    if isinstance(value, bool) or isinstance(default, bool) or type(value) in (list, dict) or type(default) in (list, dict):
+    if isinstance(value, bool) or isinstance(default, bool):
         return False
-    numbers = (int, float)
-    if type(value) is not type(default) and not (isinstance(value, numbers) and isinstance(default, numbers)):
-        return False
+    if isinstance(value, (list, tuple, dict)) or isinstance(default, (list, tuple, dict)):
+        return type(value) is type(default) and value == default  # a list equal to a list default, item for item
+    if type(value) is not type(default) and not (isinstance(value, numbers.Real) and isinstance(default, numbers.Real)):
+        return False  # a NumPy number equal to a number default is the same
     try:
         return bool(value == default)
     except Exception:  # noqa: BLE001 - an array, or an object with a strange __eq__
