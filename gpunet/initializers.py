@@ -425,9 +425,6 @@ def get(identifier) -> Initializer:
 
 def serialize(initializer: Initializer) -> dict:
     """Keras's form: ``{"class_name": "GlorotUniform", "config": {"seed": None, ...}}``."""
-    if not isinstance(initializer, Initializer):
-        raise TypeError(f"only Initializer objects can be saved, got {type(initializer).__name__}: write it as an "
-                        "Initializer subclass with get_config() and register it with @gpunet.saving.register_serializable()")
     return _LOOKUP.serialize(initializer)
 
 

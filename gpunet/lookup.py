@@ -135,7 +135,13 @@ class Lookup:
         )
 
     def serialize(self, obj) -> dict:
-        """Keras's form ``{"class_name", "config", "registered_name"}`` (the last only for user classes)."""
+        """Keras's form ``{"class_name", "config", "registered_name"}`` (the last only for user
+        classes); a TypeError for anything but a ``base`` object (a plain function has no config)."""
+        if not isinstance(obj, self.base):
+            raise TypeError(
+                f"only {self.base.__name__} objects can be saved, got {type(obj).__name__}: write the {self.kind} as a "
+                f"{self.base.__name__} subclass with get_config() and register it with @gpunet.saving.register_serializable()"
+            )
         entry = {"class_name": type(obj).__name__, "config": obj.get_config()}
         if type(obj) in _NAMES:
             entry["registered_name"] = _NAMES[type(obj)]
