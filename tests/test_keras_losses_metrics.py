@@ -160,6 +160,7 @@ def _train(loss, targets, units, activation, run_eagerly, metrics_=()):
 
 
 _, LABELS_48 = blobs(n=48, features=4, seed=1)
+IGNORED_48 = np.where(np.arange(48) % 5 == 0, -1, LABELS_48)
 RECORDED = {
     "categorical-smoothed": (lambda: losses.CategoricalCrossentropy(label_smoothing=0.1), np.eye(3)[LABELS_48], 3, "softmax"),
     "binary-smoothed": (lambda: losses.BinaryCrossentropy(label_smoothing=0.1), (LABELS_48 == 1)[:, None] * 1.0, 1, "sigmoid"),
@@ -167,6 +168,17 @@ RECORDED = {
     "huber": (lambda: losses.Huber(delta=0.5), RNG.standard_normal((48, 2)), 2, None),
     "kld": (lambda: "kld", softmax(RNG.standard_normal((48, 3))), 3, "softmax"),
     "function": (lambda: losses.huber, RNG.standard_normal((48, 2)), 2, None),
+    "log_cosh": (lambda: losses.LogCosh(), RNG.standard_normal((48, 2)), 2, None),
+    "poisson-sum": (lambda: losses.Poisson(reduction="sum"), RNG.poisson(1.5, (48, 2)).astype(float), 2, "sigmoid"),
+    "hinge": (lambda: "hinge", (RNG.random((48, 1)) < 0.5) * 1.0, 1, "tanh"),
+    "categorical_hinge": (lambda: "categorical_hinge", np.eye(3)[LABELS_48], 3, None),
+    "cosine": (lambda: losses.CosineSimilarity(), RNG.standard_normal((48, 3)), 3, None),
+    "dice": (lambda: losses.Dice(axis=-1), (RNG.random((48, 3)) < 0.5) * 1.0, 3, "sigmoid"),
+    "focal": (lambda: losses.CategoricalFocalCrossentropy(from_logits=True), np.eye(3)[LABELS_48], 3, None),
+    "binary_focal": (lambda: losses.BinaryFocalCrossentropy(apply_class_balancing=True), (LABELS_48 == 1)[:, None] * 1.0,
+                     1, "sigmoid"),
+    "ignore_class": (lambda: losses.SparseCategoricalCrossentropy(ignore_class=-1), IGNORED_48, 3, "softmax"),
+    "generalized": (lambda: losses.CategoricalGeneralizedCrossEntropy(q=0.4), LABELS_48, 3, "softmax"),
 }
 
 
@@ -179,6 +191,7 @@ def test_new_losses_are_recorded_and_replayed_like_eager_steps(case):
     for got, want in zip(weights, eager_weights):
         np.testing.assert_array_equal(got, want)
     assert {k: v for k, v in logs.items() if k != "epoch_time"} == {k: v for k, v in eager_logs.items() if k != "epoch_time"}
+    assert np.isfinite(logs["loss"]).all()
 
 
 def test_a_user_loss_function_is_wrapped_and_trains_eagerly():
