@@ -54,7 +54,6 @@ KNOWN = {
     "keras.optimizers.*(ema_overwrite_frequency)": "not yet: Keras's moving average of the weights (use_ema, ema_*)",
     "keras.optimizers.*(loss_scale_factor)": "not yet: Keras's loss_scale_factor",
     "keras.optimizers.*(gradient_accumulation_steps)": "not yet: Keras's gradient accumulation",
-    "keras.optimizers.*(weight_decay)": "weight_decay defaults to 0.0, not None, and sits at another position",
     "keras.optimizers.*(name)": "the optimizers' Keras arguments after their own are missing: name sits elsewhere",
     "keras.optimizers.Optimizer(clip*)": "the base class takes name before the clipping arguments",
     "keras.optimizers.Optimizer(global_clipnorm)": "the base class takes name before the clipping arguments",

@@ -35,7 +35,7 @@ class Adadelta(Optimizer):
 
     slot_names = ("square_avg", "acc_delta")
 
-    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=0.0, name=None, **kwargs):
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None, name=None, **kwargs):
         super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.rho = check_rate(rho, "rho")
         self.epsilon = check_nonnegative(epsilon, "epsilon")

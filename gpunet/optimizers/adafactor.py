@@ -51,7 +51,7 @@ class Adafactor(Optimizer):
     slot_names = ("r", "c", "v")
 
     def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3, clip_threshold=1.0,
-                 relative_step=True, weight_decay=0.0, name=None, **kwargs):
+                 relative_step=True, weight_decay=None, name=None, **kwargs):
         super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.beta_2_decay = check_nonpositive(beta_2_decay, "beta_2_decay")
         self.epsilon_1 = check_nonnegative(epsilon_1, "epsilon_1")

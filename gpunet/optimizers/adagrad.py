@@ -38,7 +38,7 @@ class Adagrad(Optimizer):
 
     slot_names = ("sum",)
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=0.0, lr_decay=0.0, name=None,
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=None, lr_decay=0.0, name=None,
                  **kwargs):
         super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.lr_decay = check_nonnegative(lr_decay, "lr_decay")

@@ -120,7 +120,7 @@ class Adam(_AdamCore):
         theta = theta - lr / bc1 * m / (sqrt(v_hat) / sqrt(bc2) + epsilon)
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, weight_decay=0.0, name=None,
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, weight_decay=None, name=None,
                  **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **kwargs)
         self.amsgrad = bool(amsgrad)
@@ -182,7 +182,7 @@ class Adamax(_AdamCore):
 
     slot_names = ("m", "u")
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0, name=None, **kwargs):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, name=None, **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **kwargs)
 
     def _update_numpy(self, param, grad, slots, lr):
@@ -219,7 +219,7 @@ class Nadam(_AdamCore):
 
     scalar_slots = ("mu_product",)
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0, momentum_decay=1.0, name=None,
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, momentum_decay=1.0, name=None,
                  **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **kwargs)
         self.momentum_decay = check_nonnegative(momentum_decay, "momentum_decay")
@@ -274,7 +274,7 @@ class RAdam(_AdamCore):
     default here (and TensorFlow Addons' ``RectifiedAdam``'s); PyTorch's is 1e-8.
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0, name=None, **kwargs):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, name=None, **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **kwargs)
 
     def _rectification(self, slots, lr):

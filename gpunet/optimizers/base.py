@@ -104,14 +104,15 @@ class Optimizer:
     # learning rate, so a captured CUDA graph may replay it (see gpunet.training.graphs)
     graph_safe = False
 
-    def __init__(self, learning_rate, weight_decay=0.0, name: str | None = None, clipnorm=None, clipvalue=None,
+    def __init__(self, learning_rate, weight_decay=None, name: str | None = None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected argument(s): {', '.join(sorted(kwargs))}")
         self.name = name or type(self).__name__.lower()
         self.learning_rate = learning_rate
-        self.weight_decay = check_nonnegative(weight_decay, "weight_decay")
+        # None (the default, as in Keras) is no decay; a value is L2 added to the gradient (decoupled in AdamW)
+        self.weight_decay = 0.0 if weight_decay is None else check_nonnegative(weight_decay, "weight_decay")
         _refuse_unsupported(use_ema=use_ema, ema_overwrite_frequency=ema_overwrite_frequency,
                             gradient_accumulation_steps=gradient_accumulation_steps)
         if ema_momentum is not None and (not _is_number(ema_momentum) or not 0 <= ema_momentum <= 1):

@@ -65,7 +65,7 @@ class Ftrl(Optimizer):
 
     def __init__(self, learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
                  l1_regularization_strength=0.0, l2_regularization_strength=0.0, l2_shrinkage_regularization_strength=0.0,
-                 beta=0.0, weight_decay=0.0, name=None, **kwargs):
+                 beta=0.0, weight_decay=None, name=None, **kwargs):
         super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.learning_rate_power = check_nonpositive(learning_rate_power, "learning_rate_power")
         self.initial_accumulator_value = check_nonnegative(initial_accumulator_value, "initial_accumulator_value")

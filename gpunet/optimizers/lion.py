@@ -49,7 +49,7 @@ class Lion(Optimizer):
 
     slot_names = ("m",)
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=0.0, name=None, **kwargs):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=None, name=None, **kwargs):
         super().__init__(learning_rate, weight_decay, name, **kwargs)
         if not _is_number(beta_1) or not 0 < beta_1 <= 1:
             raise ValueError(f"beta_1 must be a number in (0, 1] (at 0 Lion is sign SGD), got {beta_1!r}")

@@ -47,7 +47,7 @@ class RMSprop(Optimizer):
 
     keras_implicit = {"epsilon_inside_sqrt": True}
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, weight_decay=0.0,
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, weight_decay=None,
                  epsilon_inside_sqrt=True, name=None, **kwargs):
         super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.rho = check_rate(rho, "rho")

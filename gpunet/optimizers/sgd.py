@@ -44,7 +44,7 @@ class SGD(Optimizer):
 
     keras_implicit = {"dampening": 0.0}
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0, name=None, **kwargs):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, dampening=0.0, name=None, **kwargs):
         super().__init__(learning_rate, weight_decay, name, **kwargs)
         self.momentum = check_nonnegative(momentum, "momentum")
         self.dampening = check_nonnegative(dampening, "dampening")
