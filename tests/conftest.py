@@ -56,6 +56,17 @@ def cp():
         backend.use(previous)
 
 
+@pytest.fixture
+def numpy_backend():
+    """NumPy as the backend for one test, whatever the suite's backend (tests of host-side behaviour)."""
+    previous = backend.name()
+    backend.use("numpy")
+    try:
+        yield
+    finally:
+        backend.use(previous)
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     """Every test starts from the same random state."""

@@ -73,6 +73,12 @@ def _refuse_unsupported(**settings) -> None:
             raise ValueError(f"gpunet does not support {key}={value!r} yet (leave it at {_KERAS_OFF[key]!r})")
 
 
+def unscaled(grads, factor) -> list:
+    """The gradients divided by a loss scale ``factor``, as new arrays (the caller's are untouched)."""
+    inverse = 1.0 / factor
+    return [g * g.dtype.type(inverse) for g in grads]
+
+
 class Optimizer:
     """Base class of optimizers.
 
@@ -121,6 +127,7 @@ class Optimizer:
         if loss_scale_factor is not None:
             loss_scale_factor = check_positive(loss_scale_factor, "loss_scale_factor")
         self.loss_scale_factor = loss_scale_factor
+        self._seed = None  # (factor, the backward pass's seed array) while a factor is set
         self._clip = {}
         self._set_clipping(clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
         self.gradient_transforms: list = []
@@ -243,8 +250,8 @@ class Optimizer:
         if missing:  # first updates: state is created once every pair is checked
             pairs = [(g, p, self._create_slots(p) if slots is None else slots) for g, p, slots in pairs]
         if self.loss_scale_factor is not None:  # new arrays: the caller's gradients are never modified
-            inverse = 1.0 / self.loss_scale_factor
-            pairs = [(g * g.dtype.type(inverse), p, slots) for g, p, slots in pairs]
+            grads = unscaled([g for g, _, _ in pairs], self.loss_scale_factor)
+            pairs = [(g, p, slots) for g, (_, p, slots) in zip(grads, pairs)]
         if self._clipping is not None or self.gradient_transforms:
             grads = self._transform([g for g, _, _ in pairs], [p for _, p, _ in pairs])
             pairs = [(g, p, slots) for g, (_, p, slots) in zip(grads, pairs)]
@@ -263,14 +270,17 @@ class Optimizer:
                 constraints.project(constraint, param.data)
 
     # -- a constant loss scale (Keras's loss_scale_factor) ----------------------------------------
-    @property
-    def backward_seed(self):
-        """With a ``loss_scale_factor``, ``seed(loss)``: the gradient ``fit``'s backward pass starts
-        from (the factor, in the loss's dtype and on its device); None without one (it starts from 1)."""
+    def backward_seed(self, loss):
+        """The gradient ``fit``'s backward pass starts from: the ``loss_scale_factor``, in the loss's
+        dtype and on its device (made once, then reused); None without one (it starts from 1)."""
         factor = self.loss_scale_factor
         if factor is None:
             return None
-        return lambda loss: backend.get_array_module(loss).full_like(loss, factor)
+        seed = self._seed
+        if seed is None or seed[0] != factor or type(seed[1]) is not type(loss) or seed[1].dtype != loss.dtype \
+                or seed[1].shape != loss.shape:
+            seed = self._seed = (factor, backend.get_array_module(loss).full_like(loss, factor))
+        return seed[1]
 
     def scale_loss(self, loss):
         """``loss * loss_scale_factor`` (``loss`` itself without one), as Keras's method: for a

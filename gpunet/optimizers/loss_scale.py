@@ -9,7 +9,7 @@ import warnings
 
 from .. import backend
 from ..autograd import Tensor
-from .base import Optimizer
+from .base import Optimizer, unscaled
 from .registry import deserialize, deserialize_from_keras, get, serialize, serialize_for_keras
 
 __all__ = ["LossScaleOptimizer"]
@@ -133,8 +133,7 @@ class LossScaleOptimizer(Optimizer):
     def apply_gradients(self, grads_and_vars) -> None:
         """Unscale, then update or skip (see the class docstring)."""
         pairs = [(g.data if isinstance(g, Tensor) else g, p) for g, p in grads_and_vars if g is not None]
-        inverse = 1.0 / self.dynamic_scale
-        grads = [g * g.dtype.type(inverse) for g, _ in pairs]
+        grads = unscaled([g for g, _ in pairs], self.dynamic_scale)
         if backend.all_finite(grads):  # one reduction and one host sync for all of them
             self.inner_optimizer.apply_gradients(zip(grads, [p for _, p in pairs]))
             self.step_counter += 1

@@ -186,9 +186,10 @@ class TrainStep:
     def _seed(self, loss):
         """The gradient backward starts from: 1, or the loss scale of a
         :class:`~gpunet.optimizers.LossScaleOptimizer` (mixed precision)."""
-        seed = getattr(self.optimizer, "backward_seed", None)
+        seed_of = getattr(self.optimizer, "backward_seed", None)  # every gpunet optimizer has it
+        seed = seed_of(loss) if seed_of is not None else None
         if seed is not None:
-            return seed(loss)
+            return seed
         if self._one is None or self._one.dtype != loss.dtype:
             self._one = backend.get_array_module(loss).ones_like(loss)
         return self._one

@@ -14,7 +14,7 @@ import helpers
 import numpy as np
 import pytest
 
-from gpunet import Sequential, backend, callbacks, optimizers
+from gpunet import Sequential, callbacks, optimizers
 from gpunet.callbacks import BackupAndRestore, Callback, EarlyStopping, ReduceLROnPlateau
 from gpunet.layers import Dense, Dropout, Input
 from gpunet.utils import set_random_seed
@@ -22,12 +22,7 @@ from gpunet.utils import set_random_seed
 EPOCHS = 6
 
 
-@pytest.fixture(autouse=True)
-def _numpy_backend():
-    previous = backend.name()
-    backend.use("numpy")
-    yield
-    backend.use(previous)
+pytestmark = pytest.mark.usefixtures("numpy_backend")  # host arithmetic and files, whatever the suite's backend
 
 
 def data():

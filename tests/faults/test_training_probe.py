@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import gpunet
-from gpunet import backend, optimizers
+from gpunet import optimizers
 from gpunet.callbacks import BackupAndRestore, Callback, ReduceLROnPlateau
 from gpunet.layers import Dense, Dropout, Input
 from gpunet.optimizers import LossScaleOptimizer
@@ -24,12 +24,7 @@ from helpers import blobs
 EPOCHS = 5
 
 
-@pytest.fixture(autouse=True)
-def _numpy_backend():
-    previous = backend.name()
-    backend.use("numpy")
-    yield
-    backend.use(previous)
+pytestmark = pytest.mark.usefixtures("numpy_backend")  # host arithmetic and files, whatever the suite's backend
 
 
 def data():

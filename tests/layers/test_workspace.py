@@ -26,16 +26,13 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
 @pytest.fixture(autouse=True)
-def _measured_bound(monkeypatch):
+def _measured_bound(monkeypatch, numpy_backend):
     """Every test starts from the measured bound, whatever the environment says, and leaves it so.
     The tests measure the host's allocations (tracemalloc) against the host's bound, so they run on
     NumPy whatever the suite's backend; the GPU's bound has a test of its own below."""
     monkeypatch.delenv("GPUNET_MEMORY_LIMIT", raising=False)
     backend.set_memory_limit(None)
-    previous = backend.name()
-    backend.use("numpy")
     yield
-    backend.use(previous)
     backend.set_memory_limit(None)
 
 
