@@ -7,7 +7,7 @@ gpunet does not have yet raises :class:`gpunet.errors.NotSupportedYetError` (see
 
 from . import errors, keras_api
 from . import (activations, backend, callbacks, config, datasets, initializers, layers, losses, metrics, mixed_precision,
-               models, ops, optimizers, regularizers, saving, schedules, training, utils)
+               models, ops, optimizers, regularizers, saving, schedules, training, tree, utils)
 from . import constraints
 from . import distributed
 from .autograd import Parameter, Tensor, enable_grad, gradcheck, no_grad
@@ -21,7 +21,7 @@ __all__ = [
     "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops",
     "optimizers", "regularizers", "saving", "schedules", "training", "utils", "distributed", "constraints", "Input",
     "Tensor", "Parameter", "no_grad", "enable_grad", "gradcheck", "Sequential", "load_model",
-    "model_from_json", "__version__", "version", "config", "errors", "keras_api",
+    "model_from_json", "__version__", "version", "config", "errors", "keras_api", "tree",
 ]
 
 from .keras_api import module_getattr as _keras_getattr  # noqa: E402
