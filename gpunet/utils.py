@@ -8,7 +8,7 @@ import numpy
 
 from . import backend
 from .plotting import plot_history
-from .pydataset import PyDataset, Sequence
+from .data.pydataset import PyDataset, Sequence
 
 __all__ = ["set_random_seed", "clear_session", "describe_machine", "to_categorical", "normalize", "pad_sequences"]
 __all__ += ["plot_history"]

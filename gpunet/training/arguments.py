@@ -11,7 +11,7 @@ from .. import backend
 from ..callbacks.base import Callback
 from ..data import (Batches, DiskBatches, StreamBatches, check_batch_size, check_features, check_targets, describe,
                     input_kind, on_disk)
-from ..pydataset import dataset_length
+from ..data.pydataset import dataset_length
 
 __all__ = ["check_int", "check_bool", "resolve_verbose", "check_compiled", "validation_schedule", "check_callbacks",
            "prepare", "unpack_validation", "to_device", "device_batches", "check_steps", "stream_batches",

@@ -32,7 +32,7 @@ from ..callbacks.callback_list import CallbackList
 from ..callbacks.history import History
 from ..callbacks.progbar import ProgbarLogger
 from ..data import check_batch_size, describe, input_kind
-from ..pydataset import dataset_length
+from ..data.pydataset import dataset_length
 from ..interrupts import handle_interrupts
 from ..saving import check_save_path
 from .arguments import (check_bool, check_callbacks, check_compiled, check_int, check_steps, check_stream_arguments,

@@ -15,7 +15,7 @@ import pytest
 from helpers import blobs
 
 import gpunet
-from gpunet import data as data_module
+from gpunet.data import checks as data_module
 from gpunet.callbacks import Callback, ModelCheckpoint
 from gpunet.layers import Dense, Dropout, Input
 from gpunet.utils import PyDataset, Sequence
