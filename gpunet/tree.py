@@ -93,16 +93,17 @@ def pack_sequence_as(structure, flat_sequence):
     count = len(flatten(structure))
     if count != len(flat_sequence):
         raise ValueError(f"the structure has {count} leaves but {len(flat_sequence)} values were given to fill it")
-    position = 0
+    if not is_nested(structure):
+        return flat_sequence[0]
+    return _fill(structure, iter(flat_sequence))
 
-    def fill(item):
-        nonlocal position
-        if is_nested(item):
-            return _rebuild(item, [fill(child) for child in _children(item)])
-        position += 1
-        return flat_sequence[position - 1]
 
-    return fill(structure)
+def _fill(structure, values):
+    """``structure`` rebuilt with its leaves taken in turn from the iterator ``values`` (a
+    module-level function: a recursive closure would make a reference cycle that keeps a batch's
+    arrays alive until the garbage collector runs)."""
+    return _rebuild(structure, [_fill(child, values) if is_nested(child) else next(values)
+                                for child in _children(structure)])
 
 
 def assert_same_structure(a, b, check_types: bool = True) -> None:
@@ -151,24 +152,27 @@ def map_structure(func, *structures):
 def map_structure_up_to(shallow_structure, func, *structures):
     """``func`` applied to the parts of ``structures`` that sit where ``shallow_structure`` has
     its leaves (deeper nesting is handed to ``func`` whole)."""
-    def parts(structure):
-        out, stack = [], [(shallow_structure, structure)]
-        while stack:
-            shallow, item = stack.pop()
-            if not is_nested(shallow):
-                out.append(item)
-                continue
-            if not is_nested(item):
-                raise ValueError(f"expected a {type(shallow).__name__} to match the shallow structure, got {type(item).__name__}")
-            if isinstance(shallow, dict):
-                stack.extend(reversed([(shallow[k], item[k]) for k in _keys(shallow)]))
-            else:
-                if len(shallow) != len(item):
-                    raise ValueError(f"expected {len(shallow)} items to match the shallow structure, got {len(item)}")
-                stack.extend(reversed(list(zip(shallow, item))))
-        return out
-    columns = [parts(s) for s in structures]
+    columns = [_parts_up_to(shallow_structure, s) for s in structures]
     return pack_sequence_as(shallow_structure, [func(*leaves) for leaves in zip(*columns)])
+
+
+def _parts_up_to(shallow_structure, structure) -> list:
+    """The parts of ``structure`` where ``shallow_structure`` has its leaves, in flatten order."""
+    out, stack = [], [(shallow_structure, structure)]
+    while stack:
+        shallow, item = stack.pop()
+        if not is_nested(shallow):
+            out.append(item)
+            continue
+        if not is_nested(item):
+            raise ValueError(f"expected a {type(shallow).__name__} to match the shallow structure, got {type(item).__name__}")
+        if isinstance(shallow, dict):
+            stack.extend(reversed([(shallow[k], item[k]) for k in _keys(shallow)]))
+        else:
+            if len(shallow) != len(item):
+                raise ValueError(f"expected {len(shallow)} items to match the shallow structure, got {len(item)}")
+            stack.extend(reversed(list(zip(shallow, item))))
+    return out
 
 
 def lists_to_tuples(structure):
@@ -186,21 +190,23 @@ def traverse(func, structure, top_down: bool = True):
     returns something other than None, that replaces the part (and its children are not
     visited); ``MAP_TO_NONE`` replaces it with None. Bottom up: children first, then ``func`` on
     the rebuilt container, with the same replacement rule."""
-    def visit(item):
-        if top_down:
-            result = func(item)
-            if result is MAP_TO_NONE:
-                return None
-            if result is not None:
-                return result
-            return _rebuild(item, [visit(c) for c in _children(item)]) if is_nested(item) else item
-        if is_nested(item):
-            item = _rebuild(item, [visit(c) for c in _children(item)])
+    return _visit(func, structure, top_down)
+
+
+def _visit(func, item, top_down: bool):
+    if top_down:
         result = func(item)
         if result is MAP_TO_NONE:
             return None
-        return item if result is None else result
-    return visit(structure)
+        if result is not None:
+            return result
+        return _rebuild(item, [_visit(func, c, top_down) for c in _children(item)]) if is_nested(item) else item
+    if is_nested(item):
+        item = _rebuild(item, [_visit(func, c, top_down) for c in _children(item)])
+    result = func(item)
+    if result is MAP_TO_NONE:
+        return None
+    return item if result is None else result
 
 
 from .keras_api import module_getattr as _keras_getattr  # noqa: E402

@@ -1,6 +1,7 @@
 """Batches of arrays: in device memory (:class:`Batches`) or left on disk (:class:`DiskBatches`).
 
-fit checks and converts in-memory data once, moves it to the backend's device once, and then
+Each batch is a triple ``(x, y, sample_weight)`` in the structure of the data (arrays, or lists,
+tuples and dicts of arrays). fit checks and converts in-memory data once, moves it to the backend's device once, and then
 takes batches on the device: contiguous views when the order is sequential, a gather into one
 reused buffer per batch shape when the epoch is shuffled.
 
@@ -13,26 +14,38 @@ from __future__ import annotations
 
 import numpy
 
-from .. import backend
+from .. import backend, tree
 
 __all__ = ["Batches", "DiskBatches"]
 
 
 class Batches:
-    """Batches of (x, y) arrays that already live on the backend's device.
+    """Batches of ``(x, y, sample_weight)`` whose arrays already live on the backend's device;
+    each part may be a nest of arrays (:mod:`gpunet.tree`), ``y`` and ``sample_weight`` None.
 
-    ``iterate(order)`` yields ``(x_batch, y_batch)``: views for ``order=None``, else gathers
-    ``x[order[i:i + batch_size]]`` into a buffer reused from batch to batch (the batch is
-    consumed, forward and backward, before the next one is taken).
+    ``iterate(order)`` yields ``(x_batch, y_batch, weight_batch)`` in the data's structure: views
+    for ``order=None``, else gathers ``a[order[i:i + batch_size]]`` for every array ``a`` into a
+    buffer reused from batch to batch (the batch is consumed, forward and backward, before the
+    next one is taken).
     """
 
-    def __init__(self, x, y, batch_size: int):
-        self.x, self.y = x, y
-        self.samples = int(x.shape[0])
+    def __init__(self, x, y, batch_size: int, sample_weight=None):
+        self.structure = (x, y, sample_weight)
+        self.arrays = tree.flatten(self.structure)  # None where y or the weights are absent
+        first = next(a for a in self.arrays if a is not None)
+        self.samples = int(first.shape[0])
         self.batch_size = min(batch_size, self.samples)  # buffers are sized by the data, never beyond
         self._buffers = None
-        xp = backend.get_array_module(x)
+        xp = backend.get_array_module(first)
         self._take = {"mode": "clip"} if xp is numpy else {}  # NumPy buffers take() otherwise
+
+    @property
+    def x(self):
+        return self.structure[0]
+
+    @property
+    def y(self):
+        return self.structure[1]
 
     def __len__(self) -> int:
         return -(-self.samples // self.batch_size)
@@ -50,45 +63,58 @@ class Batches:
     def close(self) -> None:
         """Nothing to release (streams stop their workers here)."""
 
-    def iterate(self, order=None):
-        x, y, size = self.x, self.y, self.batch_size
+    def rows(self, start: int, stop: int, order=None, buffers=None):
+        """Rows ``start:stop`` (of ``order`` when given) of every array, packed as the data are:
+        views without an order, else gathered into ``buffers`` (one per array, at least
+        ``stop - start`` rows)."""
         if order is None:
-            for start in range(0, self.samples, size):
-                yield x[start:start + size], (None if y is None else y[start:start + size])
-            return
-        xp = backend.get_array_module(x)
-        if self._buffers is None:
-            self._buffers = (
-                xp.empty((size, *x.shape[1:]), dtype=x.dtype),
-                None if y is None else xp.empty((size, *y.shape[1:]), dtype=y.dtype),
-            )
-        x_buf, y_buf = self._buffers
-        for start in range(0, self.samples, size):
-            index = order[start:start + size]
+            parts = [None if a is None else a[start:stop] for a in self.arrays]
+        else:
+            index = order[start:stop]
             n = index.shape[0]
-            xb = x_buf[:n]
-            xp.take(x, index, axis=0, out=xb, **self._take)
-            yb = None
-            if y is not None:
-                yb = y_buf[:n]
-                xp.take(y, index, axis=0, out=yb, **self._take)
-            yield xb, yb
+            parts = []
+            for a, buffer in zip(self.arrays, buffers):
+                if a is None:
+                    parts.append(None)
+                    continue
+                out = buffer[:n]
+                backend.get_array_module(a).take(a, index, axis=0, out=out, **self._take)
+                parts.append(out)
+        return tree.pack_sequence_as(self.structure, parts)
+
+    def buffers(self, rows: int) -> list:
+        """One gather buffer of ``rows`` rows per array."""
+        return [None if a is None else backend.get_array_module(a).empty((rows, *a.shape[1:]), dtype=a.dtype)
+                for a in self.arrays]
+
+    def iterate(self, order=None):
+        size = self.batch_size
+        if order is not None and self._buffers is None:
+            self._buffers = self.buffers(size)
+        for start in range(0, self.samples, size):
+            yield self.rows(start, start + size, order, self._buffers)
 
 
 class DiskBatches:
     """Batches of host arrays left where they are (memory-mapped files), copied to the device one
-    batch at a time as ``dtypes`` (features as the float dtype, labels as integers).
+    batch at a time, each array as ``dtypes`` says (one dtype per array of the data, in
+    :func:`gpunet.tree.flatten` order of ``(x, y, sample_weight)``).
 
     The batches and their order are those of :class:`Batches` on the same data and order: a
     shuffled batch reads its rows in increasing file order (fewer seeks) and puts them back in
     the order's sequence, so training gives bit for bit the weights of the in-memory path.
     """
 
-    def __init__(self, x, y, batch_size: int, dtypes):
-        self.x, self.y = x, y
-        self.dtypes = dtypes
-        self.samples = int(x.shape[0])
+    def __init__(self, x, y, batch_size: int, dtypes, sample_weight=None):
+        self.structure = (x, y, sample_weight)
+        self.arrays = tree.flatten(self.structure)
+        self.dtypes = list(dtypes)
+        first = next(a for a in self.arrays if a is not None)
+        self.samples = int(first.shape[0])
         self.batch_size = min(batch_size, self.samples)
+
+    x = Batches.x
+    y = Batches.y
 
     def __len__(self) -> int:
         return -(-self.samples // self.batch_size)
@@ -107,15 +133,17 @@ class DiskBatches:
         return out
 
     def iterate(self, order=None):
-        x, y, size = self.x, self.y, self.batch_size
-        x_dtype, y_dtype = self.dtypes
+        size = self.batch_size
         for start in range(0, self.samples, size):
-            if order is None:
-                xb = numpy.asarray(x[start:start + size], dtype=x_dtype)
-                yb = None if y is None else numpy.asarray(y[start:start + size], dtype=y_dtype)
-            else:
+            parts = []
+            if order is not None:
                 index = order[start:start + size]
                 sorting = numpy.argsort(index, kind="stable")
-                xb = self._rows(x, index, sorting, x_dtype)
-                yb = None if y is None else self._rows(y, index, sorting, y_dtype)
-            yield backend.to_device(xb), (None if yb is None else backend.to_device(yb))
+            for a, dtype in zip(self.arrays, self.dtypes):
+                if a is None:
+                    parts.append(None)
+                elif order is None:
+                    parts.append(backend.to_device(numpy.asarray(a[start:start + size], dtype=dtype)))
+                else:
+                    parts.append(backend.to_device(self._rows(a, index, sorting, dtype)))
+            yield tree.pack_sequence_as(self.structure, parts)

@@ -110,7 +110,7 @@ def check_targets(y, loss, output_shape, samples: int, name: str = "y", x_name: 
     if arr.shape[0] != samples:
         raise ValueError(f"{x_name} and {name} must have the same number of samples, got {samples} and {arr.shape[0]}")
     xp = backend.get_array_module(arr)
-    outputs = output_shape[1:]
+    outputs = None if output_shape is None else tuple(output_shape[1:])  # None: not known before the first call
     if loss.target_kind == "labels":
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr.reshape(-1)
@@ -135,7 +135,7 @@ def check_targets(y, loss, output_shape, samples: int, name: str = "y", x_name: 
         return arr.astype(numpy.int64, copy=False)
     if arr.dtype.kind == "f" and not _all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinite values")
-    if tuple(arr.shape[1:]) != tuple(outputs):
+    if outputs is not None and None not in outputs and tuple(arr.shape[1:]) != outputs:
         if outputs == (1,) and arr.ndim == 1:
             arr = arr.reshape(-1, 1)
         else:
