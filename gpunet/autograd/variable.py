@@ -159,6 +159,14 @@ class Variable(Tensor):
         self._aggregation = aggregation
         self._synchronization = synchronization
 
+    @classmethod
+    def sharing(cls, array, name: str, trainable: bool = False) -> Variable:
+        """A Variable over ``array`` itself, not a copy (for state kept elsewhere, such as an
+        optimizer's slots, shown as Variables): assigning to it writes into ``array``."""
+        variable = cls(array.reshape(-1)[:0], trainable=trainable, name=name)  # the checks, on an empty copy
+        variable.data = array
+        return variable
+
     # -- Keras's properties -----------------------------------------------------------------------
     @property
     def trainable(self) -> bool:
