@@ -9,6 +9,9 @@ gpunet's built-in step and with the guide's ``train_step`` overridden.
 
 from __future__ import annotations
 
+import os
+import re
+
 import numpy as np
 import pytest
 
@@ -210,3 +213,16 @@ def test_no_grad_as_a_decorator_with_and_without_parentheses():
     assert bare.__name__ == "bare"
     with pytest.raises(TypeError, match="no_grad"):
         gpunet.no_grad(3)
+
+
+def test_the_docs_page_runs(tmp_path, monkeypatch):
+    """docs/custom_training.md's code blocks, run in order as one script: the page cannot drift."""
+    page = os.path.join(os.path.dirname(__file__), "..", "docs", "custom_training.md")
+    with open(page, encoding="utf-8") as f:
+        blocks = re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
+    assert len(blocks) == 3
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "custom_training_examples"}
+    for number, block in enumerate(blocks, 1):
+        exec(compile(block, f"docs/custom_training.md, block {number}", "exec"), namespace)  # noqa: S102
+    assert namespace["optimizer"].iterations == 24
