@@ -125,7 +125,7 @@ def hand_loop(model, optimizer, steps):
 
 
 @pytest.mark.parametrize("kind", ["sgd", "adam"])
-def test_the_hand_written_loop_matches_a_float64_reference(kind):
+def test_the_hand_written_loop_matches_a_float64_reference(kind, xp):
     model = build()
     start = model.get_weights()
     optimizer = make_optimizer(kind)
@@ -140,7 +140,7 @@ def test_the_hand_written_loop_matches_a_float64_reference(kind):
 
 @pytest.mark.parametrize("kind", ["sgd", "adam"])
 @pytest.mark.parametrize("cls", [gpunet.Sequential, GuideModel], ids=["built-in step", "guide's train_step"])
-def test_fit_on_the_same_batches_gives_the_same_weights(kind, cls):
+def test_fit_on_the_same_batches_gives_the_same_weights(kind, cls, xp):
     x, y = data()
     loop_model = build()
     hand_loop(loop_model, make_optimizer(kind), batches())
@@ -152,7 +152,7 @@ def test_fit_on_the_same_batches_gives_the_same_weights(kind, cls):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
 
 
-def test_the_guides_metrics_are_updated_under_no_grad():
+def test_the_guides_metrics_are_updated_under_no_grad(xp):
     x, y = data()
     model = build(GuideModel)
     start = model.get_weights()
@@ -169,7 +169,7 @@ def test_the_guides_metrics_are_updated_under_no_grad():
         np.testing.assert_allclose(history.history["mae"][epoch], mae, rtol=1e-10)
 
 
-def test_zero_grad_clears_every_gradient():
+def test_zero_grad_clears_every_gradient(xp):
     model = build()
     x, y = batches()[0]
     for _ in range(2):
@@ -182,7 +182,7 @@ def test_zero_grad_clears_every_gradient():
     assert all(v.grad is None for v in model.weights)
 
 
-def test_the_lower_level_update_with_assign_sub():
+def test_the_lower_level_update_with_assign_sub(xp):
     """The guide's step without an optimizer: ``v.assign_sub(lr * v.value.grad)`` under no_grad."""
     model = build()
     start = model.get_weights()
