@@ -55,9 +55,8 @@ def reference_grads(weights, x, y):
 
 def reference_run(weights, kind, steps):
     """The weights after ``steps`` (batches in order), the losses and predictions of each step."""
-    x, y = data()
     weights = [w.astype(np.float64).copy() for w in weights]
-    state = [dict(b=np.zeros_like(w), m=np.zeros_like(w), v=np.zeros_like(w)) for w in weights]
+    state = [{"b": np.zeros_like(w), "m": np.zeros_like(w), "v": np.zeros_like(w)} for w in weights]
     losses, preds = [], []
     for t, (xb, yb) in enumerate(steps, 1):
         loss, pred, grads = reference_grads(weights, xb, yb)

@@ -28,7 +28,7 @@ import numpy
 from .. import backend
 from .tensor import Tensor, _as_array
 
-__all__ = ["Variable", "Parameter", "clear_variable_names"]
+__all__ = ["Parameter", "Variable", "clear_variable_names"]
 
 _AGGREGATIONS = ("none", "mean", "sum", "only_first_replica")
 _SYNCHRONIZATIONS = ("none", "on_read", "on_write", "auto")
@@ -80,7 +80,7 @@ def _initial_values(initializer, shape, dtype):
     if values is initializer:  # a backend array: the Variable owns a copy, never the caller's array
         values = values.copy()
     if shape is not None and _checked_shape(shape) != values.shape:
-        raise ValueError(f"shape={tuple(shape)!r} does not match the initial value's shape {values.shape}")
+        raise ValueError(f"shape={_checked_shape(shape)!r} does not match the initial value's shape {values.shape}")
     return values
 
 
