@@ -189,3 +189,24 @@ def test_the_names_file_ships_with_the_package():
         package_data = tomllib.load(f)["tool"]["setuptools"]["package-data"]
     assert "*.json" in package_data["gpunet.keras_api"]
     assert inspect.getfile(keras_api).endswith(os.path.join("gpunet", "keras_api", "__init__.py"))
+
+
+# the top-level classes, and the module each one comes from (in Keras and in gpunet)
+TOP_LEVEL = {"Layer": "layers", "Loss": "losses", "Metric": "metrics", "Optimizer": "optimizers",
+             "Initializer": "initializers", "Regularizer": "regularizers", "DTypePolicy": "dtype_policies"}
+
+
+@pytest.mark.parametrize("name", sorted(TOP_LEVEL))
+def test_top_level_classes_are_their_modules_as_in_keras(name):
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    pytest.importorskip("jax", reason="Keras 3 runs on JAX in the tests")
+    keras = pytest.importorskip("keras", minversion="3.0")
+    module = TOP_LEVEL[name]
+    assert getattr(keras, name) is getattr(getattr(keras, module), name)  # what gpunet mirrors
+    assert getattr(gpunet, name) is getattr(getattr(gpunet, module), name)
+    assert name in gpunet.__all__
+
+
+def test_variable_is_the_autograd_weight_class():
+    assert gpunet.Variable is gpunet.Parameter is gpunet.autograd.Variable
+    assert isinstance(gpunet.layers.Dense(2).add_weight(shape=(2,), name="w"), gpunet.Variable)
