@@ -17,14 +17,9 @@ __all__ = ["is_nested", "flatten", "flatten_with_path", "pack_sequence_as", "map
            "assert_same_structure", "lists_to_tuples", "traverse", "MAP_TO_NONE"]
 
 
-class _MapToNone:
-    """``traverse``'s marker: a function that returns it maps that part of the structure to None."""
-
-    def __repr__(self):
-        return "MAP_TO_NONE"
-
-
-MAP_TO_NONE = _MapToNone()
+class MAP_TO_NONE:  # noqa: N801 - Keras's name
+    """``traverse``'s marker: a function that returns it (the class itself) maps that part of the
+    structure to None."""
 
 
 def is_nested(structure) -> bool:
@@ -106,9 +101,10 @@ def _fill(structure, values):
                                 for child in _children(structure)])
 
 
-def assert_same_structure(a, b, check_types: bool = True) -> None:
+def assert_same_structure(a, b, check_types=None) -> None:
     """Raise ValueError unless ``a`` and ``b`` nest the same way (dicts with the same keys,
-    sequences of the same lengths; with ``check_types``, a list is not a tuple)."""
+    sequences of the same lengths; a list is not a tuple unless ``check_types=False``)."""
+    check_types = check_types is None or bool(check_types)
     stack = [(a, b, ())]
     while stack:
         x, y, path = stack.pop()
@@ -139,14 +135,17 @@ def _kind(value) -> str:
     return type(value).__name__ if is_nested(value) else "a leaf"
 
 
-def map_structure(func, *structures):
-    """``func`` applied to the leaves of ``structures`` (which must nest alike), in their shape."""
+def map_structure(func, *structures, none_is_leaf: bool = True):
+    """``func`` applied to the leaves of ``structures`` (which must nest alike), in their shape;
+    with ``none_is_leaf=False`` a None is left as it is rather than handed to ``func``."""
     if not structures:
         raise ValueError("map_structure needs at least one structure")
     for other in structures[1:]:
         assert_same_structure(structures[0], other, check_types=False)
     columns = [flatten(s) for s in structures]
-    return pack_sequence_as(structures[0], [func(*leaves) for leaves in zip(*columns)])
+    if none_is_leaf:
+        return pack_sequence_as(structures[0], [func(*leaves) for leaves in zip(*columns)])
+    return pack_sequence_as(structures[0], [None if leaves[0] is None else func(*leaves) for leaves in zip(*columns)])
 
 
 def map_structure_up_to(shallow_structure, func, *structures):

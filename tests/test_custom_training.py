@@ -80,12 +80,10 @@ def batches(epochs=EPOCHS):
 
 # -- the guide's step ------------------------------------------------------------------------------------
 class GuideModel(gpunet.Sequential):
-    """Keras 3's PyTorch-guide ``train_step``, written with gpunet's names."""
+    """Keras 3's PyTorch-guide ``train_step``, written with gpunet's names (``model.metrics`` is
+    Keras's: the loss tracker named "loss", then the compiled metrics)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.loss_tracker = gpunet.metrics.Mean(name="loss")
-        self.grad_enabled_in_update = None
+    grad_enabled_in_update = None
 
     def train_step(self, data):
         x, y = data
@@ -97,18 +95,13 @@ class GuideModel(gpunet.Sequential):
         gradients = [v.value.grad for v in trainable_weights]
         with gpunet.no_grad():
             self.optimizer.apply(gradients, trainable_weights)
-            self.update_metrics(loss, y, y_pred)
-        return {m.name: m.result() for m in [self.loss_tracker, *self.metrics]}
-
-    def update_metrics(self, loss, y, y_pred):
-        self.grad_enabled_in_update = is_grad_enabled()
-        self.loss_tracker.update_state(loss)
+            self.grad_enabled_in_update = is_grad_enabled()
         for metric in self.metrics:
-            metric.update_state(y, y_pred)
-
-    def reset_metrics(self):
-        super().reset_metrics()
-        self.loss_tracker.reset_state()
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
 
 
 def hand_loop(model, optimizer, steps):
