@@ -32,6 +32,7 @@ class Batches:
     def __init__(self, x, y, batch_size: int, sample_weight=None):
         self.structure = (x, y, sample_weight)
         self.arrays = tree.flatten(self.structure)  # None where y or the weights are absent
+        self.plain = len(self.arrays) == 3  # three plain arrays (or None): no packing needed
         first = next(a for a in self.arrays if a is not None)
         self.samples = int(first.shape[0])
         self.batch_size = min(batch_size, self.samples)  # buffers are sized by the data, never beyond
@@ -80,7 +81,7 @@ class Batches:
                 out = buffer[:n]
                 backend.get_array_module(a).take(a, index, axis=0, out=out, **self._take)
                 parts.append(out)
-        return tree.pack_sequence_as(self.structure, parts)
+        return tuple(parts) if self.plain else tree.pack_sequence_as(self.structure, parts)
 
     def buffers(self, rows: int) -> list:
         """One gather buffer of ``rows`` rows per array."""

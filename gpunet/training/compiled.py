@@ -188,6 +188,8 @@ class CompiledOutputs:
         """``y`` or ``sample_weight`` (one array, a list in output order, or a dict by output name)
         as a list aligned with the outputs; ``broadcast``: one array serves every output."""
         names = self.names
+        if len(names) == 1 and not isinstance(value, (list, tuple, dict)):
+            return [value]
         if value is None:
             return [None] * len(names)
         if isinstance(value, dict):

@@ -95,7 +95,7 @@ class TrainStep:
     def fingerprint(self, x, y, sample_weight=None) -> tuple:
         """Everything a recorded graph depends on; cheap enough to compute at every step."""
         model = self.model
-        data = tree.flatten((x, y, sample_weight))
+        data = _flat(x, y, sample_weight)
         return (
             tuple([(id(layer), layer.graph_key()) for layer in model.layers]),
             model.trainable, Parameter.trainable_changes, self.compiled.graph_key(), True,  # True: the training flag
@@ -155,7 +155,7 @@ class TrainStep:
         else:
             record = False
         self.structure = (x, y, sample_weight)
-        arrays = tree.flatten(self.structure)
+        arrays = _flat(x, y, sample_weight)
         self.present = [a is not None for a in arrays]
         arrays = [a for a in arrays if a is not None]
         if self.tape is not None:
@@ -240,6 +240,16 @@ class TrainStep:
         """The running loss and metrics as a report gives them to the callbacks (a data-parallel
         wrapper combines them over the processes)."""
         return {key: float(value) for key, value in self.logs().items()}
+
+
+def _flat(x, y, sample_weight) -> list:
+    """The arrays of a batch in flatten order (None where a part is absent), quickly for plain arrays."""
+    if isinstance(x, _NESTS) or isinstance(y, _NESTS) or isinstance(sample_weight, _NESTS):
+        return tree.flatten((x, y, sample_weight))
+    return [x, y, sample_weight]
+
+
+_NESTS = (list, tuple, dict)
 
 
 def _with_none(present: list, arrays) -> list:
