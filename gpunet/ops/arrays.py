@@ -112,9 +112,9 @@ def empty(shape, dtype=None) -> Tensor:
 
 
 def full(shape, fill_value, dtype=None) -> Tensor:
-    """A tensor filled with ``fill_value``, of its dtype unless ``dtype`` is given (``keras.ops.full``)."""
+    """A tensor filled with ``fill_value``, float32 unless ``dtype`` is given (``keras.ops.full``)."""
     value = convert(fill_value)
-    dtype = standardize_dtype(dtype) or value.dtype
+    dtype = _float_or(dtype)
     return constant(get_array_module(value.data).broadcast_to(value.data, _shape(shape)).astype(dtype))
 
 
@@ -655,14 +655,11 @@ def bincount(x, weights=None, minlength=0, sparse=False) -> Tensor:
 
 def histogram(x, bins=10, range=None) -> tuple:  # noqa: A002 - Keras's argument name
     """The counts of ``x`` in ``bins`` equal bins over ``range`` (the data's range when None), and
-    the bin edges (``keras.ops.histogram``)."""
+    the bin edges, both in ``x``'s float dtype (``keras.ops.histogram``)."""
     t = convert(x)
-    host = backend.to_host(t.data)
-    counts, edges = numpy.histogram(host, bins=bins, range=range)
-    xp = get_array_module(t.data)
+    counts, edges = get_array_module(t.data).histogram(t.data, bins=bins, range=range)
     dtype = t.dtype if t.dtype.kind == "f" else backend.floatx()
-    return constant(backend.on_device_of(counts.astype(numpy.int32), t.data) if xp is not numpy else counts.astype(numpy.int32)), \
-        constant(backend.on_device_of(edges.astype(dtype), t.data) if xp is not numpy else edges.astype(dtype))
+    return constant(counts.astype(dtype)), constant(edges.astype(dtype))
 
 
 def unique(x, sorted=True, return_index=False, return_inverse=False, return_counts=False, axis=None, size=None,  # noqa: A002

@@ -112,7 +112,7 @@ class Unary(Function):
 
 def _unary(name, x, **options) -> Tensor:
     t = to_float(x) if name in _FLOAT_ONLY else convert(x)
-    if t.dtype.kind == "b" and name in ("negative", "square", "abs", "round"):
+    if t.dtype.kind == "b" and name in ("negative", "square", "round"):
         t = convert(t, "int32")
     if t.requires_grad:
         return _EXISTING[name]()(t) if name in _EXISTING else Unary(name, **options)(t)
@@ -350,7 +350,7 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None) -> Tensor:
     replaced = xp.nan_to_num(t.data, nan=nan, posinf=info.max if posinf is None else posinf,
                              neginf=info.min if neginf is None else neginf)
     finite = constant(xp.isfinite(t.data))
-    from .indexing import where  # noqa: PLC0415 - indexing builds on this module
+    from .arrays import where  # noqa: PLC0415 - arrays builds on this module
 
     return where(finite, t, constant(replaced))
 
