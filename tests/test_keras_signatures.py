@@ -48,7 +48,9 @@ NO_CALLS = {"keras.ops"}
 
 # what is still to fix: "keras.module.Name(argument)" pattern -> why
 KNOWN = {
-    "keras.ops.*(*)": "gpunet.ops are the autograd ops of gpunet's layers, with their own arguments: not yet keras.ops's",
+    "keras.ops.conv(*)": "gpunet.ops.conv is the convolution of gpunet's layers, with its own arguments: not yet keras.ops's",
+    "keras.ops.max_pool(*)": "gpunet.ops.max_pool is the pooling of gpunet's layers, with its own arguments: not yet keras.ops's",
+    "keras.ops.gelu(approximate)": "gpunet.ops.gelu defaults to the exact form: not yet keras.ops.gelu's default",
     "keras.optimizers.*(use_ema)": "not yet: Keras's moving average of the weights (use_ema, ema_*)",
     "keras.optimizers.*(ema_momentum)": "not yet: Keras's moving average of the weights (use_ema, ema_*)",
     "keras.optimizers.*(ema_overwrite_frequency)": "not yet: Keras's moving average of the weights (use_ema, ema_*)",
