@@ -17,20 +17,25 @@ import numpy
 from .. import backend
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from .promotion import constant, convert, promote, standardize_dtype
-from .shaping import Reshape, Transpose, _unwrap_index
+from .promotion import compute, constant, convert, promote, standardize_dtype
+from .shaping import Reshape, Transpose
 
 
 class Rearrange(Function):
-    """``y = fn(*inputs)`` for an ``fn`` that only moves, copies or drops elements, or fills
-    constants (see the module docstring). ``index_fn`` replaces ``fn`` on the element numbers
-    where ``fn`` would fill a value other than 0 (a padding constant)."""
+    """``y = fn(*inputs, *keys)`` for an ``fn`` that only moves, copies or drops elements of the
+    inputs, or fills constants (see the module docstring). The last ``keys`` arrays say where
+    elements go (indices, masks): they are inputs too, so that a recorded graph reads each step's,
+    and get no gradient. ``index_fn`` replaces ``fn`` on the element numbers where ``fn`` would fill
+    a value other than 0 (a padding constant)."""
 
-    def __init__(self, fn, index_fn=None):
-        self.fn, self.index_fn = fn, index_fn or fn
+    def __init__(self, fn, index_fn=None, keys=0):
+        self.fn, self.index_fn, self.keys = fn, index_fn or fn, keys
 
     def forward(self, *arrays):
-        self.shapes = [a.shape for a in arrays]
+        moved = len(arrays) - self.keys
+        self.shapes = [a.shape for a in arrays[:moved]]
+        if True in self.needs_input_grad:
+            self.key_arrays = arrays[moved:]
         return self.fn(*arrays)
 
     def backward(self, gy):
@@ -40,22 +45,20 @@ class Rearrange(Function):
             size = int(numpy.prod(shape, dtype=numpy.int64))
             numbers_.append(xp.arange(start, start + size, dtype=numpy.int64).reshape(shape))
             start += size
-        source = xp.broadcast_to(self.index_fn(*numbers_), gy.shape)
+        source = xp.broadcast_to(self.index_fn(*numbers_, *self.key_arrays), gy.shape)
         total = xp.bincount(source.reshape(-1), weights=gy.reshape(-1), minlength=start)[1:].astype(gy.dtype)
         grads, offset = [], 0
         for shape, needed in zip(self.shapes, self.needs_input_grad):
             size = int(numpy.prod(shape, dtype=numpy.int64))
             grads.append(total[offset:offset + size].reshape(shape) if needed else None)
             offset += size
-        return tuple(grads)
+        return (*grads, *(None,) * self.keys)
 
 
-def rearrange(fn, *values, index_fn=None) -> Tensor:
-    """``fn`` over the arrays of ``values`` (promoted to one dtype), differentiable when one requires grad."""
+def rearrange(fn, *values, index_fn=None, keys=()) -> Tensor:
+    """``fn`` over the arrays of ``values`` (promoted to one dtype) and of ``keys`` (as they are)."""
     tensors = promote(*values) if len(values) > 1 else (convert(values[0]),)
-    if any(t.requires_grad for t in tensors):
-        return Rearrange(fn, index_fn)(*tensors)
-    return constant(fn(*[t.data for t in tensors]))
+    return Rearrange(fn, index_fn, len(keys))(*tensors, *[convert(k) for k in keys])
 
 
 def _xp(*tensors):
@@ -258,14 +261,14 @@ def reshape(x, newshape) -> Tensor:
     """``x`` with a new shape, one dimension may be -1 (``keras.ops.reshape``)."""
     t = convert(x)
     shape = _shape(newshape, "newshape")
-    return Reshape(shape)(t) if t.requires_grad else constant(t.data.reshape(shape))
+    return Reshape(shape)(t)
 
 
 def transpose(x, axes=None) -> Tensor:
     """``x`` with its axes permuted, reversed when ``axes`` is None (``keras.ops.transpose``)."""
     t = convert(x)
     axes = None if axes is None else tuple(_axis(tuple(axes), t.ndim, "axes"))
-    return Transpose(axes)(t) if t.requires_grad else constant(t.data.transpose(axes))
+    return Transpose(axes)(t)
 
 
 def ravel(x) -> Tensor:
@@ -476,30 +479,39 @@ def dsplit(x, indices_or_sections) -> list:
 # -- indexing ------------------------------------------------------------------------------------------
 def get_item(x, key) -> Tensor:
     """``x[key]`` for any NumPy index (``keras.ops.get_item``); repeated indices add their gradients."""
-    index = _unwrap_index(key)
-    return rearrange(lambda a: a[index], x)
+    parts = key if isinstance(key, tuple) else (key,)
+    arrays = [p for p in parts if isinstance(p, Tensor) or isinstance(p, numpy.ndarray) or backend.is_device_array(p)]
+    if not arrays:
+        return rearrange(lambda a: a[key], x)
+    slots = [any(p is a for a in arrays) for p in parts]
+
+    def read(a, *index_arrays):
+        given = iter(index_arrays)
+        index = tuple(next(given) if slot else p for p, slot in zip(parts, slots))
+        return a[index if isinstance(key, tuple) else index[0]]
+
+    return rearrange(read, x, keys=[convert(p) for p in arrays])
 
 
 def _indices(indices):
     t = convert(indices)
     if t.dtype.kind not in "iu":
         raise TypeError(f"indices must hold integers, got dtype {t.dtype}")
-    return t.data
+    return t
 
 
 def take(x, indices, axis=None) -> Tensor:
     """The elements of ``x`` at ``indices`` along ``axis`` (of the flattened ``x`` when None; ``keras.ops.take``)."""
     index = _indices(indices)
-    return rearrange(lambda a: get_array_module(a).take(a, backend.on_device_of(index, a), axis=axis), x)
+    return rearrange(lambda a, i: get_array_module(a).take(a, i, axis=axis), x, keys=[index])
 
 
 def take_along_axis(x, indices, axis=None) -> Tensor:
     """``x`` gathered at ``indices`` matched element by element along ``axis`` (``keras.ops.take_along_axis``)."""
     index = _indices(indices)
 
-    def gather(a):
+    def gather(a, i):
         xp = get_array_module(a)
-        i = backend.on_device_of(index, a)
         if axis is None:
             return xp.take_along_axis(a.reshape(-1), i.reshape(-1), 0)
         shape = list(numpy.broadcast_shapes(tuple(n if k != axis % a.ndim else 1 for k, n in enumerate(a.shape)),
@@ -508,7 +520,7 @@ def take_along_axis(x, indices, axis=None) -> Tensor:
         a_shape[axis % a.ndim], i_shape[axis % a.ndim] = a.shape[axis], i.shape[axis]
         return xp.take_along_axis(xp.broadcast_to(a, a_shape), xp.broadcast_to(i, i_shape), axis)
 
-    return rearrange(gather, x)
+    return rearrange(gather, x, keys=[index])
 
 
 def where(condition, x1=None, x2=None):
@@ -518,8 +530,7 @@ def where(condition, x1=None, x2=None):
         raise ValueError("where: give both x1 and x2, or neither")
     if x1 is None:
         return nonzero(condition)
-    mask = convert(condition).data.astype(bool)
-    return rearrange(lambda a, b: get_array_module(a).where(backend.on_device_of(mask, a), a, b), x1, x2)
+    return rearrange(lambda a, b, mask: get_array_module(a).where(mask, a, b), x1, x2, keys=[condition])
 
 
 def select(condlist, choicelist, default=0) -> Tensor:
@@ -528,22 +539,25 @@ def select(condlist, choicelist, default=0) -> Tensor:
     if len(condlist) != len(choicelist):
         raise ValueError(f"select: condlist and choicelist must have the same length, got {len(condlist)} and "
                          f"{len(choicelist)}")
-    masks = [convert(c).data.astype(bool) for c in condlist]
+    count = len(condlist)
 
     def choose(*arrays):
         xp = get_array_module(*arrays)
-        *choices, fallback = arrays
-        shape = numpy.broadcast_shapes(*(a.shape for a in arrays), *(m.shape for m in masks))
-        return xp.select([xp.broadcast_to(backend.on_device_of(m, fallback), shape) for m in masks],
+        values, masks = arrays[:-count], arrays[-count:]
+        *choices, fallback = values
+        shape = numpy.broadcast_shapes(*(a.shape for a in arrays))
+        return xp.select([xp.broadcast_to(m.astype(bool), shape) for m in masks],
                          [xp.broadcast_to(c, shape) for c in choices], xp.broadcast_to(fallback, shape))
 
-    return rearrange(choose, *choicelist, default)
+    return rearrange(choose, *choicelist, default, keys=list(condlist))
 
 
 def nonzero(x) -> tuple:
     """The indices of the non-zero elements of ``x``, one int32 tensor per axis (``keras.ops.nonzero``)."""
     t = convert(x)
-    return tuple(constant(i.astype(numpy.int32)) for i in get_array_module(t.data).nonzero(t.data))
+    found = compute(lambda a: get_array_module(a).stack(get_array_module(a).nonzero(a)).astype(numpy.int32)
+                    .reshape(a.ndim, -1), t)
+    return tuple(get_item(found, i) for i in range(t.ndim))
 
 
 def diag(x, k=0) -> Tensor:
@@ -574,9 +588,9 @@ def triu(x, k=0) -> Tensor:
     return rearrange(lambda a: get_array_module(a).triu(a, k), x)
 
 
-def sorted_order(t, axis):
-    """The order that sorts ``t`` along ``axis`` (stable; NaN last)."""
-    return get_array_module(t.data).argsort(t.data, axis=axis, kind="stable")
+def _sorted_order(t, axis) -> Tensor:
+    """The int32 order that sorts ``t`` along ``axis`` (stable; NaN last)."""
+    return compute(lambda a: get_array_module(a).argsort(a, axis=axis, kind="stable").astype(numpy.int32), t)
 
 
 def sort(x, axis=-1) -> Tensor:
@@ -585,8 +599,8 @@ def sort(x, axis=-1) -> Tensor:
     t = convert(x)
     if axis is None:
         t, axis = ravel(t), -1
-    order = sorted_order(t, axis)
-    return rearrange(lambda a: get_array_module(a).take_along_axis(a, order, axis), t)
+    return rearrange(lambda a, order: get_array_module(a).take_along_axis(a, order, axis), t,
+                     keys=[_sorted_order(t, axis)])
 
 
 def argsort(x, axis=-1) -> Tensor:
@@ -594,14 +608,13 @@ def argsort(x, axis=-1) -> Tensor:
     t = convert(x)
     if axis is None:
         t, axis = ravel(t), -1
-    return constant(sorted_order(t, axis).astype(numpy.int32))
+    return _sorted_order(t, axis)
 
 
 def argpartition(x, kth, axis=-1) -> Tensor:
     """Int32 indices that put the ``kth`` element in its sorted place along ``axis``, smaller ones
     before it and larger ones after (``keras.ops.argpartition``)."""
-    t = convert(x)
-    return constant(get_array_module(t.data).argpartition(t.data, kth, axis=axis).astype(numpy.int32))
+    return compute(lambda a: get_array_module(a).argpartition(a, kth, axis=axis).astype(numpy.int32), x)
 
 
 def searchsorted(sorted_sequence, values, side="left") -> Tensor:
@@ -612,25 +625,26 @@ def searchsorted(sorted_sequence, values, side="left") -> Tensor:
     a, v = promote(sorted_sequence, values)
     if a.ndim != 1:
         raise ValueError(f"searchsorted: sorted_sequence must be 1-D, got shape {a.shape}")
-    return constant(get_array_module(a.data).searchsorted(a.data, v.data, side=side).astype(numpy.int32))
+    return compute(lambda s, v: get_array_module(s).searchsorted(s, v, side=side).astype(numpy.int32), a, v)
 
 
 def digitize(x, bins) -> Tensor:
     """The int32 index of the bin each element of ``x`` falls in (``keras.ops.digitize``)."""
-    a, b = promote(x, bins)
-    return constant(get_array_module(a.data).digitize(a.data, b.data).astype(numpy.int32))
+    return compute(lambda a, b: get_array_module(a).digitize(a, b).astype(numpy.int32), *promote(x, bins))
 
 
 def isin(x1, x2, assume_unique=False, invert=False) -> Tensor:
     """Whether each element of ``x1`` is among those of ``x2`` (``keras.ops.isin``), a boolean tensor."""
-    a, b = promote(x1, x2)
-    return constant(get_array_module(a.data).isin(a.data, b.data, assume_unique=assume_unique, invert=invert))
+    return compute(lambda a, b: get_array_module(a).isin(a, b, assume_unique=assume_unique, invert=invert),
+                   *promote(x1, x2))
 
 
 def unravel_index(indices, shape) -> tuple:
     """The coordinates in ``shape`` of the flat ``indices``, one tensor per axis (``keras.ops.unravel_index``)."""
-    t = convert(indices)
-    return tuple(constant(c.astype(t.dtype)) for c in get_array_module(t.data).unravel_index(t.data, _shape(shape)))
+    dims = _shape(shape)
+    found = compute(lambda a: get_array_module(a).stack(get_array_module(a).unravel_index(a, dims)).astype(a.dtype),
+                    indices)
+    return tuple(get_item(found, i) for i in range(len(dims)))
 
 
 def bincount(x, weights=None, minlength=0, sparse=False) -> Tensor:
@@ -657,9 +671,12 @@ def histogram(x, bins=10, range=None) -> tuple:  # noqa: A002 - Keras's argument
     """The counts of ``x`` in ``bins`` equal bins over ``range`` (the data's range when None), and
     the bin edges, both in ``x``'s float dtype (``keras.ops.histogram``)."""
     t = convert(x)
-    counts, edges = get_array_module(t.data).histogram(t.data, bins=bins, range=range)
     dtype = t.dtype if t.dtype.kind == "f" else backend.floatx()
-    return constant(counts.astype(dtype)), constant(edges.astype(dtype))
+
+    def part(k):
+        return lambda a: get_array_module(a).histogram(a, bins=bins, range=range)[k].astype(dtype)
+
+    return compute(part(0), t), compute(part(1), t)
 
 
 def unique(x, sorted=True, return_index=False, return_inverse=False, return_counts=False, axis=None, size=None,  # noqa: A002
@@ -705,7 +722,10 @@ def size(x) -> int:
 def view(x, dtype=None) -> Tensor:
     """``x``'s bytes read as ``dtype`` (``keras.ops.view``); no gradient."""
     t = convert(x)
-    return t if dtype is None else constant(t.data.view(standardize_dtype(dtype)))
+    if dtype is None:
+        return t
+    dtype = standardize_dtype(dtype)
+    return compute(lambda a: a.view(dtype), t)
 
 
 __all__ = [

@@ -17,7 +17,7 @@ from .. import backend
 from ..autograd import Function, Tensor, sum_to_shape
 from ..backend import get_array_module
 from . import activation, math as base
-from .promotion import constant, convert, promote, to_float
+from .promotion import compute, convert, promote, to_float
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
@@ -114,9 +114,9 @@ def _unary(name, x, **options) -> Tensor:
     t = to_float(x) if name in _FLOAT_ONLY else convert(x)
     if t.dtype.kind == "b" and name in ("negative", "square", "round"):
         t = convert(t, "int32")
-    if t.requires_grad:
-        return _EXISTING[name]()(t) if name in _EXISTING else Unary(name, **options)(t)
-    return constant(UNARY[name][0](get_array_module(t.data), t.data, **options))
+    if name in _EXISTING and t.dtype.kind == "f":
+        return _EXISTING[name]()(t)
+    return Unary(name, **options)(t)
 
 
 def _sum_to(g, shape):
@@ -191,14 +191,7 @@ def _binary(name, x1, x2) -> Tensor:
     a, b = promote(x1, x2)
     if name in _FLOAT_RESULT and a.dtype.kind != "f":
         a, b = promote(a, b, dtype=backend.floatx())
-    if a.dtype.kind == "f" and (a.requires_grad or b.requires_grad):
-        return Binary(name)(a, b)
-    return constant(BINARY[name][0](get_array_module(a.data), a.data, b.data))
-
-
-def _tensors(*values):
-    """The arrays of ``values`` promoted to one dtype (for ops without a graph)."""
-    return [t.data for t in promote(*values)]
+    return Binary(name)(a, b)
 
 
 def _unary_op(name):
@@ -320,7 +313,8 @@ def ldexp(x1, x2) -> Tensor:
     if exponent.dtype.kind not in "iu":
         raise TypeError(f"ldexp: x2 must hold integers, got dtype {exponent.dtype}")
     mantissa = to_float(x1)
-    return multiply(mantissa, constant(get_array_module(exponent.data).exp2(exponent.data).astype(mantissa.dtype)))
+    dtype = mantissa.dtype
+    return multiply(mantissa, compute(lambda e: get_array_module(e).exp2(e).astype(dtype), exponent))
 
 
 def clip(x, x_min, x_max) -> Tensor:
@@ -331,12 +325,7 @@ def clip(x, x_min, x_max) -> Tensor:
         t = convert(t, "int32")
     low = x_min if isinstance(x_min, (int, float)) else convert(x_min, t.dtype)
     high = x_max if isinstance(x_max, (int, float)) else convert(x_max, t.dtype)
-    return minimum(maximum(t, low), high) if t.dtype.kind == "f" else constant(
-        get_array_module(t.data).clip(t.data, _data(low), _data(high)).astype(t.dtype))
-
-
-def _data(value):
-    return value.data if isinstance(value, Tensor) else value
+    return minimum(maximum(t, low), high)
 
 
 def nan_to_num(x, nan=0.0, posinf=None, neginf=None) -> Tensor:
@@ -345,14 +334,12 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None) -> Tensor:
     t = convert(x)
     if t.dtype.kind != "f":
         return t
-    xp = get_array_module(t.data)
     info = numpy.finfo(t.dtype)
-    replaced = xp.nan_to_num(t.data, nan=nan, posinf=info.max if posinf is None else posinf,
-                             neginf=info.min if neginf is None else neginf)
-    finite = constant(xp.isfinite(t.data))
+    high, low = info.max if posinf is None else posinf, info.min if neginf is None else neginf
+    replaced = compute(lambda a: get_array_module(a).nan_to_num(a, nan=nan, posinf=high, neginf=low), t)
     from .arrays import where  # noqa: PLC0415 - arrays builds on this module
 
-    return where(finite, t, constant(replaced))
+    return where(isfinite(t), t, replaced)
 
 
 def round(x, decimals=0) -> Tensor:  # noqa: A001 - Keras's name
@@ -363,8 +350,7 @@ def round(x, decimals=0) -> Tensor:  # noqa: A001 - Keras's name
 # -- results without a gradient: comparisons, tests, logic, bits -------------------------------------
 def _predicate(name, test):
     def op(x) -> Tensor:
-        t = convert(x)
-        return constant(test(get_array_module(t.data), t.data))
+        return compute(lambda a: test(get_array_module(a), a), x)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise ``{name}`` of ``x``, a boolean tensor (``keras.ops.{name}``)."
@@ -388,8 +374,7 @@ isreal = _predicate("isreal", lambda xp, x: xp.ones_like(x, dtype=bool))
 
 def _relation(name, fn):
     def op(x1, x2) -> Tensor:
-        a, b = _tensors(x1, x2)
-        return constant(fn(get_array_module(a), a, b))
+        return compute(lambda a, b: fn(get_array_module(a), a, b), *promote(x1, x2))
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise ``{name}`` of ``x1`` and ``x2`` with broadcasting (``keras.ops.{name}``), no gradient."
@@ -413,10 +398,10 @@ def _integer_relation(name, fn):
     """A bit operation: operands must be integers or booleans."""
 
     def op(x, y) -> Tensor:
-        a, b = _tensors(x, y)
+        a, b = promote(x, y)
         if a.dtype.kind not in "iub":
             raise TypeError(f"{name}: x and y must be integers or booleans, got dtype {a.dtype}")
-        return constant(fn(get_array_module(a), a, b))
+        return compute(lambda p, q: fn(get_array_module(p), p, q), a, b)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise ``{name}`` of integer ``x`` and ``y`` (``keras.ops.{name}``)."
@@ -437,7 +422,7 @@ def bitwise_invert(x) -> Tensor:
     t = convert(x)
     if t.dtype.kind not in "iub":
         raise TypeError(f"bitwise_invert: x must hold integers or booleans, got dtype {t.dtype}")
-    return constant(~t.data)
+    return compute(lambda a: ~a, t)
 
 
 def bitwise_not(x) -> Tensor:
@@ -447,13 +432,13 @@ def bitwise_not(x) -> Tensor:
 
 def isclose(x1, x2, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
     """Elementwise ``|x1 - x2| <= atol + rtol * |x2|`` (``keras.ops.isclose``), a boolean tensor."""
-    a, b = _tensors(x1, x2)
-    return constant(get_array_module(a).isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return compute(lambda a, b: get_array_module(a).isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan),
+                   *promote(x1, x2))
 
 
 def allclose(x1, x2, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
     """Whether :func:`isclose` holds everywhere (``keras.ops.allclose``), a boolean scalar tensor."""
-    return constant(isclose(x1, x2, rtol, atol, equal_nan).data.all())
+    return compute(lambda close: close.all(), isclose(x1, x2, rtol, atol, equal_nan))
 
 
 # -- real numbers seen as complex ones: gpunet has no complex dtype -----------------------------------
@@ -474,14 +459,12 @@ def conj(x) -> Tensor:
 
 def imag(x) -> Tensor:
     """The imaginary part: zeros for real tensors (``keras.ops.imag``)."""
-    t = convert(x)
-    return constant(get_array_module(t.data).zeros_like(t.data))
+    return compute(lambda a: get_array_module(a).zeros_like(a), x)
 
 
 def angle(x) -> Tensor:
     """The complex argument of real ``x``: pi where ``x < 0``, else 0, in floating point (``keras.ops.angle``)."""
-    t = to_float(x)
-    return constant(get_array_module(t.data).angle(t.data).astype(t.dtype))
+    return compute(lambda a: get_array_module(a).angle(a).astype(a.dtype), to_float(x))
 
 
 __all__ = sorted(

@@ -17,7 +17,7 @@ from ..backend import get_array_module
 from . import math as base
 from .arrays import _axis, broadcast_to, flip, get_item, moveaxis, pad, ravel, reshape, stack, take, transpose
 from .elementwise import divide, multiply, power, sqrt, subtract
-from .promotion import constant, convert, promote, to_float
+from .promotion import compute, constant, convert, promote, to_float
 from .reductions import mean, sum
 
 
@@ -26,9 +26,9 @@ def matmul(x1, x2) -> Tensor:
     a, b = promote(x1, x2)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: x1 and x2 need at least 1 dimension, got shapes {a.shape} and {b.shape}")
-    if a.requires_grad or b.requires_grad:
+    if a.dtype.kind == "f":
         return base.MatMul()(a, b)
-    return constant(get_array_module(a.data).matmul(a.data, b.data))
+    return compute(lambda p, q: get_array_module(p).matmul(p, q), a, b)
 
 
 def _product_of(shape):
@@ -197,8 +197,8 @@ def slogdet(x) -> tuple:
     t = to_float(x)
     if t.ndim < 2 or t.shape[-1] != t.shape[-2]:
         raise ValueError(f"slogdet: x must be (a batch of) square matrices, got shape {t.shape}")
-    sign = constant(get_array_module(t.data).linalg.slogdet(t.data)[0].astype(t.dtype))
-    return sign, LogAbsDet()(t) if t.requires_grad else constant(get_array_module(t.data).linalg.slogdet(t.data)[1])
+    sign = compute(lambda a: get_array_module(a).linalg.slogdet(a)[0].astype(a.dtype), t)
+    return sign, LogAbsDet()(t)
 
 
 # -- einsum -------------------------------------------------------------------------------------------
@@ -275,10 +275,7 @@ def einsum(subscripts, *operands, **kwargs) -> Tensor:
         raise TypeError(f"einsum: subscripts must be a string, got {type(subscripts).__name__}")
     tensors = promote(*operands)
     inputs, output = _parse_einsum(subscripts, [t.shape for t in tensors])
-    if any(t.requires_grad for t in tensors):
-        return Einsum(inputs, output)(*tensors)
-    xp = get_array_module(*[t.data for t in tensors])
-    return constant(xp.einsum(",".join(inputs) + "->" + output, *[t.data for t in tensors]))
+    return Einsum(inputs, output)(*tensors)
 
 
 __all__ = ["matmul", "tensordot", "dot", "inner", "outer", "vdot", "kron", "cross", "correlate", "vander", "corrcoef",

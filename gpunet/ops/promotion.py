@@ -15,10 +15,10 @@ import numbers
 import numpy
 
 from .. import backend
-from ..autograd import Tensor
-from .shaping import cast
+from ..autograd import Function, Tensor, no_grad
+from .shaping import Cast, cast
 
-__all__ = ["is_weak", "convert", "result_type", "promote", "to_float", "standardize_dtype", "constant"]
+__all__ = ["is_weak", "convert", "result_type", "promote", "to_float", "standardize_dtype", "constant", "compute"]
 
 
 def is_weak(value) -> bool:
@@ -72,7 +72,11 @@ def convert(x, dtype=None) -> Tensor:
     else:
         t = Tensor(x)
     if dtype is not None and t.dtype != dtype:
-        t = cast(t, dtype) if t.requires_grad and dtype.kind == "f" else Tensor._result(t.data.astype(dtype), None)
+        if t.requires_grad and dtype.kind == "f":
+            t = cast(t, dtype)
+        else:
+            with no_grad():
+                t = Cast(dtype)(t)
     return t
 
 
@@ -134,5 +138,28 @@ def to_float(x) -> Tensor:
 
 
 def constant(array) -> Tensor:
-    """A backend array as a Tensor outside the graph (integer and boolean results)."""
+    """A new backend array that depends on no input (``zeros``, ``arange``) as a Tensor outside the graph."""
     return Tensor._result(array, None)
+
+
+class Compute(Function):
+    """An op without a gradient (comparisons, ``argmax``, counts): ``fn`` over the input arrays.
+    A Function all the same, so that a recorded graph (:class:`gpunet.autograd.Tape`) replays it
+    on each step's arrays instead of keeping the first step's result."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def forward(self, *arrays):
+        self.count = len(arrays)
+        return self.fn(*arrays)
+
+    def backward(self, gy):
+        return (None,) * self.count
+
+
+def compute(fn, *values) -> Tensor:
+    """``fn`` over the arrays of ``values`` (converted as Keras converts them): a Tensor without a graph."""
+    tensors = [convert(v) for v in values]
+    with no_grad():
+        return Compute(fn)(*tensors)

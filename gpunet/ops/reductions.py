@@ -15,10 +15,10 @@ import numpy
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from . import math as base
-from .arrays import _axis, get_item, moveaxis, reshape, sort, take_along_axis, where
+from .arrays import _axis, broadcast_to, get_item, moveaxis, reshape, sort, take_along_axis, where
 from .convolution import Max
 from .elementwise import divide, isnan, maximum, minimum, multiply, sqrt, square, subtract
-from .promotion import constant, convert, promote, to_float
+from .promotion import compute, convert, promote, to_float
 
 
 def _axes(axis, ndim):
@@ -41,26 +41,24 @@ def sum(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001 - Keras's name
     """The sum over ``axis`` (all axes when None; ``keras.ops.sum``)."""
     t = convert(x)
     t = convert(t, _sum_dtype(t.dtype))
-    if t.requires_grad:
+    if t.dtype.kind == "f":
         return base.Sum(axis, keepdims)(t)
-    return constant(t.data.sum(axis=_axis(axis, t.ndim), keepdims=keepdims, dtype=t.dtype))
+    axes = _axis(axis, t.ndim)
+    return compute(lambda a: a.sum(axis=axes, keepdims=keepdims, dtype=a.dtype), t)
 
 
 def mean(x, axis=None, keepdims=False) -> Tensor:
     """The mean over ``axis`` (all axes when None; ``keras.ops.mean``); integers give float32."""
-    t = to_float(x)
-    if t.requires_grad:
-        return base.Mean(axis, keepdims)(t)
-    return constant(t.data.mean(axis=_axis(axis, t.ndim), keepdims=keepdims).astype(t.dtype))
+    return base.Mean(axis, keepdims)(to_float(x))
 
 
 def _extreme(x, axis, keepdims, initial, largest):
     t = convert(x)
-    if t.requires_grad:  # the minimum is minus the maximum of -x
+    if t.dtype.kind == "f":  # the minimum is minus the maximum of -x
         result = Max(axis, keepdims)(t) if largest else -Max(axis, keepdims)(-t)
     else:
-        xp = get_array_module(t.data)
-        result = constant((xp.max if largest else xp.min)(t.data, axis=_axis(axis, t.ndim), keepdims=keepdims))
+        axes = _axis(axis, t.ndim)
+        result = compute(lambda a: (a.max if largest else a.min)(axis=axes, keepdims=keepdims), t)
     if initial is not None:
         result = (maximum if largest else minimum)(result, initial)
     return result
@@ -124,9 +122,9 @@ def prod(x, axis=None, keepdims=False, dtype=None) -> Tensor:
     t = convert(x, dtype)
     t = convert(t, _sum_dtype(t.dtype))
     axes = _axes(axis, t.ndim)
-    if t.requires_grad:
+    if t.dtype.kind == "f":
         return Prod(axes, keepdims)(t)
-    return constant(t.data.prod(axis=axes, keepdims=keepdims, dtype=t.dtype))
+    return compute(lambda a: a.prod(axis=axes, keepdims=keepdims, dtype=a.dtype), t)
 
 
 class Cumulative(Function):
@@ -157,10 +155,9 @@ def _cumulative(x, axis, dtype, product):
     if axis is None:
         t, axis = reshape(t, (-1,)), 0
     axis = _axis(axis, t.ndim)
-    if t.requires_grad:
+    if t.dtype.kind == "f":
         return Cumulative(axis, product)(t)
-    xp = get_array_module(t.data)
-    return constant((xp.cumprod if product else xp.cumsum)(t.data, axis=axis, dtype=t.dtype))
+    return compute(lambda a: (a.cumprod if product else a.cumsum)(axis=axis, dtype=a.dtype), t)
 
 
 def cumsum(x, axis=None, dtype=None) -> Tensor:
@@ -197,17 +194,21 @@ def average(x, axis=None, weights=None) -> Tensor:
         shape = [1] * t.ndim
         shape[_axis(axis, t.ndim)] = w.shape[0]
         w = reshape(w, shape)
-    return divide(sum(multiply(t, w), axis), sum(multiply(w, constant(get_array_module(t.data).ones(t.shape, t.dtype))), axis))
+    return divide(sum(multiply(t, w), axis), sum(broadcast_to(w, t.shape), axis))
 
 
 def _arg(x, axis, keepdims, largest):
     t = convert(x)
-    xp = get_array_module(t.data)
-    fn = xp.argmax if largest else xp.argmin
-    if axis is None:
-        index = fn(t.data.reshape(-1))
-        return constant(index.reshape((1,) * t.ndim if keepdims else ()).astype(numpy.int32))
-    return constant(fn(t.data, axis=_axis(axis, t.ndim), keepdims=keepdims).astype(numpy.int32))
+    axis = _axis(axis, t.ndim)
+    shape = (1,) * t.ndim if keepdims else ()
+
+    def find(a):
+        fn = a.argmax if largest else a.argmin
+        if axis is None:
+            return fn().reshape(shape).astype(numpy.int32)
+        return fn(axis=axis, keepdims=keepdims).astype(numpy.int32)
+
+    return compute(find, t)
 
 
 def argmax(x, axis=None, keepdims=False) -> Tensor:
@@ -222,8 +223,8 @@ def argmin(x, axis=None, keepdims=False) -> Tensor:
 
 def _logical(x, axis, keepdims, every):
     t = convert(x)
-    xp = get_array_module(t.data)
-    return constant((xp.all if every else xp.any)(t.data, axis=_axis(axis, t.ndim), keepdims=keepdims))
+    axes = _axis(axis, t.ndim)
+    return compute(lambda a: (a.all if every else a.any)(axis=axes, keepdims=keepdims), t)
 
 
 def all(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001 - Keras's name
@@ -239,7 +240,8 @@ def any(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001 - Keras's name
 def count_nonzero(x, axis=None) -> Tensor:
     """The int32 number of non-zero elements along ``axis`` (``keras.ops.count_nonzero``)."""
     t = convert(x)
-    return constant((t.data != 0).sum(axis=_axis(axis, t.ndim)).astype(numpy.int32))
+    axes = _axis(axis, t.ndim)
+    return compute(lambda a: (a != 0).sum(axis=axes).astype(numpy.int32), t)
 
 
 def trace(x, offset=0, axis1=0, axis2=1) -> Tensor:
@@ -251,6 +253,30 @@ def trace(x, offset=0, axis1=0, axis2=1) -> Tensor:
 
 # -- order statistics ----------------------------------------------------------------------------------
 _METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _positions(method, ignore_nan):
+    """``positions(a, q) -> (low, high, fraction, empty)`` for rows ``a`` (values on the last axis)
+    and quantiles ``q``: the sorted positions to read, the weight of the higher one, and where a
+    row has no value; shaped ``q.shape + a.shape[:-1] + (1,)``."""
+
+    def positions(a, q):
+        xp = get_array_module(a)
+        n = (~xp.isnan(a)).sum(-1, keepdims=True) if ignore_nan else xp.full(a.shape[:-1] + (1,), a.shape[-1])
+        position = q.reshape(q.shape + (1,) * a.ndim) * (xp.maximum(n, 1) - 1)
+        low, high = xp.floor(position), xp.ceil(position)
+        if method == "lower":
+            high = low
+        elif method == "higher":
+            low = high
+        elif method == "nearest":
+            low = high = xp.round(position)  # halves to even, as NumPy
+        fraction = xp.where(high > low, 0.5, 0.0) if method == "midpoint" else position - low
+        shape = position.shape
+        return (low.astype(numpy.int64), xp.broadcast_to(high, shape).astype(numpy.int64),
+                xp.broadcast_to(fraction, shape).astype(a.dtype), xp.broadcast_to(n == 0, shape))
+
+    return positions
 
 
 def _quantile(x, q, axis, method, keepdims, ignore_nan):
@@ -265,31 +291,13 @@ def _quantile(x, q, axis, method, keepdims, ignore_nan):
     kept = [i for i in range(t.ndim) if i not in axes]
     flat = reshape(moveaxis(t, axes, list(range(t.ndim - len(axes), t.ndim))) if axes else t,
                    [t.shape[i] for i in kept] + [-1])
-    ordered = sort(flat, -1)
-    xp = get_array_module(t.data)
-    n = (~xp.isnan(flat.data)).sum(-1, keepdims=True) if ignore_nan else xp.full(flat.shape[:-1] + (1,), flat.shape[-1])
-    q_data = qs.data.reshape(qs.shape + (1,) * (flat.ndim))  # q's axes first, then the kept axes, then 1
-    position = q_data * (xp.maximum(n, 1) - 1)
-    low = xp.floor(position).astype(numpy.int64)
-    high = xp.ceil(position).astype(numpy.int64)
-    fraction = (position - low).astype(t.dtype)
-    if method == "lower":
-        high, fraction = low, xp.zeros_like(fraction)
-    elif method == "higher":
-        low, fraction = high, xp.zeros_like(fraction)
-    elif method == "nearest":
-        nearest = xp.round(position).astype(numpy.int64)  # halves to even, as NumPy
-        low = high = nearest
-        fraction = xp.zeros_like(fraction)
-    elif method == "midpoint":
-        fraction = xp.where(high > low, 0.5, 0.0).astype(t.dtype)
-    shape = numpy.broadcast_shapes(low.shape, (1,) * qs.ndim + ordered.shape[:-1] + (1,))
-    expanded = reshape(ordered, (1,) * qs.ndim + ordered.shape)
-    read_low = take_along_axis(expanded, xp.broadcast_to(low, shape), -1)
-    read_high = take_along_axis(expanded, xp.broadcast_to(high, shape), -1)
-    result = read_low + (read_high - read_low) * constant(fraction)
+    positions = _positions(method, ignore_nan)
+    low, high, fraction, empty = (compute(lambda a, p, k=k: positions(a, p)[k], flat, qs) for k in range(4))
+    expanded = reshape(sort(flat, -1), (1,) * qs.ndim + flat.shape)
+    read_low = take_along_axis(expanded, low, -1)
+    result = read_low + (take_along_axis(expanded, high, -1) - read_low) * fraction
     if ignore_nan:
-        result = where(constant(xp.broadcast_to(n == 0, shape)), constant(xp.full(shape, numpy.nan, t.dtype)), result)
+        result = where(empty, numpy.nan, result)
     result = reshape(result, result.shape[:-1])
     if keepdims:
         result = reshape(result, qs.shape + tuple(1 if i in axes else s for i, s in enumerate(t.shape)))
@@ -332,7 +340,7 @@ def _without_nan(x, fill):
     t = convert(x)
     if t.dtype.kind != "f":
         return t
-    return where(isnan(t), constant(get_array_module(t.data).full(t.shape, fill, t.dtype)), t)
+    return where(isnan(t), float(fill), t)
 
 
 def nansum(x, axis=None, keepdims=False) -> Tensor:
@@ -357,8 +365,8 @@ def nancumprod(x, axis=None, dtype=None) -> Tensor:
 
 def _count(x, axis, keepdims):
     t = to_float(x)
-    return constant((~get_array_module(t.data).isnan(t.data)).sum(axis=_axis(axis, t.ndim), keepdims=keepdims)
-                    .astype(t.dtype))
+    axes = _axis(axis, t.ndim)
+    return compute(lambda a: (~get_array_module(a).isnan(a)).sum(axis=axes, keepdims=keepdims).astype(a.dtype), t)
 
 
 def nanmean(x, axis=None, keepdims=False) -> Tensor:
@@ -383,10 +391,9 @@ def _nan_extreme(x, axis, keepdims, largest):
     t = convert(x)
     if t.dtype.kind != "f":
         return (max if largest else min)(t, axis, keepdims)
-    xp = get_array_module(t.data)
-    all_nan = xp.isnan(t.data).all(axis=_axis(axis, t.ndim), keepdims=keepdims)
     result = (max if largest else min)(_without_nan(t, -numpy.inf if largest else numpy.inf), axis, keepdims)
-    return where(constant(all_nan), constant(xp.full(all_nan.shape, numpy.nan, t.dtype)), result)
+    all_nan = all(isnan(t), axis, keepdims)
+    return where(all_nan, numpy.nan, result)
 
 
 def nanmax(x, axis=None, keepdims=False) -> Tensor:

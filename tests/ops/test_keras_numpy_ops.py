@@ -369,3 +369,33 @@ def test_vectorize_maps_a_scalar_function(keras):
     ours = gnp.vectorize(f)(Tensor(X), Tensor(ROW))
     theirs = keras.ops.vectorize(lambda a, b: a * a + b)(X, ROW)
     assert_same(host(ours), host(theirs), "vectorize")
+
+
+def test_a_recorded_graph_of_these_ops_replays_each_steps_values():
+    """Index-, mask- and order-dependent ops read each step's arrays when a Tape replays them."""
+    from gpunet.autograd import Tape
+
+    weight = Tensor(RNG.standard_normal((4, 3)), requires_grad=True)
+
+    def step(x, labels):
+        h = gnp.matmul(x, weight)
+        h = gnp.where(gnp.greater(h, 0), h, gnp.multiply(h, 0.1))
+        top = gnp.take_along_axis(gnp.sort(h, axis=1), gnp.expand_dims(gnp.mod(gnp.argmax(x, axis=1), 3), 1), axis=1)
+        picked = gnp.take(gnp.ravel(h), labels)
+        return (gnp.sum(top) + gnp.sum(gnp.square(picked)) + gnp.mean(gnp.quantile(h, 0.3, axis=1)),)
+
+    def batch(seed):
+        rng = np.random.default_rng(seed)
+        return backend.to_device(rng.standard_normal((5, 4))), backend.to_device(rng.integers(0, 15, 4).astype(np.int32))
+
+    tape, _ = Tape.record(step, [Tensor(a) for a in batch(0)], [weight])
+    assert tape is not None, Tape.last_refusal
+    for seed in (1, 2):
+        arrays = batch(seed)
+        (replayed,) = tape.forward(*arrays)
+        (grad,) = tape.backward(backend.array_module().ones((), np.float64))
+        weight.grad = None
+        (eager,) = step(*[Tensor(a) for a in arrays])
+        eager.backward()
+        np.testing.assert_allclose(backend.to_host(replayed), eager.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(backend.to_host(grad), backend.to_host(weight.grad), rtol=1e-12)
