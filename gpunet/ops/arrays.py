@@ -210,9 +210,22 @@ def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0) ->
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0) -> Tensor:
-    """Values spaced evenly on a log scale from ``start`` to ``stop`` (``keras.ops.geomspace``)."""
-    values, dtype = _spaced("geomspace", start, stop, num, endpoint, dtype, axis)
-    return constant(values.astype(dtype))
+    """Values spaced evenly on a log scale from ``start`` to ``stop``, both non-zero and of one sign
+    (``keras.ops.geomspace``): ``sign * 10 ** linspace(log10 |start|, log10 |stop|)`` with the
+    ends exactly ``start`` and ``stop`` (CuPy has no ``geomspace`` of its own)."""
+    first, last = (convert(v).data.astype(numpy.float64) for v in (start, stop))
+    xp = get_array_module(first, last)
+    if bool((first == 0).any()) or bool((last == 0).any()):
+        raise ValueError("geomspace: start and stop must be non-zero")
+    sign = xp.expand_dims(xp.sign(first + 0 * last), axis)
+    values = sign * xp.logspace(xp.log10(xp.abs(first)), xp.log10(xp.abs(last)), num, endpoint=endpoint,
+                                          axis=axis)
+    along = xp.moveaxis(values, axis, 0)  # a view: the ends are written into values
+    if num > 0:
+        along[0] = first
+    if num > 1 and endpoint:
+        along[-1] = last
+    return constant(values.astype(_float_or(dtype)))
 
 
 def _window(kind):

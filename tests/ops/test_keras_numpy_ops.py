@@ -137,6 +137,8 @@ CASES = [
     Case("linspace", 0.0, 1.0, 5), Case("linspace", 0, 10, 4, endpoint=False, tag="open"),
     Case("linspace", 0.0, 1.0, 5, retstep=True, tag="retstep"), Case("logspace", 0.0, 2.0, 5),
     Case("logspace", 0.0, 3.0, 4, base=2, tag="base"), Case("geomspace", 1.0, 1000.0, 4),
+    Case("geomspace", -2.0, -50.0, 5, endpoint=False, tag="negative"),
+    Case("geomspace", np.array([1.0, 2.0], np.float32), np.array([10.0, 50.0], np.float32), 3, axis=1, tag="axis"),
     *[Case(name, 7) for name in ("bartlett", "blackman", "hamming", "hanning")], Case("kaiser", 7, 2.5),
     Case("meshgrid", ROW[:3], VEC[:2], grad=(0, 1)), Case("meshgrid", ROW[:3], VEC[:2], indexing="ij", grad=(0, 1), tag="ij"),
     # shaping
