@@ -119,11 +119,7 @@ def _unary(name, x, **options) -> Tensor:
     return Unary(name, **options)(t)
 
 
-def _sum_to(g, shape):
-    return None if g is None else sum_to_shape(g, shape)
-
-
-def _floor_div_grad(xp, a, b, y):
+def _mod_grad(xp, a, b, y):
     return xp.ones_like(a), -xp.floor(a / b)
 
 
@@ -157,7 +153,7 @@ BINARY = {
     "hypot": (lambda xp, a, b: xp.hypot(a, b), lambda xp, a, b, y: (a / y, b / y)),
     "logaddexp": (lambda xp, a, b: xp.logaddexp(a, b), lambda xp, a, b, y: (xp.exp(a - y), xp.exp(b - y))),
     "logaddexp2": (lambda xp, a, b: xp.logaddexp2(a, b), lambda xp, a, b, y: (xp.exp2(a - y), xp.exp2(b - y))),
-    "mod": (lambda xp, a, b: xp.mod(a, b), _floor_div_grad),
+    "mod": (lambda xp, a, b: xp.mod(a, b), _mod_grad),
     "fmod": (lambda xp, a, b: xp.fmod(a, b), _fmod_grad),
     "divide_no_nan": (lambda xp, a, b: _safe_ratio(xp, a, b),
                       lambda xp, a, b, y: (_safe_ratio(xp, xp.ones_like(a), b), -_safe_ratio(xp, y, b))),
@@ -184,7 +180,7 @@ class Binary(Function):
         xp = get_array_module(gy)
         da, db = BINARY[self.name][1](xp, self.a, self.b, self.y)
         na, nb = self.needs_input_grad
-        return (_sum_to(gy * da, self.a.shape) if na else None, _sum_to(gy * db, self.b.shape) if nb else None)
+        return (sum_to_shape(gy * da, self.a.shape) if na else None, sum_to_shape(gy * db, self.b.shape) if nb else None)
 
 
 def _binary(name, x1, x2) -> Tensor:

@@ -16,6 +16,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function, Tensor, no_grad
+from ..autograd.tensor import as_tensor
 from .shaping import Cast, cast
 
 __all__ = ["is_weak", "convert", "result_type", "promote", "to_float", "standardize_dtype", "constant", "compute"]
@@ -127,6 +128,10 @@ def result_type(*values) -> numpy.dtype:
 
 def promote(*values, dtype=None) -> tuple:
     """``values`` as Tensors of one dtype: ``dtype`` when given, else their :func:`result_type`."""
+    first = values[0]
+    if dtype is None and isinstance(first, Tensor) and first.dtype.kind == "f" and all(
+            (isinstance(v, Tensor) and v.dtype == first.dtype) or type(v) in (float, int) for v in values):
+        return tuple(as_tensor(v, like=first) for v in values)  # the common case, made cheap: numbers take its dtype
     dtype = result_type(*values) if dtype is None else standardize_dtype(dtype)
     return tuple(convert(v, dtype) for v in values)
 

@@ -39,6 +39,8 @@ def _sum_dtype(dtype):
 
 def sum(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001 - Keras's name
     """The sum over ``axis`` (all axes when None; ``keras.ops.sum``)."""
+    if isinstance(x, Tensor) and x.dtype.kind == "f":
+        return base.Sum(axis, keepdims)(x)
     t = convert(x)
     t = convert(t, _sum_dtype(t.dtype))
     if t.dtype.kind == "f":
