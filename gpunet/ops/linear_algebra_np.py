@@ -15,7 +15,7 @@ import numpy
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from . import math as base
-from .arrays import _axis, broadcast_to, flip, get_item, moveaxis, pad, ravel, reshape, stack, take, transpose
+from .arrays import _axis, broadcast_to, diagonal, flip, get_item, moveaxis, pad, ravel, reshape, stack, take, transpose
 from .elementwise import divide, multiply, power, sqrt, subtract
 from .promotion import compute, constant, convert, promote, to_float
 from .reductions import mean, sum
@@ -233,9 +233,9 @@ def _parse_einsum(subscripts, shapes):
 
 
 class Einsum(Function):
-    """``numpy.einsum`` over explicit labels. The gradient of operand ``k`` is the einsum of the
-    output gradient with the other operands, written in operand ``k``'s labels (a label only
-    operand ``k`` has is broadcast back by a vector of ones)."""
+    """``numpy.einsum`` over explicit labels, each at most once per operand. The gradient of operand
+    ``k`` is the einsum of the output gradient with the other operands, written in operand ``k``'s
+    labels (a label only operand ``k`` has is broadcast back by a vector of ones)."""
 
     def __init__(self, inputs, output):
         self.inputs_labels, self.output = inputs, output
@@ -254,8 +254,6 @@ class Einsum(Function):
                 grads.append(None)
                 continue
             target = self.inputs_labels[k]
-            if len(set(target)) != len(target):
-                raise NotImplementedError(f"einsum: no gradient for an operand with a repeated label ({target!r})")
             labels = [self.output] + [s for j, s in enumerate(self.inputs_labels) if j != k]
             operands = [gy] + [a for j, a in enumerate(self.arrays) if j != k]
             present = set("".join(labels))
@@ -273,9 +271,23 @@ def einsum(subscripts, *operands, **kwargs) -> Tensor:
     have no effect."""
     if not isinstance(subscripts, str):
         raise TypeError(f"einsum: subscripts must be a string, got {type(subscripts).__name__}")
-    tensors = promote(*operands)
+    tensors = list(promote(*operands))
     inputs, output = _parse_einsum(subscripts, [t.shape for t in tensors])
+    for k, labels in enumerate(inputs):
+        tensors[k], inputs[k] = _distinct_labels(tensors[k], labels)
     return Einsum(inputs, output)(*tensors)
+
+
+def _distinct_labels(t, labels):
+    """An operand whose labels repeat (``"ii"``) replaced by its diagonal, which has each label once
+    (``diagonal`` is differentiable, so the gradient reaches the diagonal's elements)."""
+    while len(set(labels)) != len(labels):
+        label = next(c for c in labels if labels.count(c) > 1)
+        first = labels.index(label)
+        second = labels.index(label, first + 1)
+        t = diagonal(t, 0, first, second)  # the diagonal becomes the last axis
+        labels = "".join(c for i, c in enumerate(labels) if i not in (first, second)) + label
+    return t, labels
 
 
 __all__ = ["matmul", "tensordot", "dot", "inner", "outer", "vdot", "kron", "cross", "correlate", "vander", "corrcoef",
