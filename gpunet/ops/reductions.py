@@ -129,9 +129,16 @@ def prod(x, axis=None, keepdims=False, dtype=None) -> Tensor:
     return compute(lambda a: a.prod(axis=axes, keepdims=keepdims, dtype=a.dtype), t)
 
 
+def _reversed_cumsum(xp, a, axis):
+    """``sum_{k >= i} a_k`` along ``axis``."""
+    return xp.flip(xp.cumsum(xp.flip(a, axis), axis=axis), axis)
+
+
 class Cumulative(Function):
     """``cumsum`` or ``cumprod`` along one axis. Backward of the sum: the reversed cumulative sum of
-    the gradient; of the product: ``sum_{k >= i} gy_k * y_k / x_i`` (inputs must be non-zero)."""
+    the gradient. Of the product, ``g_i = sum_{k >= i} gy_k * prod_{j <= k, j != i} x_j``: before a
+    row's first zero ``z`` that is ``sum_{k >= i} gy_k y_k / x_i``; after it 0; at it
+    ``sum_{k >= z} gy_k u_k`` with ``u`` the cumulative product of the row with ``x_z`` set to 1."""
 
     def __init__(self, axis, product):
         self.axis, self.product = axis, product
@@ -145,10 +152,17 @@ class Cumulative(Function):
 
     def backward(self, gy):
         xp = get_array_module(gy)
-        axis = self.axis
-        weighted = gy * self.y if self.product else gy
-        g = xp.flip(xp.cumsum(xp.flip(weighted, axis), axis=axis), axis)
-        return (g / self.x if self.product else g,)
+        if not self.product:
+            return (_reversed_cumsum(xp, gy, self.axis),)
+        x, gy, y = (xp.moveaxis(a, self.axis, -1) for a in (self.x, gy, self.y))
+        zero = x == 0
+        position = xp.arange(x.shape[-1])
+        first = xp.where(zero.any(-1, keepdims=True), zero.argmax(-1)[..., None], x.shape[-1])
+        before = _reversed_cumsum(xp, gy * y, -1) / xp.where(zero, 1, x)
+        u = xp.cumprod(xp.where(position == first, 1, x), axis=-1)
+        at_zero = (gy * u * (position >= first)).sum(-1, keepdims=True)
+        g = xp.where(position < first, before, xp.where(position == first, at_zero, 0))
+        return (xp.moveaxis(g, -1, self.axis),)
 
 
 def _cumulative(x, axis, dtype, product):
@@ -168,7 +182,7 @@ def cumsum(x, axis=None, dtype=None) -> Tensor:
 
 
 def cumprod(x, axis=None, dtype=None) -> Tensor:
-    """The cumulative product along ``axis`` (``keras.ops.cumprod``); its gradient assumes no zeros."""
+    """The cumulative product along ``axis`` (``keras.ops.cumprod``); exact gradients with zeros too."""
     return _cumulative(x, axis, dtype, product=True)
 
 

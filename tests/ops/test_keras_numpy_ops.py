@@ -107,6 +107,7 @@ CASES = [
     *[Case(name, BOOL, axis=axis, tag=str(axis)) for name in ("all", "any") for axis in (None, 0)],
     Case("all", X, axis=1, keepdims=True, tag="float"), Case("count_nonzero", INT), Case("count_nonzero", INT, axis=1),
     *[Case(name, CUBE, axis=axis, grad=(0,), tag=str(axis)) for name in ("cumsum", "cumprod") for axis in (None, 1)],
+    Case("cumprod", np.where(BOOL, 0, X).astype(np.float32), axis=1, grad=(0,), tag="zeros"),
     Case("cumsum", BOOL, axis=0, tag="bool"), Case("cumsum", INT, axis=1, dtype="float32", tag="dtype"),
     Case("average", X, axis=1, grad=(0,)), Case("average", X, axis=1, weights=POS[0], grad=(0, 2), tag="weights"),
     Case("average", X, axis=None, weights=POS, grad=(0, 2), tag="full-weights"),
