@@ -1,8 +1,8 @@
 """Keras's NumPy-style reductions, scans and order statistics: sums, products, extremes, moments,
 cumulative sums and products, quantiles, and their NaN-ignoring twins.
 
-Sums and means reuse :mod:`gpunet.ops.math`'s Functions, extremes the ``Max`` Function of the
-pooling layers; products and cumulative products have their own (zeros included); moments,
+Sums and means reuse :mod:`gpunet.ops.math`'s Functions; extremes (ties share the gradient, as
+in JAX), products and cumulative products (exact with zeros) have their own; moments,
 quantiles and the ``nan*`` variants are compositions of differentiable ops. Keras's result dtypes:
 sums of bool and small ints are int32 (uint32 for small unsigned ints), means, variances and
 quantiles of integers are float32, argmax and counts are int32.
@@ -16,7 +16,6 @@ from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from . import math as base
 from .arrays import _axis, broadcast_to, get_item, moveaxis, reshape, sort, take_along_axis, where
-from .convolution import Max
 from .elementwise import divide, isnan, maximum, minimum, multiply, sqrt, square, subtract
 from .promotion import compute, convert, promote, to_float
 
@@ -54,12 +53,31 @@ def mean(x, axis=None, keepdims=False) -> Tensor:
     return base.Mean(axis, keepdims)(to_float(x))
 
 
+class Extreme(Function):
+    """The maximum (or minimum) over ``axes``; the gradient is shared evenly by the elements equal
+    to it, as Keras's backends share it (the pooling layers' ``Max`` gives it to the first one)."""
+
+    def __init__(self, axes, keepdims, largest):
+        self.axes, self.keepdims, self.largest = axes, keepdims, largest
+
+    def forward(self, x):
+        y = (x.max if self.largest else x.min)(axis=self.axes, keepdims=True)
+        if self.needs_input_grad[0]:
+            self.x, self.y = x, y
+        return y if self.keepdims else y.reshape([n for i, n in enumerate(y.shape) if i not in self.axes])
+
+    def backward(self, gy):
+        hits = self.x == self.y
+        share = hits / hits.sum(axis=self.axes, keepdims=True)
+        return (share.astype(gy.dtype) * gy.reshape(self.y.shape),)
+
+
 def _extreme(x, axis, keepdims, initial, largest):
     t = convert(x)
-    if t.dtype.kind == "f":  # the minimum is minus the maximum of -x
-        result = Max(axis, keepdims)(t) if largest else -Max(axis, keepdims)(-t)
+    axes = _axes(axis, t.ndim)
+    if t.dtype.kind == "f":
+        result = Extreme(axes, keepdims, largest)(t)
     else:
-        axes = _axis(axis, t.ndim)
         result = compute(lambda a: (a.max if largest else a.min)(axis=axes, keepdims=keepdims), t)
     if initial is not None:
         result = (maximum if largest else minimum)(result, initial)
@@ -67,13 +85,13 @@ def _extreme(x, axis, keepdims, initial, largest):
 
 
 def max(x, axis=None, keepdims=False, initial=None) -> Tensor:  # noqa: A001 - Keras's name
-    """The maximum over ``axis``, at least ``initial`` when given (``keras.ops.max``); the gradient
-    goes to the first maximum."""
+    """The maximum over ``axis``, at least ``initial`` when given (``keras.ops.max``); elements tied
+    for the maximum share its gradient evenly."""
     return _extreme(x, axis, keepdims, initial, largest=True)
 
 
 def min(x, axis=None, keepdims=False, initial=None) -> Tensor:  # noqa: A001 - Keras's name
-    """The minimum over ``axis``, at most ``initial`` when given (``keras.ops.min``)."""
+    """The minimum over ``axis``, at most ``initial`` when given (``keras.ops.min``); ties share its gradient."""
     return _extreme(x, axis, keepdims, initial, largest=False)
 
 

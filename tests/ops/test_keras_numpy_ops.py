@@ -403,3 +403,15 @@ def test_a_recorded_graph_of_these_ops_replays_each_steps_values():
         eager.backward()
         np.testing.assert_allclose(backend.to_host(replayed), eager.numpy(), rtol=1e-12)
         np.testing.assert_allclose(backend.to_host(grad), backend.to_host(weight.grad), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["max", "min", "amax", "amin"])
+def test_elements_tied_for_the_extreme_share_its_gradient_as_in_jax(name):
+    jax = pytest.importorskip("jax")
+    values = np.array([[1.0, 3.0, 3.0, 2.0], [1.0, 1.0, 0.5, 1.0]])
+    values = values if name in ("max", "amax") else -values
+    expected = jax.grad(lambda v: getattr(jax.numpy, name)(v, axis=1).sum())(values.astype(np.float32))
+    x = Tensor(values, requires_grad=True)
+    getattr(gnp, name)(x, axis=1).sum().backward()
+    np.testing.assert_allclose(backend.to_host(x.grad), np.asarray(expected))
+
