@@ -10,7 +10,7 @@ from .activation import (celu, elu, gelu, general_relu, hard_shrink, hard_sigmoi
                          log_sigmoid, mish, prelu, relu6, selu, silu, soft_shrink, softplus, softsign, sparse_plus,
                          sparse_sigmoid, sparsemax, squareplus, tanh_shrink, threshold)
 from .shaping import autocast, cast, getitem, pick, reshape, transpose
-from .convolution import avg_pool, conv, conv_max_pool, max, max_pool, pad
+from .convolution import avg_pool, conv, conv_max_pool, max, max_pool
 from .loss import binary_cross_entropy, cross_entropy, mse
 from .math import add, bias_activation, div, exp, linear, log, matmul, maximum, mean, mul, neg, pow, sub, sum
 from .noise import dropout
@@ -55,6 +55,10 @@ def _install_operators() -> None:
 
 
 _install_operators()
+
+from . import numpy  # noqa: E402 - keras.ops.numpy; its names below replace the internal ops of the same names
+from .numpy import *  # noqa: E402,F403
+__all__ += [name for name in numpy.__all__ if name not in __all__]
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
 __getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError
