@@ -46,6 +46,8 @@ def leaves(nest) -> list:
 
 def batch_count(x) -> int:
     """The number of samples of a batch: the first dimension of its first input array."""
+    if not isinstance(x, (list, tuple, dict)):
+        return int(x.shape[0])
     first = leaves(x)
     if not first:
         raise ValueError("a batch holds no input array")

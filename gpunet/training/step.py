@@ -109,6 +109,8 @@ class TrainStep:
         self.frozen = model.non_trainable_weights
         self.fused, self.logits = self.compiled.logits_flags(output_activations(model))
         self.fuse = self.fused if self.compiled.several else self.fused[0]
+        entry = self.compiled.entries[0]
+        self.plain = not self.compiled.several and entry.loss is not None and not any(w for _, w in entry.metrics)
         self.tape = None
         if self.run_eagerly:
             return False
@@ -171,6 +173,12 @@ class TrainStep:
     def _track(self, results, y, sample_weight, count) -> None:
         """Add the batch's losses and metrics to the running values."""
         compiled = self.compiled
+        if self.plain and sample_weight is None:  # one output, no weights: the loss tracker, then each metric
+            self.train_loss.update_value(results[-1], count)
+            logits = self.logits[0]
+            for metric in self.train_metrics:
+                metric.update(results[0], y, logits)
+            return
         outputs = results[:len(compiled.entries)]
         values = iter(results[len(compiled.entries):-1])
         per_output = [None if e.loss is None else next(values) for e in compiled.entries]
