@@ -222,7 +222,7 @@ _NEEDS_ARGUMENTS = {"threshold": threshold}
 # activation, each stands for it (fused where the activation is, recorded, saved by name)
 _OPS = {
     ops.relu: relu, ops.softmax: softmax, ops.log_softmax: log_softmax, ops.exp: exponential,
-    ops.leaky_relu: leaky_relu, ops.relu6: relu6, ops.elu: elu, ops.selu: selu, ops.celu: celu, ops.gelu: gelu,
+    ops.leaky_relu: leaky_relu, ops.relu6: relu6, ops.elu: elu, ops.selu: selu, ops.celu: celu, ops.activation.gelu: gelu,
     ops.silu: silu, ops.softplus: softplus, ops.softsign: softsign, ops.squareplus: squareplus,
     ops.soft_shrink: soft_shrink, ops.hard_shrink: hard_shrink, ops.sparse_plus: sparse_plus,
     ops.sparse_sigmoid: sparse_sigmoid, ops.tanh_shrink: tanh_shrink, ops.hard_tanh: hard_tanh,
