@@ -143,17 +143,8 @@ def sparse_sigmoid(x):
 
 def glu(x, axis=-1):
     """Gated linear unit: ``a * sigmoid(b)``, ``a`` and ``b`` the halves of ``x`` along ``axis``
-    (whose size must be even)."""
-    x = as_tensor(x)
-    size = x.shape[axis]
-    if size % 2:
-        raise ValueError(f"glu: the size of axis {axis} must be even, got shape {tuple(x.shape)}")
-    axis = axis % x.ndim
-    first = [slice(None)] * x.ndim
-    second = [slice(None)] * x.ndim
-    first[axis] = slice(0, size // 2)
-    second[axis] = slice(size // 2, size)
-    return ops.getitem(x, tuple(first)) * ops.sigmoid(ops.getitem(x, tuple(second)))
+    (whose size must be even); :func:`gpunet.ops.nn.glu`."""
+    return ops.nn.glu(x, axis)
 
 
 def tanh_shrink(x):

@@ -19,7 +19,8 @@ from ..gpu import kernels
 from .activation import Pointwise
 
 __all__ = ["tensor", "unary", "sqrt", "square", "abs", "rsqrt", "erf", "erfc", "erfinv", "tanh_of", "sin", "cos",
-           "where", "concat", "stack", "constant_pad", "clip", "float_tensor", "stop_gradient", "data"]
+           "where", "concat", "stack", "constant_pad", "clip", "float_tensor", "stop_gradient", "data",
+           "take_along_axis"]
 
 
 def tensor(x, like=None) -> Tensor:
@@ -216,3 +217,16 @@ def clip(x, low=None, high=None) -> Tensor:
 def stop_gradient(x) -> Tensor:
     """``x``'s values, cut from the graph: no gradient flows back through the result."""
     return Tensor._result(data(x), None)
+
+
+def take_along_axis(x, indices, axis=-1) -> Tensor:
+    """``xp.take_along_axis(x, indices, axis)``, differentiable (repeated indices add up)."""
+    from .shaping import getitem  # noqa: PLC0415
+
+    x = tensor(x)
+    indices = data(indices)
+    xp = get_array_module(indices)
+    axis = axis % x.ndim
+    grids = [xp.arange(n).reshape([-1 if i == d else 1 for i in range(x.ndim)]) for d, n in enumerate(indices.shape)]
+    grids[axis] = indices
+    return getitem(x, tuple(grids))
