@@ -89,23 +89,22 @@ def saturate_cast(x, dtype):
     """``x`` clipped to the range of ``dtype``, then cast to it (no wrap-around on overflow)."""
     target = _dtype_of(dtype)
     x = P.tensor(x)
-    if target.kind in "iu" and x.dtype.kind in "iuf":
-        info = numpy.iinfo(target)
-        low, high = int(info.min), int(info.max)
-        if x.dtype.kind == "f":  # the largest float of x's dtype that the integer dtype holds
-            top = numpy.asarray(high, x.dtype)
-            if int(top) > high:  # rounded up past the range
-                top = numpy.nextafter(top, numpy.asarray(0, x.dtype))
-            x = P.clip(x, float(low), float(top))
-        else:
-            xp = get_array_module(x.data)
-            source = numpy.iinfo(x.dtype)
-            x = Tensor._result(xp.clip(x.data, builtins.max(low, int(source.min)), builtins.min(high, int(source.max))),
-                               None)
-    elif target.kind == "f" and x.dtype.kind == "f":
+    if target.kind == "f" and x.dtype.kind == "f":
         info = numpy.finfo(target)
-        x = P.clip(x, float(info.min), float(info.max))
-    return cast(x, target)
+        return cast(P.clip(x, float(info.min), float(info.max)), target)
+    if target.kind not in "iu" or x.dtype.kind not in "iuf":
+        return cast(x, target)
+    xp = get_array_module(x.data)
+    info = numpy.iinfo(target)
+    low, high = int(info.min), int(info.max)
+    if x.dtype.kind == "f":  # the top may round up past the range in x's dtype: it is set apart
+        clipped = xp.clip(x.data, low, high)
+        over = clipped >= high
+        out = xp.where(over, 0, clipped).astype(target)
+        return Tensor._result(xp.where(over, high, out).astype(target), None)
+    source = numpy.iinfo(x.dtype)
+    clipped = xp.clip(x.data, builtins.max(low, int(source.min)), builtins.min(high, int(source.max)))
+    return Tensor._result(clipped.astype(target), None)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -334,14 +333,13 @@ def unstack(x, num=None, axis=0):
 # ----------------------------------------------------------------------------------------------
 def top_k(x, k, sorted=True):  # noqa: A002 - Keras's name
     """``(values, indices)`` of the ``k`` largest entries along the last axis (indices int32;
-    ties keep the lower index first); the values are differentiable."""
+    ties keep the lower index first); the values are differentiable. ``sorted=False`` leaves the
+    order free: gpunet returns them sorted either way, as Keras on JAX does."""
     x = P.tensor(x)
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= x.shape[-1]:
         raise ValueError(f"top_k: k must be an int in [1, {x.shape[-1]}], got {k!r}")
     xp = get_array_module(x.data)
     order = xp.argsort(-x.data, axis=-1, kind="stable")[..., :k]
-    if not sorted:
-        order = xp.sort(order, axis=-1)
     return P.take_along_axis(x, order, -1), Tensor._result(order.astype(numpy.int32), None)
 
 
@@ -372,7 +370,7 @@ def logsumexp(x, axis=None, keepdims=False):
 
 class SegmentReduce(Function):
     """Rows of ``data`` combined per segment id (sum, max, min or prod); empty segments give 0
-    for a sum, 1 for a product, and the dtype's lowest/highest value for max/min."""
+    for a sum, 1 for a product, -inf/inf for a float max/min (the dtype's extremes for integers)."""
 
     def __init__(self, ids, count, mode):
         self.ids, self.count, self.mode = ids, count, mode
@@ -389,8 +387,12 @@ class SegmentReduce(Function):
             out = xp.ones(shape, data.dtype)
             xp.multiply.at(out, ids, rows)
         else:
-            info = numpy.finfo(data.dtype) if data.dtype.kind == "f" else numpy.iinfo(data.dtype)
-            out = xp.full(shape, info.min if self.mode == "max" else info.max, data.dtype)
+            if data.dtype.kind == "f":
+                empty = -numpy.inf if self.mode == "max" else numpy.inf
+            else:
+                info = numpy.iinfo(data.dtype)
+                empty = info.min if self.mode == "max" else info.max
+            out = xp.full(shape, empty, data.dtype)
             (xp.maximum if self.mode == "max" else xp.minimum).at(out, ids, rows)
         self.keep, self.data, self.out = keep, data, out
         return out
