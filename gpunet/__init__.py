@@ -9,6 +9,7 @@ from . import errors, keras_api
 from . import (activations, backend, callbacks, config, datasets, initializers, layers, losses, metrics, mixed_precision,
                models, ops, optimizers, regularizers, saving, schedules, training, utils)
 from . import constraints
+from . import random
 from . import distributed
 from .autograd import Parameter, Tensor, enable_grad, gradcheck, no_grad
 from .layers import Input
@@ -22,6 +23,7 @@ __all__ = [
     "optimizers", "regularizers", "saving", "schedules", "training", "utils", "distributed", "constraints", "Input",
     "Tensor", "Parameter", "no_grad", "enable_grad", "gradcheck", "Sequential", "load_model",
     "model_from_json", "__version__", "version", "config", "errors", "keras_api",
+    "random",
 ]
 
 from .keras_api import module_getattr as _keras_getattr  # noqa: E402
