@@ -48,7 +48,14 @@ NO_CALLS = {"keras.ops"}
 
 # what is still to fix: "keras.module.Name(argument)" pattern -> why
 KNOWN = {
-    "keras.ops.*(*)": "gpunet.ops are the autograd ops of gpunet's layers, with their own arguments: not yet keras.ops's",
+    # keras.ops.nn/image/linalg/core take Keras's arguments; these numpy-namespace names of keras.ops are
+    # still gpunet's own autograd ops (a, b; shape), not yet keras.ops.numpy's
+    "keras.ops.add(x*)": "gpunet.ops.add is the autograd op of gpunet's layers (a, b): not yet keras.ops.add",
+    "keras.ops.matmul(x*)": "gpunet.ops.matmul is the autograd op of gpunet's layers (a, b): not yet keras.ops.matmul",
+    "keras.ops.maximum(x*)": "gpunet.ops.maximum is the autograd op of gpunet's layers (a, b): not yet keras.ops's",
+    "keras.ops.max(initial)": "gpunet.ops.max is the pooling layers' reduction: not yet keras.ops.max",
+    "keras.ops.pad(*)": "gpunet.ops.pad is ZeroPadding's op (x, pads): not yet keras.ops.pad",
+    "keras.ops.reshape(newshape)": "gpunet.ops.reshape takes *shape: not yet keras.ops.reshape",
     "keras.optimizers.*(use_ema)": "not yet: Keras's moving average of the weights (use_ema, ema_*)",
     "keras.optimizers.*(ema_momentum)": "not yet: Keras's moving average of the weights (use_ema, ema_*)",
     "keras.optimizers.*(ema_overwrite_frequency)": "not yet: Keras's moving average of the weights (use_ema, ema_*)",

@@ -42,7 +42,7 @@ CALLS = [
 
 
 @pytest.mark.parametrize("name,args,kwargs", CALLS, ids=[f"{c[0]}-{i}" for i, c in enumerate(CALLS)])
-def test_shapes_and_dtypes_like_keras(name, args, kwargs):
+def test_shapes_and_dtypes_like_keras(xp, name, args, kwargs):
     keras = import_keras()
     theirs = np.asarray(getattr(keras.random, name)(*args, seed=1, **kwargs))
     ours = getattr(grandom, name)(*args, seed=1, **kwargs)

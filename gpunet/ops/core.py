@@ -32,7 +32,11 @@ __all__ = [
 ]
 
 erf, erfc, erfinv, rsqrt = P.erf, P.erfc, P.erfinv, P.rsqrt
-stop_gradient = P.stop_gradient
+
+
+def stop_gradient(variable):
+    """``variable``'s values, cut from the graph: no gradient flows back through the result."""
+    return P.stop_gradient(variable)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def keras():
 
 
 @pytest.mark.parametrize("name,args,kwargs", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_like_keras(keras, name, args, kwargs):
+def test_like_keras(keras, xp, name, args, kwargs):
     theirs = getattr(keras.ops, name)(*args, **kwargs)
     ours = getattr(core, name)(*args, **kwargs)
     if name == "shape":

@@ -65,7 +65,7 @@ def keras():
 
 
 @pytest.mark.parametrize("name,args,kwargs", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_like_keras(keras, name, args, kwargs):
+def test_like_keras(keras, xp, name, args, kwargs):
     theirs = getattr(keras.ops.linalg, name)(*args, **kwargs)
     ours = getattr(linalg, name)(*args, **kwargs)
     assert_like_keras(ours, theirs, rtol=2e-4, atol=2e-5, name=name)

@@ -121,7 +121,7 @@ def keras():
 
 
 @pytest.mark.parametrize("name,args,kwargs", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_like_keras(keras, name, args, kwargs):
+def test_like_keras(keras, xp, name, args, kwargs):
     theirs = getattr(keras.ops.nn, name)(*args, **kwargs)
     ours = getattr(nn, name)(*args, **kwargs)
     assert_like_keras(ours, theirs, rtol=2e-5, atol=2e-5, name=name)
