@@ -57,7 +57,12 @@ def _as_batch(images, data_format, name):
 # ----------------------------------------------------------------------------------------------
 # resize, crop, pad
 # ----------------------------------------------------------------------------------------------
-def _interpolation_matrix(xp, n_in, n_out, method, dtype):
+def _constant(host_array, like):
+    """A host array as a constant (no gradient) on the device of the array ``like``, in its dtype."""
+    return Tensor._result(backend.on_device_of(host_array.astype(like.dtype), like), None)
+
+
+def _interpolation_matrix(like, n_in, n_out, method):
     """The (n_out, n_in) matrix taking a signal of ``n_in`` samples to ``n_out`` (half-pixel
     centres: output ``i`` samples input position ``(i + 0.5) n_in / n_out - 0.5``)."""
     scale = n_in / n_out
@@ -72,7 +77,7 @@ def _interpolation_matrix(xp, n_in, n_out, method, dtype):
         frac = position - low
         numpy.add.at(matrix, (numpy.arange(n_out), low), 1 - frac)
         numpy.add.at(matrix, (numpy.arange(n_out), high), frac)
-    return Tensor._result(xp.asarray(matrix.astype(dtype)), None)
+    return _constant(matrix, like)
 
 
 def _size_pair(size, name):
@@ -110,9 +115,8 @@ def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspe
         pad_w = max(w, int(h * width / height))
         top, left = (pad_h - h) // 2, (pad_w - w) // 2
         x = P.constant_pad(x, [(0, 0), (top, pad_h - h - top), (left, pad_w - w - left), (0, 0)], fill_value)
-    xp = get_array_module(x.data)
-    rows = _interpolation_matrix(xp, x.shape[1], height, interpolation, x.dtype)
-    cols = _interpolation_matrix(xp, x.shape[2], width, interpolation, x.dtype)
+    rows = _interpolation_matrix(x.data, x.shape[1], height, interpolation)
+    cols = _interpolation_matrix(x.data, x.shape[2], width, interpolation)
     planes = transpose(x, (0, 3, 1, 2))  # (N, C, H, W)
     y = matmul(matmul(rows, planes), transpose(cols))
     return restore(transpose(y, (0, 2, 3, 1)))
@@ -173,7 +177,7 @@ def rgb_to_grayscale(images, data_format=None):
     if x.shape[-1] != 3:
         raise ValueError(f"rgb_to_grayscale: images must have 3 channels, got {x.shape[-1]}")
     x = P.float_tensor(x) if x.dtype.kind != "f" else x
-    weights = Tensor._result(get_array_module(x.data).asarray([0.2989, 0.5870, 0.1140], dtype=x.dtype), None)
+    weights = _constant(numpy.array([0.2989, 0.5870, 0.1140]), x.data)
     return restore(_sum(mul(x, weights), -1, keepdims=True))
 
 
@@ -217,7 +221,7 @@ def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid"
     c = x.shape[-1]
     count = size[0] * size[1] * c
     kernel = numpy.eye(count).reshape(size[0], size[1], c, count)
-    kernel = Tensor._result(get_array_module(x.data).asarray(kernel.astype(x.dtype)), None)
+    kernel = _constant(kernel, x.data)
     return restore(nn.conv(x, kernel, strides=size if strides is None else strides, padding=padding,
                            dilation_rate=dilation_rate))
 
@@ -227,7 +231,7 @@ def _depthwise(x, kernel_2d):
     ``kernel_2d`` (kh, kw, M): (N, H, W, C * M)."""
     c = x.shape[-1]
     kernel = numpy.repeat(kernel_2d[:, :, None, :], c, axis=2)
-    kernel = Tensor._result(get_array_module(x.data).asarray(kernel.astype(x.dtype)), None)
+    kernel = _constant(kernel, x.data)
     return nn.depthwise_conv(x, kernel, padding="same")
 
 
@@ -253,7 +257,7 @@ def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
 def sobel_edges(images, data_format=None):
     """The Sobel derivatives of each channel: (..., C, 2) with the vertical then the horizontal
     gradient (zero padding, same size)."""
-    x, restore = _as_batch(images, data_format, "sobel_edges")
+    x, _ = _as_batch(images, data_format, "sobel_edges")
     x = P.float_tensor(x)
     dy = numpy.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=numpy.float64)
     y = _depthwise(x, numpy.stack([dy, dy.T], -1))
@@ -295,8 +299,7 @@ def _sample(values, coordinates, order, fill_mode, fill_value):
     if fill_mode not in _FILL_MODES:
         raise ValueError(f"fill_mode must be one of {list(_FILL_MODES)}, got {fill_mode!r}")
     xp = get_array_module(values.data)
-    coordinates = xp.asarray(coordinates, dtype=numpy.float64) if not isinstance(coordinates, Tensor) \
-        else coordinates.data.astype(numpy.float64)
+    coordinates = backend.on_device_of(coordinates, values.data).astype(numpy.float64)
     d = coordinates.shape[0]
     spatial = values.shape[:d]
     rest = (1,) * (values.ndim - d)
@@ -349,7 +352,6 @@ def _warp(images, transform, interpolation, fill_mode, fill_value, data_format, 
     transform = backend.to_host(P.data(transform)).astype(numpy.float64).reshape(-1, 8)
     if transform.shape[0] not in (1, n):
         raise ValueError(f"{name}: one transform or one per image ({n}) is needed, got {transform.shape[0]}")
-    xp = get_array_module(x.data)
     rows, cols = numpy.meshgrid(numpy.arange(h, dtype=numpy.float64), numpy.arange(w, dtype=numpy.float64),
                                 indexing="ij")
     outputs = []
@@ -357,7 +359,7 @@ def _warp(images, transform, interpolation, fill_mode, fill_value, data_format, 
         a0, a1, a2, b0, b1, b2, c0, c1 = transform[i if transform.shape[0] > 1 else 0]
         k = c0 * cols + c1 * rows + 1.0
         source = numpy.stack([(b0 * cols + b1 * rows + b2) / k, (a0 * cols + a1 * rows + a2) / k])
-        outputs.append(_sample(getitem(x, i), xp.asarray(source), 0 if interpolation == "nearest" else 1,
+        outputs.append(_sample(getitem(x, i), source, 0 if interpolation == "nearest" else 1,
                                fill_mode, fill_value))
     return restore(P.stack(outputs, 0))
 

@@ -543,7 +543,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     if heads % groups:
         raise ValueError(f"dot_product_attention: {heads} query heads are not a multiple of {groups} key heads")
     if heads != groups:
-        index = (slice(None), slice(None), numpy.repeat(numpy.arange(groups), heads // groups))
+        index = (slice(None), slice(None), backend.on_device_of(numpy.repeat(numpy.arange(groups), heads // groups), k.data))
         k, v = getitem(k, index), getitem(v, index)
     scale = 1.0 / float(numpy.sqrt(q.shape[-1])) if scale is None else scale
     logits = mul(matmul(transpose(q, (0, 2, 1, 3)), transpose(k, (0, 2, 3, 1))), scale)  # (B, N, T, S)
