@@ -7,8 +7,8 @@ input with the flipped kernel); everything else is composed of differentiable op
 result is a :class:`gpunet.Tensor` that backward runs through.
 
 Spatial ops take ``data_format`` ``None``/``"channels_last"`` (NHWC, gpunet's layout) or
-``"channels_first"`` (moved to channels_last and back). Not offered: ``ctc_loss``,
-``ctc_decode`` and ``polar`` (complex results).
+``"channels_first"`` (moved to channels_last and back). Not offered: ``ctc_decode`` and
+``polar`` (complex results).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ __all__ = [
     "adaptive_average_pool", "adaptive_max_pool", "unfold", "fold", "depth_to_space", "space_to_depth",
     "one_hot", "multi_hot", "moments", "batch_normalization", "normalize", "layer_normalization",
     "rms_normalization", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
-    "dot_product_attention", "psnr",
+    "dot_product_attention", "psnr", "ctc_loss",
 ]
 
 EPSILON = 1e-7  # Keras's backend.epsilon(), the default of the ops that take one
@@ -572,6 +572,55 @@ def psnr(x1, x2, max_val):
         raise ValueError(f"psnr: x1 and x2 must have the same shape, got {tuple(x1.shape)} and {tuple(x2.shape)}")
     error = mean(P.square(sub(x1, x2)))
     return sub(20.0 * float(numpy.log10(max_val)), mul(log(error), 10.0 / float(numpy.log(10.0))))
+
+
+# ----------------------------------------------------------------------------------------------
+# connectionist temporal classification
+# ----------------------------------------------------------------------------------------------
+_LOG_ZERO = -1e5  # log(0) as CTC's recursions use it: finite, so no NaN reaches the gradients
+
+
+def ctc_loss(target, output, target_length, output_length, mask_index=0):
+    """The CTC loss (Graves et al. 2006) of each sample: ``-log p(target | output)``, summed over
+    every alignment of the ``target_length`` labels to the ``output_length`` frames.
+
+    ``target`` (batch, max_labels) integer labels; ``output`` (batch, frames, classes) logits
+    (a log-softmax is taken over the classes); ``mask_index`` the blank class. The forward
+    (alpha) recursion runs in log space over the labels with blanks between them, one step per
+    frame, each step an op of the graph, so backward differentiates it."""
+    from .core import logsumexp  # noqa: PLC0415
+
+    logits = P.float_tensor(output)
+    labels = P.data(target).astype(numpy.int64)
+    xp = get_array_module(labels)
+    if logits.ndim != 3 or labels.ndim != 2 or labels.shape[0] != logits.shape[0]:
+        raise ValueError(f"ctc_loss: target must be (batch, labels) and output (batch, frames, classes), got "
+                         f"{tuple(labels.shape)} and {tuple(logits.shape)}")
+    batch, frames, _ = logits.shape
+    label_count = P.data(target_length).astype(numpy.int64).reshape(batch)
+    frame_count = P.data(output_length).astype(numpy.int64).reshape(batch)
+    states = 2 * labels.shape[1] + 1
+    extended = xp.full((batch, states), int(mask_index), dtype=numpy.int64)  # blank, l1, blank, l2, ..., blank
+    extended[:, 1::2] = labels
+    skip = xp.zeros((batch, states), dtype=bool)  # s - 2 -> s allowed: a label unlike the one before it
+    skip[:, 3::2] = extended[:, 3::2] != extended[:, 1:-2:2]
+    log_probs = log_softmax(logits, axis=-1)
+    emissions = P.take_along_axis(log_probs, xp.broadcast_to(extended[:, None, :], (batch, frames, states)), -1)
+    start = xp.full((batch, states), _LOG_ZERO, dtype=logits.dtype)
+    start[:, :2] = 0
+    alpha = add(Tensor._result(start, None), getitem(emissions, (slice(None), 0)))
+    if states > 2:
+        alpha = P.where(xp.arange(states) < 2, alpha, _LOG_ZERO)
+    for t in range(1, frames):  # alpha shifted by one and two states, log(0) coming in
+        one = P.constant_pad(getitem(alpha, (slice(None), slice(0, -1))), [(0, 0), (1, 0)], _LOG_ZERO)
+        two = P.constant_pad(getitem(alpha, (slice(None), slice(0, states - 2))), [(0, 0), (2, 0)], _LOG_ZERO)
+        two = P.where(skip, two, _LOG_ZERO)
+        step = add(logsumexp(P.stack([alpha, one, two], 0), axis=0), getitem(emissions, (slice(None), t)))
+        alpha = P.where((t < frame_count)[:, None], step, alpha)
+    last = 2 * label_count  # the final blank; the last label sits just before it
+    ends = P.take_along_axis(alpha, xp.stack([last, xp.maximum(last - 1, 0)], 1), -1)
+    ends = P.where(xp.stack([xp.ones(batch, bool), label_count > 0], 1), ends, _LOG_ZERO)
+    return -logsumexp(ends, axis=1)
 
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
