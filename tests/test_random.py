@@ -110,14 +110,26 @@ def test_seed_generator_state_round_trip():
         gen.set_state({"seed": 1})
 
 
-def test_checkpointed_rng_state_resumes_the_same_draws():
-    """What a checkpoint saves (backend.get_rng_state, JSON) brings back both the unseeded stream
-    and every live SeedGenerator, as a fit resumed from a checkpoint needs."""
+@pytest.mark.parametrize("through", ["json", "hdf5 state tree"])
+def test_checkpointed_rng_state_resumes_the_same_draws(through, tmp_path):
+    """What a checkpoint saves (backend.get_rng_state, in the fit state a model file keeps as an
+    HDF5 state tree) brings back both the unseeded stream and every live SeedGenerator, as a fit
+    resumed from a checkpoint needs."""
     set_random_seed(12)
     gen = grandom.SeedGenerator(name="resumable")
     grandom.normal((3,), seed=gen)
     grandom.normal((3,))
-    saved = json.loads(json.dumps(backend.get_rng_state()))
+    if through == "json":
+        saved = json.loads(json.dumps(backend.get_rng_state()))
+    else:
+        h5py = pytest.importorskip("h5py")
+        from gpunet.saving.tree import read_tree, write_tree
+
+        with h5py.File(tmp_path / "state.h5", "w") as f:
+            write_tree(f.create_group("rng"), backend.get_rng_state())
+        with h5py.File(tmp_path / "state.h5", "r") as f:
+            saved = read_tree(f["rng"], str(tmp_path / "state.h5"))
+        assert saved["seed_generators"]["resumable"] == gen.get_state()
     expected = host(grandom.normal((4,), seed=gen)), host(grandom.normal((4,)))
     grandom.normal((50,), seed=gen), grandom.normal((50,))
     backend.set_rng_state(saved)
