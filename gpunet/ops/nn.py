@@ -7,8 +7,8 @@ input with the flipped kernel); everything else is composed of differentiable op
 result is a :class:`gpunet.Tensor` that backward runs through.
 
 Spatial ops take ``data_format`` ``None``/``"channels_last"`` (NHWC, gpunet's layout) or
-``"channels_first"`` (moved to channels_last and back). Not offered: ``ctc_decode`` and
-``polar`` (complex results).
+``"channels_first"`` (moved to channels_last and back). Not offered: ``polar`` (complex
+results), and ``ctc_decode``'s beam search (its greedy strategy is here).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ __all__ = [
     "adaptive_average_pool", "adaptive_max_pool", "unfold", "fold", "depth_to_space", "space_to_depth",
     "one_hot", "multi_hot", "moments", "batch_normalization", "normalize", "layer_normalization",
     "rms_normalization", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
-    "dot_product_attention", "psnr", "ctc_loss",
+    "dot_product_attention", "psnr", "ctc_loss", "ctc_decode",
 ]
 
 EPSILON = 1e-7  # Keras's backend.epsilon(), the default of the ops that take one
@@ -621,6 +621,33 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
     ends = P.take_along_axis(alpha, xp.stack([last, xp.maximum(last - 1, 0)], 1), -1)
     ends = P.where(xp.stack([xp.ones(batch, bool), label_count > 0], 1), ends, _LOG_ZERO)
     return -logsumexp(ends, axis=1)
+
+
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True,
+               mask_index=0):
+    """Greedy CTC decoding (values only): each frame's best class, repeats merged (with
+    ``merge_repeated``), blanks (``mask_index``) dropped. Returns ``(decoded, scores)`` as Keras
+    does: ``decoded`` (1, batch, frames) int32 padded with -1, ``scores`` (batch, 1) minus the sum
+    of each valid frame's largest input. ``strategy="beam_search"`` is not supported."""
+    if strategy != "greedy":
+        raise ValueError(f"ctc_decode: strategy must be 'greedy' in gpunet (no beam search), got {strategy!r}")
+    if top_paths != 1:
+        raise ValueError(f"ctc_decode: top_paths must be 1 with the greedy strategy, got {top_paths!r}")
+    values = P.float_tensor(inputs).data
+    xp = get_array_module(values)
+    if values.ndim != 3:
+        raise ValueError(f"ctc_decode: inputs must be (batch, frames, classes), got shape {tuple(values.shape)}")
+    batch, frames, _ = values.shape
+    lengths = backend.on_device_of(P.data(sequence_lengths), values).astype(numpy.int64).reshape(batch)
+    best = values.argmax(-1)
+    valid = xp.arange(frames)[None, :] < lengths[:, None]
+    keep = valid & (best != mask_index)
+    if merge_repeated:
+        keep[:, 1:] &= best[:, 1:] != best[:, :-1]
+    order = xp.argsort(xp.where(keep, xp.arange(frames)[None, :], frames), axis=1, kind="stable")
+    decoded = xp.where(xp.take_along_axis(keep, order, 1), xp.take_along_axis(best, order, 1), -1)
+    scores = -(values.max(-1) * valid).sum(1, keepdims=True)
+    return Tensor._result(decoded[None].astype(numpy.int32), None), Tensor._result(scores.astype(values.dtype), None)
 
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
