@@ -4,10 +4,10 @@
 Differentiable in the images: ``resize`` (nearest, bilinear: a product with one interpolation
 matrix per spatial axis, half-pixel centres as Keras's), ``crop_images``, ``pad_images``,
 ``rgb_to_grayscale``, ``extract_patches`` (a convolution with a one-hot kernel), ``gaussian_blur``
-and ``sobel_edges`` (depthwise convolutions), ``affine_transform``, ``perspective_transform`` and
+and ``sobel_edges`` (depthwise convolutions), ``ssim``, ``affine_transform``, ``perspective_transform`` and
 ``map_coordinates`` (order 0 or 1, gathers weighted by the interpolation weights). Values only:
 ``rgb_to_hsv`` and ``hsv_to_rgb``. Not offered: ``elastic_transform``, ``extract_patches_3d``,
-``scale_and_translate``, ``ssim``; ``resize`` with ``antialias=True`` or the bicubic, lanczos
+``scale_and_translate``; ``resize`` with ``antialias=True`` or the bicubic, lanczos
 and area methods.
 """
 
@@ -23,11 +23,11 @@ from ..autograd import Tensor
 from ..backend import get_array_module
 from . import nn
 from . import primitives as P
-from .math import add, matmul, mul, sum as _sum
+from .math import add, matmul, mean, mul, sum as _sum
 from .shaping import getitem, reshape, transpose
 
 __all__ = ["resize", "crop_images", "pad_images", "rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "extract_patches",
-           "gaussian_blur", "sobel_edges", "affine_transform", "perspective_transform", "map_coordinates"]
+           "gaussian_blur", "sobel_edges", "ssim", "affine_transform", "perspective_transform", "map_coordinates"]
 
 _FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
 
@@ -226,13 +226,20 @@ def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid"
                            dilation_rate=dilation_rate))
 
 
-def _depthwise(x, kernel_2d):
-    """Each channel of ``x`` convolved ('same', zero padded) with each (kh, kw) kernel in
-    ``kernel_2d`` (kh, kw, M): (N, H, W, C * M)."""
+def _depthwise(x, kernel_2d, padding="same"):
+    """Each channel of ``x`` convolved (zero padded for 'same') with each (kh, kw) kernel in
+    ``kernel_2d`` (kh, kw, M): (N, H', W', C * M)."""
     c = x.shape[-1]
     kernel = numpy.repeat(kernel_2d[:, :, None, :], c, axis=2)
     kernel = _constant(kernel, x.data)
-    return nn.depthwise_conv(x, kernel, padding="same")
+    return nn.depthwise_conv(x, kernel, padding=padding)
+
+
+def _gaussian(size, sigma):
+    """The normalized 1-D Gaussian of ``size`` taps and standard deviation ``sigma``."""
+    t = numpy.arange(size) - (size - 1) / 2
+    g = numpy.exp(-t * t / (2.0 * sigma * sigma))
+    return g / g.sum()
 
 
 def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None):
@@ -245,12 +252,7 @@ def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
         raise ValueError(f"gaussian_blur: sigma must be one or two positive numbers, got {sigma!r}")
     x, restore = _as_batch(images, data_format, "gaussian_blur")
     x = P.float_tensor(x)
-    weights = []
-    for k, s in zip(kernel_size, sigma):
-        t = numpy.arange(k) - (k - 1) / 2
-        g = numpy.exp(-t * t / (2.0 * s * s))
-        weights.append(g / g.sum())
-    across, down = weights
+    across, down = (_gaussian(k, s) for k, s in zip(kernel_size, sigma))
     return restore(_depthwise(x, numpy.outer(down, across)[:, :, None]))
 
 
@@ -266,6 +268,33 @@ def sobel_edges(images, data_format=None):
     if nn._channels_first(data_format):
         y = transpose(y, (0, 3, 1, 2, 4))
     return reshape(y, tuple(y.shape[1:])) if P.tensor(images).ndim == 3 else y
+
+
+def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03, data_format=None):
+    """Structural similarity (Wang et al. 2004) of two images or batches: the local statistics
+    under a ``filter_size`` Gaussian window ('valid': only windows inside the image), the SSIM
+    map averaged over positions and channels, one value per image (differentiable)."""
+    x, restore = _as_batch(image1, data_format, "ssim")
+    y, _ = _as_batch(image2, data_format, "ssim")
+    x, y = P.float_tensor(x), P.float_tensor(y)
+    if tuple(x.shape) != tuple(y.shape):
+        raise ValueError(f"ssim: image1 and image2 must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    g = _gaussian(filter_size, filter_sigma)
+    window = numpy.outer(g, g)[:, :, None]
+
+    def local(v):
+        return _depthwise(v, window, padding="valid")
+
+    mu_x, mu_y = local(x), local(y)
+    mu_xx, mu_yy, mu_xy = mul(mu_x, mu_x), mul(mu_y, mu_y), mul(mu_x, mu_y)
+    var_x = local(mul(x, x)) - mu_xx
+    var_y = local(mul(y, y)) - mu_yy
+    cov = local(mul(x, y)) - mu_xy
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    numerator = mul(add(mul(mu_xy, 2.0), c1), add(mul(cov, 2.0), c2))
+    denominator = mul(add(add(mu_xx, mu_yy), c1), add(add(var_x, var_y), c2))
+    value = mean(numerator / denominator, (1, 2, 3))
+    return reshape(value, ()) if P.tensor(image1).ndim == 3 else value
 
 
 # ----------------------------------------------------------------------------------------------

@@ -47,6 +47,9 @@ CASES = [
     ("extract_patches", (IMGS, 3), {"strides": 2, "padding": "same"}),
     ("extract_patches", (ONE, (2, 2)), {"strides": 1, "dilation_rate": 2}),
     ("sobel_edges", (IMGS,), {}),
+    ("ssim", (RNG.random((2, 16, 14, 3)).astype(np.float32), RNG.random((2, 16, 14, 3)).astype(np.float32)), {}),
+    ("ssim", (IMGS[0], np.clip(IMGS[0] + 0.1, 0, 1)), {"filter_size": 5, "filter_sigma": 1.0, "max_val": 2.0}),
+    ("ssim", (CF, CF[::-1].copy()), {"filter_size": 3, "data_format": "channels_first", "k1": 0.02}),
     ("affine_transform", (IMGS, SHIFT), {}),
     ("affine_transform", (IMGS, ROTATE), {"interpolation": "nearest"}),
     ("affine_transform", (IMGS, ZOOM), {"fill_mode": "nearest"}),
@@ -126,6 +129,7 @@ GRADIENTS = [
     ("gaussian_blur", image.gaussian_blur, [f64(1, 4, 4, 2)]),
     ("affine_transform", lambda x: image.affine_transform(x, ROTATE[:1]), [f64(1, 5, 6, 2)]),
     ("map_coordinates", lambda v: image.map_coordinates(v, COORDS, 1, fill_mode="mirror"), [f64(4, 5, 6)]),
+    ("ssim", lambda a, b: image.ssim(a, b, filter_size=3), [f64(1, 5, 4, 2), f64(1, 5, 4, 2)]),
 ]
 
 
@@ -156,4 +160,4 @@ def test_coverage_of_keras_ops_image():
     have = keras_api.supported("keras.ops.image")
     assert len(have) >= 10 and sorted(image.__all__) == have
     assert sorted(set(keras_api.keras_names("keras.ops.image")) - set(have)) == [
-        "elastic_transform", "extract_patches_3d", "scale_and_translate", "ssim"]
+        "elastic_transform", "extract_patches_3d", "scale_and_translate"]
