@@ -20,8 +20,9 @@ from .. import backend
 from ..autograd import Function, Tensor, enable_grad, no_grad, sum_to_shape
 from ..backend import get_array_module
 from . import primitives as P
+from .linalg import slogdet
 from .math import add, log, sub, sum as _sum, exp
-from .shaping import cast as _cast, getitem, reshape
+from .shaping import _scatter_add as _add_at, cast as _cast, getitem, reshape
 
 __all__ = [
     "cast", "convert_to_tensor", "convert_to_numpy", "stop_gradient", "shape", "dtype", "is_tensor", "saturate_cast",
@@ -177,9 +178,8 @@ class _Scatter(Function):
 
 
 def _scatter_add(target, index, values):
-    from .shaping import _scatter_add as add_at  # noqa: PLC0415
-
-    add_at(get_array_module(target), target, index, values)
+    """``target[index] += values``, repeated indices adding up (the helper getitem's backward uses)."""
+    _add_at(get_array_module(target), target, index, values)
 
 
 def _index_tuple(indices):
@@ -597,7 +597,5 @@ def cdist(x, y):
 
 def logdet(x):
     """``log(det(x))`` of (batches of) positive-definite matrices (differentiable)."""
-    from .linalg import slogdet  # noqa: PLC0415
-
     return slogdet(x)
 

@@ -20,7 +20,7 @@ from ..backend import get_array_module
 from . import primitives as P
 from .convolution import max as _max
 from .math import matmul, mul, sum as _sum
-from .shaping import cast, getitem, transpose
+from .shaping import cast, getitem, reshape, transpose
 
 __all__ = ["cholesky", "cholesky_inverse", "det", "eig", "eigh", "inv", "lstsq", "lu_factor", "matrix_rank", "norm",
            "pinv", "qr", "solve", "solve_triangular", "svd"]
@@ -235,8 +235,6 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras's name
 
 
 def _flat(x):
-    from .shaping import reshape  # noqa: PLC0415
-
     return reshape(x, (-1,))
 
 
@@ -256,15 +254,11 @@ def _vector_norm(x, ord, axis, keepdims, original=None):  # noqa: A002
     else:
         raise ValueError(f"norm: invalid ord {ord!r} for a vector norm")
     if original is not None:  # every entry of x: the result has x's dims (all 1) or none
-        from .shaping import reshape  # noqa: PLC0415
-
         return reshape(out, (1,) * original.ndim if keepdims else ())
     return out if keepdims else _drop(out, (axis,))
 
 
 def _drop(t, axes):
-    from .shaping import reshape  # noqa: PLC0415
-
     return reshape(t, tuple(n for i, n in enumerate(t.shape) if i not in axes))
 
 

@@ -27,6 +27,7 @@ from .activation import (celu, elu, hard_shrink, hard_sigmoid, hard_silu, hard_t
                          sparse_plus, sparse_sigmoid, sparsemax, squareplus, tanh_shrink, threshold)
 from .activation import GELU
 from .convolution import max as _max
+from .core import logsumexp
 from .math import add, div, log, matmul, mean, mul, sub, sum as _sum
 from .shaping import cast, getitem, reshape, transpose
 
@@ -239,9 +240,10 @@ class _Patches(Function):
 
     def __init__(self, spatial, kernel_size, dilation, padding, stride, gather):
         self.spatial = spatial  # (H, W) of the image side
-        self.k, self.d, self.p, self.s = (_as_ints(v, 2, name) if name != "padding" else _pair(v)
-                                          for v, name in ((kernel_size, "kernel_size"), (dilation, "dilation"),
-                                                          (padding, "padding"), (stride, "stride")))
+        self.k = _as_ints(kernel_size, 2, "kernel_size")
+        self.d = _as_ints(dilation, 2, "dilation")
+        self.s = _as_ints(stride, 2, "stride")
+        self.p = _pair(padding)
         self.out = tuple((n + 2 * p - (k - 1) * d - 1) // s + 1
                          for n, k, d, p, s in zip(spatial, self.k, self.d, self.p, self.s))
         if min(self.out) < 1:
@@ -588,8 +590,6 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
     (a log-softmax is taken over the classes); ``mask_index`` the blank class. The forward
     (alpha) recursion runs in log space over the labels with blanks between them, one step per
     frame, each step an op of the graph, so backward differentiates it."""
-    from .core import logsumexp  # noqa: PLC0415
-
     logits = P.float_tensor(output)
     labels = P.data(target).astype(numpy.int64)
     xp = get_array_module(labels)

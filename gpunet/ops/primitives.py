@@ -13,10 +13,11 @@ import math
 import numpy
 
 from .. import backend
-from ..autograd import Function, Tensor, as_tensor
+from ..autograd import Function, Tensor, as_tensor, sum_to_shape
 from ..backend import get_array_module
 from ..gpu import kernels
 from .activation import Pointwise
+from .shaping import cast, getitem, reshape
 
 __all__ = ["tensor", "unary", "sqrt", "square", "abs", "rsqrt", "erf", "erfc", "erfinv", "tanh_of", "sin", "cos",
            "where", "concat", "stack", "constant_pad", "clip", "float_tensor", "stop_gradient", "data",
@@ -36,8 +37,6 @@ def float_tensor(x, like=None) -> Tensor:
     """``x`` as a floating-point Tensor: integers and bools become the default float dtype."""
     t = tensor(x, like)
     if t.dtype.kind != "f":
-        from .shaping import cast  # noqa: PLC0415
-
         return cast(t, backend.floatx())
     return t
 
@@ -113,8 +112,6 @@ class Where(Function):
         return get_array_module(a).where(self.condition, a, b)
 
     def backward(self, gy):
-        from ..autograd import sum_to_shape  # noqa: PLC0415
-
         xp = get_array_module(gy)
         zero = xp.zeros((), dtype=gy.dtype)
         na, nb = self.needs_input_grad
@@ -130,8 +127,6 @@ def where(condition, a, b) -> Tensor:
     a = tensor(a, like=b)
     dtype = numpy.result_type(a.dtype, b.dtype)
     if a.dtype != dtype or b.dtype != dtype:
-        from .shaping import cast  # noqa: PLC0415
-
         a, b = cast(a, dtype), cast(b, dtype)
     return Where(data(condition).astype(bool))(a, b)
 
@@ -156,16 +151,12 @@ def concat(tensors, axis=0) -> Tensor:
     """Differentiable concatenation of ``tensors`` along ``axis`` (one dtype: the promoted one)."""
     tensors = [tensor(t) for t in tensors]
     dtype = numpy.result_type(*[t.dtype for t in tensors])
-    from .shaping import cast  # noqa: PLC0415
-
     tensors = [cast(t, dtype) for t in tensors]
     return Concat(axis % tensors[0].ndim)(*tensors)
 
 
 def stack(tensors, axis=0) -> Tensor:
     """Differentiable stacking of equally shaped ``tensors`` along a new ``axis``."""
-    from .shaping import reshape  # noqa: PLC0415
-
     tensors = [tensor(t) for t in tensors]
     ndim = tensors[0].ndim + 1
     axis = axis % ndim
@@ -221,8 +212,6 @@ def stop_gradient(x) -> Tensor:
 
 def take_along_axis(x, indices, axis=-1) -> Tensor:
     """``xp.take_along_axis(x, indices, axis)``, differentiable (repeated indices add up)."""
-    from .shaping import getitem  # noqa: PLC0415
-
     x = tensor(x)
     indices = data(indices)
     xp = get_array_module(indices)
