@@ -10,6 +10,7 @@ from . import errors, keras_api
 from . import (activations, backend, callbacks, config, datasets, initializers, layers, losses, metrics, mixed_precision,
                models, ops, optimizers, regularizers, saving, schedules, training, tree, utils)
 from . import constraints
+from . import random
 from . import distributed
 from .autograd import Parameter, Tensor, Variable, enable_grad, gradcheck, no_grad
 from .dtype_policies import DTypePolicy
@@ -30,6 +31,7 @@ __all__ = [
     "Tensor", "Variable", "Parameter", "Layer", "Loss", "Metric", "Optimizer", "Initializer", "Regularizer",
     "DTypePolicy", "no_grad", "enable_grad", "gradcheck", "Sequential", "load_model",
     "model_from_json", "__version__", "version", "config", "errors", "keras_api", "tree",
+    "random",
 ]
 
 from .keras_api import module_getattr as _keras_getattr  # noqa: E402

@@ -48,9 +48,6 @@ NO_CALLS = {"keras.ops"}
 
 # what is still to fix: "keras.module.Name(argument)" pattern -> why
 KNOWN = {
-    "keras.ops.conv(*)": "gpunet.ops.conv is the convolution of gpunet's layers, with its own arguments: not yet keras.ops's",
-    "keras.ops.max_pool(*)": "gpunet.ops.max_pool is the pooling of gpunet's layers, with its own arguments: not yet keras.ops's",
-    "keras.ops.gelu(approximate)": "gpunet.ops.gelu defaults to the exact form: not yet keras.ops.gelu's default",
     "keras.optimizers.*(name)": "the optimizers' Keras arguments after their own are missing: name sits elsewhere",
     "keras.Optimizer(clip*)": "the base class takes name before the clipping arguments",
     "keras.Optimizer(global_clipnorm)": "the base class takes name before the clipping arguments",

@@ -16,6 +16,11 @@ from .math import add, bias_activation, div, exp, linear, log, matmul, maximum, 
 from .noise import dropout
 from .normalization import batch_norm, layer_norm
 
+# keras.ops's nn, image and linalg namespaces, and the nn and core names keras.ops itself exports
+from . import core, image, linalg, nn  # noqa: E402
+from .nn import *  # noqa: E402,F401,F403
+from .core import *  # noqa: E402,F401,F403
+
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "maximum", "matmul", "linear", "bias_activation",
     "sum", "mean", "reshape", "transpose", "getitem", "pick", "cast", "autocast",
@@ -25,6 +30,7 @@ __all__ = [
     "sparse_sigmoid", "squareplus", "threshold", "prelu", "sparsemax",
     "cross_entropy", "mse", "binary_cross_entropy", "dropout",
     "conv", "conv_max_pool", "pad", "max_pool", "avg_pool", "max", "batch_norm", "layer_norm",
+    "nn", "image", "linalg", *nn.__all__, *core.__all__,
 ]
 
 
