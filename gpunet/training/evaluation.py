@@ -37,24 +37,35 @@ class Evaluation:
         for m in self.trackers:
             m.reset()
         self.steps = 0
+        own_loss = model.overrides("compute_loss")
+        if own_loss:
+            fuse, logits = (False if not compiled.several else [False] * len(logits)), \
+                [e.loss is not None and e.loss.from_logits for e in compiled.entries]
         for i, (xb, yb, wb) in enumerate(batches.iterate()):
             self.steps = i + 1
             if callbacks is not None:
                 callbacks.call_batch("on_test_batch_begin", i, None)
-            outputs = tree.flatten(model.forward(tensors(xb), training=False, logits=fuse))
+            y_pred = model.forward(tensors(xb), training=False, logits=fuse)
+            outputs = tree.flatten(y_pred)
             targets = compiled.align(yb, "y")
             weights = compiled.align(wb, "sample_weight", True)
-            values = compiled.losses(outputs, targets, weights, logits)
-            loss = compiled.total(values)
-            for penalty in model.losses:  # regularization is part of the reported loss, as in Keras
-                loss = penalty if loss is None else loss + penalty
+            if own_loss:
+                values = [None] * len(outputs)
+                loss = model.call_compute_loss(xb, yb, y_pred, wb, training=False)
+            else:
+                values = compiled.losses(outputs, targets, weights, logits)
+                loss = compiled.total(values)
+                for penalty in model.losses:  # regularization is part of the reported loss, as in Keras
+                    loss = penalty if loss is None else loss + penalty
+            if loss is None:
+                loss = Tensor(backend.array_module().zeros((), dtype=backend.floatx()))
             compiled.update_losses(self.trackers, loss.data, [None if v is None else v.data for v in values],
                                    batch_count(xb))
             compiled.update_metrics(self.trackers, outputs, targets, weights, logits)
             if callbacks is not None:
                 callbacks.call_batch("on_test_batch_end", i, None)
         trackers = self.trackers if self.reduce is None else self.reduce(self.trackers)
-        return {m.name: m.result() for m in trackers}
+        return {m.name: _plain(m.result()) for m in trackers}
 
 
 def tensors(x):
@@ -158,6 +169,11 @@ class StepEvaluation:
             if callbacks is not None:
                 callbacks.call_batch("on_test_batch_end", i, None)
         return {key: _number(value) for key, value in flatten_logs(logs).items()}
+
+
+def _plain(value):
+    """A metric's result as logs hold it: a Tensor (a Keras-style metric's) as a float."""
+    return _number(value) if isinstance(value, Tensor) else value
 
 
 def _number(value):

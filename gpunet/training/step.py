@@ -114,7 +114,14 @@ class TrainStep:
         self.tape = None
         if self.run_eagerly:
             return False
+        self.own_loss = model.overrides("compute_loss")
+        if self.own_loss:  # the outputs as the model gives them: no loss is fused with them
+            self.fused = [False] * len(self.fused)
+            self.logits = [e.loss is not None and e.loss.from_logits for e in self.compiled.entries]
+            self.fuse = self.fused if self.compiled.several else False
         refusals = [f"layer {layer.name!r} ({type(layer).__name__})" for layer in model.layers if not layer.recordable()]
+        if self.own_loss:
+            refusals.append(f"the model's own compute_loss ({type(model).__name__})")
         refusals += [f"the loss {type(e.loss).__name__}" for e in self.compiled.entries
                      if e.loss is not None and not e.loss.supports_recording]
         if refusals:
@@ -132,6 +139,10 @@ class TrainStep:
         returns the outputs, the outputs' losses, then the total loss (the last)."""
         x, y, weights = tree.pack_sequence_as(self.structure, _with_none(self.present, arrays))
         compiled, model = self.compiled, self.model
+        if self.own_loss:  # Keras 3: a model's compute_loss forms the loss from its outputs
+            y_pred = model.forward(x, training=True)
+            loss = model.call_compute_loss(x, y, y_pred, weights, training=True)
+            return (*tree.flatten(y_pred), *[None for e in compiled.entries if e.loss is not None], loss)
         outputs = tree.flatten(model.forward(x, training=True, logits=self.fuse))
         values = compiled.losses(outputs, compiled.align(y, "y"), compiled.align(weights, "sample_weight", True),
                                  self.logits)
@@ -204,15 +215,15 @@ class TrainStep:
             self.tape, results = Tape.record(self._forward, inputs, self.params, self.frozen)
             loss = results[-1]
             if self.tape is not None:
-                return [t.data for t in results], self.tape.backward(self._seed(loss.data))
+                return [None if t is None else t.data for t in results], self.tape.backward(self._seed(loss.data))
             self._say(f"the recorded graph cannot be replayed ({Tape.last_refusal})")
         else:
             results = self._forward(*inputs)
             loss = results[-1]
         if not loss.requires_grad:  # nothing to train (every layer frozen)
-            return [t.data for t in results], []
+            return [None if t is None else t.data for t in results], []
         loss.backward(self._seed(loss.data))
-        return [t.data for t in results], [p.grad for p in self.params]
+        return [None if t is None else t.data for t in results], [p.grad for p in self.params]
 
     def _seed(self, loss):
         """The gradient backward starts from: 1, or the loss scale of a

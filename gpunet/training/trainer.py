@@ -8,6 +8,7 @@ As in Keras 3, a model class inherits :class:`Trainer` and provides the structur
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import sys
@@ -179,6 +180,19 @@ class Trainer:
         if graphs_possible():
             step = GraphedStep(step, announce=announce)
         return wrap_train_step(step)
+
+    def overrides(self, method: str) -> bool:
+        """Whether this model's class defines its own ``method`` (``train_step``, ``compute_loss``...)."""
+        return getattr(type(self), method) is not getattr(Trainer, method)
+
+    def call_compute_loss(self, x, y, y_pred, sample_weight, training: bool):
+        """``self.compute_loss(...)``, with ``training`` only for an override that takes it (Keras
+        3's ``compute_loss`` gained it; older overrides take ``allow_empty`` instead)."""
+        parameters = inspect.signature(self.compute_loss).parameters
+        extra = {"training": training} if "training" in parameters or any(
+            p.kind is p.VAR_KEYWORD for p in parameters.values()) else {}
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, **extra)
+        return loss if isinstance(loss, Tensor) else Tensor(loss)
 
     def overrides_train_step(self) -> bool:
         """Whether this model's class defines its own ``train_step`` (then fit calls it)."""

@@ -79,3 +79,59 @@ def test_compute_loss_is_the_weighted_compiled_loss_plus_the_model_losses():
 def test_unpack_and_pack_are_in_utils_as_in_keras():
     assert gpunet.utils.unpack_x_y_sample_weight((1, 2)) == (1, 2, None)
     assert gpunet.utils.pack_x_y_sample_weight(1, 2, 3) == (1, 2, 3)
+
+
+class Doubled(gpunet.Sequential):
+    """Keras 3's hook: the default train step and evaluation form the loss with compute_loss."""
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, allow_empty=False):
+        return super().compute_loss(x, y, y_pred, sample_weight) * 2.0
+
+
+def test_an_overridden_compute_loss_is_the_loss_fit_and_evaluate_use():
+    x, y = data()
+    doubled = model(Doubled)
+    plain = gpunet.Sequential([Input((4,)), Dense(3, activation="tanh"), Dense(1)])
+    plain.set_weights(doubled.get_weights())
+    plain.compile(optimizer=gpunet.optimizers.SGD(0.1), loss="mse", metrics=["mae"])  # twice the rate: the same steps
+    d = doubled.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    p = plain.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    for got, want in zip(doubled.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(d["loss"], 2 * np.array(p["loss"]), rtol=1e-5)
+    np.testing.assert_allclose(d["mae"], p["mae"], rtol=1e-5)
+    assert doubled.evaluate(x, y, verbose=0)[0] == pytest.approx(2 * plain.evaluate(x, y, verbose=0)[0], rel=1e-5)
+
+
+class CountAbove(gpunet.metrics.Metric):
+    """A metric written the Keras way: state from add_variable, update_state with ops and assign_add."""
+
+    def __init__(self, threshold=0.0, name="count_above", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.threshold = threshold
+        self.hits = self.add_variable(shape=(), initializer="zeros", name="hits")
+        self.seen = self.add_variable(shape=(), initializer="zeros", name="seen")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        above = gpunet.ops.cast(gpunet.ops.greater(y_pred, self.threshold), "float32")
+        self.hits.assign_add(gpunet.ops.sum(above))
+        self.seen.assign_add(float(np.prod(y_pred.shape)))
+
+    def result(self):
+        return self.hits / gpunet.ops.maximum(self.seen, 1.0)
+
+
+def test_a_keras_style_metric_subclass_is_logged_by_fit_and_evaluate():
+    x, y = data()
+    m = model()
+    m.compile(optimizer="sgd", loss="mse", metrics=[CountAbove(0.5)])
+    history = m.fit(x, y, epochs=1, batch_size=48, shuffle=False, verbose=0)
+    logged = m.evaluate(x, y, batch_size=16, return_dict=True, verbose=0)["count_above"]
+    predictions = m.predict(x, verbose=0)
+    assert logged == pytest.approx(float((predictions > 0.5).mean()), rel=1e-6)
+    assert 0.0 <= history.history["count_above"][0] <= 1.0
+    metric = CountAbove()
+    metric.update_state(y, np.array([[1.0], [0.0]]))
+    assert float(metric.result()) == 0.5
+    metric.reset_state()
+    assert float(metric.result()) == 0.0 and [v.name for v in metric.variables] == ["hits", "seen"]
