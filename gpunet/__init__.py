@@ -12,7 +12,8 @@ from . import constraints
 from . import distributed
 from .autograd import Parameter, Tensor, enable_grad, gradcheck, no_grad
 from .layers import Input
-from .models import Sequential, load_model, model_from_json
+from .layers import Layer
+from .models import Model, Sequential, load_model, model_from_json
 
 from .version import __version__, version  # version(): a function, as keras.version() is
 
@@ -20,7 +21,7 @@ from .version import __version__, version  # version(): a function, as keras.ver
 __all__ = [
     "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops",
     "optimizers", "regularizers", "saving", "schedules", "training", "utils", "distributed", "constraints", "Input",
-    "Tensor", "Parameter", "no_grad", "enable_grad", "gradcheck", "Sequential", "load_model",
+    "Tensor", "Parameter", "no_grad", "enable_grad", "gradcheck", "Sequential", "Model", "Layer", "load_model",
     "model_from_json", "__version__", "version", "config", "errors", "keras_api", "tree",
 ]
 
