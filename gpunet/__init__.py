@@ -20,7 +20,7 @@ from .losses import Loss
 from .metrics import Metric
 from .optimizers import Optimizer
 from .regularizers import Regularizer
-from .models import Sequential, load_model, model_from_json
+from .models import Model, Sequential, load_model, model_from_json
 
 from .version import __version__, version  # version(): a function, as keras.version() is
 
@@ -29,7 +29,7 @@ __all__ = [
     "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops",
     "optimizers", "regularizers", "saving", "schedules", "training", "utils", "distributed", "constraints", "Input",
     "Tensor", "Variable", "Parameter", "Layer", "Loss", "Metric", "Optimizer", "Initializer", "Regularizer",
-    "DTypePolicy", "no_grad", "enable_grad", "gradcheck", "Sequential", "load_model",
+    "DTypePolicy", "no_grad", "enable_grad", "gradcheck", "Sequential", "Model", "load_model",
     "model_from_json", "__version__", "version", "config", "errors", "keras_api", "tree",
     "random",
 ]

@@ -136,12 +136,9 @@ class Softmax(Layer):
     def build(self, input_shape):
         self._axes(len(input_shape))
 
-    def __call__(self, x, training=False, mask=None):
+    def call(self, x, training=False, mask=None):
         if mask is not None:
             raise ValueError(f"Softmax {self.name!r}: mask is not supported by gpunet")
-        return super().__call__(x, training)
-
-    def call(self, x, training=False):
         return ops.softmax(x, self._axes(x.ndim))
 
     def get_config(self):

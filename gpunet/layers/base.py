@@ -8,14 +8,63 @@ from collections import defaultdict
 
 import numpy
 
-from .. import backend, constraints, dtype_policies, initializers, ops, regularizers
+from .. import backend, constraints, dtype_policies, initializers, ops, regularizers, tree
 from ..backend.dtypes import cast_finite
 from ..autograd import GraphConfig, Parameter, Tensor, as_tensor, no_grad
 from ..keras_api import check_default
 
-__all__ = ["Layer", "unique_name", "clear_names", "assign_weights"]
+__all__ = ["Layer", "unique_name", "clear_names", "assign_weights", "collect_losses", "discard_losses", "runs_builtin"]
 
 _name_uses: defaultdict = defaultdict(int)
+
+# The calls in progress, innermost last: (training, losses list or None). An inner layer called
+# without ``training`` takes the outer call's, as in Keras; ``add_loss`` appends to the nearest list.
+_frames: list = []
+
+
+class _LossFrame:
+    """A context that collects the ``add_loss`` terms (activity regularization included) of the
+    layer calls made inside it, in ``self.losses``; ``keep=False`` drops them (a shape trace)."""
+
+    __slots__ = ("losses", "training", "keep")
+
+    def __init__(self, keep: bool = True, training=None):
+        self.losses = []
+        self.keep = keep
+        self.training = training
+
+    def __enter__(self):
+        if self.training is None and _frames:
+            self.training = _frames[-1].training
+        _frames.append(self)
+        return self.losses
+
+    def __exit__(self, *exc):
+        _frames.pop()
+        return False
+
+
+def collect_losses(training=None) -> _LossFrame:
+    """``with collect_losses() as losses:`` gathers the ``add_loss`` terms of the calls inside (a
+    model's forward pass uses it)."""
+    return _LossFrame(True, training)
+
+
+def discard_losses() -> _LossFrame:
+    """A context in which ``add_loss`` terms are dropped (tracing a call to learn its output shape)."""
+    return _LossFrame(False)
+
+
+def runs_builtin(layer, *methods: str) -> bool:
+    """Whether ``layer``'s class takes ``call`` (and each of ``methods``) from gpunet itself, not
+    from a user's subclass that overrides it: a model runs its fused paths (a convolution and its
+    pooling in one op, a softmax output taken as logits) only for such layers."""
+    cls = type(layer)
+    for name in ("call", *methods):
+        method = getattr(cls, name, None)
+        if method is not None and not getattr(method, "__module__", "").startswith("gpunet."):
+            return False
+    return True
 
 
 def unique_name(prefix: str) -> str:
@@ -107,12 +156,16 @@ class Layer(GraphConfig):
     supports_recording = False
     uses_host_threads = False
     call_takes_training = True  # whether call() accepts ``training`` (set per subclass, as Keras inspects it)
+    call_takes_mask = False  # whether call() accepts ``mask``
+    loadable = True  # whether model files may name the class (Lambda: no, it would be code)
+    _auto_track = True  # layers assigned as attributes become sub-layers (models that list their layers say False)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         parameters = inspect.signature(cls.call).parameters
-        cls.call_takes_training = "training" in parameters or any(
-            p.kind is p.VAR_KEYWORD for p in parameters.values())
+        any_keyword = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+        cls.call_takes_training = "training" in parameters or any_keyword
+        cls.call_takes_mask = "mask" in parameters or any_keyword
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, input_shape=None,
                  activity_regularizer=None, autocast=True, **kwargs):
@@ -141,7 +194,35 @@ class Layer(GraphConfig):
             raise type(exc)(f"{type(self).__name__}: activity_regularizer: {exc}") from None
         self._weight_regularizers: list = []  # (weight, regularizer) from add_weight(regularizer=...)
         self._weight_constraints: list = []  # Constraint objects from add_weight(constraint=...), for graph_key
-        self._activity_losses: list = []  # activity penalties of the last training forward (a model's)
+        self._activity_losses: list = []  # add_loss terms (activity penalties included) of the last forward
+        self.__dict__["_inbound_nodes"] = []  # Nodes of the functional API: the calls on symbolic tensors
+
+    def __setattr__(self, name, value):
+        """Track what is assigned as an attribute, as Keras 3 does: a layer (or a list, tuple or
+        dict of layers) becomes a sub-layer, in assignment order, whose weights are this layer's
+        too (``weights``, ``trainable_weights``, ``trainable``)."""
+        if self._auto_track and name != "_layers":
+            found = self.__dict__.get("_layers")
+            if found is not None and (isinstance(value, Layer) or (isinstance(value, (list, tuple, dict)) and value)):
+                items = [value] if isinstance(value, Layer) else _in_assignment_order(value)
+                for item in items:
+                    if isinstance(item, Layer) and item is not self and not any(item is known for known in found):
+                        found.append(item)
+                if any(isinstance(item, Layer) for item in items):  # where Keras's weights files put them
+                    self.__dict__.setdefault("_layer_attributes", {})[name] = value
+        super().__setattr__(name, value)
+
+    def add_loss(self, loss) -> None:
+        """Add a scalar loss term (a Tensor computed in ``call``), as Keras's ``add_loss``: the
+        terms of a forward pass are listed in the model's :attr:`losses` and summed into the
+        training loss."""
+        if not isinstance(loss, Tensor):
+            loss = as_tensor(loss)
+        if _frames:
+            if _frames[-1].keep:
+                _frames[-1].losses.append(loss)
+            return
+        self.__dict__["_activity_losses"] = [*self._activity_losses, loss]
 
     # -- weights ------------------------------------------------------------------------------
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, name: str | None = None,
@@ -186,9 +267,14 @@ class Layer(GraphConfig):
         """The regularization terms of the layer's trainable weights (and its sub-layers'), as
         scalar Tensors built from ops: what ``add_weight(regularizer=...)`` asked for (a frozen
         weight's term drops out, as in Keras)."""
-        penalties = [regularizer(param) for param, regularizer in self._weight_regularizers if param.trainable]
-        for layer in self._layers:
-            penalties += layer.weight_penalties()
+        penalties, seen, stack = [], set(), [self]
+        while stack:
+            layer = stack.pop(0)
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            penalties += [regularizer(param) for param, regularizer in layer._weight_regularizers if param.trainable]
+            stack.extend(layer._layers)
         return penalties
 
     @property
@@ -223,7 +309,14 @@ class Layer(GraphConfig):
         """All the weights: the layer's own, those created trainable then the others (Keras 3's
         order), then its sub-layers' in order."""
         own = self._trainable_variables + self._non_trainable_variables
-        return own + [p for layer in self._layers for p in layer.weights] if self._layers else own
+        if not self._layers:
+            return own
+        seen, weights = set(), []
+        for p in own + [p for layer in self._layers for p in layer.weights]:
+            if id(p) not in seen:  # a layer (or weight) reached twice, e.g. shared by two sub-models
+                seen.add(id(p))
+                weights.append(p)
+        return weights
 
     @property
     def trainable_weights(self) -> list:
@@ -269,9 +362,12 @@ class Layer(GraphConfig):
         self.built = True
 
     def ensure_built(self, input_shape) -> None:
+        """Build for ``input_shape``: one shape, or the nest of shapes of a list or dict input (what
+        Keras's ``build`` receives)."""
         if not self.built:
-            self.build(tuple(input_shape))
-            self.build_input_shape = tuple(input_shape)
+            shape = tuple(input_shape) if _is_shape(input_shape) else input_shape
+            self.build(shape)
+            self.build_input_shape = shape
             self.built = True
 
     def compute_output_shape(self, input_shape) -> tuple:
@@ -320,10 +416,91 @@ class Layer(GraphConfig):
             return ops.cast(x, target)
         return x
 
-    def __call__(self, x, training: bool = False) -> Tensor:
-        x = as_tensor(x)
-        self.ensure_built((None, *x.shape[1:]))
-        return self.apply_call(self.cast_input(x), training)
+    def __call__(self, *args, **kwargs):
+        """Call the layer on its inputs (a Tensor or array, or a list, tuple or dict of them, as
+        the first argument), building it on first use. ``training`` and ``mask`` are passed on to a
+        ``call`` that declares them; a layer called without ``training`` inside another layer's
+        call takes the outer call's value, as in Keras. Called on symbolic tensors
+        (``gpunet.Input``), the call is recorded in the functional graph and returns symbolic
+        outputs (see :mod:`gpunet.layers.symbolic`)."""
+        if ops.symbolic_dispatch.active and ops.symbolic_dispatch.holds(args, kwargs):
+            from .symbolic import call_layer  # noqa: PLC0415
+            return call_layer(self, args, kwargs)
+        if not args:
+            raise TypeError(f"layer {self.name!r} must be called with its inputs as the first argument")
+        x = args[0]
+        training = kwargs.pop("training", None)
+        mask = kwargs.pop("mask", None)
+        if training is None:
+            training = _frames[-1].training if _frames else None
+        if isinstance(x, (list, tuple, dict)):
+            x = tree.map_structure(lambda v: self.cast_input(as_tensor(v)) if v is not None else v, x)
+            self.ensure_built(tree.map_structure(lambda v: None if v is None else (None, *v.shape[1:]), x))
+        else:
+            x = as_tensor(x)
+            self.ensure_built((None, *x.shape[1:]))
+            x = self.cast_input(x)
+        if self.call_takes_training:
+            kwargs["training"] = bool(training) if training is not None else False
+        if mask is not None and self.call_takes_mask:
+            kwargs["mask"] = mask
+        outer = _frames[-1] if _frames else None
+        frame = _LossFrame(True, training)
+        with frame:
+            y = self.call(x, *args[1:], **kwargs)
+            if self.activity_regularizer is not None and isinstance(y, Tensor):
+                self.add_loss(regularizers.activity_penalty(self.activity_regularizer, y))
+        if outer is None:
+            self.__dict__["_activity_losses"] = frame.losses  # the entry call keeps its pass's terms
+        elif outer.keep:
+            outer.losses.extend(frame.losses)
+        return y
+
+    def _node_value(self, what: str):
+        nodes = self.__dict__.get("_inbound_nodes") or []
+        if not nodes:
+            raise ValueError(f"layer {self.name!r} has never been called on symbolic inputs (gpunet.Input), so it has no "
+                             f"defined {what}")
+        node = nodes[0]
+        if what == "output":
+            return node.outputs
+        args = node.call_args
+        return args[0] if len(args) == 1 and not node.call_kwargs else list(node.input_tensors)
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call on symbolic tensors (Keras's ``layer.output``):
+        ``Model(model.input, model.get_layer("hidden").output)`` extracts features."""
+        return self._node_value("output")
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call on symbolic tensors (Keras's ``layer.input``)."""
+        return self._node_value("input")
+
+    def compute_output_spec(self, *args, **kwargs):
+        """The symbolic outputs of calling the layer on the symbolic inputs ``args``: from
+        :meth:`compute_output_shape` when the class defines it (or is one of gpunet's
+        shape-preserving layers), otherwise from tracing ``call`` on zeros."""
+        from .symbolic import KerasTensor, trace_output_spec  # noqa: PLC0415
+
+        x = args[0] if args else None
+        cls = type(self)
+        defines = cls.compute_output_shape is not Layer.compute_output_shape
+        if isinstance(x, KerasTensor) and (defines or cls.__module__.startswith("gpunet.layers.")) and len(args) == 1 and not [
+                k for k in kwargs if k not in ("training", "mask")]:
+            shape = self.compute_output_shape(x.shape)
+            dtype = self.compute_dtype if dtype_policies.is_float(x.dtype) or defines else x.dtype
+            return KerasTensor(shape, dtype)
+        if not isinstance(x, KerasTensor) and defines and len(args) == 1 and not [
+                k for k in kwargs if k not in ("training", "mask")]:
+            shapes = tree.map_structure(lambda t: t.shape if isinstance(t, KerasTensor) else tuple(t.shape), x)
+            out = self.compute_output_shape(shapes)
+            if _is_shape(out):
+                return KerasTensor(out, self.compute_dtype)
+            if isinstance(out, (list, tuple)) and all(_is_shape(o) for o in out):
+                return [KerasTensor(o, self.compute_dtype) for o in out]
+        return trace_output_spec(self, args, kwargs)
 
     def apply_call(self, x, training: bool = False):
         """``call(x, training)``, or ``call(x)`` for a subclass whose ``call`` takes no ``training``
@@ -344,6 +521,26 @@ class Layer(GraphConfig):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _in_assignment_order(value) -> list:
+    """The leaves of a list, tuple or dict of layers, dicts in insertion order (as Keras tracks them)."""
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        else:
+            found.append(item)
+    return found
+
+
+def _is_shape(value) -> bool:
+    """Whether ``value`` is one shape (a tuple or list of ints and Nones), not a nest of shapes."""
+    return isinstance(value, (tuple, list)) and all(d is None or (isinstance(d, int) and not isinstance(d, bool))
+                                                   for d in value)
 
 
 def assign_weights(params, weights) -> None:

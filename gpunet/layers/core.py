@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from .. import activations, constraints, initializers, ops, regularizers
+import numpy
+
+from .. import activations, constraints, dtype_policies, initializers, ops, regularizers
 from ..autograd import Tensor
 from .base import Layer, check_positive_int, normalize_shape, refuse_unsupported
+from .symbolic import KerasTensor, Node
 
 __all__ = ["InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten"]
 
@@ -34,7 +37,11 @@ class InputLayer(Layer):
                                     ("input_tensor", input_tensor, (None,)), ("optional", optional, (False,))):
             if not any(value is ok for ok in neutral):
                 raise ValueError(f"InputLayer: {key}={value!r} is not supported by gpunet")
-        super().__init__(name=name, dtype=dtype, **kwargs)
+        integer = dtype is not None and not isinstance(dtype, dtype_policies.DTypePolicy) and str(dtype) not in (
+            "mixed_float16", "mixed_bfloat16") and numpy.dtype(getattr(dtype, "name", dtype)).kind in "iub"
+        super().__init__(name=name, dtype=None if integer else dtype, **kwargs)
+        if integer:  # integer inputs (token ids, labels) are symbolic tensors of that dtype, as in Keras
+            self.dtype = numpy.dtype(getattr(dtype, "name", dtype))
         if batch_shape is not None:
             if shape is not None or batch_size is not None:
                 raise ValueError("InputLayer: pass either shape (and batch_size) or batch_shape, not both")
@@ -51,6 +58,7 @@ class InputLayer(Layer):
             raise ValueError("InputLayer needs shape (without the batch dimension), e.g. shape=(784,), or batch_shape")
         self.batch_shape = batch_shape
         self.built = True
+        Node(self, (), {}, KerasTensor(batch_shape, self.dtype, name=self.name))
 
     def call(self, x, training=False):
         return x
@@ -58,17 +66,21 @@ class InputLayer(Layer):
     def get_config(self):
         return {"name": self.name, "batch_shape": list(self.batch_shape), "dtype": str(self.dtype or "float32")}
 
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None, name=None,  # noqa: N802
-          tensor=None, optional=False) -> InputLayer:
-    """The model's input, with Keras 3's arguments: ``Sequential([Input(shape=(784,)), Dense(10)])``
-    or ``model.add(Input(shape=(784,)))`` first.
-
-    gpunet has no symbolic tensors: ``Input`` returns the :class:`InputLayer` itself, which is
-    what a Sequential model takes from Keras's ``Input`` too. ``tensor`` must be None.
+          tensor=None, optional=False):
+    """The model's input, with Keras 3's arguments: a symbolic
+    :class:`~gpunet.layers.symbolic.KerasTensor` (``shape`` with the batch dimension first,
+    ``dtype``, ``name``) made by a new :class:`InputLayer`. Build a functional model from it
+    (``x = Input((784,)); y = Dense(10)(x); Model(x, y)``), or put it first in a Sequential model.
+    ``tensor`` must be None; integer dtypes are allowed (``Input((20,), dtype="int32")``).
     """
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, ragged=ragged,
-                      batch_shape=batch_shape, input_tensor=tensor, optional=optional, name=name)
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, ragged=ragged,
+                       batch_shape=batch_shape, input_tensor=tensor, optional=optional, name=name)
+    return layer._inbound_nodes[0].outputs
 
 
 class KernelLayer(Layer):

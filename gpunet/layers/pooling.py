@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import ops
 from ..ops import convolution as conv_ops
-from .base import Layer
+from .base import Layer, runs_builtin
 from .convolutional import (WorkspaceChecked, _Conv, channels_last_shape, from_channels_last, output_shape,
                             spatial_and_channels, standardize_data_format, standardize_tuple, to_channels_last)
 
@@ -63,7 +63,8 @@ class _MaxPooling(_Pooling):
         backward, for bitwise the same output; and one op (:func:`~gpunet.ops.conv_max_pool`)
         pools each block of images' product while it is in cache, never storing it whole."""
         return (
-            isinstance(previous, _Conv) and previous.rank == self.rank and previous.data_format == self.data_format
+            isinstance(previous, _Conv) and runs_builtin(previous, "call_product", "call_finish", "convolution_op")
+            and runs_builtin(self, "call_fused") and previous.rank == self.rank and previous.data_format == self.data_format
             and previous.monotone() and previous.activity_regularizer is None
         )
 

@@ -5,26 +5,24 @@ Training (``compile``, ``fit``, ``evaluate``, ``predict``) comes from :class:`gp
 
 from __future__ import annotations
 
-import json
-import numbers
-import re
 
 import numpy
 
-from .. import activations, dtype_policies, regularizers
+from .. import activations, dtype_policies, ops, regularizers
 from .. import layers as layers_module
 from ..autograd import Tensor, as_tensor
 from ..backend import memory
 from ..layers import Activation, Dense, InputLayer, Layer
-from ..layers.base import normalize_shape
-from ..saving import check_save_path, load_weights, read_training_state, save_model, save_weights
-from ..saving.config import serialize_model
-from ..training import Trainer
+from ..layers import base as layer_base
+from ..layers.base import normalize_shape, runs_builtin
+from ..layers.symbolic import KerasTensor
+from .model import Model
+from .summary import print_summary
 
 __all__ = ["Sequential"]
 
 
-class Sequential(Trainer, Layer):
+class Sequential(Model):
     """A linear stack of layers.
 
     >>> model = Sequential([Input((784,)), Dense(512, activation="relu"), Dropout(0.2),
@@ -33,8 +31,11 @@ class Sequential(Trainer, Layer):
     >>> history = model.fit(x_train, y_train, epochs=20, validation_data=(x_dev, y_dev))
 
     The input shape comes from an ``Input`` first layer, a first layer's ``input_shape=``, or the
-    first data the model sees; weights are created then.
+    first data the model sees; weights are created then. A model (functional, subclassed or
+    Sequential) may be one of the layers.
     """
+
+    _auto_track = False  # the layers are those added
 
     def __init__(self, layers=None, trainable: bool = True, name: str | None = None):
         super().__init__(name=name, trainable=trainable)
@@ -54,12 +55,14 @@ class Sequential(Trainer, Layer):
         """Append a layer; an ``Input(shape=...)`` is accepted as the first one, as in Keras 3.
         (``rebuild`` is Keras's argument: weights are created as soon as the input shape is
         known either way.)"""
+        if isinstance(layer, KerasTensor) and isinstance((layer._keras_history or (None,))[0], InputLayer):
+            layer = layer._keras_history[0]  # gpunet.Input(...): its InputLayer, as Keras's Sequential takes it
         if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add expects a gpunet layer, got {type(layer).__name__}")
+            raise TypeError(f"Sequential.add expects a gpunet layer or gpunet.Input(...), got {type(layer).__name__}")
         if not isinstance(rebuild, bool):
             raise ValueError(f"add: rebuild must be True or False, got {rebuild!r}")
-        if isinstance(layer, Sequential):
-            raise TypeError("a model inside a Sequential model is not supported yet: add its layers instead")
+        if layer is self:
+            raise ValueError("a Sequential model cannot be added to itself")
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError("an Input layer can only be the first layer of a Sequential model")
@@ -89,26 +92,6 @@ class Sequential(Trainer, Layer):
         self.compiled = self.compiled and bool(self._layers)
         self.built = rebuild and bool(self._layers) and self._input_layer is not None and all(l.built for l in self._layers)
         return layer
-
-    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
-        """The layer called ``name``, or at position ``index`` of :attr:`layers` (the Input layer
-        is not counted, as in Keras; negative indexes count from the end)."""
-        if name is not None and index is not None:
-            raise ValueError(f"get_layer: pass a layer name or an index, not both (got name={name!r}, index={index!r})")
-        if index is not None:
-            if isinstance(index, bool) or not isinstance(index, numbers.Integral):
-                raise TypeError(f"get_layer: index must be an integer, got {type(index).__name__}")
-            if not -len(self._layers) <= index < len(self._layers):
-                raise ValueError(f"get_layer: index {index} is out of range: the model has {len(self._layers)} layers")
-            return self._layers[index]
-        if name is not None:
-            if not isinstance(name, str):
-                raise TypeError(f"get_layer: name must be a string, got {type(name).__name__}")
-            for layer in self._layers:
-                if layer.name == name:
-                    return layer
-            raise ValueError(f"get_layer: no layer named {name!r}; the layers are {[layer.name for layer in self._layers]}")
-        raise ValueError("get_layer: pass a layer name or an index")
 
     @property
     def layers(self) -> list:
@@ -146,16 +129,37 @@ class Sequential(Trainer, Layer):
             shape = layer.compute_output_shape(shape)
         self.built = True
 
+    def compute_output_shape(self, input_shape) -> tuple:
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
     # -- forward ------------------------------------------------------------------------------
-    def __call__(self, x, training: bool = False) -> Tensor:
-        """Run the layers on ``x`` (an array or Tensor); ``training`` turns dropout on."""
+    def __call__(self, x, training=None, **kwargs) -> Tensor:
+        """Run the layers on ``x`` (an array or Tensor); ``training`` turns dropout on. On a
+        symbolic tensor (``gpunet.Input``) the call is recorded in the functional graph."""
+        if ops.symbolic_dispatch.active and ops.symbolic_dispatch.holds((x,), kwargs):
+            from ..layers.symbolic import call_layer  # noqa: PLC0415
+            return call_layer(self, (x,), {**kwargs, **({} if training is None else {"training": training})})
+        kwargs.pop("mask", None)
+        if kwargs:
+            raise TypeError(f"Sequential model {self.name!r} got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+        if training is None:
+            training = layer_base._frames[-1].training if layer_base._frames else False
         x = as_tensor(x)
         if not self.built:
             self.build_from_data(x.shape)
-        return self.forward(x, training)
+        return self.forward(x, bool(training))
+
+    def call(self, inputs, training=False):
+        return self.forward(as_tensor(inputs), training)
 
     def build_from_data(self, data_shape) -> None:
-        """Build for data of ``data_shape`` (the first dimension is the batch)."""
+        """Build for data of ``data_shape`` (the first dimension is the batch; a one-element
+        list of shapes, the training path's form for one input, is taken too)."""
+        if isinstance(data_shape, (list, tuple)) and len(data_shape) == 1 and isinstance(data_shape[0], (list, tuple)):
+            data_shape = data_shape[0]
         if self._input_layer is None:
             if len(data_shape) < 2:
                 raise ValueError(f"inputs must have a batch dimension and at least one feature dimension, got shape {tuple(data_shape)}")
@@ -166,27 +170,35 @@ class Sequential(Trainer, Layer):
     def forward(self, x: Tensor, training: bool = False, logits: bool = False) -> Tensor:
         """The forward pass; with ``logits=True`` the final softmax/sigmoid is left out. The
         layers' activity regularization terms of this pass are kept in :attr:`losses`."""
+        if isinstance(logits, (list, tuple)):
+            logits = bool(logits and logits[0])
         layers = self._layers
         last = len(layers) - 1
         activity = []
-        i = 0
-        while i <= last:
-            layer = layers[i]
-            if logits and i == last:
-                if isinstance(layer, Dense):
-                    x = layer.call_linear(layer.cast_input(x))
-                    break
-                if isinstance(layer, Activation):
-                    break
-            if i < last and layers[i + 1].takes_over(layer):  # e.g. a max pooling before a convolution's bias
+        outer = layer_base._frames[-1] if layer_base._frames else None
+        with layer_base.collect_losses(training) as added:  # add_loss calls inside the layers
+            i = 0
+            while i <= last:
+                layer = layers[i]
+                if logits and i == last and runs_builtin(layer):
+                    if isinstance(layer, Dense):
+                        x = layer.call_linear(layer.cast_input(x))
+                        break
+                    if isinstance(layer, Activation):
+                        break
+                if i < last and layers[i + 1].takes_over(layer):  # e.g. a max pooling before a convolution's bias
+                    i += 1
+                    layer, x = layers[i], layers[i].call_fused(layer, layer.cast_input(x), training)
+                else:
+                    x = layer.apply_call(layer.cast_input(x), training)
+                if layer.activity_regularizer is not None:
+                    activity.append(regularizers.activity_penalty(layer.activity_regularizer, x))
                 i += 1
-                layer, x = layers[i], layers[i].call_fused(layer, layer.cast_input(x), training)
-            else:
-                x = layer.apply_call(layer.cast_input(x), training)
-            if layer.activity_regularizer is not None:
-                activity.append(regularizers.activity_penalty(layer.activity_regularizer, x))
-            i += 1
-        self._activity_losses = activity
+        activity += added
+        if outer is None:
+            self.__dict__["_activity_losses"] = activity
+        elif outer.keep:
+            outer.losses.extend(activity)
         return x
 
     def _workspace_plan(self, input_shape, itemsize: int) -> list:
@@ -252,7 +264,7 @@ class Sequential(Trainer, Layer):
         if not self._layers:
             return None
         last = self._layers[-1]
-        if isinstance(last, (Dense, Activation)):
+        if isinstance(last, (Dense, Activation)) and runs_builtin(last):
             try:
                 return activations.serialize(last.activation)
             except ValueError:
@@ -269,6 +281,29 @@ class Sequential(Trainer, Layer):
             and self._layers[-1].activity_regularizer is None  # it must see the probabilities
         )
 
+    # -- the interface of the training path (gpunet.models.model) --------------------------------
+    @property
+    def output_names(self) -> list:
+        return [self._layers[-1].name] if self._layers else []
+
+    def output_activations(self) -> list:
+        return [self.output_activation()]
+
+    def flat_input_shapes(self) -> list:
+        return [self.input_shape]
+
+    def flat_output_shapes(self) -> list:
+        return [self.output_shape]
+
+    def input_structure(self):
+        return None if self._input_layer is None else self._input_layer.name
+
+    def output_structure(self):
+        return self._layers[-1].name if self._layers else None
+
+    def recordable(self) -> bool:
+        return all(layer.recordable() for layer in self._layers)
+
     # -- weights -------------------------------------------------------------------------------
     # weights, trainable_weights, non_trainable_weights, trainable: from Layer (the model's layers
     # are its sub-layers)
@@ -280,46 +315,6 @@ class Sequential(Trainer, Layer):
             raise ValueError(f"count_params: the model {self.name!r} is not built yet, so it has no weights; add an Input "
                              "layer, call model.build(input_shape) or run it on data first")
         return super().count_params()
-
-    # -- files ----------------------------------------------------------------------------------
-    def save(self, filepath, overwrite: bool = True, zipped=None, *, include_optimizer: bool = True) -> None:
-        """Write the whole model (atomically): the architecture, the weights, the training config,
-        the optimizer's state and, during fit, what an exact resumption needs. ``"m.keras"``
-        writes Keras 3's zip archive, any other name (``"m.h5"``) Keras's legacy HDF5 layout;
-        ``"m.weights.h5"`` is refused (Keras reads it as weights only). See ``docs/format.md``.
-
-        Keras's arguments: ``overwrite=False`` refuses an existing file (``FileExistsError``;
-        Keras asks on the terminal); ``zipped`` may be None or True (an unzipped ``.keras``
-        folder is not supported). ``include_optimizer=False`` leaves the optimizer out (Keras's
-        legacy ``.h5`` argument)."""
-        save_model(self, filepath, overwrite, zipped, include_optimizer=include_optimizer)
-
-    def check_save_path(self, filepath, template: bool = False, weights: bool = False) -> str:
-        """Raise now the error that saving to ``filepath`` would raise (a name Keras would misread,
-        a missing or read-only folder, a target that is not a regular file); with ``template=True``
-        the name is filled in later and only its ending and folder are checked. ``weights=True``
-        checks it for :meth:`save_weights` rather than :meth:`save`."""
-        return check_save_path(filepath, template, weights)
-
-    def save_weights(self, filepath, overwrite: bool = True, max_shard_size=None) -> None:
-        """Write only the weights, atomically: ``"w.weights.h5"`` in Keras 3's layout (with the
-        optimizer's variables when the model is compiled, as Keras writes them), any other name
-        (``"w.h5"``) in Keras's legacy layout; a ``.keras`` name is refused. ``overwrite=False``
-        refuses an existing file; ``max_shard_size`` (sharded files) must be None."""
-        save_weights(self, filepath, overwrite, max_shard_size)
-
-    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
-        """Read weights from a gpunet or Keras file (``.keras``, ``.weights.h5`` or ``.h5``, told
-        apart by their contents); shapes are checked before any is set. Keras 3's files also give
-        a compiled model its optimizer's variables, as in Keras. ``skip_mismatch`` must be False:
-        a file that does not fit the model is refused whole."""
-        load_weights(self, filepath, skip_mismatch)
-
-    def read_training_state(self, filepath) -> dict:
-        """The training state a gpunet checkpoint (``.h5``) holds, without loading it: the
-        optimizer's, the fit's (epoch, best weights, callbacks' counters) and the random streams;
-        ``{}`` for a file that holds none. Restore it with ``load_weights`` then ``set_state``."""
-        return read_training_state(filepath, model=self if self.built else None)
 
     # -- configuration --------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -346,11 +341,6 @@ class Sequential(Trainer, Layer):
             model.trainable = False
         return model
 
-    def to_json(self, **kwargs) -> str:
-        """The model's architecture as JSON: ``{"class_name": "Sequential", "config": ...}`` (a
-        registered subclass also gets its ``registered_name``)."""
-        return json.dumps(serialize_model(self), **kwargs)
-
     # -- summary --------------------------------------------------------------------------------
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
                 layer_range=None) -> None:
@@ -363,76 +353,12 @@ class Sequential(Trainer, Layer):
         still count the whole model). ``expand_nested`` has nothing to expand: gpunet models do
         not nest.
         """
-        print_fn = print_fn or print
-        if line_length is None:
-            line_length = 72
-        elif isinstance(line_length, bool) or not isinstance(line_length, numbers.Integral) or line_length < 20:
-            raise ValueError(f"summary: line_length must be an integer >= 20, got {line_length!r}")
-        for key, value in (("expand_nested", expand_nested), ("show_trainable", show_trainable)):
-            if not isinstance(value, bool):
-                raise ValueError(f"summary: {key} must be True or False, got {value!r}")
-        header = ["Layer (type)", "Output Shape", "Param #"] + (["Trainable"] if show_trainable else [])
         shapes, shape = [], self.input_shape
         for layer in self._layers:
             shape = None if shape is None else layer.compute_output_shape(shape)
             shapes.append(shape)
-        rows = []
-        for layer, shape in zip(self._layers, shapes):
-            row = [f"{layer.name} ({type(layer).__name__})", "?" if shape is None else str(tuple(shape)),
-                   f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"]
-            rows.append(row + (["Y" if layer.trainable else "N"] if show_trainable else []))
-        first, last = _layer_range(self._layers, layer_range)
-        rows = rows[first:last]
-        widths = _column_widths(positions, line_length, len(header), max([0, *(len(row[0]) for row in rows)]) + 2)
-        line_length = max(line_length, sum(widths[:-1]) + 12)
-        rule = "_" * line_length
-        lines = [f'Model: "{self.name}"', rule, _row(header, widths), "=" * line_length]
-        for i, row in enumerate(rows):
-            lines += [_row(row, widths), rule if i < len(rows) - 1 else "=" * line_length]
-        if not rows:
-            lines.append("=" * line_length)
-        total = sum(int(p.size) for p in self.weights)
-        trainable = sum(int(p.size) for p in self.trainable_weights)
-        lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}", f"Non-trainable params: {total - trainable:,}", rule]
-        for line in lines:
-            print_fn(line)
+        print_summary(self, [(layer, shape, None) for layer, shape in zip(self._layers, shapes)], line_length, positions,
+                      print_fn, expand_nested, show_trainable, layer_range)
 
     def __repr__(self):
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"
-
-
-def _row(cells, widths) -> str:
-    return "".join(f"{cell:<{width}}" for cell, width in zip(cells[:-1], widths)) + cells[-1]
-
-
-def _column_widths(positions, line_length: int, columns: int, first_minimum: int) -> list:
-    """The widths of a summary's columns but the last, from Keras's ``positions`` (the columns'
-    right ends, as fractions of ``line_length`` when all are at most 1, else in characters)."""
-    if positions is None:
-        widths = [int(line_length * 0.45), int(line_length * 0.33)] + ([int(line_length * 0.14)] if columns == 4 else [])
-    else:
-        if not isinstance(positions, (list, tuple)) or len(positions) not in (columns - 1, columns) or not all(
-                isinstance(p, numbers.Real) and not isinstance(p, bool) and p > 0 for p in positions):
-            raise ValueError(f"summary: positions must list {columns} increasing positive numbers (the columns' "
-                             f"right ends), got {positions!r}")
-        ends = [p * line_length if all(q <= 1 for q in positions) else p for p in positions]
-        if any(b <= a for a, b in zip(ends, ends[1:])):
-            raise ValueError(f"summary: positions must be increasing, got {positions!r}")
-        widths = [int(b - a) for a, b in zip([0, *ends], ends)][:columns - 1]
-    widths[0] = max(widths[0], first_minimum)
-    return widths
-
-
-def _layer_range(layers, layer_range) -> tuple:
-    """``(start, stop)`` of the layers that Keras's ``layer_range=[first, last]`` names: the first
-    layer matching ``first`` (a name or a regular expression) to the last matching ``last``."""
-    if layer_range is None:
-        return 0, len(layers)
-    if not isinstance(layer_range, (list, tuple)) or len(layer_range) != 2 or not all(isinstance(p, str) for p in layer_range):
-        raise ValueError(f"summary: layer_range must be [first, last] layer names, got {layer_range!r}")
-    found = [[i for i, layer in enumerate(layers) if re.match(pattern, layer.name)] for pattern in layer_range]
-    if not found[0] or not found[1]:
-        raise ValueError(f"summary: layer_range {list(layer_range)} does not match the layers {[l.name for l in layers]}")
-    if min(found[0]) > max(found[1]):
-        return min(found[1]), max(found[0]) + 1
-    return min(found[0]), max(found[1]) + 1

@@ -66,5 +66,49 @@ from . import numpy  # noqa: E402 - keras.ops.numpy; its names below replace the
 from .numpy import *  # noqa: E402,F403
 __all__ += [name for name in numpy.__all__ if name not in __all__]
 
+class symbolic_dispatch:  # noqa: N801 - a namespace, not instantiated
+    """Where the functional API plugs into the ops (:mod:`gpunet.layers.symbolic` fills it in).
+
+    Every public function of this package is wrapped once, below: on real Tensors the wrapper
+    costs one flag check (``active`` stays False until the first symbolic tensor is made); when an
+    argument (or a list, tuple or dict among the arguments) holds a symbolic ``KerasTensor``, the
+    call is recorded in the functional graph by ``call(fn, *args, **kwargs)`` instead of computed.
+    Tensor's own operators are bound to the unwrapped functions above."""
+
+    active = False
+    holds = None  # holds(args, kwargs) -> whether a symbolic tensor is among them
+    call = None  # call(fn, *args, **kwargs) -> the symbolic outputs
+
+
+def _symbolic_aware(fn):
+    import functools  # noqa: PLC0415
+
+    hook = symbolic_dispatch
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if hook.active and hook.holds(args, kwargs):
+            return hook.call(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    op.symbolic_aware = True
+    return op
+
+
+def _wrap_public_ops() -> None:
+    """Wrap every public function named in ``__all__`` (whatever the op modules add to it), here and
+    in the Keras namespaces ``ops.numpy``, ``ops.nn``, ``ops.image``, ``ops.linalg``."""
+    import inspect  # noqa: PLC0415
+
+    namespaces = [(globals(), __all__)] + [(vars(module), module.__all__) for module in (numpy, nn, image, linalg, core)]
+    for namespace, names in namespaces:
+        for name in names:
+            fn = namespace.get(name)
+            if inspect.isfunction(fn) and not getattr(fn, "symbolic_aware", False):
+                namespace[name] = _symbolic_aware(fn)
+
+
+_wrap_public_ops()
+
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
 __getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

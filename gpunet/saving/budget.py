@@ -180,7 +180,7 @@ def config_weights(config, limit=None, where: str = "the model config") -> tuple
 
     inner = config.get("config") if isinstance(config, dict) else None
     entries = inner.get("layers") if isinstance(inner, dict) else None
-    if not isinstance(entries, list):
+    if not isinstance(entries, list) or "input_layers" in inner:  # a functional graph: not counted ahead yet
         return [], 0, False
     weights, layers, shape = [], 0, None
     for index, entry in enumerate(entries):

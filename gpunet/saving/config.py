@@ -17,12 +17,16 @@ from .budget import check_config, parse_json
 __all__ = ["register_model_class", "serialize_model", "model_from_config", "model_from_json"]
 
 _LOOKUP: Lookup | None = None
+_MODEL_CLASSES: dict = {}
 
 
-def register_model_class(cls):
-    """Make ``cls`` (gpunet's Sequential) and its registered subclasses loadable by name."""
+def register_model_class(cls, base=None):
+    """Make ``cls`` (gpunet's Sequential, Functional) loadable by name, and the registered
+    subclasses of ``base`` (default ``cls``; gpunet's ``Model``)."""
     global _LOOKUP
-    _LOOKUP = Lookup("model", cls, {cls.__name__: cls}, case_sensitive=True)
+    _MODEL_CLASSES[cls.__name__] = cls
+    base = base or (_LOOKUP.base if _LOOKUP is not None else cls)
+    _LOOKUP = Lookup("model", base, dict(_MODEL_CLASSES), case_sensitive=True)
     return cls
 
 

@@ -59,10 +59,42 @@ def _layer_entry(entry: dict, input_shape) -> dict:
     return keras
 
 
+def _functional_model_config(model, entry: dict) -> dict:
+    """A functional model's entry as Keras 3 writes it: each layer in Keras's form with its
+    ``build_config`` (the input shape it was built for), ``name`` and ``inbound_nodes``; nested
+    models in their own Keras form."""
+    config = dict(entry["config"])
+    by_name = {layer.name: layer for layer in model.layers}
+    layers = []
+    for item in config["layers"]:
+        layer = by_name.get(item["name"])
+        if hasattr(layer, "_init_trainer"):  # a model inside the model
+            keras = keras_model_config(layer)
+        else:
+            shape = getattr(layer, "build_input_shape", None)
+            keras = _layer_entry(item, None)
+            if shape is not None and item["class_name"] != "InputLayer":
+                keras["build_config"] = {"input_shape": _as_lists(shape)}
+        keras["name"] = item["name"]
+        keras["inbound_nodes"] = item["inbound_nodes"]
+        layers.append(keras)
+    config["layers"] = layers
+    keras = _entry({**entry, "config": config}, "keras.src.models.functional")
+    keras["registered_name"] = keras["registered_name"] or entry["class_name"]
+    keras["build_config"] = {"input_shape": None}
+    return keras
+
+
+def _as_lists(shape):
+    return [_as_lists(s) for s in shape] if isinstance(shape, (list, tuple)) else shape
+
+
 def keras_model_config(model) -> dict:
     """The model's architecture as Keras 3 writes it in ``config.json`` (without
     ``compile_config``)."""
     entry = serialize_model(model)
+    if "input_layers" in entry["config"]:
+        return _functional_model_config(model, entry)
     config = dict(entry["config"])
     shapes = []
     shape = model.input_shape
@@ -148,6 +180,9 @@ def plain_dtypes(config: dict) -> dict:
         return config
     layers = []
     for entry in inner["layers"]:
+        if isinstance(entry, dict) and isinstance(entry.get("config"), dict) and "layers" in entry["config"]:
+            layers.append(plain_dtypes(entry))  # a model inside the model
+            continue
         layer_config = entry.get("config") if isinstance(entry, dict) else None
         dtype = layer_config.get("dtype") if isinstance(layer_config, dict) else None
         if (isinstance(dtype, dict) and dtype.get("class_name") == "DTypePolicy"
@@ -157,6 +192,15 @@ def plain_dtypes(config: dict) -> dict:
     return {**config, "config": {**inner, "layers": layers}}
 
 
+def _graph_tensor(config: dict) -> bool:
+    """A functional model's reference to a tensor of its graph (``__keras_tensor__`` naming a layer,
+    node and tensor): data, not code."""
+    inner = config.get("config")
+    return (config.get("class_name") == "__keras_tensor__" and isinstance(inner, dict)
+            and set(inner) <= {"shape", "dtype", "keras_history", "sparse", "ragged", "name"}
+            and isinstance(inner.get("keras_history"), list))
+
+
 def refuse_code(config, where: str, depth: int = 0) -> None:
     """Refuse, anywhere in a config, the values Keras marks as code or raw objects (a lambda's
     bytecode, a tensor, a function of a user module): gpunet never runs code from a file."""
@@ -164,7 +208,7 @@ def refuse_code(config, where: str, depth: int = 0) -> None:
         raise ValueError(f"{where}: the configuration is nested more than 100 levels deep")
     if isinstance(config, dict):
         name = config.get("class_name")
-        if isinstance(name, str) and name in _CODE_MARKERS and _plain_function(config) is config:
+        if isinstance(name, str) and name in _CODE_MARKERS and _plain_function(config) is config and not _graph_tensor(config):
             raise ValueError(f"{where}: the configuration holds code or a raw object ({name!r}); gpunet loads "
                              "configurations only, never code (a Lambda layer or a custom function cannot be loaded)")
         for value in config.values():

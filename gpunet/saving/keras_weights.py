@@ -49,18 +49,61 @@ def snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def layer_paths(model) -> list:
-    """``[(layer, "layers/dense"), (layer, "layers/dense_1"), ...]`` in the model's order."""
+def _numbered_children(items, prefix: str) -> list:
+    """``[(layer, "<prefix>/dense"), (layer, "<prefix>/dense_1"), ...]``: layers of a list named
+    by their class in snake case, numbered within the list, as Keras 3 names them."""
     used: dict = {}
-    paths = []
-    for layer in model.layers:
-        name = snake_case(type(layer).__name__)
+    named = []
+    for item in items:
+        if not hasattr(item, "_trainable_variables"):
+            continue
+        name = snake_case(type(item).__name__)
         if name in used:
             used[name] += 1
             name = f"{name}_{used[name]}"
         else:
             used[name] = 0
-        paths.append((layer, f"layers/{name}"))
+        named.append((item, f"{prefix}/{name}" if prefix else name))
+    return named
+
+
+def _children(obj, prefix: str) -> list:
+    """The layers ``obj`` holds, with their paths: a Sequential's or functional model's list of
+    layers under ``layers/``; a subclassed model's or composite layer's under the names of the
+    attributes they were assigned to (a list or dict of layers: numbered by class inside it)."""
+    join = (lambda name: f"{prefix}/{name}") if prefix else (lambda name: name)
+    attributes = obj.__dict__.get("_layer_attributes")
+    if attributes is None or not getattr(obj, "_auto_track", True):
+        if hasattr(obj, "_init_trainer"):  # Sequential, functional
+            return _numbered_children(list(obj.layers), join("layers"))
+        return _numbered_children(list(obj._layers), join("layers"))
+    named = []
+    for attribute in sorted(attributes):
+        value = attributes[attribute]
+        if hasattr(value, "_trainable_variables"):
+            named.append((value, join(attribute)))
+        else:
+            items = list(value.values()) if isinstance(value, dict) else list(value)
+            named += _numbered_children(items, join(attribute))
+    return named
+
+
+def layer_paths(model) -> list:
+    """``[(layer, path, weights), ...]``: every layer of ``model`` (nested ones included) with
+    the group Keras 3 keeps its own weights in (``layers/dense`` in a Sequential or functional
+    model, the attribute's name in a subclassed one, ``<path>/layers/...`` or
+    ``<path>/<attribute>`` for the layers inside a layer)."""
+    paths, seen = [], set()
+    stack = _children(model, "")
+    while stack:
+        layer, path = stack.pop(0)
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        inner = _children(layer, path) if layer._layers else []
+        own = layer._trainable_variables + layer._non_trainable_variables if inner else layer.weights
+        paths.append((layer, path, own))
+        stack[0:0] = inner
     return paths
 
 
@@ -77,9 +120,9 @@ def write_weights(f, model, include_optimizer: bool = True) -> None:
     """Write the model's weights (and its optimizer's variables when it is compiled) into the
     open h5py file ``f``."""
     _vars_group(f, "", model.name)
-    for layer, path in layer_paths(model):
+    for layer, path, weights in layer_paths(model):
         group = _vars_group(f, path, layer.name)
-        for i, param in enumerate(layer.weights):
+        for i, param in enumerate(weights):
             group.create_dataset(str(i), data=backend.to_host(param.data), track_times=False)
     if include_optimizer and model.compiled:
         group = _vars_group(f, "optimizer", model.optimizer.name)
@@ -136,11 +179,10 @@ def read_weights(f, model, where: str) -> list:
     if layers is not None and not isinstance(layers, h5py.Group):
         raise ValueError(f"{where}: 'layers' is not a group")
     paths = layer_paths(model)
-    known = {path.split("/", 1)[1] for _, path in paths}
+    known = {path for _, path, _ in paths}
     values = {}
-    for layer, path in paths:
-        weights = layer.weights
-        group = f.get(f"{path}/vars") if layers is not None else None
+    for layer, path, weights in paths:
+        group = f.get(f"{path}/vars")
         if group is not None and not isinstance(group, h5py.Group):
             raise ValueError(f"{where}: {path}/vars is not a group")
         datasets = _numbered(group, f"{path}/vars", where) if group is not None else []
@@ -155,14 +197,18 @@ def read_weights(f, model, where: str) -> list:
             if value.dtype.kind == "f" and not numpy.all(numpy.isfinite(value)):
                 raise ValueError(f"{where}: {what} contains NaN or infinity")
             values[id(param)] = value
-    if layers is not None:
-        for name, group in layers.items():
-            if name in known:
-                continue
-            stored = group.get("vars") if isinstance(group, h5py.Group) else None
-            if isinstance(stored, h5py.Group) and len(stored):
-                raise ValueError(f"{where}: the file has weights for a layer 'layers/{name}' that this model does not "
-                                 "have (another architecture?)")
+    unknown = []
+
+    def visit(name, item):
+        if name.endswith("/vars") and isinstance(item, h5py.Group) and len(item):
+            owner = name[:-len("/vars")]
+            if owner not in known and owner != "optimizer":
+                unknown.append(owner)
+
+    f.visititems(visit)
+    if unknown:
+        raise ValueError(f"{where}: the file has weights for a layer {unknown[0]!r} that this model does not "
+                         "have (another architecture?)")
     return [values[id(p)] for p in model.weights]
 
 

@@ -57,7 +57,8 @@ def test_flatten_and_input():
     assert f(np.zeros((2, 3, 4))).shape == (2, 12)
     assert f.compute_output_shape((None, 3, 4)) == (None, 12)
     inp = Input((28, 28))
-    assert isinstance(inp, InputLayer) and inp.batch_shape == (None, 28, 28)
+    assert inp.shape == (None, 28, 28) and inp.dtype == "float32"  # a symbolic tensor, as Keras 3's Input
+    assert isinstance(inp._keras_history[0], InputLayer) and inp._keras_history[0].batch_shape == (None, 28, 28)
 
 
 def test_config_round_trip():

@@ -155,7 +155,13 @@ def test_package_exports():
     assert gpunet.Sequential is Sequential
 
 
-def test_a_model_is_not_a_layer_of_another_yet():
+def test_a_model_is_a_layer_of_another():
     inner = Sequential([Input((3,)), Dense(2)])
-    with pytest.raises(TypeError, match="model inside a Sequential"):
-        Sequential([Input((3,)), inner])
+    outer = Sequential([Input((3,)), inner, Dense(1)])
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    kernel, bias = inner.layers[0].kernel.numpy(), inner.layers[0].bias.numpy()
+    k2, b2 = outer.layers[1].kernel.numpy(), outer.layers[1].bias.numpy()
+    np.testing.assert_allclose(outer(x).numpy(), (x @ kernel + bias) @ k2 + b2, rtol=1e-5)
+    assert outer.output_shape == (None, 1) and len(outer.weights) == 4
+    with pytest.raises(ValueError, match="added to itself"):
+        outer.add(outer)

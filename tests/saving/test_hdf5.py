@@ -337,7 +337,9 @@ def test_model_from_json_round_trip_and_refusals():
     clone = gpunet.model_from_json(model.to_json())
     assert [type(l).__name__ for l in clone.layers] == ["Dense", "Dropout", "Dense", "Activation"]
     assert clone.input_shape == (None, 5) and clone.count_params() == model.count_params()
-    with pytest.raises(ValueError, match="unknown model 'Functional'"):
+    with pytest.raises(ValueError, match="unknown model 'Subclassed'"):
+        gpunet.model_from_json(json.dumps({"class_name": "Subclassed", "config": {}}))
+    with pytest.raises(ValueError, match="a functional model config needs a 'layers' list"):
         gpunet.model_from_json(json.dumps({"class_name": "Functional", "config": {}}))
     with pytest.raises(ValueError, match="not valid JSON"):
         gpunet.model_from_json("{")

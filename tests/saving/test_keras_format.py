@@ -557,9 +557,9 @@ def test_unknown_classes_and_code_are_refused(tmp_path):
     _refused(_with_config(tmp_path, "custom.keras", custom_layer), "unknown layer 'evil>Evil'")
 
     def custom_model(config):
-        config.update(class_name="Functional", module="keras.src.models.functional")
+        config.update(class_name="MyModel", module="evil.module")
 
-    _refused(_with_config(tmp_path, "model.keras", custom_model), "unknown model 'Functional'")
+    _refused(_with_config(tmp_path, "model.keras", custom_model), "unknown model 'MyModel'")
 
     def custom_loss(config):
         config["compile_config"]["loss"] = {"module": "os", "class_name": "system", "config": {}, "registered_name": "x>system"}
