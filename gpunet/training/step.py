@@ -112,13 +112,13 @@ class TrainStep:
         entry = self.compiled.entries[0]
         self.plain = not self.compiled.several and entry.loss is not None and not any(w for _, w in entry.metrics)
         self.tape = None
-        if self.run_eagerly:
-            return False
         self.own_loss = model.overrides("compute_loss")
         if self.own_loss:  # the outputs as the model gives them: no loss is fused with them
             self.fused = [False] * len(self.fused)
             self.logits = [e.loss is not None and e.loss.from_logits for e in self.compiled.entries]
             self.fuse = self.fused if self.compiled.several else False
+        if self.run_eagerly:
+            return False
         refusals = [f"layer {layer.name!r} ({type(layer).__name__})" for layer in model.layers if not layer.recordable()]
         if self.own_loss:
             refusals.append(f"the model's own compute_loss ({type(model).__name__})")
