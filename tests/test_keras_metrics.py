@@ -252,7 +252,7 @@ def test_fit_and_evaluate_with_the_new_metrics_match_keras(keras, tmp_path):
     targets = np.eye(3, dtype=np.float32)[y]
     model = _softmax_model(SOFTMAX_METRICS)
     history = model.fit(x, targets, epochs=2, batch_size=16, verbose=0)
-    names = [m.name for m in model.metrics]
+    names = [m.name for m in model.compiled_metrics]
     assert [k for k in history.history if k not in ("loss", "learning_rate", "epoch_time")] == names
     ours = model.evaluate(x, targets, batch_size=16, verbose=0, return_dict=True)
     for file in ("m.keras", "m.h5"):
@@ -403,4 +403,4 @@ def test_compile_refuses_a_metric_with_several_values():
     with pytest.raises(ValueError, match="gives several values"):
         _softmax_model([metrics.Precision(thresholds=[0.3, 0.7])])
     model = _softmax_model([metrics.F1Score(average="macro")])
-    assert model.metrics[0].name == "f1_score"
+    assert model.compiled_metrics[0].name == "f1_score"

@@ -51,7 +51,8 @@ class MonitorCallback(Callback):
         name = self.monitor[4:] if self.monitor.startswith("val_") else self.monitor
         if name.endswith("loss"):
             return "min"
-        for metric in getattr(getattr(self, "model", None), "metrics", None) or []:
+        model = getattr(self, "model", None)
+        for metric in getattr(model, "compiled_metrics", None) or getattr(model, "metrics", None) or []:
             if getattr(metric, "name", None) == name and getattr(metric, "direction", None) in ("up", "down"):
                 return "max" if metric.direction == "up" else "min"
         return "max" if ("acc" in name or name.startswith("fmeasure")) else "min"

@@ -59,6 +59,26 @@ def functional_arguments(args, kwargs) -> bool:
     return len(args) == 2 or (len(args) == 1 and "outputs" in kwargs) or ("inputs" in kwargs and "outputs" in kwargs)
 
 
+_FUNCTIONAL_CLASSES: dict = {}
+
+
+def _functional_class(cls):
+    """``cls`` itself when it is functional already, else a class deriving from ``cls`` and
+    ``Functional`` (made once per class): what ``MyModel(inputs, outputs)`` instantiates, so that
+    a user's subclass (its own ``train_step``, say) runs a functional graph, as Keras allows."""
+    from .functional import Functional  # noqa: PLC0415 - functional imports this module
+
+    if cls is Model:
+        return Functional
+    if issubclass(cls, Functional):
+        return cls
+    if cls not in _FUNCTIONAL_CLASSES:
+        _FUNCTIONAL_CLASSES[cls] = type(cls.__name__, (cls, Functional),
+                                        {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                         "functional_of": cls})
+    return _FUNCTIONAL_CLASSES[cls]
+
+
 class Model(Trainer, Layer):
     """A model: layers plus training, saving and a summary (Keras 3's ``keras.Model``).
 
@@ -81,19 +101,40 @@ class Model(Trainer, Layer):
     """
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and functional_arguments(args, kwargs):
-            from .functional import Functional  # noqa: PLC0415 - functional imports this module
-
-            return object.__new__(Functional)
+        if functional_arguments(args, kwargs):
+            return object.__new__(_functional_class(cls))
         return object.__new__(cls)
 
     def __init__(self, *args, **kwargs):
+        if functional_arguments(args, kwargs):
+            # a subclass that builds its graph in __init__ and hands it to super().__init__(inputs,
+            # outputs) becomes a functional model of its own class, as in Keras
+            functional = _functional_class(type(self))
+            if type(self) is not functional:
+                self.__class__ = functional
+            from .functional import Functional  # noqa: PLC0415 - functional imports this module
+
+            Functional.__init__(self, *args, **kwargs)
+            return
         if args or "inputs" in kwargs or "outputs" in kwargs:
             raise TypeError("Model(...) takes inputs and outputs together for a functional model (Model(inputs, "
                             "outputs)); a subclass calls super().__init__(**kwargs) with name, trainable or dtype only")
         Layer.__init__(self, **kwargs)
         self._init_trainer()
         self.__dict__["_output_structure"] = None  # a subclassed model's last outputs, as names
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        """A model from its config (Keras 3's): a functional model's graph (``layers``,
+        ``input_layers``, ``output_layers``) rebuilt as one, else ``cls(**config)`` (a subclass's
+        own ``get_config``). ``custom_objects`` maps class names to user classes."""
+        from ..lookup import custom_object_scope  # noqa: PLC0415
+        from .functional import Functional  # noqa: PLC0415 - functional imports this module
+
+        if isinstance(config, dict) and {"layers", "input_layers", "output_layers"} <= set(config):
+            return Functional.from_config.__func__(_functional_class(cls), config, custom_objects)
+        with custom_object_scope(custom_objects):
+            return cls(**config)
 
     # -- calling --------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):

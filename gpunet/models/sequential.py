@@ -281,6 +281,47 @@ class Sequential(Model):
             and self._layers[-1].activity_regularizer is None  # it must see the probabilities
         )
 
+    # -- the symbolic graph (Keras's Sequential is a functional model once its input is known) -----
+    def _symbolic(self):
+        """``(input, output)`` KerasTensors of the layers called in turn on the Input, traced once
+        per list of layers: what ``inputs``, ``outputs`` and each layer's ``output`` give."""
+        if self._input_layer is None:
+            raise ValueError(f"the Sequential model {self.name!r} has no defined input yet: start it with "
+                             "gpunet.Input(shape) (or build it) before asking for its inputs or outputs")
+        key = tuple(id(layer) for layer in self._layers)
+        if self.__dict__.get("_graph_key") != key:
+            start = self._input_layer.output
+            x = start
+            for layer in self._layers:
+                x = layer(x)
+            self.__dict__["_graph"], self.__dict__["_graph_key"] = (start, x), key
+        return self.__dict__["_graph"]
+
+    @property
+    def inputs(self) -> list:
+        return [self._symbolic()[0]]
+
+    @property
+    def outputs(self) -> list:
+        return [self._symbolic()[1]]
+
+    @property
+    def input(self):
+        return self._symbolic()[0]
+
+    @property
+    def output(self):
+        return self._symbolic()[1]
+
+    def get_layer(self, name=None, index=None):
+        layer = super().get_layer(name, index)
+        if self._input_layer is not None and not layer.__dict__.get("_inbound_nodes"):
+            try:  # its symbolic output, for feature extraction (Model(model.inputs, layer.output))
+                self._symbolic()
+            except (TypeError, ValueError):
+                pass
+        return layer
+
     # -- the interface of the training path (gpunet.models.model) --------------------------------
     @property
     def output_names(self) -> list:

@@ -31,7 +31,9 @@ __all__ = sorted({*arrays.__all__, *elementwise.__all__, *reductions.__all__, *l
 
 def _install_tensor_methods() -> None:
     """Tensor methods that NumPy arrays have and Keras scripts use on tensors. ``==`` and ``!=``
-    stay identity comparisons: tensors are dictionary keys and members of sets across gpunet."""
+    compare elementwise, as on Keras's tensors (a metric's ``ops.cast(y_true, "int32") == y_pred``);
+    hashing stays by identity, so tensors remain dictionary keys and set members (compare them
+    with ``is``, never ``==``)."""
     T = Tensor
     T.max = lambda self, axis=None, keepdims=False: reductions.max(self, axis, keepdims)
     T.min = lambda self, axis=None, keepdims=False: reductions.min(self, axis, keepdims)
@@ -44,6 +46,9 @@ def _install_tensor_methods() -> None:
     T.__le__ = elementwise.less_equal
     T.__gt__ = elementwise.greater
     T.__ge__ = elementwise.greater_equal
+    T.__eq__ = elementwise.equal
+    T.__ne__ = elementwise.not_equal
+    T.__hash__ = object.__hash__
 
 
 _install_tensor_methods()

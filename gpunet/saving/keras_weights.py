@@ -202,7 +202,7 @@ def read_weights(f, model, where: str) -> list:
     def visit(name, item):
         if name.endswith("/vars") and isinstance(item, h5py.Group) and len(item):
             owner = name[:-len("/vars")]
-            if owner not in known and owner != "optimizer":
+            if owner not in known and owner != "optimizer" and not owner.startswith("optimizer/"):
                 unknown.append(owner)
 
     f.visititems(visit)

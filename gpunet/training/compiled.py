@@ -135,7 +135,8 @@ class CompiledOutputs:
         entries = [OutputEntry(i, name, loss, 1.0 if weight is None else float(weight))
                    for i, (name, loss, weight) in enumerate(zip(names, losses, weights))]
         several = len(names) > 1
-        taken = {"loss"} | ({f"{e.name}_loss" for e in entries if e.loss is not None} if several else set())
+        counts: dict = {}  # Keras's naming: a repeated name gets _1, _2...; a weighted one "weighted_" first
+        flat = []
         for argument, weighted in ((self.metrics_argument, False), (self.weighted_metrics_argument, True)):
             if argument is None:
                 continue
@@ -145,16 +146,21 @@ class CompiledOutputs:
             for entry, given in zip(entries, _per_output(argument, names, what, nested=True)):
                 for identifier in _metric_list(given, what):
                     metric = metrics_module.get(identifier, entry.loss)
-                    if any(metric is m for e in entries for m, _ in e.metrics):
+                    if any(metric is m for _, m, _ in flat):
                         metric = copy.deepcopy(metric)
-                    if several:
-                        metric.name = f"{entry.name}_{metric.name}"
-                    if metric.name in taken:
-                        raise ValueError(f"compile: metric names must be unique and differ from the losses' names; "
-                                         f"{metric.name!r} is used twice")
-                    taken.add(metric.name)
+                    prefix = f"{entry.name}_" if several else ""
+                    name = prefix + metric.name
+                    if name in counts and weighted:
+                        name = f"{prefix}weighted_{metric.name}"
+                    if name in counts:
+                        counts[name] += 1
+                        name = f"{name}_{counts[name] - 1}"
+                    else:
+                        counts[name] = 1
+                    metric.name = name
                     entry.metrics.append((metric, weighted))
-        self.entries, self.names = entries, names
+                    flat.append((entry, metric, weighted))
+        self.entries, self.names, self.flat_metrics = entries, names, flat
 
     def graph_key(self) -> tuple:
         """What a recorded train step depends on here: each output's loss object, its
@@ -163,8 +169,9 @@ class CompiledOutputs:
 
     # -- what the logs hold ------------------------------------------------------------------------
     def metric_list(self) -> list:
-        """The compiled metrics in log order (each output's in turn, unweighted before weighted)."""
-        return [m for e in self.entries for m, _ in e.metrics]
+        """The compiled metrics in log order (Keras's: every output's unweighted metrics, then the
+        weighted ones)."""
+        return [m for _, m, _ in self.flat_metrics]
 
     def log_names(self) -> list:
         """The keys of a training log, in Keras's order: the loss, the outputs' losses, the metrics."""
@@ -256,17 +263,16 @@ class CompiledOutputs:
         """Add a batch to the metric trackers (``trackers[len(log losses):]``, in
         :meth:`metric_list` order): each metric of each output sees that output's raw values."""
         position = 1 + (sum(e.loss is not None for e in self.entries) if self.several else 0)
-        for entry, out, target, weight, lg in zip(self.entries, outputs, targets, weights, logits):
-            for _, weighted in entry.metrics:
-                metric = trackers[position]
-                position += 1
-                out_data = out.data if isinstance(out, Tensor) else out
-                target_data = target.data if isinstance(target, Tensor) else target
-                if weighted and weight is not None:
-                    w = weight.data if isinstance(weight, Tensor) else weight
-                    metric.update(out_data, target_data, lg, backend.on_device_of(w, out_data))
-                else:
-                    metric.update(out_data, target_data, lg)
+        for metric, (entry, _, weighted) in zip(trackers[position:], self.flat_metrics):
+            i = entry.index
+            out, target, weight = outputs[i], targets[i], weights[i]
+            out_data = out.data if isinstance(out, Tensor) else out
+            target_data = target.data if isinstance(target, Tensor) else target
+            if weighted and weight is not None:
+                w = weight.data if isinstance(weight, Tensor) else weight
+                metric.update(out_data, target_data, logits[i], backend.on_device_of(w, out_data))
+            else:
+                metric.update(out_data, target_data, logits[i])
 
     def update_losses(self, trackers: list, total, values: list, count: int) -> None:
         """Add a batch's losses (host or device scalars) to the loss trackers, weighted by its size."""
@@ -300,10 +306,10 @@ class CompileMetrics(metrics_module.Metric):
         outputs = [o.data if isinstance(o, Tensor) else o for o in tree.flatten(y_pred)]
         targets = compiled.align(y_true, "y")
         weights = compiled.align(sample_weight, "sample_weight", True)
-        for entry, out, target, weight in zip(compiled.entries, outputs, targets, weights):
-            for metric, weighted in entry.metrics:
-                metric.update_state(target.data if isinstance(target, Tensor) else target, out,
-                                    weight if weighted else None)
+        for entry, metric, weighted in compiled.flat_metrics:
+            target, weight = targets[entry.index], weights[entry.index]
+            metric.update_state(target.data if isinstance(target, Tensor) else target, outputs[entry.index],
+                                weight if weighted else None)
 
     def result(self) -> dict:
         return {m.name: m.result() for m in self._compiled.metric_list()}

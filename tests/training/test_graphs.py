@@ -81,9 +81,9 @@ def _train(enabled, optimizer, epochs=5, callbacks=None):
     launches = []
     original = graphs.GraphedStep._replay
 
-    def counting(self, xb, yb):
+    def counting(self, batch):
         launches.append(1)
-        return original(self, xb, yb)
+        return original(self, batch)
 
     graphs.set_cuda_graphs(enabled)
     graphs.GraphedStep._replay = counting
@@ -160,9 +160,9 @@ def test_a_replayed_graph_takes_a_plateau_decay_without_capturing_again(xp):
     captures = []
     original = graphs.GraphedStep._capture
 
-    def counting(self, xb, yb):
+    def counting(self, batch):
         captures.append(1)
-        return original(self, xb, yb)
+        return original(self, batch)
 
     graphs.GraphedStep._capture = counting
     try:
