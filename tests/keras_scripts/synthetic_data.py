@@ -55,17 +55,17 @@ def _class_patterns(rng) -> np.ndarray:
     return patterns
 
 
-def _synthetic(num_samples: int, patterns, rng):
+def _synthetic(num_samples: int, patterns, rng, blend_max: float = 0.6, noise: float = 0.25):
     labels = rng.integers(0, NUM_CLASSES, size=num_samples)
     others = (labels + rng.integers(1, NUM_CLASSES, size=num_samples)) % NUM_CLASSES
     images = np.empty((num_samples, SIDE, SIDE))
     shifts = rng.integers(-2, 3, size=(num_samples, 2))
     contrast = rng.uniform(0.6, 1.0, size=num_samples)
-    blend = rng.uniform(0.0, 0.6, size=num_samples)
+    blend = rng.uniform(0.0, blend_max, size=num_samples)
     for i in range(num_samples):
         image = contrast[i] * patterns[labels[i]] + blend[i] * patterns[others[i]]
         images[i] = np.roll(image, tuple(shifts[i]), axis=(0, 1))
-    images += rng.normal(0.0, 0.25, size=images.shape)
+    images += rng.normal(0.0, noise, size=images.shape)
     images = np.clip(images, 0.0, 1.0) * 255.0
     return images.round().astype(np.uint8), labels.astype(np.uint8)
 
@@ -85,13 +85,19 @@ def _fashion_mnist(num_train: int, num_test: int):
     return (parts[0][:num_train], parts[1][:num_train]), (parts[2][:num_test], parts[3][:num_test])
 
 
-def load_data(num_train: int = 2000, num_test: int = 500, seed: int = 0):
-    """``(x_train, y_train), (x_test, y_test)``: uint8 images (N, 28, 28) and labels (N,) in 0-9."""
+def load_data(num_train: int = 2000, num_test: int = 500, seed: int = 0, blend_max: float = 0.6, noise: float = 0.25):
+    """``(x_train, y_train), (x_test, y_test)``: uint8 images (N, 28, 28) and labels (N,) in 0-9.
+
+    ``blend_max`` (the strongest copy of another class's pattern) and ``noise`` (the standard
+    deviation of the pixel noise) set how hard the task is; the defaults suit classifiers, and
+    a script that compares pairs of images (the siamese network) takes an easier set.
+    """
     if os.environ.get("KERAS_SCRIPTS_DATA") == "fashion-mnist":
         return _fashion_mnist(num_train, num_test)
     patterns = _class_patterns(np.random.default_rng(_PATTERN_SEED))
     rng = np.random.default_rng(seed)
-    return _synthetic(num_train, patterns, rng), _synthetic(num_test, patterns, rng)
+    return (_synthetic(num_train, patterns, rng, blend_max, noise),
+            _synthetic(num_test, patterns, rng, blend_max, noise))
 
 
 def load_binary_data(num_train: int = 2000, num_test: int = 500, num_features: int = 20, seed: int = 0):
