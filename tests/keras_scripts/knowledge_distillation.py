@@ -8,8 +8,8 @@ calls the frozen teacher (`training=False`) and mixes the student's loss with th
 returning the student's output; then a copy of the student (`keras.models.clone_model`)
 trained from scratch for comparison. Changed from the example:
 - the data: synthetic_data.load_data() (800 training, 500 test images) instead of MNIST;
-- a fixed seed; epochs 5 -> 2 for the teacher, 3 -> 5 for the distillation and the student
-  from scratch (the data set is 75 times smaller), verbose=2;
+- a fixed seed; epochs 5 -> 2 for the teacher, 3 -> 5 for the distillation and for the
+  student trained from scratch (the data set is 75 times smaller), verbose=2;
 - `teacher.trainable = False` is added after the teacher's training: the example's text says
   that only the student's weights are updated, but its Keras 3 `Distiller` tracks the teacher,
   whose weights would then be trained too (through `compute_loss`); the teacher's weights are

@@ -6,9 +6,9 @@ g_optimizer, loss_fn)` (two Adam optimizers), a `keras.random.SeedGenerator`, tw
 in a `metrics` property, and a `train_step` in the guide's PyTorch idiom (`self.zero_grad()`,
 `backward()`, `v.value.grad`, `optimizer.apply` under `torch.no_grad()`, which the test's rewrite
 maps to gpunet's `no_grad()`). Changed from the guide:
-- the four lines that make tensors with torch (`torch.tensor(real_images, device=device)`,
-  `torch.concat`, `torch.ones`, `torch.zeros`, and the `device` line they need) are written with
-  their `keras.ops` equivalents (`ops.convert_to_tensor`, `ops.concatenate`, `ops.ones`,
+- the lines that make tensors with torch's own functions (`tensor(real_images, device=device)`,
+  `concat`, `ones`, `zeros`, and the `device` line they need) are written with their
+  `keras.ops` equivalents (`ops.convert_to_tensor`, `ops.concatenate`, `ops.ones`,
   `ops.zeros`), the same values, so that `torch` is used only for `no_grad()`;
 - the data: 256 synthetic_data.load_data() images (float32 in [0, 1], (N, 28, 28, 1)) passed to
   `fit` as an array with `batch_size=64`, instead of MNIST's 70000 digits in a torch
