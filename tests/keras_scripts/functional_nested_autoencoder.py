@@ -54,7 +54,7 @@ x_train = np.expand_dims(x_train.astype("float32") / 255, -1)
 x_test = np.expand_dims(x_test.astype("float32") / 255, -1)
 
 autoencoder.compile(optimizer="adam", loss="mse")
-autoencoder.fit(x_train, x_train, batch_size=16, epochs=8)
+autoencoder.fit(x_train, x_train, batch_size=16, epochs=5)
 loss = autoencoder.evaluate(x_test, x_test, verbose=0)
 # the error of always answering the mean training image: what learning must beat
 baseline = float(np.mean((x_test - x_train.mean(axis=0)) ** 2))

@@ -134,12 +134,12 @@ def load_color_data(num_train: int = 1000, num_test: int = 300, side: int = 32, 
         labels = rng.integers(0, NUM_CLASSES, size=n)
         others = (labels + rng.integers(1, NUM_CLASSES, size=n)) % NUM_CLASSES
         shifts = rng.integers(-2, 3, size=(n, 2))
-        blend = rng.uniform(0.0, 0.5, size=n)
+        blend = rng.uniform(0.0, 0.3, size=n)
         images = np.empty((n, side, side, 3))
         for i in range(n):
             image = patterns[labels[i]][..., None] * colours[labels[i]] + blend[i] * patterns[others[i]][..., None] * colours[others[i]]
             images[i] = np.roll(image, tuple(shifts[i]), axis=(0, 1))
-        images += rng.normal(0.0, 0.2, size=images.shape)
+        images += rng.normal(0.0, 0.1, size=images.shape)
         images = np.clip(images, 0.0, 1.0) * 255.0
         return images.round().astype(np.uint8), labels.astype(np.uint8).reshape(n, 1)
 
