@@ -148,7 +148,7 @@ scores = model.evaluate(val_inputs, val_targets, return_dict=True, verbose=0)
 score_pred, class_pred = model.predict(val_inputs, verbose=0)
 
 print("RESULT " + json.dumps({
-    "accuracy": float(np.mean(np.argmax(class_pred, axis=1) == np.argmax(val_targets["class_output"], axis=1))),
+    "class_accuracy": float(np.mean(np.argmax(class_pred, axis=1) == np.argmax(val_targets["class_output"], axis=1))),
     "weighted_class_accuracy": float(weighted_scores["class_output_categorical_accuracy"]),
     "weighted_score_mae": float(weighted_scores["score_output_mean_absolute_error"]),
     "weighted_total_is_sum": bool(np.isclose(

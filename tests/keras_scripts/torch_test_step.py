@@ -53,7 +53,7 @@ model = CustomModel(inputs, outputs)
 model.compile(optimizer="adam", loss="mse", metrics=["mae"])
 
 x, y = synthetic_data.load_regression_data()
-model.fit(x[:800], y[:800], batch_size=16, epochs=40, verbose=0)
+model.fit(x[:800], y[:800], batch_size=8, epochs=40, verbose=0)
 
 # Evaluate with our custom test_step
 results = model.evaluate(x[800:], y[800:], return_dict=True)

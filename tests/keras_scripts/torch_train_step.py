@@ -9,7 +9,7 @@ the script uses nothing else of torch. Changed from the guide:
 - the data: the guide's `np.random.random` inputs and targets become
   synthetic_data.load_regression_data (inputs drawn the same way, targets a linear function of
   them plus noise, so that there is something to learn), 800 to train and 200 to evaluate;
-- a fixed seed, epochs 3 -> 40, batch_size=16, verbose=2; the `evaluate` and the RESULT line are added.
+- a fixed seed, epochs 3 -> 40, batch_size=8, verbose=2; the `evaluate` and the RESULT line are added.
 """
 
 import json
@@ -73,7 +73,7 @@ model.compile(optimizer="adam", loss="mse", metrics=["mae"])
 
 # Just use `fit` as usual
 x, y = synthetic_data.load_regression_data()
-history = model.fit(x[:800], y[:800], batch_size=16, epochs=40, verbose=2)
+history = model.fit(x[:800], y[:800], batch_size=8, epochs=40, verbose=2)
 
 loss, mae = model.evaluate(x[800:], y[800:], verbose=0)
 print("RESULT " + json.dumps({

@@ -8,7 +8,7 @@ property so that `fit` resets them each epoch, and compiled with an optimizer on
 gpunet's `no_grad()`). Changed from the guide:
 - the data: synthetic_data.load_regression_data (the guide's random inputs, learnable
   targets), 800 samples to train and 200 to check;
-- a fixed seed, epochs 5 -> 40, batch_size=16, verbose=2; the check of the held-out error
+- a fixed seed, epochs 5 -> 40, batch_size=8, verbose=2; the check of the held-out error
   (computed with NumPy from `predict`) and the RESULT line are added.
 """
 
@@ -83,7 +83,7 @@ model.compile(optimizer="adam")
 
 # Just use `fit` as usual -- you can use callbacks, etc.
 x, y = synthetic_data.load_regression_data()
-history = model.fit(x[:800], y[:800], batch_size=16, epochs=40, verbose=2)
+history = model.fit(x[:800], y[:800], batch_size=8, epochs=40, verbose=2)
 
 predictions = model.predict(x[800:], verbose=0)
 print("RESULT " + json.dumps({

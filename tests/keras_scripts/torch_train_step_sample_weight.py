@@ -5,7 +5,7 @@ passing the weights to `self.compute_loss` and to each metric's `update_state`, 
 `fit(..., sample_weight=sw)`. Changed from the guide:
 - the data: synthetic_data.load_regression_data (the guide's random inputs, learnable targets)
   and the guide's `np.random.random((1000, 1))` weights drawn from a fixed NumPy generator;
-- a fixed seed, epochs 3 -> 40, batch_size=16, verbose=2; an `evaluate` with and without the
+- a fixed seed, epochs 3 -> 40, batch_size=8, verbose=2; an `evaluate` with and without the
   weights and the RESULT line are added.
 """
 
@@ -79,7 +79,7 @@ model.compile(optimizer="adam", loss="mse", metrics=["mae"])
 # You can now use sample_weight argument
 x, y = synthetic_data.load_regression_data()
 sw = np.random.default_rng(1).random((1000, 1))
-history = model.fit(x[:800], y[:800], sample_weight=sw[:800], batch_size=16, epochs=40, verbose=2)
+history = model.fit(x[:800], y[:800], sample_weight=sw[:800], batch_size=8, epochs=40, verbose=2)
 
 loss, mae = model.evaluate(x[800:], y[800:], verbose=0)
 weighted_loss, weighted_mae = model.evaluate(x[800:], y[800:], sample_weight=sw[800:], verbose=0)
