@@ -155,7 +155,12 @@ EXPECTED = {
         "params": 320 + 13 * 13 * 32 * 10 + 10, "conv_params": 3 * 3 * 1 * 32 + 32, "dense_params": 13 * 13 * 32 * 10 + 10,
         "kernel_shape": [3, 3, 1, 32], "layer_names": ["conv", "pool", "flatten", "dropout", "classifier"],
         "trainable_weights": 4, "output_shape": [None, 10], "first_layer": "conv"}),
-    # ports of keras.io's guides and examples (each script's header names its source and what changed)
+    # Ports of keras.io's guides and examples (each script's header names its source and what
+    # changed). Their floors and bounds sit between what each run reaches under Keras and what an
+    # untrained or broken model gives; their tolerances (`agree`, `agree_rel`) cover the spread of
+    # three Keras runs with seeds 1337, 1 and 2, listed in README.md. Where that spread is wide
+    # (losses near a noise floor, a weight initialization that starts far off), the bounds do the
+    # work and the tolerance only catches a run off by far more.
     "functional_mnist": Expected(agree_rel={"loss": 0.2}, equal={
         "reloaded_same_predictions": True, "reloaded_same_evaluation": True, "reloaded_name": "mnist_model"}),
     "functional_nested_autoencoder": Expected(metric=None, at_most={"loss_over_mean_image_loss": 0.995}, agree_rel={"loss": 0.1},
@@ -175,14 +180,14 @@ EXPECTED = {
     "transfer_learning_nested": Expected(metric=None, at_most={"loss": 0.05}, agree_rel={"loss": 0.3}, equal={
         "dense_counts": [2, 2, 0], "batchnorm_counts": [4, 2, 2], "frozen_counts": [2, 0, 2], "frozen_model_trainable_weights": 0,
         "inner_unchanged_while_frozen": True, "inner_changed_by_fine_tuning": True}),
-    "torch_train_step": Expected(metric=None, at_most={"loss": 0.02}, agree_rel={"loss": 0.75, "mae": 0.4},
+    "torch_train_step": Expected(metric=None, at_most={"loss": 0.02}, agree_rel={"loss": 1.0, "mae": 0.5},
                                  equal={"history_keys": ["loss", "mae"]}),
-    "torch_train_step_metrics": Expected(metric=None, at_most={"loss": 0.02}, agree_rel={"loss": 0.75, "mae": 0.4},
+    "torch_train_step_metrics": Expected(metric=None, at_most={"loss": 0.02}, agree_rel={"loss": 1.0, "mae": 0.5},
                                          equal={"history_keys": ["loss", "mae"], "metric_names": ["loss", "mae"]}),
     "torch_train_step_sample_weight": Expected(metric=None, at_most={"loss": 0.02, "weighted_loss": 0.01},
-                                               agree_rel={"loss": 0.75, "weighted_loss": 0.75},
+                                               agree_rel={"loss": 1.0, "weighted_loss": 1.0},
                                                equal={"history_keys": ["loss", "mae"]}),
-    "torch_test_step": Expected(metric=None, at_most={"loss": 0.02}, agree_rel={"loss": 0.75, "mae": 0.4},
+    "torch_test_step": Expected(metric=None, at_most={"loss": 0.02}, agree_rel={"loss": 1.0, "mae": 0.5},
                                 equal={"result_keys": ["loss", "mae"], "matches_predictions": True}),
     "torch_gan": Expected(metric=None, at_most={"d_loss": 2.0, "g_loss": 3.0}, agree_rel={"d_loss": 0.1, "g_loss": 0.1}, equal={
         "history_keys": ["d_loss", "g_loss"], "d_steps": 4, "g_steps": 4, "discriminator_changed": True,
