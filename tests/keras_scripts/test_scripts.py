@@ -645,3 +645,29 @@ def test_keras_agrees(name, tmp_path):
         return  # nothing of gpunet's to compare with yet (its own test says why)
     gpunet_result = _GPUNET_RESULTS.get(name) or run_on_gpunet(name, tmp_path / "again")
     compare(name, gpunet_result, keras_result)
+
+
+def test_compare_applies_each_scripts_tolerances():
+    """A port's own tolerances are applied: absolute (`agree`), relative to Keras (`agree_rel`),
+    AGREEMENT's for `accuracy`, and `equal` exactly."""
+    keras = {"loss": 0.40, "accuracy": 0.88, "reloaded_same_predictions": True, "reloaded_same_evaluation": True,
+             "reloaded_name": "mnist_model"}
+    compare("functional_mnist", {**keras, "loss": 0.47, "accuracy": 0.83}, keras)  # 17.5% and 0.05: within
+    for wrong in ({"loss": 0.49}, {"accuracy": 0.81}, {"reloaded_name": "model"}):
+        with pytest.raises(AssertionError):
+            compare("functional_mnist", {**keras, **wrong}, keras)
+    timeseries = {"accuracy": 0.80, "predict_accuracy": 0.80, "loss": 0.64, "params": 25858,
+                  "history_keys": EXPECTED["timeseries_classification"].equal["history_keys"]}
+    compare("timeseries_classification", {**timeseries, "accuracy": 0.92, "predict_accuracy": 0.92}, timeseries)
+    with pytest.raises(AssertionError):
+        compare("timeseries_classification", {**timeseries, "predict_accuracy": 0.96}, timeseries)
+
+
+def test_bounds_of_a_port_fail_on_an_untrained_run():
+    """`at_most` catches a loss no training brought down (the untrained Dense(1) on the
+    regression data starts near 0.2)."""
+    good = {"loss": 0.006, "mae": 0.06, "train_loss_first_last": [0.2, 0.006], "history_keys": ["loss", "mae"],
+            "_workdir": "."}
+    check_expected("torch_train_step", good, "test")
+    with pytest.raises(AssertionError, match="at most"):
+        check_expected("torch_train_step", {**good, "loss": 0.2}, "test")
