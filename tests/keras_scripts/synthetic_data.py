@@ -17,6 +17,12 @@ With ``KERAS_SCRIPTS_DATA=fashion-mnist`` (and the Fashion-MNIST IDX files in
 on real images; the tests never set it.
 
 ``load_binary_data()`` is a tabular two-class problem for the binary-classification script.
+
+The ports of keras.io's examples take the stand-ins of their other data sets from here too:
+``load_color_data`` (CIFAR-10's shapes), ``load_timeseries_data`` (FordA's), ``load_fraud_data``
+(the credit-card fraud CSV's, rare positives), ``load_regression_data`` (the guides' random
+``(x, y)`` arrays, made learnable) and ``load_multi_io_data`` (the image + timeseries model of the
+training guide). Each draws from its own fixed seed and is learnable well above chance.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import os
 
 import numpy as np
 
-__all__ = ["load_data", "load_binary_data", "NUM_CLASSES"]
+__all__ = ["load_data", "load_binary_data", "load_color_data", "load_timeseries_data", "load_fraud_data",
+           "load_regression_data", "load_multi_io_data", "NUM_CLASSES"]
 
 NUM_CLASSES = 10
 SIDE = 28
@@ -48,17 +55,17 @@ def _class_patterns(rng) -> np.ndarray:
     return patterns
 
 
-def _synthetic(num_samples: int, patterns, rng):
+def _synthetic(num_samples: int, patterns, rng, blend_max: float = 0.6, noise: float = 0.25):
     labels = rng.integers(0, NUM_CLASSES, size=num_samples)
     others = (labels + rng.integers(1, NUM_CLASSES, size=num_samples)) % NUM_CLASSES
     images = np.empty((num_samples, SIDE, SIDE))
     shifts = rng.integers(-2, 3, size=(num_samples, 2))
     contrast = rng.uniform(0.6, 1.0, size=num_samples)
-    blend = rng.uniform(0.0, 0.6, size=num_samples)
+    blend = rng.uniform(0.0, blend_max, size=num_samples)
     for i in range(num_samples):
         image = contrast[i] * patterns[labels[i]] + blend[i] * patterns[others[i]]
         images[i] = np.roll(image, tuple(shifts[i]), axis=(0, 1))
-    images += rng.normal(0.0, 0.25, size=images.shape)
+    images += rng.normal(0.0, noise, size=images.shape)
     images = np.clip(images, 0.0, 1.0) * 255.0
     return images.round().astype(np.uint8), labels.astype(np.uint8)
 
@@ -78,13 +85,19 @@ def _fashion_mnist(num_train: int, num_test: int):
     return (parts[0][:num_train], parts[1][:num_train]), (parts[2][:num_test], parts[3][:num_test])
 
 
-def load_data(num_train: int = 2000, num_test: int = 500, seed: int = 0):
-    """``(x_train, y_train), (x_test, y_test)``: uint8 images (N, 28, 28) and labels (N,) in 0-9."""
+def load_data(num_train: int = 2000, num_test: int = 500, seed: int = 0, blend_max: float = 0.6, noise: float = 0.25):
+    """``(x_train, y_train), (x_test, y_test)``: uint8 images (N, 28, 28) and labels (N,) in 0-9.
+
+    ``blend_max`` (the strongest copy of another class's pattern) and ``noise`` (the standard
+    deviation of the pixel noise) set how hard the task is; the defaults suit classifiers, and
+    a script that compares pairs of images (the siamese network) takes an easier set.
+    """
     if os.environ.get("KERAS_SCRIPTS_DATA") == "fashion-mnist":
         return _fashion_mnist(num_train, num_test)
     patterns = _class_patterns(np.random.default_rng(_PATTERN_SEED))
     rng = np.random.default_rng(seed)
-    return _synthetic(num_train, patterns, rng), _synthetic(num_test, patterns, rng)
+    return (_synthetic(num_train, patterns, rng, blend_max, noise),
+            _synthetic(num_test, patterns, rng, blend_max, noise))
 
 
 def load_binary_data(num_train: int = 2000, num_test: int = 500, num_features: int = 20, seed: int = 0):
@@ -102,3 +115,103 @@ def load_binary_data(num_train: int = 2000, num_test: int = 500, num_features: i
         return x.astype(np.float32), (score > 0.5).astype(np.float32)
 
     return draw(num_train), draw(num_test)
+
+
+def load_color_data(num_train: int = 1000, num_test: int = 300, side: int = 32, seed: int = 0):
+    """``(x_train, y_train), (x_test, y_test)`` shaped as ``keras.datasets.cifar10.load_data()``:
+    uint8 images (N, side, side, 3) and uint8 labels (N, 1) in 0-9.
+
+    Each class is the grey-scale stroke pattern of :func:`load_data` (resized to ``side``) tinted
+    with a class colour; samples are shifted, blended with another class and noisy, as there.
+    """
+    patterns = _class_patterns(np.random.default_rng(_PATTERN_SEED))
+    index = np.arange(side) * SIDE // side
+    patterns = patterns[:, index][:, :, index]
+    colours = np.random.default_rng(_PATTERN_SEED + 1).uniform(0.3, 1.0, size=(NUM_CLASSES, 3))
+    rng = np.random.default_rng(seed)
+
+    def draw(n):
+        labels = rng.integers(0, NUM_CLASSES, size=n)
+        others = (labels + rng.integers(1, NUM_CLASSES, size=n)) % NUM_CLASSES
+        shifts = rng.integers(-2, 3, size=(n, 2))
+        blend = rng.uniform(0.0, 0.3, size=n)
+        images = np.empty((n, side, side, 3))
+        for i in range(n):
+            image = patterns[labels[i]][..., None] * colours[labels[i]] + blend[i] * patterns[others[i]][..., None] * colours[others[i]]
+            images[i] = np.roll(image, tuple(shifts[i]), axis=(0, 1))
+        images += rng.normal(0.0, 0.1, size=images.shape)
+        images = np.clip(images, 0.0, 1.0) * 255.0
+        return images.round().astype(np.uint8), labels.astype(np.uint8).reshape(n, 1)
+
+    return draw(num_train), draw(num_test)
+
+
+def load_timeseries_data(num_train: int = 600, num_test: int = 200, length: int = 176, seed: int = 0):
+    """``(x_train, y_train), (x_test, y_test)`` as the FordA example reads them: float64 series
+    (N, length), z-normalized per series, and integer labels -1 / 1 (balanced).
+
+    Class 1 carries a short burst of a faster oscillation at a random place; both classes share a
+    slow random wave and noise.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+
+    def draw(n):
+        labels = rng.choice([-1, 1], size=n)
+        phase = rng.uniform(0, 2 * np.pi, size=(n, 1))
+        x = np.sin(2 * np.pi * t / rng.uniform(30, 60, size=(n, 1)) + phase) + rng.normal(0, 0.6, size=(n, length))
+        start = rng.integers(0, length - 40, size=n)
+        for i in np.flatnonzero(labels == 1):
+            burst = t[start[i]:start[i] + 40]
+            x[i, burst] += 1.5 * np.sin(2 * np.pi * burst / 5.0) * np.hanning(40)
+        x = (x - x.mean(axis=1, keepdims=True)) / x.std(axis=1, keepdims=True)
+        return x, labels.astype(int)
+
+    return draw(num_train), draw(num_test)
+
+
+def load_fraud_data(num_samples: int = 6000, num_features: int = 30, positive_rate: float = 0.03, seed: int = 0):
+    """``(features, targets)`` as the credit-card fraud example builds them from its CSV: float32
+    features (N, 30) on very different scales and uint8 targets (N, 1), about 3% positive.
+
+    Positives are shifted along a few fixed directions, overlapping the negatives a little.
+    """
+    rng = np.random.default_rng(seed)
+    targets = (rng.uniform(size=num_samples) < positive_rate).astype(np.uint8)
+    features = rng.normal(size=(num_samples, num_features))
+    direction = rng.normal(size=num_features) * (rng.uniform(size=num_features) < 0.3)
+    features += targets[:, None] * 1.2 * direction
+    scales = 10.0 ** rng.uniform(-1, 3, size=num_features)
+    return (features * scales).astype(np.float32), targets.reshape(-1, 1)
+
+
+def load_regression_data(num_samples: int = 1000, num_features: int = 32, seed: int = 0):
+    """``(x, y)`` standing in for the guides' ``np.random.random`` inputs and targets: x uniform in
+    [0, 1) (N, num_features) as there, y (N, 1) a fixed linear function of x plus noise (so that a
+    Dense(1) learns it: the noise alone gives a mean squared error of 0.0025)."""
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(size=(num_features, 1)) / np.sqrt(num_features)
+    x = rng.random((num_samples, num_features))
+    y = (x - 0.5) @ weights + 0.5 + rng.normal(0.0, 0.05, size=(num_samples, 1))
+    return x, y
+
+
+def load_multi_io_data(num_samples: int = 400, timesteps: int = 20, seed: int = 0):
+    """The training guide's multi-input, multi-output arrays, learnable: ``img_data`` (N, 32, 32, 3)
+    and ``ts_data`` (N, timesteps, 10) in [0, 1), ``score_targets`` (N, 1) and one-hot
+    ``class_targets`` (N, 5).
+
+    The class (0-4) shows as a brighter image channel (classes 0-2) or a brighter timeseries
+    feature pair (classes 3-4); the score is the mean brightness of the image.
+    """
+    rng = np.random.default_rng(seed)
+    classes = rng.integers(0, 5, size=num_samples)
+    img = rng.random((num_samples, 32, 32, 3)) * 0.6
+    ts = rng.random((num_samples, timesteps, 10)) * 0.6
+    for i, c in enumerate(classes):
+        if c < 3:
+            img[i, :, :, c] += 0.4
+        else:
+            ts[i, :, 2 * c - 6: 2 * c - 4] += 0.4
+    score = img.mean(axis=(1, 2, 3))[:, None] * 2.0
+    return img, ts, score, np.eye(5)[classes]

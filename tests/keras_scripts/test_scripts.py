@@ -12,6 +12,13 @@ Keras as ``import keras`` / ``from keras import layers`` / ``from keras.x import
   about 80 s on 2 cores, as Keras on JAX compiles each step function): the unmodified script runs
   under Keras 3 (``KERAS_BACKEND=jax``) and the two runs are compared (see :func:`compare` and :data:`AGREEMENT` for the tolerances and why).
 
+Scripts written in the idiom of Keras's PyTorch guides (``import torch`` for ``torch.no_grad()``
+around ``optimizer.apply``) run under Keras with ``KERAS_BACKEND=torch``; on gpunet the rewrite
+turns ``import torch`` into ``import gpunet as torch``, and the test checks that such a script
+uses nothing of torch but ``no_grad``. Scripts that gpunet cannot run yet are listed in
+:data:`PENDING` with the first thing they miss: their gpunet test is skipped with that reason,
+their Keras test still runs. Most of the keras.io ports are marked ``slow`` (``--slow``).
+
 Every script prints a last line ``RESULT {json}`` with its final metrics. The scripts take their
 data from ``synthetic_data.py`` (NumPy only, fixed seeds), write files only in their working
 folder, and run in a few seconds each.
@@ -75,20 +82,44 @@ def check_plateau_schedule(result: dict, workdir: Path) -> None:
         f"val_accuracy {result['val_accuracy']}: learning rates {result['learning_rates']}, expected {expected}")
 
 
+def _check_added_losses(result: dict) -> None:
+    """The subclassing guide's model whose only loss is its layer's ``add_loss``: trained with and
+    without a compiled mse (which is 0: the layer passes its input on), its logged loss is
+    ``1e-2 * mean(inputs)`` both times (the model has no weights to change it)."""
+    for key in ("loss_with_mse", "loss_without_compiled_loss"):
+        assert result[key] == pytest.approx(result["expected_added_loss"], rel=1e-4), (key, result)
+
+
+def _check_checkpoints(result: dict) -> None:
+    """``ModelCheckpoint(save_best_only=True)`` wrote one file for each epoch whose val_loss
+    improved, named by the epoch (the run's own log says which)."""
+    assert result["checkpoint_files"] == sorted(result["expected_checkpoint_files"]), result
+
+
+_MULTI_IO_KEYS = ["class_output_categorical_accuracy", "class_output_loss", "loss", "score_output_loss",
+                  "score_output_mean_absolute_error", "score_output_mean_absolute_percentage_error"]
+
+
 @dataclass(frozen=True)
 class Expected:
     """What a script's run must show, on either library.
 
-    ``metric`` must reach ``floor`` (a value chance cannot reach, see below); the keys of
-    ``equal`` must hold exactly those values (parameter counts, flags the script computes); the
-    keys of ``at_least`` must reach those values; ``check(result, workdir)`` checks more (what
-    the run wrote, or how its numbers relate).
+    ``metric`` must reach ``floor`` (a value chance cannot reach, see below; ``None`` where the
+    script has no such score); the keys of ``equal`` must hold exactly those values (parameter
+    counts, flags the script computes); the keys of ``at_least`` must reach those values and
+    those of ``at_most`` stay below theirs (losses); ``check(result, workdir)`` checks more
+    (what the run wrote, or how its numbers relate). Between gpunet and Keras, the keys of
+    ``agree`` must lie within that absolute distance and those of ``agree_rel`` within that
+    fraction of Keras's value (besides :data:`AGREEMENT`'s keys, and ``equal``'s, for every script).
     """
 
-    metric: str = "accuracy"
+    metric: str | None = "accuracy"
     floor: float = 0.75
     equal: dict = field(default_factory=dict)
     at_least: dict = field(default_factory=dict)
+    at_most: dict = field(default_factory=dict)
+    agree: dict = field(default_factory=dict)
+    agree_rel: dict = field(default_factory=dict)
     check: Callable[[dict, Path], None] | None = None
 
 
@@ -124,6 +155,88 @@ EXPECTED = {
         "params": 320 + 13 * 13 * 32 * 10 + 10, "conv_params": 3 * 3 * 1 * 32 + 32, "dense_params": 13 * 13 * 32 * 10 + 10,
         "kernel_shape": [3, 3, 1, 32], "layer_names": ["conv", "pool", "flatten", "dropout", "classifier"],
         "trainable_weights": 4, "output_shape": [None, 10], "first_layer": "conv"}),
+    # Ports of keras.io's guides and examples (each script's header names its source and what
+    # changed). Their floors and bounds sit between what each run reaches under Keras and what an
+    # untrained or broken model gives; their tolerances (`agree`, `agree_rel`) cover the spread of
+    # three Keras runs with seeds 1337, 1 and 2, listed in README.md. Where that spread is wide
+    # (losses near a noise floor, a weight initialization that starts far off), the bounds do the
+    # work and the tolerance only catches a run off by far more.
+    "functional_mnist": Expected(agree_rel={"loss": 0.2}, equal={
+        "reloaded_same_predictions": True, "reloaded_same_evaluation": True, "reloaded_name": "mnist_model"}),
+    "functional_nested_autoencoder": Expected(metric=None, at_most={"loss_over_mean_image_loss": 0.995}, agree_rel={"loss": 0.1},
+                                              equal={"output_shape": [None, 28, 28, 1], "encoded_shape": [4, 16], "params": 28241,
+                                                     "layer_names": ["img", "encoder", "decoder"]}),
+    "functional_ensemble": Expected(metric=None, at_least={"variance_explained": 0.9}, agree={"variance_explained": 0.04},
+                                    equal={"is_mean_of_members": True, "params": 3 * 129, "trainable_weights": 6}),
+    "functional_toy_resnet": Expected(floor=0.85, equal={"history_keys": ["acc", "loss", "val_acc", "val_loss"],
+                                                                        "params": 223242}),
+    "functional_custom_layers": Expected(metric=None, at_most={"dense_loss": 0.05, "rnn_loss": 0.1},
+                                         agree_rel={"dense_loss": 0.1, "rnn_loss": 0.35},
+                                         equal={"from_config_same_outputs": True, "custom_dense_weights": 2,
+                                                "rnn_output_shape": [16, 8, 1], "rnn_params": 2657}),
+    "sequential_feature_extraction": Expected(floor=0.6, agree={"accuracy": 0.15}, equal={
+        "features_shape": [4, 28, 28, 32], "all_features_shapes": [[4, 30, 30, 32], [4, 28, 28, 32], [4, 26, 26, 32]],
+        "features_same_as_by_hand": True, "frozen_unchanged": True, "trainable_weights": 2, "non_trainable_weights": 6}),
+    "transfer_learning_nested": Expected(metric=None, at_most={"loss": 0.05}, agree_rel={"loss": 0.3}, equal={
+        "dense_counts": [2, 2, 0], "batchnorm_counts": [4, 2, 2], "frozen_counts": [2, 0, 2], "frozen_model_trainable_weights": 0,
+        "inner_unchanged_while_frozen": True, "inner_changed_by_fine_tuning": True}),
+    "torch_train_step": Expected(metric=None, at_most={"loss": 0.02}, agree_rel={"loss": 1.0, "mae": 0.5},
+                                 equal={"history_keys": ["loss", "mae"]}),
+    "torch_train_step_metrics": Expected(metric=None, at_most={"loss": 0.02}, agree_rel={"loss": 1.0, "mae": 0.5},
+                                         equal={"history_keys": ["loss", "mae"], "metric_names": ["loss", "mae"]}),
+    "torch_train_step_sample_weight": Expected(metric=None, at_most={"loss": 0.02, "weighted_loss": 0.01},
+                                               agree_rel={"loss": 1.0, "weighted_loss": 1.0},
+                                               equal={"history_keys": ["loss", "mae"]}),
+    "torch_test_step": Expected(metric=None, at_most={"loss": 0.02}, agree_rel={"loss": 1.0, "mae": 0.5},
+                                equal={"result_keys": ["loss", "mae"], "matches_predictions": True}),
+    "torch_gan": Expected(metric=None, at_most={"d_loss": 2.0, "g_loss": 3.0}, agree_rel={"d_loss": 0.1, "g_loss": 0.1}, equal={
+        "history_keys": ["d_loss", "g_loss"], "d_steps": 4, "g_steps": 4, "discriminator_changed": True,
+        "generator_changed": True, "generated_shape": [4, 28, 28, 1], "generated_in_unit_range": True}),
+    "subclassing_layers": Expected(metric=None, agree={"dropout_training_kept_fraction": 0.03}, equal={
+        "linear_output_shape": [2, 4], "linear_matches_numpy": True, "compute_sum_twice": [4.0, 4.0],
+        "compute_sum_counts": [1, 1, 0], "lazy_kernel_shape": [2, 32], "mlp_block_counts": [6, 6],
+        "kernel_regularizer_loss_matches": True, "from_config_units": 64, "config_has_name_and_units": True,
+        "dropout_inference_identity": True, "dropout_training_values": [0.0, 2.0]},
+        check=lambda result, _: _check_added_losses(result)),
+    "subclassing_vae": Expected(metric=None, at_most={"reconstruction_over_mean_image": 1.1}, agree_rel={"loss": 0.1},
+                                equal={"trainable_weights": 10, "params": 107472}),
+    "builtin_fit_evaluate": Expected(at_least={"split_accuracy": 0.75}, agree={"accuracy": 0.08, "split_accuracy": 0.06}, equal={
+        "history_keys": ["loss", "sparse_categorical_accuracy", "val_loss", "val_sparse_categorical_accuracy"],
+        "predictions_shape": [3, 10], "predictions_sum_to_one": True,
+        "layer_names": ["digits", "dense_1", "dense_2", "predictions"]}),
+    "builtin_custom_losses_metrics": Expected(at_least={"function_accuracy": 0.7, "class_accuracy": 0.7},
+                                              agree={"accuracy": 0.08, "function_accuracy": 0.06, "class_accuracy": 0.06},
+                                              equal={"true_positives_match_predictions": True,
+                                                     "history_keys": ["categorical_true_positives", "loss"]}),
+    "builtin_add_loss_endpoint": Expected(metric=None, at_most={"endpoint_loss": 0.4},
+                                          agree_rel={"regularized_loss": 0.1, "endpoint_loss": 0.15},
+                                          equal={"added_loss_matches": True, "endpoint_history_keys": ["loss"]}),
+    "builtin_class_sample_weight": Expected(at_least={"class_weight_accuracy": 0.75}, agree={
+        "accuracy": 0.08, "class_weight_accuracy": 0.08, "weighted_accuracy": 0.08}, equal={
+        "weighted_accuracy_matches": True, "unweighted_metric_ignores_weights": True,
+        "history_keys": ["loss", "sparse_categorical_accuracy", "weighted_sparse_categorical_accuracy"],
+        "evaluate_keys": ["loss", "sparse_categorical_accuracy", "weighted_sparse_categorical_accuracy"]}),
+    "builtin_multi_io": Expected(metric=None, equal={"weighted_total_is_sum": True, "weighted_evaluate_keys": _MULTI_IO_KEYS,
+                                                     "weighted_history_keys": sorted(_MULTI_IO_KEYS + [f"val_{k}" for k in _MULTI_IO_KEYS]),
+                                                     "evaluate_keys": _MULTI_IO_KEYS, "history_keys": _MULTI_IO_KEYS}),
+    "builtin_callbacks": Expected(at_least={"restored_accuracy": 0.75}, agree={"restored_accuracy": 0.06}, check=lambda result, _: _check_checkpoints(result),
+                                  equal={"early_stopping_rule_holds": True, "batch_losses_recorded": True,
+                                         "restored_on_second_run": [False, True], "ckpt_files": 2,
+                                         "schedule_learning_rate_after_32_steps": 0.10000000149011612,
+                                         "schedule_fit_loss_finite": True}),
+    "knowledge_distillation": Expected(at_least={"teacher_accuracy": 0.75, "scratch_accuracy": 0.75},
+                                       agree={"teacher_accuracy": 0.06, "scratch_accuracy": 0.06},
+                                       equal={"distiller_evaluate_keys": ["loss", "sparse_categorical_accuracy"],
+                                              "teacher_unchanged": True, "student_params": 20490, "distiller_trainable_weights": 6}),
+    "timeseries_classification": Expected(floor=0.7, agree={"accuracy": 0.15, "predict_accuracy": 0.15}, agree_rel={"loss": 0.1}, equal={
+        "history_keys": ["learning_rate", "loss", "sparse_categorical_accuracy", "val_loss", "val_sparse_categorical_accuracy"],
+        "params": 25858}),
+    "imbalanced_classification": Expected(metric="val_balanced_accuracy", floor=0.6, agree={"val_balanced_accuracy": 0.15}, equal={
+        "val_positives": 41, "counts_cover_validation": True, "positives_match": True,
+        "checkpoints": sorted(f"fraud_model_at_epoch_{epoch}.keras" for epoch in range(1, 11))}),
+    "antirectifier": Expected(floor=0.85, agree_rel={"loss": 0.2}, equal={"kernel_shape": [512, 256], "config_initializer": "HeNormal",
+                                                                "from_config_initializer": "HeNormal", "params": 531466}),
+    "siamese_contrastive": Expected(floor=0.9, equal={"shared_weights": 14, "embedding_weights": 10}),
 }
 
 # How close gpunet's result must come to Keras's. The two libraries draw different initial
@@ -137,6 +250,107 @@ AGREEMENT = {"accuracy": 0.06, "sparse_categorical_accuracy": 0.06, "predict_acc
 
 SCRIPTS = sorted(EXPECTED)
 
+# The keras.io ports run only with --slow, but for four quick ones that keep the default suite
+# covering a functional model saved and reloaded, a subclassed layer set, an ensemble of nested
+# models and the PyTorch-guide train step.
+DEFAULT_PORTS = {"functional_mnist", "functional_ensemble", "subclassing_layers", "torch_train_step"}
+SLOW = {name for name in SCRIPTS if name not in DEFAULT_PORTS and name not in {
+    "mlp_to_categorical", "mnist_convnet", "sparse_categorical", "early_stopping_checkpoint", "pydataset",
+    "generator_fit", "custom_layer", "save_and_load", "tensorboard_logs", "reduce_lr_batchnorm", "backup_and_restore",
+    "binary_metrics", "train_on_batch_loop", "padded_rows_constraints", "model_inspection"}}
+PARAMS = [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name for name in SCRIPTS]
+
+# What each script that gpunet cannot run yet stops at: the first error of its gpunet run (what
+# is missing, by Keras's name). Its gpunet test is skipped with this reason; its Keras test runs.
+# Remove a script from here once it runs, and its gpunet test and the comparison come back.
+_SYMBOLIC_INPUT = ("keras.Input returns an InputLayer, not a symbolic tensor: calling a layer on it fails in "
+                   "Layer.__call__ -> as_tensor (TypeError: data must be numeric (float, int or bool), got dtype object)")
+_SUBCLASSED_MODEL = "keras.Model to subclass (NotSupportedYetError: gpunet does not support keras.Model yet)"
+_TORCH_STEP = ("in train_step: Model.zero_grad(), Model.compute_loss(y=, y_pred=, sample_weight=), loss.backward(), "
+               "Variable.value.grad, optimizer.apply(grads, variables) (gpunet's optimizers have apply_gradients only), "
+               "Model.metrics with the compiled loss tracker named 'loss'")
+
+
+def _pending(first: str, *then: str) -> str:
+    """The skip reason of a pending script: the first failure of its gpunet run, then what the
+    script goes on to use that gpunet lacks (Keras names found in its code, methods seen in it)."""
+    return first + (f"; then: {'; '.join(then)}" if then else "")
+
+
+PENDING: dict[str, str] = {
+    "antirectifier": _pending("keras.ops.concatenate (NotSupportedYetError, in Antirectifier.call)"),
+    "builtin_add_loss_endpoint": _pending(_SYMBOLIC_INPUT, "keras.Model(inputs, outputs)",
+                                          "Layer.add_loss (in ActivityRegularizationLayer and LogisticEndpoint)",
+                                          "a layer called on two tensors (LogisticEndpoint()(targets, logits))",
+                                          "compile() without a loss, fit(dict of inputs) without y"),
+    "builtin_callbacks": _pending(_SYMBOLIC_INPUT, "keras.Model(inputs, outputs)", "keras.ops.convert_to_numpy",
+                                  "load_model of a functional .keras file"),
+    "builtin_class_sample_weight": _pending(_SYMBOLIC_INPUT, "keras.Model(inputs, outputs)",
+                                            "fit(class_weight=...) (ValueError: class_weight is not supported)",
+                                            "fit(sample_weight=...), evaluate(sample_weight=...)",
+                                            "compile(weighted_metrics=...)"),
+    "builtin_custom_losses_metrics": _pending(_SYMBOLIC_INPUT, "keras.Model(inputs, outputs)",
+                                              "keras.ops.argmax, multiply, one_hot, square",
+                                              "Metric.add_variable and Variable.assign / assign_add / .value",
+                                              "a plain function of (y_true, y_pred) as the compiled loss"),
+    "builtin_fit_evaluate": _pending(_SYMBOLIC_INPUT, "keras.Model(inputs, outputs)"),
+    "builtin_multi_io": _pending(_SYMBOLIC_INPUT, "keras.Model with two inputs and two outputs",
+                                 "keras.layers.concatenate", "Input(shape=(None, 10)) (a free time axis)",
+                                 "compile with lists and dicts of losses and metrics, loss_weights, None losses",
+                                 "fit on lists and dicts, validation_data=(dict, dict), per-output log names"),
+    "functional_custom_layers": _pending(_SYMBOLIC_INPUT, "keras.Model(inputs, outputs)",
+                                         "keras.Model.from_config(config, custom_objects=...)",
+                                         "keras.Input(batch_shape=...)", "keras.ops.stack, keras.ops.zeros"),
+    "functional_ensemble": _pending(_SYMBOLIC_INPUT, "keras.Model(inputs, outputs)",
+                                    "models called on a symbolic tensor (nested models)", "keras.layers.average"),
+    "functional_mnist": _pending(_SYMBOLIC_INPUT, "keras.Model(inputs, outputs, name=...)",
+                                 "save/load_model of a functional .keras file"),
+    "functional_nested_autoencoder": _pending(_SYMBOLIC_INPUT, "keras.Model(inputs, outputs)",
+                                              "models called on a symbolic tensor (nested models)",
+                                              "keras.layers.Conv2DTranspose, keras.layers.UpSampling2D"),
+    "functional_toy_resnet": _pending(_SYMBOLIC_INPUT, "keras.Model(inputs, outputs)", "keras.layers.add",
+                                      "metrics=['acc'] (logged as 'acc')"),
+    "imbalanced_classification": _pending("fit(class_weight=...) (ValueError: fit: class_weight is not supported by "
+                                          "gpunet; pass class_weight=None)"),
+    "knowledge_distillation": _pending(_SUBCLASSED_MODEL, "Model.compile overridden and calling super().compile()",
+                                       "Model.compute_loss(x, y, y_pred, sample_weight, allow_empty) overridden",
+                                       "a frozen Sequential (teacher.trainable = False) held by the model"),
+    "sequential_feature_extraction": _pending(
+        "keras.Model (NotSupportedYetError) for keras.Model(inputs=model.inputs, outputs=model.get_layer(...).output)",
+        "Sequential.inputs, Layer.output", "keras.ops.convert_to_numpy", "calling a layer on a NumPy array"),
+    "siamese_contrastive": _pending(_SYMBOLIC_INPUT, "keras.Model(inputs, outputs)",
+                                    "a functional model called on two inputs (shared weights)", "keras.layers.Lambda",
+                                    "keras.ops.sqrt, keras.ops.square, keras.backend.epsilon",
+                                    "(N, 28, 28) arrays fed to Input((28, 28, 1)) (Keras adds the channel axis)"),
+    "subclassing_layers": _pending("keras.ops.ones (NotSupportedYetError, the guide's first line of code)",
+                                   "keras.ops.zeros, keras.ops.convert_to_numpy", "Layer.add_loss and Layer.losses",
+                                   "Variable.assign_add", "keras.Model(inputs, outputs)", "keras.random.dropout",
+                                   "Layer.from_config"),
+    "subclassing_vae": _pending(_SUBCLASSED_MODEL, "keras.random.SeedGenerator, keras.random.normal",
+                                "keras.ops.shape, keras.ops.square", "Layer.add_loss from Model.call",
+                                "layers returning tuples"),
+    "timeseries_classification": _pending(_SYMBOLIC_INPUT, "keras.models.Model(inputs=..., outputs=...)",
+                                          "load_model of a functional .keras file"),
+    "torch_gan": _pending("keras.layers.Conv2DTranspose (NotSupportedYetError, in the generator)", _SUBCLASSED_MODEL,
+                          "keras.random.SeedGenerator, normal, uniform",
+                          "keras.ops.concatenate, ones, zeros, convert_to_tensor, convert_to_numpy",
+                          "Model.compile overridden with its own arguments", _TORCH_STEP,
+                          "fit(x) without y, optimizer.iterations"),
+    "torch_test_step": _pending(_SUBCLASSED_MODEL, "CustomModel(inputs, outputs) (a functional subclass)",
+                                "test_step overridden, with Model.compute_loss and Model.metrics",
+                                "evaluate(return_dict=True) returning test_step's dict"),
+    "torch_train_step": _pending(_SUBCLASSED_MODEL, "CustomModel(inputs, outputs) (a functional subclass)", _TORCH_STEP),
+    "torch_train_step_metrics": _pending(_SUBCLASSED_MODEL, "CustomModel(inputs, outputs) (a functional subclass)",
+                                         _TORCH_STEP, "a metrics property listing the model's own Mean and "
+                                         "MeanAbsoluteError, reset by fit each epoch", "compile(optimizer) alone"),
+    "torch_train_step_sample_weight": _pending(_SUBCLASSED_MODEL, "CustomModel(inputs, outputs) (a functional subclass)",
+                                               _TORCH_STEP, "data=(x, y, sample_weight) handed to train_step",
+                                               "evaluate(sample_weight=...)"),
+    "transfer_learning_nested": _pending("a Sequential inside a Sequential (TypeError: a model inside a Sequential "
+                                         "model is not supported yet: add its layers instead)",
+                                         "trainable set on a model reaching its layers"),
+}
+
 # scripts whose gpunet run needs an optional package (gpunet's TensorBoard callback writes through tensorboardX)
 GPUNET_NEEDS = {"tensorboard_logs": "tensorboardX"}
 
@@ -147,14 +361,21 @@ _IMPORT_KERAS = re.compile(r"^(\s*)import keras(\s*(#.*)?)$")
 _IMPORT_KERAS_AS = re.compile(r"^(\s*)import keras(\.[\w.]+)?( as \w+\s*(#.*)?)$")
 _FROM_KERAS = re.compile(r"^(\s*)from keras((\.[\w.]+)?) import (.+)$")
 _MENTIONS_KERAS_IMPORT = re.compile(r"^\s*(import|from)\s+keras\b")
+_IMPORT_TORCH = re.compile(r"^(\s*)import torch(\s*(#.*)?)$")
+_TORCH_ATTRIBUTE = re.compile(r"\btorch\.(\w+)")
+# what a script in the PyTorch-guide idiom may use of torch: gpunet.no_grad() plays torch.no_grad()'s part
+TORCH_NAMES_MAPPED = {"no_grad"}
 
 
 def rewrite_import_line(line: str) -> str:
     """One line with Keras's imports pointed at gpunet; any other line unchanged.
 
     ``import keras`` -> ``import gpunet as keras``; ``import keras.x as y`` -> ``import gpunet.x as y``;
-    ``from keras import x`` -> ``from gpunet import x``; ``from keras.y import z`` -> ``from gpunet.y import z``.
+    ``from keras import x`` -> ``from gpunet import x``; ``from keras.y import z`` -> ``from gpunet.y import z``;
+    and ``import torch`` -> ``import gpunet as torch`` (see :func:`torch_names_used`).
     """
+    if match := _IMPORT_TORCH.match(line):
+        return f"{match[1]}import gpunet as torch{match[2]}"
     if match := _IMPORT_KERAS.match(line):
         return f"{match[1]}import gpunet as keras{match[2]}"
     if match := _IMPORT_KERAS_AS.match(line):
@@ -170,6 +391,17 @@ def to_gpunet(source: str) -> str:
                    for line in source.splitlines(keepends=True))
 
 
+def uses_torch(source: str) -> bool:
+    """Whether the script is written in the idiom of Keras's PyTorch guides (it imports torch)."""
+    return any(_IMPORT_TORCH.match(line) for line in source.splitlines())
+
+
+def torch_names_used(source: str) -> set[str]:
+    """The attributes of ``torch`` the script's code uses (comments, which the guides fill with
+    ``torch.nn.Module.zero_grad()`` and the like, left out)."""
+    return {name for line in source.splitlines() for name in _TORCH_ATTRIBUTE.findall(line.split("#")[0])}
+
+
 def check_only_imports_differ(original: str, rewritten: str) -> list[str]:
     """The changed lines, each checked to be an import of Keras turned into one of gpunet."""
     before, after = original.splitlines(), rewritten.splitlines()
@@ -177,7 +409,8 @@ def check_only_imports_differ(original: str, rewritten: str) -> list[str]:
     changed = []
     for old, new in zip(before, after):
         if old != new:
-            assert _MENTIONS_KERAS_IMPORT.match(old), f"a line that is not an import of Keras changed: {old!r}"
+            assert _MENTIONS_KERAS_IMPORT.match(old) or _IMPORT_TORCH.match(old), (
+                f"a line that is not an import of Keras changed: {old!r}")
             assert re.match(r"^\s*(import|from)\s+gpunet\b", new), f"an import rewritten to something else: {new!r}"
             changed.append(f"{old}  ->  {new}")
         else:
@@ -237,34 +470,48 @@ def run_on_gpunet(name: str, tmp_path: Path) -> dict:
     return _run(script, tmp_path / "gpunet_run", {"GPUNET_BACKEND": "numpy"}, [blocker, Path(_checkout())])
 
 
+def keras_backend(name: str) -> str:
+    """The Keras backend a script runs under: torch for the PyTorch-guide idiom, JAX otherwise."""
+    return "torch" if uses_torch((HERE / f"{name}.py").read_text()) else "jax"
+
+
 def run_on_keras(name: str, tmp_path: Path) -> dict:
     keras_home = tmp_path / "keras_home"  # Keras writes its keras.json there, not in ~/.keras
     keras_home.mkdir()
-    return _run(HERE / f"{name}.py", tmp_path / "keras_run", {"KERAS_BACKEND": "jax", "KERAS_HOME": str(keras_home),
-                                                          "JAX_PLATFORMS": "cpu"}, [])
+    return _run(HERE / f"{name}.py", tmp_path / "keras_run", {"KERAS_BACKEND": keras_backend(name),
+                                                          "KERAS_HOME": str(keras_home), "JAX_PLATFORMS": "cpu"}, [])
 
 
 def check_expected(name: str, result: dict, library: str) -> None:
     expected = EXPECTED[name]
     if expected.check is not None:
         expected.check(result, Path(result["_workdir"]))
-    value = result[expected.metric]
-    assert value >= expected.floor, f"{library}: {name} {expected.metric} {value:.4f} < {expected.floor}"
+    if expected.metric is not None:
+        value = result[expected.metric]
+        assert value >= expected.floor, f"{library}: {name} {expected.metric} {value:.4f} < {expected.floor}"
     for key, want in expected.equal.items():
         assert result[key] == want, f"{library}: {name} {key} = {result[key]!r}, expected {want!r}"
     for key, want in expected.at_least.items():
         assert result[key] >= want, f"{library}: {name} {key} = {result[key]!r}, expected at least {want!r}"
+    for key, want in expected.at_most.items():
+        assert result[key] <= want, f"{library}: {name} {key} = {result[key]!r}, expected at most {want!r}"
 
 
 def compare(name: str, gpunet_result: dict, keras_result: dict) -> None:
-    """Both runs' metrics within :data:`AGREEMENT` of each other, and the exact keys equal."""
-    for key, tolerance in AGREEMENT.items():
-        if key in keras_result:
-            difference = abs(gpunet_result[key] - keras_result[key])
-            assert difference <= tolerance, (
-                f"{name}: {key} gpunet {gpunet_result[key]:.4f} vs Keras {keras_result[key]:.4f} "
-                f"(|difference| {difference:.4f} > {tolerance})")
-    for key in EXPECTED[name].equal:
+    """Both runs' metrics within :data:`AGREEMENT` and the script's own tolerances of each other,
+    and the exact keys equal."""
+    expected = EXPECTED[name]
+    absolute = {key: tolerance for key, tolerance in AGREEMENT.items() if key in keras_result}
+    absolute.update(expected.agree)
+    limits = {key: (tolerance, f"{tolerance}") for key, tolerance in absolute.items()}
+    limits.update({key: (share * abs(keras_result[key]), f"{share:.0%} of Keras's")
+                   for key, share in expected.agree_rel.items()})
+    for key, (tolerance, said) in limits.items():
+        difference = abs(gpunet_result[key] - keras_result[key])
+        assert difference <= tolerance, (
+            f"{name}: {key} gpunet {gpunet_result[key]:.4f} vs Keras {keras_result[key]:.4f} "
+            f"(|difference| {difference:.4f} > {said})")
+    for key in expected.equal:
         assert gpunet_result[key] == keras_result[key], f"{name}: {key} differs between gpunet and Keras"
 
 
@@ -341,20 +588,39 @@ def test_event_file_reader(tmp_path):
 def test_every_script_is_tested():
     helpers = {"test_scripts", "synthetic_data", "event_files"}
     assert {path.stem for path in HERE.glob("*.py")} - helpers == set(EXPECTED)
+    assert set(PENDING) <= set(EXPECTED) and set(DEFAULT_PORTS) <= set(EXPECTED)
+    assert len(set(DEFAULT_PORTS)) <= 4, "at most four keras.io ports in the default suite"
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_script_imports_only_keras_and_the_data(name):
     """Nothing in a script depends on a library only one side has: its imports are Keras's, the
-    standard library's, NumPy and the data module."""
-    allowed = {"keras", "numpy", "synthetic_data", "csv", "datetime", "glob", "json", "math", "os"}
+    standard library's, NumPy and the data module, and torch only for what the rewrite maps."""
+    allowed = {"keras", "numpy", "synthetic_data", "csv", "datetime", "glob", "json", "math", "os", "random", "torch"}
     source = (HERE / f"{name}.py").read_text()
     imported = {m[1].split(".")[0] for m in re.finditer(r"^\s*(?:import|from)\s+([\w.]+)", source, re.M)}
     assert imported <= allowed, f"{name} imports {sorted(imported - allowed)}"
+    if "torch" in imported:
+        assert uses_torch(source), f"{name} imports torch other than by a plain `import torch`"
+        assert torch_names_used(source) <= TORCH_NAMES_MAPPED, (
+            f"{name} uses torch.{sorted(torch_names_used(source) - TORCH_NAMES_MAPPED)}, which gpunet does not play")
 
 
-@pytest.mark.parametrize("name", SCRIPTS)
+def test_torch_rewrite_maps_only_no_grad():
+    source = ("import os\nimport torch\nimport keras\n# torch.nn.Module.zero_grad() clears the gradients\n"
+              "with torch.no_grad():\n    pass\n")
+    rewritten = to_gpunet(source)
+    assert rewritten.splitlines()[1] == "import gpunet as torch"
+    assert len(check_only_imports_differ(source, rewritten)) == 2
+    assert uses_torch(source) and not uses_torch(rewritten)
+    assert torch_names_used(source) == {"no_grad"}
+    assert torch_names_used(source + "x = torch.zeros((2, 1))\n") == {"no_grad", "zeros"}
+
+
+@pytest.mark.parametrize("name", PARAMS)
 def test_runs_on_gpunet(name, tmp_path):
+    if name in PENDING:
+        pytest.skip(f"gpunet lacks: {PENDING[name]}")
     if name in GPUNET_NEEDS and not _installed(GPUNET_NEEDS[name]):
         pytest.skip(f"{name} needs {GPUNET_NEEDS[name]} on gpunet's side too, an optional extra: pip install -e '.[dev]'")
     result = run_on_gpunet(name, tmp_path)
@@ -363,16 +629,59 @@ def test_runs_on_gpunet(name, tmp_path):
     check_expected(name, result, "gpunet")
 
 
-@pytest.mark.parametrize("name", SCRIPTS)
+@pytest.mark.parametrize("name", PARAMS)
 def test_keras_agrees(name, tmp_path):
-    if not (_installed("keras", minimum=3) and _installed("jax")):
-        pytest.skip("the Keras side runs Keras 3 on JAX, a test extra: pip install -e '.[keras]'")
+    """The script under Keras 3 meets its expectations; where gpunet runs it, the two agree."""
+    backend_package = keras_backend(name)
+    if not (_installed("keras", minimum=3) and _installed(backend_package)):
+        pytest.skip(f"the Keras side runs Keras 3 on {backend_package}, a test extra: pip install -e '.[keras]'")
     if name == "tensorboard_logs" and not _installed("tensorflow"):
         # Keras's TensorBoard callback writes through tf.summary, whatever the backend
         pytest.skip("Keras's TensorBoard callback needs TensorFlow installed (gpunet's run is checked without it)")
     keras_result = run_on_keras(name, tmp_path)
     print(name, "keras", json.dumps(keras_result))
     check_expected(name, keras_result, "Keras")
+    if name in PENDING:
+        return  # nothing of gpunet's to compare with yet (its own test says why)
     gpunet_result = _GPUNET_RESULTS.get(name) or run_on_gpunet(name, tmp_path / "again")
     compare(name, gpunet_result, keras_result)
 
+
+def test_compare_applies_each_scripts_tolerances():
+    """A port's own tolerances are applied: absolute (`agree`), relative to Keras (`agree_rel`),
+    AGREEMENT's for `accuracy`, and `equal` exactly."""
+    keras = {"loss": 0.40, "accuracy": 0.88, "reloaded_same_predictions": True, "reloaded_same_evaluation": True,
+             "reloaded_name": "mnist_model"}
+    compare("functional_mnist", {**keras, "loss": 0.47, "accuracy": 0.83}, keras)  # 17.5% and 0.05: within
+    for wrong in ({"loss": 0.49}, {"accuracy": 0.81}, {"reloaded_name": "model"}):
+        with pytest.raises(AssertionError):
+            compare("functional_mnist", {**keras, **wrong}, keras)
+    timeseries = {"accuracy": 0.80, "predict_accuracy": 0.80, "loss": 0.64, "params": 25858,
+                  "history_keys": EXPECTED["timeseries_classification"].equal["history_keys"]}
+    compare("timeseries_classification", {**timeseries, "accuracy": 0.92, "predict_accuracy": 0.92}, timeseries)
+    with pytest.raises(AssertionError):
+        compare("timeseries_classification", {**timeseries, "predict_accuracy": 0.96}, timeseries)
+
+
+def test_bounds_of_a_port_fail_on_an_untrained_run():
+    """`at_most` catches a loss no training brought down (the untrained Dense(1) on the
+    regression data starts near 0.2)."""
+    good = {"loss": 0.006, "mae": 0.06, "train_loss_first_last": [0.2, 0.006], "history_keys": ["loss", "mae"],
+            "_workdir": "."}
+    check_expected("torch_train_step", good, "test")
+    with pytest.raises(AssertionError, match="at most"):
+        check_expected("torch_train_step", {**good, "loss": 0.2}, "test")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PENDING))
+def test_pending_script_still_fails_on_gpunet(name, tmp_path):
+    """A script stays in PENDING only while gpunet cannot run it: once its gpunet run meets its
+    expectations, this test says to take it out (so that its real test and the comparison with
+    Keras come back)."""
+    try:
+        result = run_on_gpunet(name, tmp_path)
+        check_expected(name, result, "gpunet")
+    except (pytest.fail.Exception, AssertionError, KeyError):
+        return
+    pytest.fail(f"{name} now runs on gpunet and meets its expectations: remove it from PENDING")
