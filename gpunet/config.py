@@ -26,7 +26,7 @@ import os
 from . import backend as _backend
 from .dtype_policies import global_policy, set_global_policy
 
-__all__ = ["floatx", "set_floatx", "dtype_policy", "set_dtype_policy", "restore_best", "set_restore_best",
+__all__ = ["floatx", "set_floatx", "epsilon", "set_epsilon", "dtype_policy", "set_dtype_policy", "restore_best", "set_restore_best",
            "RESTORE_BEST_VARIABLE"]
 
 RESTORE_BEST_VARIABLE = "GPUNET_RESTORE_BEST"
@@ -44,6 +44,10 @@ def floatx() -> str:
 def set_floatx(value) -> None:
     """Set the float dtype of new weights and tensors: ``"float32"`` or ``"float64"``."""
     _backend.set_floatx(value)
+
+
+epsilon = _backend.epsilon
+set_epsilon = _backend.set_epsilon
 
 
 def dtype_policy():

@@ -90,7 +90,7 @@ def test_the_error_is_an_attribute_error_with_the_message():
     with pytest.raises(AttributeError, match=r"^gpunet does not support keras\.layers\.LSTM yet\. .*docs/keras\.md"):
         gpunet.layers.LSTM(32)
     assert issubclass(NotSupportedYetError, AttributeError)
-    for expression in ("gpunet.Quantizer", "gpunet.applications", "gpunet.tree.map_shape_structure", "gpunet.config.epsilon",
+    for expression in ("gpunet.Quantizer", "gpunet.applications", "gpunet.tree.map_shape_structure", "gpunet.config.enable_flash_attention",
                        "gpunet.ops.nn.polar", "gpunet.datasets.cifar10", "gpunet.losses.CTC", "gpunet.utils.plot_model"):
         with pytest.raises(NotSupportedYetError, match="gpunet does not support keras.* yet"):
             eval(expression)

@@ -42,3 +42,20 @@ def cast_finite(values, dtype, what: str):
                              f"{float(numpy.finfo(cast.dtype).max):g}), which would become infinite in it")
         raise ValueError(f"{what} contains NaN or infinity")
     return cast
+
+
+_epsilon = 1e-7
+
+
+def epsilon() -> float:
+    """Keras's fuzz factor (``keras.config.epsilon()``, 1e-7 unless set): the small number user
+    code adds to a denominator or under a square root."""
+    return _epsilon
+
+
+def set_epsilon(value) -> None:
+    """Set :func:`epsilon` (a positive number)."""
+    global _epsilon
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"set_epsilon: value must be a positive number, got {value!r}")
+    _epsilon = float(value)

@@ -169,10 +169,36 @@ def _accuracy_for(loss):
         return BinaryAccuracy
     if isinstance(loss, (losses.CategoricalCrossentropy, losses.CategoricalFocalCrossentropy)):
         return CategoricalAccuracy
-    raise ValueError(
-        "metric 'accuracy' needs a classification loss (sparse_categorical_crossentropy, categorical_crossentropy, "
-        f"binary_crossentropy or a focal one), got {getattr(loss, 'name', loss)!r}"
-    )
+    return AccuracyByShape
+
+
+class AccuracyByShape(Metric):
+    """Keras's ``"accuracy"`` next to a loss that does not tell the kind: chosen from the first
+    batch's shapes, as Keras does (an output of one column: binary; integer labels, a rank lower
+    than the output's or a last dimension of 1: sparse categorical; otherwise categorical)."""
+
+    def __init__(self, name: str | None = "accuracy", dtype=None):
+        self.inner = None
+        super().__init__(dtype=dtype, name=name)
+
+    def update(self, output, target, logits: bool, sample_weight=None) -> None:
+        if self.inner is None:
+            if output.shape[-1] == 1:
+                cls = BinaryAccuracy
+            elif target.ndim < output.ndim or target.shape[-1] == 1:
+                cls = SparseCategoricalAccuracy
+            else:
+                cls = CategoricalAccuracy
+            self.inner = cls(name=self.name)
+            self.inner.logit_activation = self.logit_activation
+        self.inner.update(output, target, logits, sample_weight)
+
+    def result(self):
+        return 0.0 if self.inner is None else self.inner.result()
+
+    def reset(self) -> None:
+        if getattr(self, "inner", None) is not None:
+            self.inner.reset()
 
 
 def _by_name(identifier: str) -> Metric:
@@ -234,6 +260,8 @@ def deserialize(config: dict, custom_objects=None) -> Metric:
             return _function_metric(registered if registered not in (None, "function") else config.get("config"))
         return _LOOKUP.deserialize(config, _keep)
 
+
+ACCURACIES = (*ACCURACIES, AccuracyByShape)  # noqa: PLE0604 - "accuracy" beside a loss of no kind
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
 __getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

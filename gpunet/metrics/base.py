@@ -68,6 +68,12 @@ class Metric:
 
     # -- gpunet's ------------------------------------------------------------------------------------
     # -- Keras's way of writing a metric -----------------------------------------------------------
+    @property
+    def keras_style(self) -> bool:
+        """Whether the class writes Keras's ``update_state`` rather than gpunet's ``update``: fit
+        hands it the targets as the data gave them (integer labels of shape (N, 1) stay so)."""
+        return type(self).update_state is not Metric.update_state
+
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
         """A state variable, as Keras's ``Metric.add_variable``: a non-trainable
         :class:`gpunet.Variable` that ``reset_state()`` sets back to its initial value. A Keras

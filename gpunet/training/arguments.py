@@ -223,6 +223,7 @@ def check_data(model, x, y=None, sample_weight=None, names=("x", "y", "sample_we
                 checked.append(None)
                 continue
             loss = entry.loss if entry.loss is not None else _NO_LOSS
+            entry.target_ndim = getattr(target, "ndim", None)  # as given: Keras-style metrics see this rank
             checked.append(check_targets(target, loss, shape, samples, where, x_name))
         y_checked = _unalign(y, checked, outputs)
     if class_weight is not None:

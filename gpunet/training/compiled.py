@@ -149,9 +149,10 @@ class CompiledOutputs:
                     if any(metric is m for _, m, _ in flat):
                         metric = copy.deepcopy(metric)
                     prefix = f"{entry.name}_" if several else ""
-                    name = prefix + metric.name
+                    base = metric.__dict__.setdefault("_compiled_base_name", metric.name)  # before any renaming
+                    name = prefix + base
                     if name in counts and weighted:
-                        name = f"{prefix}weighted_{metric.name}"
+                        name = f"{prefix}weighted_{base}"
                     if name in counts:
                         counts[name] += 1
                         name = f"{name}_{counts[name] - 1}"
@@ -268,6 +269,9 @@ class CompiledOutputs:
             out, target, weight = outputs[i], targets[i], weights[i]
             out_data = out.data if isinstance(out, Tensor) else out
             target_data = target.data if isinstance(target, Tensor) else target
+            given = getattr(entry, "target_ndim", None)
+            if given and target_data is not None and target_data.ndim < given and metric.keras_style:
+                target_data = target_data.reshape(target_data.shape + (1,) * (given - target_data.ndim))  # (N, 1) labels
             if weighted and weight is not None:
                 w = weight.data if isinstance(weight, Tensor) else weight
                 metric.update(out_data, target_data, logits[i], backend.on_device_of(w, out_data))

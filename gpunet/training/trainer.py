@@ -93,6 +93,9 @@ class Trainer:
             if value is not None and not isinstance(value, (str, list, tuple, dict, metrics_module.Metric)) \
                     and not callable(value):
                 raise TypeError(f"{name} must be a list of names or Metric objects, got {type(value).__name__}")
+        previous = self.__dict__.get("compiled_outputs")
+        if metrics is None and weighted_metrics is None and previous is not None:  # Keras keeps the last ones
+            metrics, weighted_metrics = previous.metrics_argument, previous.weighted_metrics_argument
         metrics = [metrics] if isinstance(metrics, (str, metrics_module.Metric)) else metrics
         weighted_metrics = [weighted_metrics] if isinstance(weighted_metrics, (str, metrics_module.Metric)) \
             else weighted_metrics
