@@ -87,14 +87,19 @@ def _symbolic_aware(fn):
 
 
 def _wrap_public_ops() -> None:
-    """Wrap every public function named in ``__all__`` (whatever the op modules add to it)."""
+    """Wrap every public function named in ``__all__`` (whatever the op modules add to it), and
+    those of the namespaces it names (``ops.nn``, ``ops.linalg``...: their own ``__all__``)."""
     import inspect  # noqa: PLC0415
 
-    namespace = globals()
-    for name in __all__:
-        fn = namespace.get(name)
-        if inspect.isfunction(fn) and not getattr(fn, "symbolic_aware", False):
-            namespace[name] = _symbolic_aware(fn)
+    spaces = [(globals(), __all__)]
+    while spaces:
+        namespace, names = spaces.pop()
+        for name in names:
+            value = namespace.get(name)
+            if inspect.isfunction(value) and not getattr(value, "symbolic_aware", False):
+                namespace[name] = _symbolic_aware(value)
+            elif inspect.ismodule(value) and value.__name__.startswith(__name__ + "."):
+                spaces.append((vars(value), list(getattr(value, "__all__", ()))))
 
 
 _wrap_public_ops()
