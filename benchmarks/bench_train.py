@@ -5,6 +5,7 @@
     python benchmarks/bench_train.py --json results.json
     python benchmarks/bench_train.py --mixed          # mixed_float16 against PyTorch autocast + GradScaler
     python benchmarks/bench_train.py --torch-compile  # also torch.compile(mode="reduce-overhead")
+    python benchmarks/bench_train.py --functional     # also the same network built as gpunet.Model(inputs, outputs)
 
 Configurations (one epoch of 60,000 samples each):
 
@@ -69,15 +70,23 @@ def load_data():
 MIXED = False  # --mixed: gpunet under "mixed_float16", PyTorch under autocast(float16) with a GradScaler
 
 
-def gpunet_model(config):
+def gpunet_model(config, functional=False):
+    """The configuration's network as a Sequential model, or (``functional``) as the same layers
+    called on ``gpunet.Input`` and joined by ``gpunet.Model(inputs, outputs)``."""
     gpunet.mixed_precision.set_global_policy("mixed_float16" if MIXED else None)
-    layers = [Input((784,))]
+    layers = []
     for units in config["hidden"]:
         layers.append(Dense(units, activation=config["activation"]))
         if config["dropout"]:
             layers.append(Dropout(config["dropout"]))
     layers.append(Dense(10, activation="softmax", dtype="float32" if MIXED else None))
-    model = gpunet.Sequential(layers)
+    if functional:
+        inputs = outputs = Input((784,))
+        for layer in layers:
+            outputs = layer(outputs)
+        model = gpunet.Model(inputs, outputs)
+    else:
+        model = gpunet.Sequential([Input((784,)), *layers])
     gpunet.mixed_precision.set_global_policy(None)
     kind, lr = config["optimizer"]
     optimizer = {"sgd": lambda: gpunet.optimizers.SGD(lr), "adam": lambda: gpunet.optimizers.Adam(lr, epsilon=1e-8),
@@ -86,8 +95,8 @@ def gpunet_model(config):
     return model
 
 
-def run_gpunet(config, x, y, model=None):
-    model = model or gpunet_model(config)
+def run_gpunet(config, x, y, model=None, functional=False):
+    model = model or gpunet_model(config, functional)
     model.fit(x, y, batch_size=config["batch"], epochs=1, verbose=0)
     if backend.name() == "cupy":
         backend.array_module().cuda.Device().synchronize()
@@ -300,10 +309,12 @@ def peak_traced(fn):
         tracemalloc.stop()
 
 
-def measure(name, x_host, y_host, repeats, torch_compile=False):
+def measure(name, x_host, y_host, repeats, torch_compile=False, functional=False, peak=True):
     config = CONFIGS[name]
     x, y = backend.to_device(x_host), backend.to_device(y_host)
     runners = {"gpunet": lambda: run_gpunet(config, x, y), "floor": lambda: run_floor(config, x, y)}
+    if functional:
+        runners["gpunet-functional"] = lambda: run_gpunet(config, x, y, functional=True)
     torch_run = torch_runner(config, x_host, y_host)
     peer = None
     if torch_run is not None:
@@ -334,7 +345,7 @@ def measure(name, x_host, y_host, repeats, torch_compile=False):
                 result["gpu_peak_bytes_pytorch"] = int(torch.cuda.max_memory_allocated())
         except ImportError:
             pass
-    if backend.name() == "numpy":
+    if backend.name() == "numpy" and peak:
         model = gpunet_model(config)
         run_gpunet(config, x, y, model)  # build everything once
         result["peak_bytes"] = {
@@ -360,6 +371,8 @@ def main(argv=None):
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--mixed", action="store_true", help="mixed precision (float16) in gpunet and PyTorch")
     parser.add_argument("--torch-compile", action="store_true", help="also PyTorch with torch.compile(mode='reduce-overhead')")
+    parser.add_argument("--functional", action="store_true", help="also gpunet with the model built by gpunet.Model(inputs, outputs)")
+    parser.add_argument("--no-peak", action="store_true", help="skip the (untimed) memory measurements")
     args = parser.parse_args(argv)
     global MIXED
     MIXED = args.mixed
@@ -367,12 +380,14 @@ def main(argv=None):
     print(f"machine: {gpunet.utils.describe_machine()}\ndata: {source}, {len(x)} samples; {args.repeats} repeats, medians of one epoch\n")
     rows = []
     for name in args.configs:
-        result = measure(name, x, y, args.repeats, args.torch_compile)
+        result = measure(name, x, y, args.repeats, args.torch_compile, args.functional, not args.no_peak)
         rows.append(result)
         med = result["median"]
         line = f"{name:6s} gpunet {med['gpunet']:7.2f} s  floor {med['floor']:7.2f} s  gpunet/floor {med['gpunet'] / med['floor']:5.2f}"
         if "pytorch" in med:
             line += f"  pytorch {med['pytorch']:7.2f} s  gpunet/pytorch {med['gpunet'] / med['pytorch']:5.2f}"
+        if "gpunet-functional" in med:
+            line += f"  functional {med['gpunet-functional']:7.2f} s  functional/sequential {med['gpunet-functional'] / med['gpunet']:5.3f}"
         if "pytorch-compiled" in med:
             line += f"  compiled {med['pytorch-compiled']:7.2f} s  gpunet/compiled {med['gpunet'] / med['pytorch-compiled']:5.2f}"
         if "peak_bytes" in result:

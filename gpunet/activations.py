@@ -143,17 +143,8 @@ def sparse_sigmoid(x):
 
 def glu(x, axis=-1):
     """Gated linear unit: ``a * sigmoid(b)``, ``a`` and ``b`` the halves of ``x`` along ``axis``
-    (whose size must be even)."""
-    x = as_tensor(x)
-    size = x.shape[axis]
-    if size % 2:
-        raise ValueError(f"glu: the size of axis {axis} must be even, got shape {tuple(x.shape)}")
-    axis = axis % x.ndim
-    first = [slice(None)] * x.ndim
-    second = [slice(None)] * x.ndim
-    first[axis] = slice(0, size // 2)
-    second[axis] = slice(size // 2, size)
-    return ops.getitem(x, tuple(first)) * ops.sigmoid(ops.getitem(x, tuple(second)))
+    (whose size must be even); :func:`gpunet.ops.nn.glu`."""
+    return ops.nn.glu(x, axis)
 
 
 def tanh_shrink(x):
@@ -222,7 +213,7 @@ _NEEDS_ARGUMENTS = {"threshold": threshold}
 # activation, each stands for it (fused where the activation is, recorded, saved by name)
 _OPS = {
     ops.relu: relu, ops.softmax: softmax, ops.log_softmax: log_softmax, ops.exp: exponential,
-    ops.leaky_relu: leaky_relu, ops.relu6: relu6, ops.elu: elu, ops.selu: selu, ops.celu: celu, ops.gelu: gelu,
+    ops.leaky_relu: leaky_relu, ops.relu6: relu6, ops.elu: elu, ops.selu: selu, ops.celu: celu, ops.activation.gelu: gelu,
     ops.silu: silu, ops.softplus: softplus, ops.softsign: softsign, ops.squareplus: squareplus,
     ops.soft_shrink: soft_shrink, ops.hard_shrink: hard_shrink, ops.sparse_plus: sparse_plus,
     ops.sparse_sigmoid: sparse_sigmoid, ops.tanh_shrink: tanh_shrink, ops.hard_tanh: hard_tanh,

@@ -244,7 +244,7 @@ def _train(parser, args) -> int:
     say(f"test ({metrics}) with the best-on-dev weights")
     from .metrics import ACCURACIES  # noqa: PLC0415
 
-    accuracy = next((m.name for m in model.metrics if isinstance(m, ACCURACIES)), None)  # "accuracy", "acc", ...
+    accuracy = next((m.name for m in model.compiled_metrics if isinstance(m, ACCURACIES)), None)  # "accuracy", "acc", ...
     if accuracy in results:
         say(f"test accuracy: {results[accuracy]:.4f}")
     return 0

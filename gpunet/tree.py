@@ -17,14 +17,9 @@ __all__ = ["is_nested", "flatten", "flatten_with_path", "pack_sequence_as", "map
            "assert_same_structure", "lists_to_tuples", "traverse", "MAP_TO_NONE"]
 
 
-class _MapToNone:
-    """``traverse``'s marker: a function that returns it maps that part of the structure to None."""
-
-    def __repr__(self):
-        return "MAP_TO_NONE"
-
-
-MAP_TO_NONE = _MapToNone()
+class MAP_TO_NONE:  # noqa: N801 - Keras's name
+    """``traverse``'s marker: a function that returns it (the class itself) maps that part of the
+    structure to None."""
 
 
 def is_nested(structure) -> bool:
@@ -93,21 +88,23 @@ def pack_sequence_as(structure, flat_sequence):
     count = len(flatten(structure))
     if count != len(flat_sequence):
         raise ValueError(f"the structure has {count} leaves but {len(flat_sequence)} values were given to fill it")
-    position = 0
-
-    def fill(item):
-        nonlocal position
-        if is_nested(item):
-            return _rebuild(item, [fill(child) for child in _children(item)])
-        position += 1
-        return flat_sequence[position - 1]
-
-    return fill(structure)
+    if not is_nested(structure):
+        return flat_sequence[0]
+    return _fill(structure, iter(flat_sequence))
 
 
-def assert_same_structure(a, b, check_types: bool = True) -> None:
+def _fill(structure, values):
+    """``structure`` rebuilt with its leaves taken in turn from the iterator ``values`` (a
+    module-level function: a recursive closure would make a reference cycle that keeps a batch's
+    arrays alive until the garbage collector runs)."""
+    return _rebuild(structure, [_fill(child, values) if is_nested(child) else next(values)
+                                for child in _children(structure)])
+
+
+def assert_same_structure(a, b, check_types=None) -> None:
     """Raise ValueError unless ``a`` and ``b`` nest the same way (dicts with the same keys,
-    sequences of the same lengths; with ``check_types``, a list is not a tuple)."""
+    sequences of the same lengths; a list is not a tuple unless ``check_types=False``)."""
+    check_types = check_types is None or bool(check_types)
     stack = [(a, b, ())]
     while stack:
         x, y, path = stack.pop()
@@ -138,37 +135,43 @@ def _kind(value) -> str:
     return type(value).__name__ if is_nested(value) else "a leaf"
 
 
-def map_structure(func, *structures):
-    """``func`` applied to the leaves of ``structures`` (which must nest alike), in their shape."""
+def map_structure(func, *structures, none_is_leaf: bool = True):
+    """``func`` applied to the leaves of ``structures`` (which must nest alike), in their shape;
+    with ``none_is_leaf=False`` a None is left as it is rather than handed to ``func``."""
     if not structures:
         raise ValueError("map_structure needs at least one structure")
     for other in structures[1:]:
         assert_same_structure(structures[0], other, check_types=False)
     columns = [flatten(s) for s in structures]
-    return pack_sequence_as(structures[0], [func(*leaves) for leaves in zip(*columns)])
+    if none_is_leaf:
+        return pack_sequence_as(structures[0], [func(*leaves) for leaves in zip(*columns)])
+    return pack_sequence_as(structures[0], [None if leaves[0] is None else func(*leaves) for leaves in zip(*columns)])
 
 
 def map_structure_up_to(shallow_structure, func, *structures):
     """``func`` applied to the parts of ``structures`` that sit where ``shallow_structure`` has
     its leaves (deeper nesting is handed to ``func`` whole)."""
-    def parts(structure):
-        out, stack = [], [(shallow_structure, structure)]
-        while stack:
-            shallow, item = stack.pop()
-            if not is_nested(shallow):
-                out.append(item)
-                continue
-            if not is_nested(item):
-                raise ValueError(f"expected a {type(shallow).__name__} to match the shallow structure, got {type(item).__name__}")
-            if isinstance(shallow, dict):
-                stack.extend(reversed([(shallow[k], item[k]) for k in _keys(shallow)]))
-            else:
-                if len(shallow) != len(item):
-                    raise ValueError(f"expected {len(shallow)} items to match the shallow structure, got {len(item)}")
-                stack.extend(reversed(list(zip(shallow, item))))
-        return out
-    columns = [parts(s) for s in structures]
+    columns = [_parts_up_to(shallow_structure, s) for s in structures]
     return pack_sequence_as(shallow_structure, [func(*leaves) for leaves in zip(*columns)])
+
+
+def _parts_up_to(shallow_structure, structure) -> list:
+    """The parts of ``structure`` where ``shallow_structure`` has its leaves, in flatten order."""
+    out, stack = [], [(shallow_structure, structure)]
+    while stack:
+        shallow, item = stack.pop()
+        if not is_nested(shallow):
+            out.append(item)
+            continue
+        if not is_nested(item):
+            raise ValueError(f"expected a {type(shallow).__name__} to match the shallow structure, got {type(item).__name__}")
+        if isinstance(shallow, dict):
+            stack.extend(reversed([(shallow[k], item[k]) for k in _keys(shallow)]))
+        else:
+            if len(shallow) != len(item):
+                raise ValueError(f"expected {len(shallow)} items to match the shallow structure, got {len(item)}")
+            stack.extend(reversed(list(zip(shallow, item))))
+    return out
 
 
 def lists_to_tuples(structure):
@@ -186,21 +189,23 @@ def traverse(func, structure, top_down: bool = True):
     returns something other than None, that replaces the part (and its children are not
     visited); ``MAP_TO_NONE`` replaces it with None. Bottom up: children first, then ``func`` on
     the rebuilt container, with the same replacement rule."""
-    def visit(item):
-        if top_down:
-            result = func(item)
-            if result is MAP_TO_NONE:
-                return None
-            if result is not None:
-                return result
-            return _rebuild(item, [visit(c) for c in _children(item)]) if is_nested(item) else item
-        if is_nested(item):
-            item = _rebuild(item, [visit(c) for c in _children(item)])
+    return _visit(func, structure, top_down)
+
+
+def _visit(func, item, top_down: bool):
+    if top_down:
         result = func(item)
         if result is MAP_TO_NONE:
             return None
-        return item if result is None else result
-    return visit(structure)
+        if result is not None:
+            return result
+        return _rebuild(item, [_visit(func, c, top_down) for c in _children(item)]) if is_nested(item) else item
+    if is_nested(item):
+        item = _rebuild(item, [_visit(func, c, top_down) for c in _children(item)])
+    result = func(item)
+    if result is MAP_TO_NONE:
+        return None
+    return item if result is None else result
 
 
 from .keras_api import module_getattr as _keras_getattr  # noqa: E402

@@ -8,11 +8,12 @@ import numpy
 
 from . import backend
 from .plotting import plot_history
-from .pydataset import PyDataset, Sequence
+from .data.pydataset import PyDataset, Sequence
+from .data.structure import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 __all__ = ["set_random_seed", "clear_session", "describe_machine", "to_categorical", "normalize", "pad_sequences"]
 __all__ += ["plot_history"]
-__all__ += ["PyDataset", "Sequence"]
+__all__ += ["PyDataset", "Sequence", "pack_x_y_sample_weight", "unpack_x_y_sample_weight"]
 
 
 def set_random_seed(seed) -> None:
@@ -24,14 +25,16 @@ def set_random_seed(seed) -> None:
 
 
 def clear_session(free_memory=True) -> None:
-    """Restart automatic layer and model names (``dense``, ``dense_1``, ...), as Keras does;
+    """Restart automatic layer, model and variable names (``dense``, ``dense_1``, ...), as Keras does;
     with ``free_memory`` (Keras's default) Python's garbage collector also runs, so that the
     arrays of models no longer referenced are freed now."""
     import gc  # noqa: PLC0415
 
+    from .autograd import clear_variable_names  # noqa: PLC0415
     from .layers.base import clear_names  # noqa: PLC0415
 
     clear_names()
+    clear_variable_names()
     if free_memory:
         gc.collect()
 

@@ -132,7 +132,7 @@ def test_names_aliases_and_files():
                                     "registered_name": "gelu"}) is activations.gelu
     for name in activations._BY_NAME:
         assert activations.get(activations.serialize(activations.get(name))) is activations.get(name)
-    assert activations.get(gpunet.ops.relu) is activations.relu and activations.get(gpunet.ops.gelu) is activations.gelu
+    assert activations.get(gpunet.ops.relu) is activations.relu and activations.get(gpunet.ops.activation.gelu) is activations.gelu
     assert activations.serialize(Dense(2, activation=gpunet.ops.relu).activation) == "relu"
     with pytest.raises(ValueError, match="unknown activation 'swishy'"):
         activations.get("swishy")

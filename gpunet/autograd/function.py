@@ -37,9 +37,20 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode:
-    """Context manager (and decorator) that sets whether operations record the graph."""
+    """Context manager (and decorator) that sets whether operations record the graph.
+
+    As ``torch.no_grad``: ``with no_grad():``, ``@no_grad()`` and the bare ``@no_grad`` all work.
+    """
 
     _enabled = True
+
+    def __new__(cls, func=None):
+        mode = super().__new__(cls)
+        if func is None:
+            return mode
+        if not callable(func):
+            raise TypeError(f"{cls.__name__}() takes no argument but the function it decorates, got {type(func).__name__}")
+        return mode(func)  # the bare decorator: @no_grad
 
     def __enter__(self):
         global _grad_enabled

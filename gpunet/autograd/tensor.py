@@ -1,4 +1,4 @@
-"""Tensor and Parameter: an array of the selected backend plus what autograd needs."""
+"""Tensor: an array of the selected backend plus what autograd needs (Variable, a weight, is one)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy
 
 from .. import backend
 
-__all__ = ["Tensor", "Parameter", "as_tensor"]
+__all__ = ["Tensor", "as_tensor"]
 
 
 def _is_backend_array(a) -> bool:
@@ -131,40 +131,6 @@ class Tensor:
     __hash__ = object.__hash__
     # .backward() is installed by gpunet.autograd.function (the graph walk lives there);
     # arithmetic operators, indexing, .T, .sum, .mean and .reshape by gpunet.ops.
-
-
-class Parameter(Tensor):
-    """A weight of a layer, with a name such as ``"dense_1/kernel"`` (Keras's variable).
-
-    Optimizers key their state by this name, so it must be unique within a model. A trainable
-    parameter (the default) requires gradients; a non-trainable one (a moving average, or the
-    weights of a frozen layer) is a constant for autograd and the optimizers leave it alone.
-    ``constraint`` (Keras's ``Variable.constraint``), when set, projects the weight after each
-    optimizer update of fit's train step (see :mod:`gpunet.constraints`).
-    """
-
-    __slots__ = ("constraint",)
-    trainable_changes = 0  # counts assignments to any parameter's ``trainable`` (recorded graphs depend on them)
-
-    def __init__(self, data, name: str | None = None, trainable: bool = True, constraint=None):
-        super().__init__(data, requires_grad=bool(trainable), name=name)
-        self.constraint = constraint
-        if self.data.dtype.kind != "f":
-            raise TypeError(f"a Parameter must hold floating-point data, got dtype {self.data.dtype}")
-
-    @property
-    def trainable(self) -> bool:
-        """Whether the optimizer updates this weight (the same flag as ``requires_grad``)."""
-        return self.requires_grad
-
-    @trainable.setter
-    def trainable(self, value) -> None:
-        self.requires_grad = bool(value)
-        Parameter.trainable_changes += 1
-
-    def __repr__(self) -> str:
-        extra = "" if self.requires_grad else ", trainable=False"
-        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype}{extra})"
 
 
 def as_tensor(x, like: Tensor | None = None) -> Tensor:

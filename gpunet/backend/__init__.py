@@ -26,7 +26,8 @@ from .dtypes import float_dtype, floatx, set_floatx
 from .memory import WorkspaceError, available_bytes, check_workspace, memory_limit, set_memory_limit
 from .products import column_dots, constant_vector, matmul
 from .random import (
-    get_rng_state, host_generator, noise_generator, noise_stream, set_noise_stream, set_rng_state, set_seed,
+    get_rng_state, host_generator, noise_generator, noise_stream, ops_generator, register_seed_generator,
+    set_noise_stream, set_rng_state, set_seed,
 )
 from .threads import batch_chunks, blas_chunks, host_parallelism, host_threads, parallel
 
@@ -37,8 +38,8 @@ __all__ = [
     "WorkspaceError", "available_bytes", "check_workspace", "memory_limit", "set_memory_limit",
     "host_threads", "batch_chunks", "blas_chunks", "host_parallelism", "parallel",
     "floatx", "float_dtype", "set_floatx",
-    "set_seed", "host_generator", "noise_generator", "get_rng_state", "set_rng_state", "set_noise_stream",
-    "noise_stream",
+    "set_seed", "host_generator", "noise_generator", "ops_generator", "get_rng_state", "set_rng_state",
+    "set_noise_stream", "noise_stream", "register_seed_generator",
 ]
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402

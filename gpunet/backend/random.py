@@ -3,13 +3,18 @@
 * the *host* generator (a NumPy ``Generator``): weight initialization and the shuffling of
   training data, so that a seed gives the same initial weights and batch order on every backend;
 * the *noise* generator, on the selected backend: dropout masks, drawn where the data lives
-  (NumPy's generator on the CPU, a Philox stream on the GPU, :mod:`gpunet.gpu.philox`).
+  (NumPy's generator on the CPU, a Philox stream on the GPU, :mod:`gpunet.gpu.philox`);
+* the *ops* generator (a NumPy ``Generator``): what ``gpunet.random`` draws with ``seed=None``,
+  and the seeds of ``gpunet.random.SeedGenerator(seed=None)``.
 
 Their states are saved in checkpoints (:func:`get_rng_state`), so a resumed run draws what an
-uninterrupted one would.
+uninterrupted one would; so are the states of the live ``SeedGenerator`` objects, registered
+here by name (:func:`register_seed_generator`).
 """
 
 from __future__ import annotations
+
+import weakref
 
 import numpy
 
@@ -17,8 +22,8 @@ from ..gpu.philox import PhiloxGenerator
 from . import device
 from .device import name
 
-__all__ = ["set_seed", "get_seed", "host_generator", "noise_generator", "get_rng_state", "set_rng_state",
-           "set_noise_stream", "noise_stream"]
+__all__ = ["set_seed", "get_seed", "host_generator", "noise_generator", "ops_generator", "get_rng_state",
+           "set_rng_state", "set_noise_stream", "noise_stream", "register_seed_generator"]
 
 _seed_sequence: numpy.random.SeedSequence | None = None
 _seed: int | None = None  # the seed last given to set_seed (None: none, or entropy from the system)
@@ -26,21 +31,24 @@ _host_rng: numpy.random.Generator | None = None
 _noise_rngs: dict = {}
 _noise_base: numpy.random.SeedSequence | None = None  # the seed's noise sequence, before branching
 _noise_stream = 0  # which branch of it this process draws from (its rank in a data-parallel job)
+_ops_rng: numpy.random.Generator | None = None
+_seed_generators: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # name -> SeedGenerator
 
 def set_seed(seed) -> None:
     """Seed the host generator and every backend's noise generator from one integer.
 
     ``None`` draws fresh entropy from the operating system.
     """
-    global _seed_sequence, _host_rng, _noise_base, _seed
+    global _seed_sequence, _host_rng, _noise_base, _seed, _ops_rng
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
         seed = int(seed)
     _seed = seed
     _seed_sequence = numpy.random.SeedSequence(seed)
-    host, _noise_base = _seed_sequence.spawn(2)
+    host, _noise_base, ops = _seed_sequence.spawn(3)  # children 0 and 1 are those of spawn(2): unchanged
     _host_rng = numpy.random.Generator(numpy.random.PCG64(host))
+    _ops_rng = numpy.random.Generator(numpy.random.PCG64(ops))
     _reset_noise()
 
 
@@ -91,6 +99,25 @@ def host_generator() -> numpy.random.Generator:
     return _host_rng
 
 
+def ops_generator() -> numpy.random.Generator:
+    """The host generator of ``gpunet.random``'s unseeded draws (``seed=None``)."""
+    _ensure_seeded()
+    return _ops_rng
+
+
+def register_seed_generator(generator, name: str) -> str:
+    """Track ``generator`` (an object with ``get_state()``/``set_state(state)``) so that
+    checkpoints save and restore its state; returns the name it is kept under: ``name``, or
+    ``name_1``, ``name_2``, ... when a live generator holds it already (the order of creation
+    names them, so a script that builds its objects in the same order finds them again)."""
+    key, count = name, 0
+    while key in _seed_generators:
+        count += 1
+        key = f"{name}_{count}"
+    _seed_generators[key] = generator
+    return key
+
+
 def noise_generator():
     """The selected backend's generator for noise drawn on the data's device (dropout masks): a
     NumPy ``Generator`` on the CPU, a :class:`~gpunet.philox.PhiloxGenerator` on the GPU."""
@@ -115,7 +142,10 @@ def get_rng_state() -> dict:
     noise stream as ``noise``, and the GPU's Philox stream (key and counter) as ``device_noise``
     once a GPU run has drawn from it."""
     _ensure_seeded()
-    state = {"host": _host_rng.bit_generator.state}
+    state = {"host": _host_rng.bit_generator.state, "ops": _ops_rng.bit_generator.state}
+    generators = {key: generator.get_state() for key, generator in list(_seed_generators.items())}
+    if generators:
+        state["seed_generators"] = generators
     noise = _noise_rngs.get("numpy")
     if noise is None and name() == "numpy":
         noise = noise_generator()
@@ -135,6 +165,12 @@ def set_rng_state(state: dict) -> None:
     if not isinstance(state, dict) or "host" not in state:
         raise ValueError("state must be a dict produced by get_rng_state() with a 'host' entry")
     _host_rng.bit_generator.state = state["host"]
+    if "ops" in state:
+        _ops_rng.bit_generator.state = state["ops"]
+    for key, saved in (state.get("seed_generators") or {}).items():
+        generator = _seed_generators.get(key)
+        if generator is not None:
+            generator.set_state(saved)
     if "noise" in state:
         if "numpy" not in _noise_rngs:
             _noise_rngs["numpy"] = numpy.random.Generator(numpy.random.PCG64(_noise_rngs["_seed"]))

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy
 
-from .. import backend
 from ..data import Batches
+from ..data.structure import batch_count, slice_nest
 
 __all__ = ["shard_bounds", "ShardedBatches"]
 
@@ -68,39 +68,24 @@ class ShardedBatches:
             parts = self._slice(source.iterate(order))
         self.position, self.active = 0, True
         try:
-            for xb, yb in parts:
-                if self.skip_empty and xb.shape[0] == 0:
+            for batch in parts:
+                if self.skip_empty and batch_count(batch[0]) == 0:
                     continue
                 self.position += 1
-                yield xb, yb
+                yield batch
         finally:
             self.active = False
 
     def _slice(self, batches):
-        for xb, yb in batches:
-            start, stop = shard_bounds(int(xb.shape[0]), self.rank, self.world)
-            yield xb[start:stop], (None if yb is None else yb[start:stop])
+        for batch in batches:
+            start, stop = shard_bounds(batch_count(batch[0]), self.rank, self.world)
+            yield slice_nest(batch, start, stop)
 
     def _gather(self, source, order):
-        x, y, size = source.x, source.y, source.batch_size
+        size = source.batch_size
         for begin in range(0, source.samples, size):
             n = min(size, source.samples - begin)
             start, stop = shard_bounds(n, self.rank, self.world)
-            start, stop = begin + start, begin + stop
-            if order is None:
-                yield x[start:stop], (None if y is None else y[start:stop])
-                continue
-            xp = backend.get_array_module(x)
-            if self._buffers is None:
-                rows = -(-size // self.world)
-                self._buffers = (xp.empty((rows, *x.shape[1:]), dtype=x.dtype),
-                                 None if y is None else xp.empty((rows, *y.shape[1:]), dtype=y.dtype))
-            take = {"mode": "clip"} if xp is numpy else {}  # NumPy buffers take() otherwise
-            index = order[start:stop]
-            xb = self._buffers[0][:stop - start]
-            xp.take(x, index, axis=0, out=xb, **take)
-            yb = None
-            if y is not None:
-                yb = self._buffers[1][:stop - start]
-                xp.take(y, index, axis=0, out=yb, **take)
-            yield xb, yb
+            if order is not None and self._buffers is None:
+                self._buffers = source.buffers(-(-size // self.world))
+            yield source.rows(begin + start, begin + stop, order, self._buffers)

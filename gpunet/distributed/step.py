@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from ..training.step import TrainStepWrapper
+from ..data.structure import batch_count
+from ..training.step import TrainStepWrapper, step_gradients
 from .buckets import GradientBuckets
 
 __all__ = ["DataParallelStep"]
@@ -37,19 +38,19 @@ class DataParallelStep(TrainStepWrapper):
             self._ids = ids
         return self.buckets
 
-    def gradients(self, x, y) -> list:
+    def gradients(self, x, y, sample_weight=None) -> list:
         inner = self.inner
         params = inner.model.trainable_weights
-        count = int(x.shape[0])
+        count = batch_count(x)
         if not params:  # nothing to train anywhere: no collective either
-            return inner.gradients(x, y) if count else []
+            return step_gradients(inner, x, y, sample_weight) if count else []
         buckets = self._buckets_for(params)
         buckets.begin(count)
         grads = None
         if count:
             if inner.tape is not None:
                 inner.tape.ready = buckets.ready if self.parallel.overlap else None
-            grads = inner.gradients(x, y)
+            grads = step_gradients(inner, x, y, sample_weight)
         start = time.perf_counter()
         reduced = buckets.finish(grads)
         self.reduce_seconds += time.perf_counter() - start
@@ -63,7 +64,4 @@ class DataParallelStep(TrainStepWrapper):
         non-trainable weights (moving statistics) are averaged over the ranks first, so that
         every rank evaluates and saves the same model."""
         self.parallel.average_non_trainable(self.inner.model)
-        loss, *metrics = self.parallel.reduce_metrics([self.inner.train_loss, *self.inner.train_metrics])
-        logs = {"loss": loss.result()}
-        logs.update((m.name, m.result()) for m in metrics)
-        return logs
+        return {m.name: m.result() for m in self.parallel.reduce_metrics(self.inner.trackers)}

@@ -171,7 +171,7 @@ class DataParallel(Strategy):
             "model configuration": model.get_config(),
             "weight shapes": [(w.name, tuple(w.shape), str(w.data.dtype)) for w in model.weights],
             "optimizer": _config(model.optimizer),
-            "loss and metrics": [_config(model.loss), *[_config(m) for m in model.metrics]],
+            "loss and metrics": [_config(model.loss), *[_config(m) for m in model.compiled_metrics]],
             "fit arguments": {"epochs": loop.epochs, "shuffle": loop.shuffle,
                               "validations_per_epoch": loop.evaluations, "has_dev": loop.has_dev,
                               "batch_size": getattr(getattr(train, "batches", None), "batch_size", None)},

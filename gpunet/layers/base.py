@@ -330,6 +330,13 @@ class Layer(GraphConfig):
     def non_trainable_weights(self) -> list:
         return [p for p in self.weights if not p.trainable] if self._trainable else self.weights
 
+    def zero_grad(self) -> None:
+        """Clear the gradient of every weight (``grad = None``), before a hand-written step's
+        ``loss.backward()``: backward adds into ``.grad``, so a stale one would be summed in (as
+        ``torch.nn.Module.zero_grad``, which the PyTorch guide of Keras 3 calls)."""
+        for param in self.weights:
+            param.grad = None
+
     def count_params(self) -> int:
         return sum(int(p.size) for p in self.weights)
 

@@ -94,7 +94,7 @@ class _ZeroPadding(WorkspaceChecked, Layer):
 
     def call(self, x, training=False):
         self.check_input(x)
-        return from_channels_last(conv_ops.pad(to_channels_last(x, self.data_format), self.padding), self.data_format)
+        return from_channels_last(conv_ops.pad_spatial(to_channels_last(x, self.data_format), self.padding), self.data_format)
 
     def get_config(self):
         return {**super().get_config(), "padding": [list(p) for p in self.padding], "data_format": self.data_format}

@@ -67,7 +67,31 @@ class Metric:
         return self.result()
 
     # -- gpunet's ------------------------------------------------------------------------------------
+    # -- Keras's way of writing a metric -----------------------------------------------------------
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """A state variable, as Keras's ``Metric.add_variable``: a non-trainable
+        :class:`gpunet.Variable` that ``reset_state()`` sets back to its initial value. A Keras
+        style subclass keeps its counts in these and updates them with ``assign_add`` in its
+        ``update_state``."""
+        from ..autograd import Variable  # noqa: PLC0415 - metrics rarely hold variables
+
+        del aggregation  # one process's sums; data-parallel reduction adds ``total``/``count`` only
+        variable = Variable(initializer, shape=shape, dtype=dtype or "float32", trainable=False,
+                            name=name or f"{self.name}_variable_{len(self.variables)}")
+        if not hasattr(self, "_variables"):
+            self._variables = []
+        self._variables.append((variable, variable.numpy()))
+        return variable
+
+    add_weight = add_variable
+
+    @property
+    def variables(self) -> list:
+        return [v for v, _ in getattr(self, "_variables", [])]
+
     def reset(self) -> None:
+        for variable, initial in getattr(self, "_variables", []):
+            variable.assign(initial)
         total = getattr(self, "total", None)
         if getattr(total, "ndim", None) == 0 and not isinstance(total, numpy.generic) and hasattr(total, "fill"):
             total.fill(0)  # a device array: zeroed in place, as a captured CUDA graph keeps adding into it
@@ -75,8 +99,16 @@ class Metric:
             self.total = 0.0
         self.count = 0
 
-    def update(self, output, target, logits: bool, sample_weight=None) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def update(self, output, target, logits: bool, sample_weight=None) -> None:
+        """Add a batch of the model's raw output (logits when ``logits``) and the prepared targets
+        (backend arrays). A subclass written the Keras way, with its own ``update_state``, gets
+        it called with the model's output and the targets as Tensors."""
+        if type(self).update_state is Metric.update_state:
+            raise NotImplementedError(f"{type(self).__name__} must define update_state(y_true, y_pred, sample_weight=None)")
+        output = self.model_output(output, logits)
+        with no_grad():
+            self.update_state(Tensor._result(target, None), Tensor._result(output, None),
+                              None if sample_weight is None else Tensor._result(sample_weight, None))
 
     def result(self):
         """The value so far (a host sync on the GPU); 0 before any update, as Keras."""

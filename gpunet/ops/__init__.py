@@ -10,11 +10,16 @@ from .activation import (celu, elu, gelu, general_relu, hard_shrink, hard_sigmoi
                          log_sigmoid, mish, prelu, relu6, selu, silu, soft_shrink, softplus, softsign, sparse_plus,
                          sparse_sigmoid, sparsemax, squareplus, tanh_shrink, threshold)
 from .shaping import autocast, cast, getitem, pick, reshape, transpose
-from .convolution import avg_pool, conv, conv_max_pool, max, max_pool, pad
+from .convolution import avg_pool, conv, conv_max_pool, max, max_pool
 from .loss import binary_cross_entropy, cross_entropy, mse
 from .math import add, bias_activation, div, exp, linear, log, matmul, maximum, mean, mul, neg, pow, sub, sum
 from .noise import dropout
 from .normalization import batch_norm, layer_norm
+
+# keras.ops's nn, image and linalg namespaces, and the nn and core names keras.ops itself exports
+from . import core, image, linalg, nn  # noqa: E402
+from .nn import *  # noqa: E402,F401,F403
+from .core import *  # noqa: E402,F401,F403
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "maximum", "matmul", "linear", "bias_activation",
@@ -25,6 +30,7 @@ __all__ = [
     "sparse_sigmoid", "squareplus", "threshold", "prelu", "sparsemax",
     "cross_entropy", "mse", "binary_cross_entropy", "dropout",
     "conv", "conv_max_pool", "pad", "max_pool", "avg_pool", "max", "batch_norm", "layer_norm",
+    "nn", "image", "linalg", *nn.__all__, *core.__all__,
 ]
 
 
@@ -56,6 +62,9 @@ def _install_operators() -> None:
 
 _install_operators()
 
+from . import numpy  # noqa: E402 - keras.ops.numpy; its names below replace the internal ops of the same names
+from .numpy import *  # noqa: E402,F403
+__all__ += [name for name in numpy.__all__ if name not in __all__]
 
 class symbolic_dispatch:  # noqa: N801 - a namespace, not instantiated
     """Where the functional API plugs into the ops (:mod:`gpunet.layers.symbolic` fills it in).
@@ -87,19 +96,16 @@ def _symbolic_aware(fn):
 
 
 def _wrap_public_ops() -> None:
-    """Wrap every public function named in ``__all__`` (whatever the op modules add to it), and
-    those of the namespaces it names (``ops.nn``, ``ops.linalg``...: their own ``__all__``)."""
+    """Wrap every public function named in ``__all__`` (whatever the op modules add to it), here and
+    in the Keras namespaces ``ops.numpy``, ``ops.nn``, ``ops.image``, ``ops.linalg``."""
     import inspect  # noqa: PLC0415
 
-    spaces = [(globals(), __all__)]
-    while spaces:
-        namespace, names = spaces.pop()
+    namespaces = [(globals(), __all__)] + [(vars(module), module.__all__) for module in (numpy, nn, image, linalg, core)]
+    for namespace, names in namespaces:
         for name in names:
-            value = namespace.get(name)
-            if inspect.isfunction(value) and not getattr(value, "symbolic_aware", False):
-                namespace[name] = _symbolic_aware(value)
-            elif inspect.ismodule(value) and value.__name__.startswith(__name__ + "."):
-                spaces.append((vars(value), list(getattr(value, "__all__", ()))))
+            fn = namespace.get(name)
+            if inspect.isfunction(fn) and not getattr(fn, "symbolic_aware", False):
+                namespace[name] = _symbolic_aware(fn)
 
 
 _wrap_public_ops()

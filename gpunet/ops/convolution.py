@@ -30,7 +30,7 @@ from .shaping import autocast
 from ..backend import batch_chunks, blas_chunks, get_array_module, host_threads, matmul, parallel
 from .math import FUSABLE_ACTIVATIONS, _normalize_axis, bias_activation
 
-__all__ = ["conv", "conv_max_pool", "conv_output_shape", "pad", "max_pool", "avg_pool", "pool_output_shape", "max",
+__all__ = ["conv", "conv_max_pool", "conv_output_shape", "pad_spatial", "max_pool", "avg_pool", "pool_output_shape", "max",
            "conv_workspace", "pool_workspace", "pad_workspace"]
 
 
@@ -454,7 +454,7 @@ class Pad(Function):
         return (gy[_interior(self.layout, self.x_shape[1:-1])],)
 
 
-def pad(x, pads) -> Tensor:
+def pad_spatial(x, pads) -> Tensor:
     """Zero padding of the spatial dims of ``x`` (N, *spatial, C): ``pads`` is one
     ``(before, after)`` pair of non-negative ints per spatial dim (ZeroPadding1D/2D)."""
 
@@ -467,7 +467,7 @@ def pad(x, pads) -> Tensor:
 
     if not isinstance(pads, (tuple, list)) or len(pads) != len(x.shape) - 2 or not all(map(is_pair, pads)):
         raise ValueError(
-            f"pad: pads must be one (before, after) pair of non-negative ints per spatial dim of x of "
+            f"pad_spatial: pads must be one (before, after) pair of non-negative ints per spatial dim of x of "
             f"shape {tuple(x.shape)}, got {pads!r}"
         )
     return Pad(tuple((int(b), int(a)) for b, a in pads))(x)
@@ -675,7 +675,7 @@ def pool_workspace(x_shape, itemsize: int, pool_size, strides=None, padding="val
 
 
 def pad_workspace(x_shape, itemsize: int, pads, gradients=True) -> int:
-    """The bytes :func:`pad` allocates for ``x`` of ``x_shape``: the padded copy, and with
+    """The bytes :func:`pad_spatial` allocates for ``x`` of ``x_shape``: the padded copy, and with
     ``gradients`` the output's gradient (of which backward takes a view)."""
     padded = prod((x_shape[0], *(n + b + a for n, (b, a) in zip(x_shape[1:-1], pads)), x_shape[-1])) * itemsize
     return padded * (2 if gradients else 1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 import weakref
 
 import numpy
@@ -109,6 +110,8 @@ class Optimizer:
     # whether the GPU update passes its kernels nothing that changes from step to step but the
     # learning rate, so a captured CUDA graph may replay it (see gpunet.training.graphs)
     graph_safe = False
+    built = False  # whether build() has fixed the variables that apply() takes without being told them
+    _built_variables: tuple = ()
 
     def __init__(self, learning_rate, weight_decay=None, name: str | None = None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
@@ -268,6 +271,74 @@ class Optimizer:
             constraint = getattr(param, "constraint", None)
             if constraint is not None:
                 constraints.project(constraint, param.data)
+
+    # -- Keras 3's build / apply ------------------------------------------------------------------
+    def build(self, variables) -> None:
+        """Create the state (slots) of ``variables`` now, as Keras 3's ``build``: afterwards
+        :meth:`apply` takes gradients alone, in this order, and refuses other variables. Fit does
+        not need it (state is created at a weight's first update); a hand-written loop may."""
+        variables = list(variables)
+        for variable in variables:
+            if not hasattr(variable, "data") or not isinstance(getattr(variable, "name", None), str):
+                raise TypeError(f"build: variables must be gpunet Variables, got {type(variable).__name__}")
+            slots = self._slots.get(variable.name)
+            if slots is None:
+                self._create_slots(variable)
+            elif slots["param"] is not variable:
+                raise ValueError(f"build: this optimizer's state for {variable.name!r} belongs to another weight of "
+                                 "that name (another model's?): give each model its own optimizer")
+        self._built_variables = tuple(variables)
+        self.built = True
+
+    @property
+    def variables(self) -> list:
+        """The optimizer's state arrays as non-trainable Variables that share their memory (so an
+        ``assign`` to one changes the state), per weight in the order of their creation, then per
+        slot; named ``"<optimizer>/<weight path with _>_<slot>"``. Unlike Keras's list, it holds
+        no iteration count and no learning rate: those are the numbers :attr:`iterations` and
+        :attr:`learning_rate`."""
+        from ..autograd import Variable  # noqa: PLC0415
+
+        return [Variable.sharing(slots[slot], name=f"{self.name}/{path.replace('/', '_')}_{slot}")
+                for path, slots in self._slots.items() for slot in self.slot_names]
+
+    def apply(self, grads, trainable_variables=None) -> None:
+        """Update ``trainable_variables`` from ``grads`` (two lists in the same order), as Keras 3's
+        ``apply``; the PyTorch-guide train step calls it with ``[v.value.grad for v in weights]``.
+
+        Without ``trainable_variables`` the gradients belong to the variables of :meth:`build`;
+        with them, the first call builds the optimizer on them, and a later call refuses any
+        variable it was not built with (a ValueError, as Keras). A None gradient leaves its
+        variable alone, with a warning naming it; all None is a ValueError. An empty ``grads`` does
+        nothing.
+        """
+        grads = list(grads)
+        if not grads:
+            return
+        if trainable_variables is None:
+            if not self.built:
+                raise ValueError("apply: given gradients without trainable_variables, the optimizer must be built "
+                                 "first: call optimizer.build(trainable_variables), or pass them")
+            variables = list(self._built_variables)
+        else:
+            variables = list(trainable_variables)
+            if not self.built:
+                self.build(variables)
+            else:
+                known = {id(v) for v in self._built_variables}
+                unknown = [getattr(v, "name", v) for v in variables if id(v) not in known]
+                if unknown:
+                    raise ValueError(f"apply: variables {unknown} are not among those this optimizer was built with; "
+                                     "a new set of variables needs a new optimizer")
+        if len(grads) != len(variables):
+            raise ValueError(f"apply: {len(grads)} gradients for {len(variables)} trainable_variables (they pair one to one)")
+        missing = [v.name for g, v in zip(grads, variables) if g is None]
+        if len(missing) == len(variables):
+            raise ValueError("apply: no gradient was given for any variable (every one is None)")
+        if missing:
+            warnings.warn(f"apply: no gradient for the variables {missing}: they are left unchanged (is each "
+                          "one used in the loss?)", stacklevel=2)
+        self.apply_gradients(zip(grads, variables))
 
     # -- a constant loss scale (Keras's loss_scale_factor) ----------------------------------------
     def backward_seed(self, loss):

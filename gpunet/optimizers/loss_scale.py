@@ -102,11 +102,20 @@ class LossScaleOptimizer(Optimizer):
     global_clipnorm = _inner_property("global_clipnorm", "The inner optimizer's global_clipnorm.")
     gradient_transforms = _inner_property("gradient_transforms", "The inner optimizer's gradient transforms.")
     _slots = _inner_property("_slots", "The inner optimizer's per-parameter state.")
+    built = _inner_property("built", "Whether the inner optimizer is built (see Optimizer.build).")
+    _built_variables = _inner_property("_built_variables", "The variables the inner optimizer is built with.")
     del _inner_property
 
     @property
     def schedule(self):
         return self.inner_optimizer.schedule
+
+    @property
+    def variables(self) -> list:
+        return self.inner_optimizer.variables
+
+    def build(self, variables) -> None:
+        self.inner_optimizer.build(variables)
 
     def slot_problem(self):
         return self.inner_optimizer.slot_problem()

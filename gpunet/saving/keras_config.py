@@ -17,6 +17,7 @@ from __future__ import annotations
 from .. import losses, metrics, optimizers
 from ..lookup import get_registered_object
 from .config import serialize_model
+from .training_config import serialize_losses, serialize_metrics
 
 __all__ = ["keras_model_config", "keras_compile_config", "training_config_from_keras", "refuse_code", "plain_dtypes"]
 
@@ -127,14 +128,14 @@ def keras_compile_config(model) -> dict | None:
     if isinstance(rate, dict) and "class_name" in rate:  # a schedule
         optimizer["config"] = {**optimizer["config"], "learning_rate": _entry(rate, "keras.optimizers.schedules")}
     optimizer = _entry(optimizer, "keras.optimizers")
-    names = [m if isinstance(m, str) else _entry(metrics.serialize(m), "keras.metrics")
-             for m in getattr(model, "_metric_identifiers", [])]
+    compiled = model.compiled_outputs
     return {
         "optimizer": optimizer,
-        "loss": _entry(losses.serialize(model.loss), "keras.losses"),
-        "loss_weights": None,
-        "metrics": names,
-        "weighted_metrics": None,
+        "loss": serialize_losses(model.loss, lambda entry: _entry(entry, "keras.losses")),
+        "loss_weights": compiled.loss_weights,
+        "metrics": serialize_metrics(compiled.metrics_argument, lambda entry: _entry(entry, "keras.metrics")),
+        "weighted_metrics": serialize_metrics(compiled.weighted_metrics_argument,
+                                              lambda entry: _entry(entry, "keras.metrics")),
         "run_eagerly": bool(getattr(model, "run_eagerly", False)),
         "steps_per_execution": 1,
         "jit_compile": "auto",

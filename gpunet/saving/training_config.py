@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numbers
 
-from .. import callbacks, losses, metrics, optimizers
+from .. import callbacks, tree, losses, metrics, optimizers
 
 __all__ = ["training_config", "compile_from_config", "callbacks_from_config", "fit_settings", "FIT_KEYS"]
 
@@ -33,13 +33,30 @@ def training_config(model) -> dict | None:
     """Keras's ``training_config`` for a compiled model (gpunet's optimizer config inside)."""
     if not model.compiled:
         return None
+    compiled = model.compiled_outputs
     return {
-        "loss": losses.serialize(model.loss),
-        "metrics": [m if isinstance(m, str) else metrics.serialize(m) for m in getattr(model, "_metric_identifiers", [])],
-        "weighted_metrics": None,
-        "loss_weights": None,
+        "loss": serialize_losses(model.loss),
+        "metrics": serialize_metrics(compiled.metrics_argument),
+        "weighted_metrics": serialize_metrics(compiled.weighted_metrics_argument),
+        "loss_weights": compiled.loss_weights,
         "optimizer_config": optimizers.serialize_for_keras(model.optimizer),
     }
+
+
+def serialize_losses(loss, wrap=lambda entry: entry):
+    """compile's ``loss`` (one loss, or a list or dict of them, None entries allowed) as configs."""
+    return tree.map_structure(lambda item: None if item is None else wrap(losses.serialize(losses.get(item))), loss)
+
+
+def serialize_metrics(value, wrap=lambda entry: entry):
+    """compile's ``metrics`` (a list, a list of lists, a dict...) as names and configs."""
+    def one(item):
+        if item is None or isinstance(item, str):
+            return item
+        if isinstance(item, metrics.Metric):
+            return wrap(metrics.serialize(item))
+        return wrap(metrics.serialize(metrics.get(item, None)))
+    return None if value is None else tree.map_structure(one, value)
 
 
 def compile_from_config(model, config: dict, where: str = "training_config", optimizer=None, keras: bool = False) -> None:
@@ -55,17 +72,32 @@ def compile_from_config(model, config: dict, where: str = "training_config", opt
             optimizer = read(optimizer_config) if optimizer_config else "rmsprop"
         except (TypeError, AttributeError) as exc:
             raise ValueError(f"{where}: optimizer settings gpunet cannot use ({exc})") from None
-    loss = config.get("loss")
-    if isinstance(loss, dict) and "class_name" in loss:
-        loss = losses.get(loss)
-    if loss is None:
-        raise ValueError(f"{where}: no loss given")
-    names = config.get("metrics") or []
-    if isinstance(names, list) and names and isinstance(names[0], list):  # Keras nests per output
+    loss = _configs(config.get("loss"), losses.get, where, "loss")
+    names = _configs(config.get("metrics"), None, where, "metrics")
+    weighted = _configs(config.get("weighted_metrics"), None, where, "weighted_metrics")
+    if isinstance(names, list) and len(names) == 1 and isinstance(names[0], list) and \
+            len(getattr(model, "output_names", None) or [None]) == 1:  # Keras nests one output's metrics
         names = names[0]
-    if not isinstance(names, list) or not all(isinstance(m, str) or (isinstance(m, dict) and "class_name" in m) for m in names):
-        raise ValueError(f"{where}: metrics must be a list of names or metric configs, got {names!r}")
-    model.compile(optimizer=optimizer, loss=loss, metrics=names)
+    model.compile(optimizer=optimizer, loss=loss, metrics=names, weighted_metrics=weighted,
+                  loss_weights=config.get("loss_weights"))
+
+
+def _configs(value, build, where: str, key: str):
+    """A saved loss or metrics entry (one config, or a list or dict of them) with configs turned
+    into objects (``build``) or kept as gpunet reads them (None); names stay names."""
+    def one(item):
+        if isinstance(item, dict) and "class_name" in item:
+            return item if build is None else build(item)
+        if item is None or isinstance(item, str):
+            return item
+        raise ValueError(f"{where}: {key} must hold names or configs, got {item!r}")
+    if isinstance(value, dict) and "class_name" in value:
+        return one(value)
+    if isinstance(value, dict):
+        return {k: one(v) if not isinstance(v, list) else [one(i) for i in v] for k, v in value.items()}
+    if isinstance(value, list):
+        return [one(i) if not isinstance(i, list) else [one(j) for j in i] for i in value]
+    return one(value)
 
 
 def callbacks_from_config(entries, where: str = "training_config.callbacks") -> list:

@@ -9,12 +9,15 @@ import numpy
 
 from .. import backend
 from ..callbacks.base import Callback
+from .. import tree
 from ..data import (Batches, DiskBatches, StreamBatches, check_batch_size, check_features, check_targets, describe,
                     input_kind, on_disk)
-from ..pydataset import dataset_length
+from ..data.structure import path_name, unpack_x_y_sample_weight
+from ..data.pydataset import dataset_length
 
 __all__ = ["check_int", "check_bool", "resolve_verbose", "check_compiled", "validation_schedule", "check_callbacks",
-           "prepare", "unpack_validation", "to_device", "device_batches", "check_steps", "stream_batches",
+           "check_data", "unpack_validation", "to_device", "device_batches", "batch_to_device", "needs_targets",
+           "compiled_outputs", "output_names", "output_activations", "class_weights", "check_steps", "stream_batches",
            "unpack_batch", "evaluation_batches", "prediction_batches", "check_stream_arguments"]
 
 
@@ -64,27 +67,195 @@ def check_callbacks(callbacks) -> list:
     return list(callbacks)
 
 
-def prepare(model, x, y, x_name="x", y_name="y"):
-    """Check (x, y) against the model (building it from x's shape if needed); host arrays."""
-    x = check_features(x, x_name, None)
-    if not model.built:
-        model.build_from_data(x.shape)
-    model.loss.check_output(model.output_activation())
-    x = check_features(x, x_name, model.input_shape[1:], values=False)
-    y = check_targets(y, model.loss, model.output_shape, x.shape[0], y_name, x_name)
-    return x, y
+def _interface(model, name: str, fallback):
+    """``model.<name>()`` where the model has it, else ``fallback(model)`` (a plain Sequential)."""
+    method = getattr(model, name, None)
+    return method() if callable(method) else fallback(model)
+
+
+def output_names(model) -> list:
+    names = getattr(model, "output_names", None)
+    if names:
+        return list(names)
+    layers = getattr(model, "layers", None)
+    return [layers[-1].name] if layers else ["output"]
+
+
+def output_activations(model) -> list:
+    return _interface(model, "output_activations", lambda m: [m.output_activation()] if hasattr(m, "output_activation") else [None])
+
+
+def flat_input_shapes(model):
+    return _interface(model, "flat_input_shapes", lambda m: [m.input_shape] if getattr(m, "input_shape", None) else None)
+
+
+def flat_output_shapes(model):
+    return _interface(model, "flat_output_shapes", lambda m: [m.output_shape] if getattr(m, "output_shape", None) else None)
+
+
+def flat_input_dtypes(model):
+    return _interface(model, "flat_input_dtypes", lambda m: None)
+
+
+def compiled_outputs(model):
+    """The model's :class:`~gpunet.training.compiled.CompiledOutputs`, matched to its outputs."""
+    compiled = model.compiled_outputs
+    if not compiled.built:
+        compiled.build(output_names(model))
+    return compiled
+
+
+def _unalign(value, aligned: list, names: list):
+    """``aligned`` (one entry per output) put back in the structure ``value`` came in."""
+    if isinstance(value, dict):
+        return {key: aligned[names.index(key)] for key in value}
+    if isinstance(value, (list, tuple)) and len(names) > 1:
+        return type(value)(aligned)
+    if isinstance(value, (list, tuple)) and len(value) == 1 and len(names) == 1:
+        return type(value)(aligned)
+    return aligned[0]
+
+
+def _input_expectations(model, x) -> list:
+    """``(path, expected batch shape, dtype)`` for the arrays of ``x`` whose input is known."""
+    shapes = flat_input_shapes(model)
+    if not shapes:
+        return []
+    dtypes = flat_input_dtypes(model) or [None] * len(shapes)
+    pairs = tree.flatten_with_path(x)
+    names = list(getattr(model, "input_names", None) or [])
+    if isinstance(x, dict) and names and all(isinstance(path[0], str) and path[0] in names for path, _ in pairs):
+        return [(path, shapes[names.index(path[0])], dtypes[names.index(path[0])]) for path, _ in pairs if len(path) == 1]
+    if len(pairs) != len(shapes):
+        return []
+    return [(path, shape, dtype) for (path, _), shape, dtype in zip(pairs, shapes, dtypes)]
+
+
+def _check_inputs(model, x, name: str, values: bool, build: bool):
+    if isinstance(x, (list, tuple)) and not any(hasattr(leaf, "shape") or hasattr(leaf, "__array__")
+                                                 for leaf in tree.flatten(x)):
+        x = check_features(x, name, None, values)  # nested lists of numbers: one array, as NumPy reads them
+    pairs = tree.flatten_with_path(x)
+    if not pairs or any(leaf is None for _, leaf in pairs):
+        raise ValueError(f"{name} is required: give the model's inputs (an array, or a list or dict of arrays)")
+    arrays = [check_features(leaf, path_name(name, path), None, values) for path, leaf in pairs]
+    counts = {path_name(name, path): int(a.shape[0]) for (path, _), a in zip(pairs, arrays)}
+    if len(set(counts.values())) > 1:
+        raise ValueError(f"the arrays of {name} must all have the same number of samples, got {counts}")
+    x = tree.pack_sequence_as(x, arrays)
+    if build and not model.built:
+        model.build_from_data(tree.map_structure(lambda a: tuple(a.shape), x))
+    for path, shape, _ in _input_expectations(model, x):
+        leaf = arrays[[p for p, _ in pairs].index(path)]
+        if shape is not None and len(shape) == leaf.ndim and tuple(leaf.shape[1:]) != tuple(shape[1:]) and \
+                all(d is not None for d in shape[1:]):
+            raise ValueError(f"{path_name(name, path)} has samples of shape {tuple(leaf.shape[1:])}, but the model "
+                             f"expects inputs of shape {tuple(shape[1:])}")
+    return x, int(arrays[0].shape[0])
+
+
+def _check_weights(sample_weight, samples: int, name: str):
+    """Sample weights: numbers, one (or one row) per sample, finite; as float arrays."""
+    if sample_weight is None:
+        return None
+    arr = numpy.asarray(backend.to_host(sample_weight.data if hasattr(sample_weight, "creator") else sample_weight))
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim == 0 or arr.shape[0] != samples:
+        raise ValueError(f"{name} must hold one weight per sample ({samples}), got shape {arr.shape}")
+    if arr.dtype.kind == "f" and not numpy.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def class_weights(class_weight, y, compiled, name: str = "class_weight"):
+    """Keras's ``class_weight`` ({class index: weight}) as one weight per sample of ``y`` (one
+    output only): the weight of each sample's class (its label, or its one-hot row's argmax)."""
+    if class_weight is None:
+        return None
+    if not isinstance(class_weight, dict) or not class_weight:
+        raise TypeError(f"{name} must be a dict {{class index: weight}}, got {type(class_weight).__name__}")
+    if compiled.several:
+        raise ValueError(f"{name} applies to models with one output; this one has {len(compiled.names)}: "
+                         "give sample_weight per output instead")
+    labels = numpy.asarray(backend.to_host(y))
+    if labels.ndim > 1 and labels.shape[-1] > 1:
+        labels = labels.argmax(axis=-1)
+    elif labels.ndim > 1:
+        labels = (labels.reshape(labels.shape[0], -1)[:, 0] > 0.5) if labels.dtype.kind == "f" else labels.reshape(-1)
+    labels = labels.reshape(labels.shape[0], -1)[:, 0].astype(numpy.int64)
+    missing = sorted(set(numpy.unique(labels).tolist()) - {int(k) for k in class_weight})
+    if missing:
+        raise ValueError(f"{name} has no weight for class(es) {missing} found in y")
+    table = numpy.zeros(int(max(max(class_weight), labels.max())) + 1, dtype=numpy.float64)
+    for key, value in class_weight.items():
+        if isinstance(key, bool) or not isinstance(key, numbers.Integral) or key < 0:
+            raise ValueError(f"{name} keys must be class indices (integers >= 0), got {key!r}")
+        table[int(key)] = float(value)
+    return table[labels]
+
+
+def check_data(model, x, y=None, sample_weight=None, names=("x", "y", "sample_weight"), targets: bool = True,
+               values: bool = True, build: bool = True, class_weight=None):
+    """Check ``(x, y, sample_weight)`` (each an array or a nest of arrays) against the model,
+    building it from x's shapes if needed; returns them as checked host nests (targets in the
+    form each output's loss needs, integer labels as integers)."""
+    x_name, y_name, w_name = names
+    x, samples = _check_inputs(model, x, x_name, values, build)
+    if not targets:
+        return x, None, None
+    compiled = compiled_outputs(model)
+    outputs = compiled.names
+    activations = output_activations(model)
+    for entry, activation in zip(compiled.entries, activations):
+        if entry.loss is not None:
+            entry.loss.check_output(activation)
+    shapes = flat_output_shapes(model) or [None] * len(outputs)
+    needed = [entry.loss is not None or bool(entry.metrics) for entry in compiled.entries]
+    if y is None and not any(needed):
+        y_checked = None
+    else:
+        aligned = compiled.align(y, y_name)
+        checked = []
+        for entry, target, shape, need in zip(compiled.entries, aligned, shapes, needed):
+            where = y_name if len(outputs) == 1 else f"{y_name}[{entry.name!r}]"
+            if target is None and not need:
+                checked.append(None)
+                continue
+            loss = entry.loss if entry.loss is not None else _NO_LOSS
+            checked.append(check_targets(target, loss, shape, samples, where, x_name))
+        y_checked = _unalign(y, checked, outputs)
+    if class_weight is not None:
+        if sample_weight is not None:
+            raise ValueError("give class_weight or sample_weight, not both")
+        sample_weight = class_weights(class_weight, tree.flatten(y_checked)[0], compiled)
+    w_checked = None
+    if sample_weight is not None:
+        aligned = compiled.align(sample_weight, w_name, broadcast=True)
+        w_checked = _unalign(sample_weight, [_check_weights(w, samples, w_name if len(outputs) == 1 else
+                                                             f"{w_name}[{n!r}]") for w, n in zip(aligned, outputs)], outputs)
+    return x, y_checked, w_checked
+
+
+class _AnyTarget:
+    """Targets of an output without a loss (its metrics only): floats of the output's shape."""
+
+    target_kind = "float"
+    name = "metric"
+
+
+_NO_LOSS = _AnyTarget()
 
 
 def unpack_validation(validation_data):
+    """``(x, y, sample_weight)`` from Keras's ``validation_data=(x, y)`` or ``(x, y, sample_weight)``."""
     if not isinstance(validation_data, (tuple, list)):
         raise TypeError(f"validation_data must be a tuple (x_dev, y_dev), got {type(validation_data).__name__}")
-    if len(validation_data) == 3:
-        if validation_data[2] is None:  # Keras's (x, y, sample_weight) without weights
-            return validation_data[:2]
-        raise ValueError("validation_data with sample weights (x, y, w) is not supported: pass (x_dev, y_dev)")
-    if len(validation_data) != 2:
-        raise ValueError(f"validation_data must be a tuple (x_dev, y_dev), got {len(validation_data)} items")
-    return validation_data
+    if len(validation_data) not in (2, 3):
+        raise ValueError(f"validation_data must be a tuple (x_dev, y_dev) or (x_dev, y_dev, sample_weight), got "
+                         f"{len(validation_data)} items")
+    x, y, *weights = validation_data
+    return x, y, (weights[0] if weights else None)
 
 
 def to_device(array, floating: bool):
@@ -94,14 +265,44 @@ def to_device(array, floating: bool):
     return backend.to_device(array)
 
 
-def device_batches(model, x, y, batch_size: int):
-    """Checked (x, y) as batches: features as the float dtype, targets as the loss needs them
-    (integer labels as integers). In-memory data moves to the device once; memory-mapped data
-    stays on disk and moves batch by batch."""
-    labels = y is not None and model is not None and model.loss.target_kind == "labels"
-    if on_disk(x) or on_disk(y):
-        return DiskBatches(x, y, batch_size, (backend.floatx(), numpy.int64 if labels else backend.floatx()))
-    return Batches(to_device(x, True), None if y is None else to_device(y, not labels), batch_size)
+def data_dtypes(model, x, y, sample_weight) -> list:
+    """The device dtype of every array of ``(x, y, sample_weight)`` (in flatten order): inputs as
+    the float dtype (integers too, unless the model's input is declared integer), targets as
+    their loss needs them (integer labels as int64), sample weights as the float dtype."""
+    floatx = backend.floatx()
+    expectations = {path: dtype for path, _, dtype in _input_expectations(model, x)}
+    x_dtypes = [numpy.dtype(expectations[path]) if expectations.get(path) is not None
+                and numpy.dtype(expectations[path]).kind in "iub" and leaf.dtype.kind in "iub" else floatx
+                for path, leaf in tree.flatten_with_path(x)]
+    y_dtypes = []
+    if y is not None:
+        compiled = compiled_outputs(model)
+        aligned = compiled.align(y, "y")
+        kinds = [None if t is None else (numpy.int64 if e.loss is not None and e.loss.target_kind == "labels" else floatx)
+                 for e, t in zip(compiled.entries, aligned)]
+        y_dtypes = [d for d in tree.flatten(_unalign(y, kinds, compiled.names))]
+    w_dtypes = [floatx] * len(tree.flatten(sample_weight)) if sample_weight is not None else [None]
+    return x_dtypes + (y_dtypes or [None]) + w_dtypes
+
+
+def device_batches(model, x, y, batch_size: int, sample_weight=None):
+    """Checked ``(x, y, sample_weight)`` as batches, each array as :func:`data_dtypes` says.
+    In-memory data moves to the device once; memory-mapped data stays on disk and moves batch by batch."""
+    dtypes = data_dtypes(model, x, y, sample_weight)
+    arrays = tree.flatten((x, y, sample_weight))
+    if any(on_disk(a) for a in arrays):
+        return DiskBatches(x, y, batch_size, dtypes, sample_weight)
+    moved = tree.pack_sequence_as((x, y, sample_weight), [None if a is None else backend.to_device(a, dtype=d)
+                                                          for a, d in zip(arrays, dtypes)])
+    return Batches(*moved[:2], batch_size, moved[2])
+
+
+def batch_to_device(model, x, y, sample_weight):
+    """One checked batch moved to the device (see :func:`data_dtypes`)."""
+    dtypes = data_dtypes(model, x, y, sample_weight)
+    arrays = tree.flatten((x, y, sample_weight))
+    return tree.pack_sequence_as((x, y, sample_weight), [None if a is None else backend.to_device(a, dtype=d)
+                                                         for a, d in zip(arrays, dtypes)])
 
 
 def check_steps(steps, name: str, data, data_name: str = "x"):
@@ -125,20 +326,13 @@ def check_steps(steps, name: str, data, data_name: str = "x"):
 
 
 def unpack_batch(raw, name: str, targets: bool):
-    """A batch a stream yielded as ``(x, y)`` (``targets``) or ``(x, y-or-None)``."""
-    if isinstance(raw, list):
-        raw = tuple(raw)
-    if not isinstance(raw, tuple):
-        if targets:
+    """A batch a stream yielded, as ``(x, y, sample_weight)``: ``(x, y)``, ``(x, y, sample_weight)``,
+    ``(x,)`` or ``x`` alone (the last two only where no targets are needed)."""
+    x, y, weights = unpack_x_y_sample_weight(raw)
+    if targets and y is None and not (isinstance(raw, (tuple, list)) and len(raw) == 1):
+        if not isinstance(raw, (tuple, list)):
             raise ValueError(f"{name} must yield (x, y) batches, got {type(raw).__name__}")
-        return raw, None
-    if len(raw) == 3:
-        raise ValueError(f"{name} yielded (x, y, sample_weight): sample weights are not supported, yield (x, y)")
-    if len(raw) == 1 and not targets:
-        return raw[0], None
-    if len(raw) != 2:
-        raise ValueError(f"{name} must yield (x, y) batches, got a tuple of {len(raw)} items")
-    return raw
+    return x, y, weights
 
 
 def stream_batches(model, data, name: str, steps=None, shuffle: bool = False, continuing: bool = False,
@@ -147,41 +341,41 @@ def stream_batches(model, data, name: str, steps=None, shuffle: bool = False, co
     and check the model (so that bad input fails before training); every batch is then checked
     and moved to the device as it arrives."""
     stream = StreamBatches(data, name, None, steps=steps, shuffle=shuffle, continuing=continuing)
-    x, y = unpack_batch(stream.peek(), name, targets)
+    targets = targets and needs_targets(model)
+    x, y, weights = unpack_batch(stream.peek(), name, targets)
     try:
-        if targets:
-            prepare(model, x, y, f"{name} batch 0 x", f"{name} batch 0 y")
-        else:
-            x = check_features(x, f"{name} batch 0", None)
-            if not model.built:
-                model.build_from_data(x.shape)
+        check_data(model, x, y, weights, (f"{name} batch 0 x", f"{name} batch 0 y", f"{name} batch 0 sample_weight"),
+                   targets=targets)
     except (ValueError, TypeError) as exc:
         if type(exc) not in (ValueError, TypeError):
             raise
         where = "PyDataset item 0" if stream.kind == "pydataset" else "its first batch"
         raise type(exc)(f"{exc} ({where}, read to check the data before training)").with_traceback(exc.__traceback__) from None
-    floating = targets and model.loss.target_kind != "labels"
-    feature_shape = model.input_shape[1:]
 
     def convert(raw, i):
-        xb, yb = unpack_batch(raw, name, targets)
-        xb = check_features(xb, f"{name} batch {i} x", feature_shape)
-        if targets:
-            yb = check_targets(yb, model.loss, model.output_shape, xb.shape[0], f"{name} batch {i} y", f"{name} batch {i} x")
-            yb = to_device(yb, floating)
-        return to_device(xb, True), yb
+        xb, yb, wb = unpack_batch(raw, name, targets)
+        xb, yb, wb = check_data(model, xb, yb, wb, (f"{name} batch {i} x", f"{name} batch {i} y",
+                                                    f"{name} batch {i} sample_weight"), targets=targets, build=False)
+        return batch_to_device(model, xb, yb, wb)
 
     stream.convert = convert
     return stream
 
 
-def evaluation_batches(model, x, y, batch_size, steps):
+def needs_targets(model) -> bool:
+    """Whether the compiled loss or metrics need ``y`` (a model compiled without a loss, whose
+    ``train_step`` forms it, may be trained on ``x`` alone)."""
+    compiled = getattr(model, "compiled_outputs", None)
+    return compiled is not None and compiled.wants_targets()
+
+
+def evaluation_batches(model, x, y, batch_size, steps, sample_weight=None):
     """evaluate's data as batches: arrays (in memory or on disk), or ``steps`` batches of a stream."""
     steps = check_steps(steps, "steps", x)
     if input_kind(x) == "array":
         batch_size = check_batch_size(batch_size)
-        x, y = prepare(model, x, y)
-        return device_batches(model, x, y, batch_size)
+        x, y, weights = check_data(model, x, y, sample_weight, targets=needs_targets(model) or y is not None)
+        return device_batches(model, x, y, batch_size, weights)
     check_stream_arguments(x, y, batch_size)
     return stream_batches(model, x, "x", steps)
 
@@ -191,10 +385,7 @@ def prediction_batches(model, x, batch_size, steps):
     steps = check_steps(steps, "steps", x)
     if input_kind(x) == "array":
         batch_size = check_batch_size(batch_size)
-        x = check_features(x, "x", None)
-        if not model.built:
-            model.build_from_data(x.shape)
-        x = check_features(x, "x", model.input_shape[1:], values=False)
+        x, _, _ = check_data(model, x, targets=False)
         return device_batches(model, x, None, batch_size)
     check_stream_arguments(x, None, batch_size)
     return stream_batches(model, x, "x", steps, targets=False)

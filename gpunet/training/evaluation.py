@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 
-from .. import backend, ops
+from .. import backend, tree
 from ..autograd import Tensor, no_grad
-from ..metrics import ACCURACIES, Mean
-from ..dtype_policies import float_output
-from .step import fresh_metrics
+from ..data.structure import batch_count, pack_x_y_sample_weight
+from ..metrics import ACCURACIES
+from .arguments import output_activations
+from .compiled import flatten_logs
 
-__all__ = ["Evaluation", "BestWeights", "dev_monitor"]
+__all__ = ["Evaluation", "StepEvaluation", "BestWeights", "dev_monitor", "tensors"]
 
 
 class Evaluation:
@@ -23,41 +24,58 @@ class Evaluation:
     def __init__(self, model, reduce=None):
         self.model = model
         self.reduce = reduce
-        self.loss = Mean(name="loss")
-        self.metrics = fresh_metrics(model.metrics)
+        self.compiled = model.compiled_outputs
+        self.trackers = self.compiled.trackers()
+        self.loss, self.metrics = self.trackers[0], self.trackers[1:]
         self.steps = 0  # batches the last run read
 
     @no_grad()
     def run(self, batches, callbacks=None) -> dict:
-        model = self.model
-        fused = model.output_is_fused()
-        logits = fused or model.loss.from_logits
-        self.loss.reset()
-        for m in self.metrics:
+        model, compiled = self.model, self.compiled
+        fused, logits = compiled.logits_flags(output_activations(model))
+        fuse = fused if compiled.several else fused[0]
+        for m in self.trackers:
             m.reset()
         self.steps = 0
-        for i, (xb, yb) in enumerate(batches.iterate()):
+        own_loss = model.overrides("compute_loss")
+        if own_loss:
+            fuse, logits = (False if not compiled.several else [False] * len(logits)), \
+                [e.loss is not None and e.loss.from_logits for e in compiled.entries]
+        for i, (xb, yb, wb) in enumerate(batches.iterate()):
             self.steps = i + 1
             if callbacks is not None:
                 callbacks.call_batch("on_test_batch_begin", i, None)
-            out = model.forward(Tensor._result(xb, None), training=False, logits=fused)
-            loss = model.loss.compute(ops.cast(out, float_output(out.dtype)), Tensor._result(yb, None), logits)
-            for penalty in model.losses:  # regularization is part of the reported loss, as in Keras
-                loss = loss + penalty
-            self.loss.update_value(loss.data, xb.shape[0])
-            for m in self.metrics:
-                m.update(out.data, yb, logits)
+            y_pred = model.forward(tensors(xb), training=False, logits=fuse)
+            outputs = tree.flatten(y_pred)
+            targets = compiled.align(yb, "y")
+            weights = compiled.align(wb, "sample_weight", True)
+            if own_loss:
+                values = [None] * len(outputs)
+                loss = model.call_compute_loss(xb, yb, y_pred, wb, training=False)
+            else:
+                values = compiled.losses(outputs, targets, weights, logits)
+                loss = compiled.total(values)
+                for penalty in model.losses:  # regularization is part of the reported loss, as in Keras
+                    loss = penalty if loss is None else loss + penalty
+            if loss is None:
+                loss = Tensor(backend.array_module().zeros((), dtype=backend.floatx()))
+            compiled.update_losses(self.trackers, loss.data, [None if v is None else v.data for v in values],
+                                   batch_count(xb))
+            compiled.update_metrics(self.trackers, outputs, targets, weights, logits)
             if callbacks is not None:
                 callbacks.call_batch("on_test_batch_end", i, None)
-        loss, *metrics = [self.loss, *self.metrics] if self.reduce is None else self.reduce([self.loss, *self.metrics])
-        logs = {"loss": loss.result()}
-        logs.update((m.name, m.result()) for m in metrics)
-        return logs
+        trackers = self.trackers if self.reduce is None else self.reduce(self.trackers)
+        return {m.name: _plain(m.result()) for m in trackers}
+
+
+def tensors(x):
+    """A batch's inputs as Tensors, in their structure."""
+    return tree.map_structure(lambda a: None if a is None else Tensor._result(a, None), x)
 
 
 def dev_monitor(model) -> tuple[str, str]:
     """What fit's best-on-dev tracking watches: dev accuracy when there is one, else dev loss."""
-    for metric in model.metrics:
+    for metric in model.compiled_outputs.metric_list():
         if isinstance(metric, ACCURACIES):
             return f"val_{metric.name}", "max"
     return "val_loss", "min"
@@ -126,3 +144,39 @@ class BestWeights:
         self.value, self.epoch = float(state["value"]), int(state["epoch"])
         self.loss = float(state.get("loss", math.inf))
         self._copies = [backend.on_device_of(weights[p.name].astype(p.dtype, copy=False), p.data) for p in self.weights]
+
+
+class StepEvaluation:
+    """Evaluation by the model's own ``test_step`` (Keras 3): ``model.metrics`` reset, then
+    ``test_step((x, y, sample_weight))`` on every batch; the logs are what the last call returned."""
+
+    def __init__(self, model, reduce=None):
+        self.model = model
+        self.reduce = reduce  # several processes: each reports its own part (test_step's metrics are the model's)
+        self.steps = 0
+
+    @no_grad()
+    def run(self, batches, callbacks=None) -> dict:
+        model = self.model
+        for metric in model.metrics:
+            metric.reset_state()
+        logs, self.steps = {}, 0
+        for i, batch in enumerate(batches.iterate()):
+            self.steps = i + 1
+            if callbacks is not None:
+                callbacks.call_batch("on_test_batch_begin", i, None)
+            logs = model.test_step(pack_x_y_sample_weight(*batch))
+            if callbacks is not None:
+                callbacks.call_batch("on_test_batch_end", i, None)
+        return {key: _number(value) for key, value in flatten_logs(logs).items()}
+
+
+def _plain(value):
+    """A metric's result as logs hold it: a Tensor (a Keras-style metric's) as a float."""
+    return _number(value) if isinstance(value, Tensor) else value
+
+
+def _number(value):
+    """A log value as a Python float (a Tensor's or an array's one element)."""
+    value = value.data if isinstance(value, Tensor) else value
+    return float(backend.to_host(value).reshape(())) if hasattr(value, "shape") else float(value)

@@ -43,7 +43,8 @@ from __future__ import annotations
 
 import os
 
-from .. import backend
+from .. import backend, tree
+from ..data.structure import batch_count
 from .step import TrainStepWrapper
 
 __all__ = ["GraphedStep", "set_cuda_graphs", "cuda_graphs_enabled"]
@@ -114,39 +115,40 @@ class GraphedStep(TrainStepWrapper):
             return f"matrix products go through cupy.matmul, which a CUDA graph cannot capture ({blas.unavailable_reason()})"
         return None
 
-    def __call__(self, x, y) -> None:
+    def __call__(self, x, y, sample_weight=None) -> None:
         step = self.inner
         if self.refused is not None:
-            return step(x, y)
+            return step(x, y, sample_weight)
+        count = batch_count(x)
         if self.full_batch is None:
-            self.full_batch = x.shape[0]
-        if x.shape[0] != self.full_batch:  # the last, smaller batch: eager, the graph kept
-            return step(x, y)
-        key = (step.fingerprint(x, y), step.optimizer.graph_key())
+            self.full_batch = count
+        if count != self.full_batch:  # the last, smaller batch: eager, the graph kept
+            return step(x, y, sample_weight)
+        key = (step.fingerprint(x, y, sample_weight), step.optimizer.graph_key())
         if key != self.key:
             self.key, self.graph, self.eager_steps = key, None, 0
         if self.graph is not None:
-            return self._replay(x, y)
+            return self._replay((x, y, sample_weight))
         if self.eager_steps < 2 or step.tape is None:
             self.eager_steps += 1
-            return step(x, y)
+            return step(x, y, sample_weight)
         reason = self._why_not()
         if reason is not None:
             self._say(reason)
-            return step(x, y)
-        self._capture(x, y)
+            return step(x, y, sample_weight)
+        self._capture((x, y, sample_weight))
 
     # -- host-side counters the step keeps --------------------------------------------------------
     def _counters(self) -> dict:
         step = self.inner
-        metrics = [step.train_loss, *step.train_metrics]
+        metrics = step.trackers
         slots = step.optimizer._slots
         return {"metrics": [m.count for m in metrics], "iterations": step.optimizer.iterations,
                 "steps": {name: s["step"] for name, s in slots.items()}}
 
     def _restore_counters(self, saved: dict) -> None:
         step = self.inner
-        for metric, count in zip([step.train_loss, *step.train_metrics], saved["metrics"]):
+        for metric, count in zip(step.trackers, saved["metrics"]):
             metric.count = count
         step.optimizer.iterations = saved["iterations"]
         for name, s in step.optimizer._slots.items():
@@ -154,26 +156,25 @@ class GraphedStep(TrainStepWrapper):
 
     def _advance_counters(self) -> None:
         step = self.inner
-        for metric, delta in zip([step.train_loss, *step.train_metrics], self.deltas["metrics"]):
+        for metric, delta in zip(step.trackers, self.deltas["metrics"]):
             metric.count += delta
         step.optimizer.iterations += self.deltas["iterations"]
         for name, s in step.optimizer._slots.items():
             s["step"] += self.deltas["steps"].get(name, 0)
 
     # -- capture and replay -----------------------------------------------------------------------
-    def _capture(self, x, y) -> None:
+    def _capture(self, batch) -> None:
         cupy = backend.array_module()
         step = self.inner
         pool = cupy.cuda.MemoryPool()
         if self.stream is None:  # capture on a stream of its own (CUDA forbids the legacy one), kept for every capture
             self.stream = cupy.cuda.Stream(non_blocking=True)
         stream = self.stream
-        static_x, static_y = cupy.empty_like(x), cupy.empty_like(y)
+        static = tree.map_structure(lambda a: None if a is None else cupy.empty_like(a), batch)
         stream.wait_event(cupy.cuda.get_current_stream().record())  # after the batch was gathered
         with cupy.cuda.using_allocator(pool.malloc), stream:
-            static_x[...] = x
-            static_y[...] = y
-            step(static_x, static_y)  # this batch's real step, which also fills the graph's pool
+            _copy_into(static, batch)
+            step(*static)  # this batch's real step, which also fills the graph's pool
         stream.synchronize()
         warm = self._counters()
         try:
@@ -181,7 +182,7 @@ class GraphedStep(TrainStepWrapper):
                 _blas().prepare(stream)  # cuBLAS's handle on this stream before the capture begins
                 stream.begin_capture()
                 try:
-                    step(static_x, static_y)
+                    step(*static)
                 except BaseException:
                     try:  # end the broken capture; the step's own error is the one to report
                         stream.end_capture()
@@ -199,16 +200,22 @@ class GraphedStep(TrainStepWrapper):
                        "steps": {name: n - warm["steps"].get(name, n) for name, n in after["steps"].items()}}
         self._restore_counters(warm)  # the captured step ran no kernel: its counters count at each launch
         self.graph, self.pool = graph, pool
-        self.static_x, self.static_y = static_x, static_y
+        self.static = static
 
-    def _replay(self, x, y) -> None:
+    def _replay(self, batch) -> None:
         cupy = backend.array_module()
         default = cupy.cuda.get_current_stream()
         self.inner.optimizer.stage_learning_rate()  # this step's rate, read by the graph's update
         self.stream.wait_event(default.record())  # after the batch's gather and that write, on the default stream
         with self.stream:
-            self.static_x[...] = x
-            self.static_y[...] = y
+            _copy_into(self.static, batch)
             self.graph.launch(self.stream)
         default.wait_event(self.stream.record())  # what follows (the next gather, a report) waits for the step
         self._advance_counters()
+
+
+def _copy_into(static, batch) -> None:
+    """Copy every array of ``batch`` into the graph's fixed buffer of the same place."""
+    for target, source in zip(tree.flatten(static), tree.flatten(batch)):
+        if target is not None:
+            target[...] = source

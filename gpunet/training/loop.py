@@ -32,13 +32,15 @@ from ..callbacks.callback_list import CallbackList
 from ..callbacks.history import History
 from ..callbacks.progbar import ProgbarLogger
 from ..data import check_batch_size, describe, input_kind
-from ..pydataset import dataset_length
+from ..data.pydataset import dataset_length
 from ..interrupts import handle_interrupts
 from ..saving import check_save_path
-from .arguments import (check_bool, check_callbacks, check_compiled, check_int, check_steps, check_stream_arguments,
-                        device_batches, prepare, resolve_verbose, stream_batches, unpack_validation,
-                        validation_schedule)
-from .evaluation import BestWeights, Evaluation, dev_monitor
+from ..data.structure import batch_count, pack_x_y_sample_weight, slice_nest
+from .arguments import (check_bool, check_callbacks, check_compiled, check_data, check_int, check_steps,
+                        check_stream_arguments, device_batches, needs_targets, resolve_verbose, stream_batches,
+                        unpack_validation, validation_schedule)
+from .compiled import flatten_logs
+from .evaluation import BestWeights, dev_monitor
 from .state import FitState
 from .strategy import get_strategy
 
@@ -67,7 +69,7 @@ class FitLoop:
     it is None; a PyDataset's batch order is shuffled, a generator's is its own.
     """
 
-    def __init__(self, model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+    def __init__(self, model, x, y, batch_size=None, sample_weight=None, class_weight=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
                  validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1, validations_per_epoch=1,
                  restore_best=None, validation_batch_size=None, best_checkpoint=None, steps_per_epoch=None,
                  validation_steps=None):
@@ -101,22 +103,31 @@ class FitLoop:
             self.train = stream_batches(model, x, "x", steps_per_epoch, shuffle=self.shuffle,
                                         continuing=steps_per_epoch is not None)
         else:
-            x, y = prepare(model, x, y)
-        x_dev = y_dev = None
+            x, y, sample_weight = check_data(model, x, y, sample_weight, targets=needs_targets(model) or y is not None,
+                                             class_weight=class_weight)
+        if streaming and (sample_weight is not None or class_weight is not None):
+            raise ValueError(f"sample_weight and class_weight apply to arrays; x is {describe(x)}: yield "
+                             "(x, y, sample_weight) batches instead")
+        dev = None
         if validation_data is not None and not dev_streaming:
-            x_dev, y_dev = prepare(model, *unpack_validation(validation_data), "validation_data x", "validation_data y")
+            x_dev, y_dev, w_dev = unpack_validation(validation_data)
+            dev = check_data(model, x_dev, y_dev, w_dev, ("validation_data x", "validation_data y",
+                                                           "validation_data sample_weight"),
+                             targets=needs_targets(model) or y_dev is not None)
         elif validation_split and validation_data is None:
-            split_at = int(math.ceil(x.shape[0] * (1 - validation_split)))
-            if split_at >= x.shape[0] or split_at == 0:
-                raise ValueError(f"validation_split={validation_split} leaves no samples for training or for validation out of {x.shape[0]}")
-            x, x_dev, y, y_dev = x[:split_at], x[split_at:], y[:split_at], y[split_at:]
+            samples = batch_count(x)
+            split_at = int(math.ceil(samples * (1 - validation_split)))
+            if split_at >= samples or split_at == 0:
+                raise ValueError(f"validation_split={validation_split} leaves no samples for training or for validation out of {samples}")
+            dev = slice_nest((x, y, sample_weight), split_at, samples)
+            x, y, sample_weight = slice_nest((x, y, sample_weight), 0, split_at)
         selects = self.restore_best or self.best_checkpoint is not None  # fit itself picks weights by the dev score
-        if selects and x_dev is not None and x_dev.shape[0] < 100:
-            warnings.warn(f"the dev set of {x_dev.shape[0]} sample(s) is too small to select a model reliably (fewer than "
+        if selects and dev is not None and batch_count(dev[0]) < 100:
+            warnings.warn(f"the dev set of {batch_count(dev[0])} sample(s) is too small to select a model reliably (fewer than "
                           "100): ties on the dev score are broken by dev loss, but prefer a larger dev set", stacklevel=3)
 
         if not streaming:
-            self.train = device_batches(model, x, y, batch_size)
+            self.train = device_batches(model, x, y, batch_size, sample_weight)
         self.streams = [self.train] if streaming else []  # told the epoch, for their messages
         self.train = strategy.shard(self.train)
         self.steps = self.train.steps  # None: until the data end
@@ -127,13 +138,14 @@ class FitLoop:
             self._check_dev_generator(validation_data, validation_steps)
             self.dev = stream_batches(model, validation_data, "validation_data", validation_steps)
             self.streams.append(self.dev)
-        elif x_dev is not None:
-            self.dev = device_batches(model, x_dev, y_dev, validation_batch_size)
+        elif dev is not None:
+            self.dev = device_batches(model, dev[0], dev[1], validation_batch_size, dev[2])
         if self.dev is not None:
             self.dev = strategy.shard(self.dev, evaluation=True)
         self.has_dev = self.dev is not None
         self.history = History()
-        log_keys = ["loss", *(m.name for m in model.metrics)]
+        train_keys = model.compiled_outputs.log_names() if model.compiled_outputs.built else ["loss"]
+        log_keys = list(train_keys)
         log_keys += [f"val_{k}" for k in log_keys] if self.has_dev else []
         log_keys += ["learning_rate", "epoch_time"]
         for cb in self.user_callbacks:
@@ -141,7 +153,7 @@ class FitLoop:
         params = {"epochs": self.epochs, "steps": self.steps, "batch_size": None if streaming else batch_size,
                   "verbose": self.verbose,
                   "validations_per_epoch": self.evaluations, "do_validation": self.has_dev, "log_keys": log_keys,
-                  "batch_log_keys": ["loss", *(m.name for m in model.metrics)]}
+                  "batch_log_keys": list(train_keys)}
         self.callbacks = CallbackList(
             ([ProgbarLogger(self.verbose)] if self.verbose else []) + self.user_callbacks + [self.history],
             model=model, main_process=strategy.is_main, **params,
@@ -200,11 +212,12 @@ class FitLoop:
         if model.overrides_train_step():
             last = {}
 
-            def step(xb, yb):
+            def step(xb, yb, wb):
                 nonlocal last
-                last = model.train_step((xb, yb))
+                last = model.train_step(pack_x_y_sample_weight(xb, yb, wb))
                 if not isinstance(last, Mapping):
                     raise TypeError(f"train_step must return a dict of logs, got {type(last).__name__}")
+                last = flatten_logs(last)
 
             def logs():  # lazy: a value is read (a device sync) only when a callback or a report reads it
                 return last if isinstance(last, LazyLogs) else LazyLogs({key: (lambda v=value: v) for key, value in last.items()})
@@ -263,7 +276,7 @@ class FitLoop:
             improved = False
             if validate_now:
                 callbacks.on_test_begin()
-                dev_logs = Evaluation(model, reduce=strategy.reduce_metrics).run(self.dev, callbacks)
+                dev_logs = model.make_evaluation(reduce=strategy.reduce_metrics).run(self.dev, callbacks)
                 callbacks.on_test_end(dev_logs)
                 logs.update((f"val_{k}", v) for k, v in dev_logs.items())
                 improved = self.best.update(epoch, logs, model.report_is_sound(logs))
@@ -301,9 +314,9 @@ class FitLoop:
                     report_at = report_steps(self.steps, self.evaluations if validate_now else 1) if self.steps else [0]
                     order = self.train.shuffled_order() if self.shuffle else None
                     i = -1
-                    for i, (xb, yb) in enumerate(self.train.iterate(order)):
+                    for i, (xb, yb, wb) in enumerate(self.train.iterate(order)):
                         callbacks.call_batch("on_train_batch_begin", i, None)
-                        step(xb, yb)
+                        step(xb, yb, wb)
                         updated = True
                         if wants_batch_end:
                             callbacks.call_batch("on_train_batch_end", i, running())

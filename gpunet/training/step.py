@@ -3,7 +3,7 @@
 fit builds a :class:`TrainStep` from the compiled model (its layers, loss and optimizer) and
 calls it once per batch::
 
-    step(x, y)  =  step.apply(step.gradients(x, y))
+    step(x, y, w) = step.apply(step.gradients(x, y, w))      (x, y, w: arrays or nests of arrays)
                    gradients: forward, loss, running metrics, backward  -> one gradient per parameter
                    apply:     optimizer.apply_gradients (its gradient transforms, then the update),
                               then each updated weight's constraint, in place (Keras's order)
@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import copy
 
-from .. import backend
-from .. import ops
+from .. import backend, tree
 from ..autograd import Parameter, Tape, Tensor
 from ..callbacks.base import LazyLogs
+from ..data.structure import batch_count
 from ..interrupts import defer_interrupts
-from ..metrics import Mean
-from ..dtype_policies import float_output
+from .arguments import output_activations
 
-__all__ = ["TrainStep", "TrainStepWrapper", "add_train_step_wrapper", "remove_train_step_wrapper", "wrap_train_step",
+__all__ = ["TrainStep", "TrainStepWrapper", "step_gradients", "add_train_step_wrapper", "remove_train_step_wrapper", "wrap_train_step",
            "fresh_metrics"]
 
 _WRAPPERS: list = []
@@ -73,8 +72,9 @@ def fresh_metrics(metrics) -> list:
 class TrainStep:
     """One optimizer step of a compiled model; see the module docstring.
 
-    ``step(x, y)`` updates the model from one batch of device arrays; ``step.logs()`` gives the
-    running loss and metrics since :meth:`reset`, computed only when read.
+    ``step(x, y, sample_weight)`` updates the model from one batch of device arrays (each part
+    an array or a nest of arrays, as the model's inputs and outputs are); ``step.logs()`` gives
+    the running loss and metrics since :meth:`reset`, computed only when read.
     """
 
     def __init__(self, model, run_eagerly: bool = False, announce=None):
@@ -82,8 +82,9 @@ class TrainStep:
         self.optimizer = model.optimizer
         self.run_eagerly = bool(run_eagerly)
         self.announce = announce  # called once with the reason when recording is impossible
-        self.train_loss = Mean(name="loss")
-        self.train_metrics = fresh_metrics(model.metrics)
+        self.compiled = model.compiled_outputs
+        self.trackers = self.compiled.trackers()  # the loss(es), then the metrics
+        self.train_loss, self.train_metrics = self.trackers[0], self.trackers[1:]
         self.tape = None
         self.key = None
         self.checked: set = set()  # the batch sizes whose buffers were found to fit (for the graph of self.key)
@@ -91,30 +92,38 @@ class TrainStep:
         self._one = None
 
     # -- what shapes the graph ------------------------------------------------------------------
-    def fingerprint(self, x, y) -> tuple:
+    def fingerprint(self, x, y, sample_weight=None) -> tuple:
         """Everything a recorded graph depends on; cheap enough to compute at every step."""
         model = self.model
-        loss = model.loss
+        data = _flat(x, y, sample_weight)
         return (
             tuple([(id(layer), layer.graph_key()) for layer in model.layers]),
-            model.trainable, Parameter.trainable_changes, id(loss), loss.graph_version, True,  # True: the training flag
-            x.shape[1:], x.dtype, y.shape[1:], y.dtype,
+            model.trainable, Parameter.trainable_changes, self.compiled.graph_key(), True,  # True: the training flag
+            tuple([None if a is None else (a.shape[1:], a.dtype) for a in data]),
         )
 
     def _plan(self) -> bool:
         """Take the model as it is now; True when its step may be recorded."""
         model = self.model
-        self.loss = model.loss
         self.params = model.trainable_weights
         self.frozen = model.non_trainable_weights
-        self.fused = model.output_is_fused()
-        self.logits = self.fused or self.loss.from_logits
+        self.fused, self.logits = self.compiled.logits_flags(output_activations(model))
+        self.fuse = self.fused if self.compiled.several else self.fused[0]
+        entry = self.compiled.entries[0]
+        self.plain = not self.compiled.several and entry.loss is not None and not any(w for _, w in entry.metrics)
         self.tape = None
+        self.own_loss = model.overrides("compute_loss")
+        if self.own_loss:  # the outputs as the model gives them: no loss is fused with them
+            self.fused = [False] * len(self.fused)
+            self.logits = [e.loss is not None and e.loss.from_logits for e in self.compiled.entries]
+            self.fuse = self.fused if self.compiled.several else False
         if self.run_eagerly:
             return False
         refusals = [f"layer {layer.name!r} ({type(layer).__name__})" for layer in model.layers if not layer.recordable()]
-        if not self.loss.supports_recording:
-            refusals.append(f"the loss {type(self.loss).__name__}")
+        if self.own_loss:
+            refusals.append(f"the model's own compute_loss ({type(model).__name__})")
+        refusals += [f"the loss {type(e.loss).__name__}" for e in self.compiled.entries
+                     if e.loss is not None and not e.loss.supports_recording]
         if refusals:
             self._say(f"{', '.join(refusals)} do(es) not declare supports_recording")
         return not refusals
@@ -125,38 +134,69 @@ class TrainStep:
             self.announce = None  # once
 
     # -- the two halves -------------------------------------------------------------------------
-    def _forward(self, x: Tensor, y: Tensor):
-        model = self.model
-        out = model.forward(x, training=True, logits=self.fused)
-        loss = self.loss.compute(ops.cast(out, float_output(out.dtype)), y, self.logits)
-        for penalty in model.losses:  # regularization, added to the loss as Keras does
-            loss = loss + penalty
-        return out, loss
+    def _forward(self, *arrays):
+        """The forward pass and the loss on the batch's Tensors (in flatten order of the batch):
+        returns the outputs, the outputs' losses, then the total loss (the last)."""
+        x, y, weights = tree.pack_sequence_as(self.structure, _with_none(self.present, arrays))
+        compiled, model = self.compiled, self.model
+        if self.own_loss:  # Keras 3: a model's compute_loss forms the loss from its outputs
+            y_pred = model.forward(x, training=True)
+            loss = model.call_compute_loss(x, y, y_pred, weights, training=True)
+            return (*tree.flatten(y_pred), *[None for e in compiled.entries if e.loss is not None], loss)
+        outputs = tree.flatten(model.forward(x, training=True, logits=self.fuse))
+        values = compiled.losses(outputs, compiled.align(y, "y"), compiled.align(weights, "sample_weight", True),
+                                 self.logits)
+        loss = compiled.total(values)
+        for penalty in model.losses:  # regularization and add_loss terms, added to the loss as Keras does
+            loss = penalty if loss is None else loss + penalty
+        if loss is None:
+            raise ValueError("there is no loss to minimise: compile the model with a loss, or have it add_loss() one")
+        return (*outputs, *[v for v in values if v is not None], loss)
 
-    def gradients(self, x, y) -> list:
+    def gradients(self, x, y, sample_weight=None) -> list:
         """Forward, loss and backward on one batch; updates the running loss and metrics and
         returns one gradient array per parameter of :attr:`params` (``p.grad`` is set too)."""
-        key = self.fingerprint(x, y)
+        key = self.fingerprint(x, y, sample_weight)
         fresh = key != self.key
-        if fresh or x.shape[0] not in self.checked:
+        count = batch_count(x)
+        if fresh or count not in self.checked:
             self._check_workspace(x)  # before anything of this batch runs
-            self.checked = {x.shape[0]} if fresh else self.checked | {x.shape[0]}
+            self.checked = {count} if fresh else self.checked | {count}
         if fresh:
             self.key = key
             record = self._plan()
         else:
             record = False
+        self.structure = (x, y, sample_weight)
+        arrays = _flat(x, y, sample_weight)
+        self.present = [a is not None for a in arrays]
+        arrays = [a for a in arrays if a is not None]
         if self.tape is not None:
-            out, loss = self.tape.forward(x, y)
-            grads = self.tape.backward(self._seed(loss))
+            results = self.tape.forward(*arrays)
+            grads = self.tape.backward(self._seed(results[-1]))
         else:
-            out, loss, grads = self._eager(x, y, record)
+            results, grads = self._eager(arrays, record)
         for p, g in zip(self.params, grads):
             p.grad = g
-        self.train_loss.update_value(loss, x.shape[0])
-        for metric in self.train_metrics:
-            metric.update(out, y, self.logits)
+        self._track(results, y, sample_weight, count)
         return grads
+
+    def _track(self, results, y, sample_weight, count) -> None:
+        """Add the batch's losses and metrics to the running values."""
+        compiled = self.compiled
+        if self.plain and sample_weight is None:  # one output, no weights: the loss tracker, then each metric
+            self.train_loss.update_value(results[-1], count)
+            logits = self.logits[0]
+            for metric in self.train_metrics:
+                metric.update(results[0], y, logits)
+            return
+        outputs = results[:len(compiled.entries)]
+        values = iter(results[len(compiled.entries):-1])
+        per_output = [None if e.loss is None else next(values) for e in compiled.entries]
+        compiled.update_losses(self.trackers, results[-1], per_output, count)
+        if len(self.trackers) > 1 + (len([v for v in per_output if v is not None]) if compiled.several else 0):
+            compiled.update_metrics(self.trackers, outputs, compiled.align(y, "y"),
+                                    compiled.align(sample_weight, "sample_weight", True), self.logits)
 
     def _check_workspace(self, x) -> None:
         """Refuse a batch whose buffers some layer cannot fit in memory before any layer runs
@@ -164,24 +204,26 @@ class TrainStep:
         mid-forward would leave the layers before it (BatchNormalization's moving statistics)
         updated by a batch that is then refused."""
         check = getattr(self.model, "check_workspace", None)
-        if check is not None:
+        if check is not None and not tree.is_nested(x):
             check(x.shape, x.dtype.itemsize, True, backend.get_array_module(x))
 
-    def _eager(self, x, y, record: bool):
-        inputs = (Tensor._result(x, None), Tensor._result(y, None))
+    def _eager(self, arrays, record: bool):
+        inputs = tuple(Tensor._result(a, None) for a in arrays)
         for p in self.params:
             p.grad = None
         if record:
-            self.tape, (out, loss) = Tape.record(self._forward, inputs, self.params, self.frozen)
+            self.tape, results = Tape.record(self._forward, inputs, self.params, self.frozen)
+            loss = results[-1]
             if self.tape is not None:
-                return out.data, loss.data, self.tape.backward(self._seed(loss.data))
+                return [None if t is None else t.data for t in results], self.tape.backward(self._seed(loss.data))
             self._say(f"the recorded graph cannot be replayed ({Tape.last_refusal})")
         else:
-            out, loss = self._forward(*inputs)
+            results = self._forward(*inputs)
+            loss = results[-1]
         if not loss.requires_grad:  # nothing to train (every layer frozen)
-            return out.data, loss.data, []
+            return [None if t is None else t.data for t in results], []
         loss.backward(self._seed(loss.data))
-        return out.data, loss.data, [p.grad for p in self.params]
+        return [None if t is None else t.data for t in results], [p.grad for p in self.params]
 
     def _seed(self, loss):
         """The gradient backward starts from: 1, or the loss scale of a
@@ -201,25 +243,38 @@ class TrainStep:
         with defer_interrupts():
             self.optimizer.apply_gradients(zip(grads, self.params))
 
-    def __call__(self, x, y) -> None:
-        self.apply(self.gradients(x, y))
+    def __call__(self, x, y, sample_weight=None) -> None:
+        self.apply(self.gradients(x, y, sample_weight))
 
     # -- running values -------------------------------------------------------------------------
     def reset(self) -> None:
-        self.train_loss.reset()
-        for m in self.train_metrics:
+        for m in self.trackers:
             m.reset()
 
     def logs(self) -> LazyLogs:
         """The running loss and metrics, each computed (a device sync on the GPU) only when read."""
-        producers = {"loss": self.train_loss.result}
-        producers.update((m.name, m.result) for m in self.train_metrics)
-        return LazyLogs(producers)
+        return LazyLogs({m.name: m.result for m in self.trackers})
 
     def report_logs(self) -> dict:
         """The running loss and metrics as a report gives them to the callbacks (a data-parallel
         wrapper combines them over the processes)."""
         return {key: float(value) for key, value in self.logs().items()}
+
+
+def _flat(x, y, sample_weight) -> list:
+    """The arrays of a batch in flatten order (None where a part is absent), quickly for plain arrays."""
+    if isinstance(x, _NESTS) or isinstance(y, _NESTS) or isinstance(sample_weight, _NESTS):
+        return tree.flatten((x, y, sample_weight))
+    return [x, y, sample_weight]
+
+
+_NESTS = (list, tuple, dict)
+
+
+def _with_none(present: list, arrays) -> list:
+    """``arrays`` put back among the Nones of a batch's flattened structure."""
+    arrays = iter(arrays)
+    return [next(arrays) if here else None for here in present]
 
 
 class TrainStepWrapper:
@@ -232,14 +287,23 @@ class TrainStepWrapper:
     def __init__(self, inner):
         self.inner = inner
 
-    def gradients(self, x, y) -> list:
-        return self.inner.gradients(x, y)
+    def gradients(self, x, y, sample_weight=None) -> list:
+        return step_gradients(self.inner, x, y, sample_weight)
 
     def apply(self, grads) -> None:
         self.inner.apply(grads)
 
-    def __call__(self, x, y) -> None:
-        self.apply(self.gradients(x, y))
+    def __call__(self, x, y, sample_weight=None) -> None:
+        self.apply(step_gradients(self, x, y, sample_weight))
+
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
+
+
+def step_gradients(step, x, y, sample_weight=None) -> list:
+    """``step.gradients(x, y[, sample_weight])``: the weights are passed only when there are some,
+    so that a wrapper written as ``gradients(self, x, y)`` keeps working on unweighted data."""
+    if sample_weight is None:
+        return step.gradients(x, y)
+    return step.gradients(x, y, sample_weight)

@@ -31,7 +31,7 @@ def test_bad_arguments_name_themselves(args, error):
 
 
 def _epoch(batches, order):
-    return [(xb.copy(), None if yb is None else yb.copy()) for xb, yb in batches.iterate(order)]
+    return [(xb.copy(), None if yb is None else yb.copy()) for xb, yb, _ in batches.iterate(order)]
 
 
 @pytest.mark.parametrize("shuffled", [False, True])

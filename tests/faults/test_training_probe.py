@@ -290,17 +290,33 @@ def test_every_keras_argument_is_accepted_with_its_keras_default(keras, method):
     getattr(m, method)(*args, batch_size=32, **defaults)
 
 
-@pytest.mark.parametrize("method, argument, value", [
-    ("fit", "sample_weight", np.ones(160)),
-    ("fit", "class_weight", {0: 1.0, 1: 2.0, 2: 1.0}),
-    ("evaluate", "sample_weight", np.ones(160)),
-])
-def test_weighting_that_gpunet_lacks_is_refused_by_name(method, argument, value):
+def test_sample_and_class_weights_weigh_the_loss_as_keras_defines_it():
+    """Keras's weighted loss: sum(w * loss_i) / batch size (``sum_over_batch_size``); class_weight
+    is the sample weight of each sample's class."""
     m = model()
+    (x, y), (x_dev, y_dev) = data()
+    weights = np.random.default_rng(3).random(len(y_dev))
+    probabilities = m.predict(x_dev, verbose=0).astype(np.float64)
+    per_sample = -np.log(probabilities[np.arange(len(y_dev)), y_dev])
+    assert m.evaluate(x_dev, y_dev, sample_weight=weights, batch_size=len(y_dev), verbose=0)[0] == pytest.approx(
+        float((weights * per_sample).mean()), rel=1e-5)
+    classes = {0: 0.5, 1: 2.0, 2: 1.0}
+    by_class = np.array([classes[int(label)] for label in y_dev])
+    weighted = m.evaluate(x_dev, y_dev, sample_weight=by_class, batch_size=len(y_dev), verbose=0)[0]
     before = m.get_weights()
-    (x, y), _ = data()
-    with pytest.raises(ValueError, match=f"{argument}.*not supported"):
-        getattr(m, method)(x, y, verbose=0, **{argument: value})
+    a = model()
+    a.set_weights(before)
+    a.fit(x, y, epochs=1, shuffle=False, class_weight=classes, verbose=0)
+    b = model()
+    b.set_weights(before)
+    b.fit(x, y, epochs=1, shuffle=False, sample_weight=np.array([classes[int(label)] for label in y]), verbose=0)
+    assert same(a.get_weights(), b.get_weights())  # class_weight is the per-class sample weight
+    assert not same(a.get_weights(), before)
+    assert weighted == pytest.approx(float((by_class * per_sample).mean()), rel=1e-5)
+    with pytest.raises(ValueError, match="no weight for class"):
+        m.fit(x, y, epochs=1, class_weight={0: 1.0}, verbose=0)
+    with pytest.raises(ValueError, match="one weight per sample"):
+        m.fit(x, y, epochs=1, sample_weight=np.ones(3), verbose=0)
     assert same(m.get_weights(), before)
 
 
@@ -309,8 +325,8 @@ def test_validation_data_with_keras_none_sample_weight_is_accepted():
     (x, y), (x_dev, y_dev) = data()
     history = m.fit(x, y, epochs=1, validation_data=(x_dev, y_dev, None), verbose=0)
     assert "val_loss" in history.history
-    with pytest.raises(ValueError, match="validation_data with sample weights"):
-        m.fit(x, y, epochs=1, validation_data=(x_dev, y_dev, np.ones(len(y_dev))), verbose=0)
+    weighted = m.fit(x, y, epochs=1, validation_data=(x_dev, y_dev, np.zeros(len(y_dev))), verbose=0, restore_best=False)
+    assert weighted.history["val_loss"] == [0.0]  # every dev sample weighs nothing
 
 
 def test_predict_calls_the_predict_hooks_of_its_callbacks():

@@ -182,7 +182,7 @@ def test_the_estimate_follows_what_the_op_allocates(shape, spec, gradients, monk
                                                 pool_padding=pool[2], **options)
         estimate = conv_ops.conv_workspace(shape, spec["kernel"], 4, gradients=gradients, pool=pool, **options)
     elif "pads" in spec:
-        op = lambda: conv_ops.pad(x, spec["pads"])  # noqa: E731
+        op = lambda: conv_ops.pad_spatial(x, spec["pads"])  # noqa: E731
         estimate = conv_ops.pad_workspace(shape, 4, spec["pads"], gradients)
     else:
         pooling = conv_ops.max_pool if spec.get("kind", "max") == "max" else conv_ops.avg_pool

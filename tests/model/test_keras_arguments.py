@@ -21,7 +21,8 @@ def test_positions_are_kerass(model):
     named = gpunet.Sequential(None, False, "frozen")  # Keras's order: layers, trainable, name
     assert named.name == "frozen" and named.trainable is False
     model.compile("adam", "sparse_categorical_crossentropy", None, ["accuracy"])  # loss_weights third, as in Keras
-    assert [m.name for m in model.metrics] == ["accuracy"]
+    assert [m.name for m in model.compiled_metrics] == ["accuracy"]
+    assert model.metrics_names == ["loss", "compile_metrics"]  # Keras 3: the loss tracker, then the compiled metrics
     x, y = np.zeros((8, 3), "float32"), np.zeros(8, "int64")
     history = model.fit(x, y, 4, 2, 0, None, 0.0, None, True, None, None, 0, None, None, None, 1)
     assert history.epoch == [0, 1]

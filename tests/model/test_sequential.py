@@ -85,7 +85,7 @@ def test_compile_by_name_and_object():
     assert isinstance(m.optimizer, optimizers.SGD) and isinstance(m.loss, losses.SparseCategoricalCrossentropy)
     assert m.output_is_fused()
     m.compile(optimizer=optimizers.Adam(1e-3), loss=losses.CategoricalCrossentropy(), metrics=["accuracy"])
-    assert type(m.metrics[0]).__name__ == "CategoricalAccuracy"
+    assert type(m.compiled_metrics[0]).__name__ == "CategoricalAccuracy"
     m.compile(optimizer="adam", loss=losses.SparseCategoricalCrossentropy(from_logits=True))
     assert not m.output_is_fused()
 
@@ -97,9 +97,9 @@ def test_compile_by_name_and_object():
         (dict(optimizer="sgd", loss="hinge_loss"), ValueError, r"unknown loss 'hinge_loss'.*'mse'"),
         (dict(optimizer="sgd", loss="mse", metrics=["f1"]), ValueError, r"unknown metric 'f1'"),
         (dict(optimizer="sgd", loss="mse", metrics=["accuracy"]), ValueError, "needs a classification loss"),
-        (dict(optimizer="sgd"), ValueError, "compile needs a loss"),
+        (dict(optimizer="sgd", loss="mse", loss_weights="heavy"), TypeError, "loss weight"),
         (dict(optimizer=3, loss="mse"), TypeError, "optimizer must be"),
-        (dict(optimizer="sgd", loss="mse", metrics="mae", weighted_metrics=["mae"]), ValueError, "weighted_metrics"),
+        (dict(optimizer="sgd", loss="mse", metrics="mae", weighted_metrics=["mae"]), ValueError, "'mae' is used twice"),
     ],
 )
 def test_compile_errors(kwargs, error, match):

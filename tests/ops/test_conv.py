@@ -13,7 +13,7 @@ from gpunet import Tensor, backend, gradcheck
 from gpunet.autograd import Tape
 from gpunet.ops import cross_entropy, reshape
 from gpunet.ops import convolution
-from gpunet.ops.convolution import conv, conv_max_pool, conv_output_shape, max_pool, pad
+from gpunet.ops.convolution import conv, conv_max_pool, conv_output_shape, max_pool, pad_spatial
 
 ACTIVATIONS = {
     None: lambda z: z,
@@ -212,18 +212,18 @@ def test_pad_values_and_gradient(shape, pads, xp, rng):
     expected = np.zeros((shape[0], *(n + b + a for n, (b, a) in zip(shape[1:-1], pads)), shape[-1]))
     expected[(slice(None), *(slice(b, b + n) for n, (b, _) in zip(shape[1:-1], pads)))] = x
     t = Tensor(backend.to_device(x), requires_grad=True)
-    y = pad(t, pads)
+    y = pad_spatial(t, pads)
     np.testing.assert_array_equal(y.numpy(), expected)
     w = rng.standard_normal(expected.shape)
     y.backward(backend.to_device(w))
     np.testing.assert_array_equal(backend.to_host(t.grad), w[(slice(None), *(slice(b, b + n) for n, (b, _) in zip(shape[1:-1], pads)))])
-    assert gradcheck(lambda a: pad(a, pads), [backend.to_device(x)])
+    assert gradcheck(lambda a: pad_spatial(a, pads), [backend.to_device(x)])
 
 
 @pytest.mark.parametrize("pads", [((1, 1),), ((1, 1), (1, -1)), ((1, 1), (2,)), 2, ((1, 1), (1.5, 0))])
 def test_pad_errors(pads):
     with pytest.raises(ValueError, match="pads must be one"):
-        pad(Tensor(np.zeros((1, 3, 3, 1))), pads)
+        pad_spatial(Tensor(np.zeros((1, 3, 3, 1))), pads)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,7 +312,7 @@ def test_replayed_graph_matches_eager(xp, rng):
 
     def step(x, labels):
         h = conv(x, params[0], params[1], padding="same", activation="relu")
-        h = max_pool(pad(h, ((1, 0), (0, 1))), 2, strides=(2, 1))
+        h = max_pool(pad_spatial(h, ((1, 0), (0, 1))), 2, strides=(2, 1))
         h = conv(h, params[2], strides=2, activation="tanh")
         return (cross_entropy(reshape(h.mean(axis=(1, 2)), (-1, 4)), labels),)
 

@@ -152,7 +152,8 @@ def test_gradient_shape_mismatch_after_first_step():
 
 @pytest.mark.parametrize("cls_name", ALL)
 def test_parameter_without_name(cls_name):
-    p = Parameter(np.ones(3))
+    p = Parameter(np.ones(3))  # named "variable..." automatically, as Keras names a Variable
+    p.name = None
     opt = getattr(optimizers, cls_name)()
     with pytest.raises(ValueError, match="name"):
         opt.apply_gradients([(np.ones(3), p)])

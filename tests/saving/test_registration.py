@@ -106,7 +106,7 @@ def test_a_model_of_user_classes_round_trips(tmp_path):
     assert training["metrics"][0]["registered_name"] == "tests>MaxError"
     loaded = gpunet.load_model(tmp_path / "m.h5")
     assert isinstance(loaded.layers[0], Shift) and loaded.layers[0].amount == 0.25
-    assert isinstance(loaded.loss, HalfMSE) and isinstance(loaded.metrics[0], MaxError)
+    assert isinstance(loaded.loss, HalfMSE) and isinstance(loaded.compiled_metrics[0], MaxError)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-6)
     diff = model.predict(x).astype(np.float64) - y

@@ -15,7 +15,7 @@ import pytest
 from helpers import blobs
 
 import gpunet
-from gpunet import data as data_module
+from gpunet.data import checks as data_module
 from gpunet.callbacks import Callback, ModelCheckpoint
 from gpunet.layers import Dense, Dropout, Input
 from gpunet.utils import PyDataset, Sequence
@@ -399,8 +399,8 @@ def test_bad_streams_and_steps_are_refused(xy, dev):
         model.fit(Batched(x, y), steps_per_epoch=11, verbose=0)
     with pytest.raises(ValueError, match="steps must be an integer >= 1"):
         model.evaluate(_generator(x, y), steps=0, verbose=0)
-    with pytest.raises(ValueError, match="sample weights are not supported"):
-        model.fit(((xb, yb, np.ones(len(xb))) for xb, yb in batches_of(x, y)), verbose=0)
+    with pytest.raises(ValueError, match="one weight per sample"):
+        model.fit(((xb, yb, np.ones(len(xb) + 1)) for xb, yb in batches_of(x, y)), verbose=0)
     with pytest.raises(ValueError, match=r"must yield \(x, y\) batches"):
         model.fit((xb for xb, _ in batches_of(x, y)), verbose=0)
     with pytest.raises(ValueError, match="yielded no batch"):

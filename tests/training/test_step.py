@@ -100,7 +100,7 @@ def test_frozen_layers_are_left_alone_by_the_optimizer():
 @pytest.mark.parametrize("kwargs,text", [
     ({"jit_compile": True}, "jit_compile=True"),
     ({"steps_per_execution": 4}, "steps_per_execution=4"),
-    ({"loss_weights": [1.0]}, "loss_weights"),
+    ({"loss_weights": [1.0, 2.0]}, "loss_weights is a list of 2 entries"),
     ({"run_eagerly": "yes"}, "run_eagerly"),
 ])
 def test_compile_refuses_what_it_cannot_honour(kwargs, text):

@@ -129,9 +129,11 @@ class _Namespace(types.ModuleType):
 linalg = _Namespace("cupy.linalg", _np.linalg, ["norm", "inv", "solve", "det", "slogdet", "svd", "qr", "cholesky", "eigh",
                                                 "eigvalsh", "lstsq", "pinv", "matrix_power", "matrix_rank", "tensorinv",
                                                 "tensorsolve", "matrix_transpose"])
+fft = _Namespace("cupy.fft", _np.fft, ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2", "irfft2",
+                                       "rfftn", "irfftn", "hfft", "ihfft", "fftfreq", "rfftfreq", "fftshift", "ifftshift"])
 lib = _Namespace("cupy.lib", _np.lib, [], [_Namespace("cupy.lib.stride_tricks", _np.lib.stride_tricks,
                                                       ["as_strided", "sliding_window_view"])])
-sys.modules.update({"cupy.linalg": linalg, "cupy.lib": lib, "cupy.lib.stride_tricks": lib.stride_tricks})
+sys.modules.update({"cupy.linalg": linalg, "cupy.fft": fft, "cupy.lib": lib, "cupy.lib.stride_tricks": lib.stride_tricks})
 
 
 def __getattr__(name):

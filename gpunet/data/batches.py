@@ -1,0 +1,150 @@
+"""Batches of arrays: in device memory (:class:`Batches`) or left on disk (:class:`DiskBatches`).
+
+Each batch is a triple ``(x, y, sample_weight)`` in the structure of the data (arrays, or lists,
+tuples and dicts of arrays). fit checks and converts in-memory data once, moves it to the backend's device once, and then
+takes batches on the device: contiguous views when the order is sequential, a gather into one
+reused buffer per batch shape when the epoch is shuffled.
+
+Memory-mapped arrays (``numpy.load(path, mmap_mode="r")``, ``numpy.memmap``) stay on disk: each
+batch's rows are copied to the device when the batch is trained on, in exactly the batches and
+order of the in-memory path.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from .. import backend, tree
+
+__all__ = ["Batches", "DiskBatches"]
+
+
+class Batches:
+    """Batches of ``(x, y, sample_weight)`` whose arrays already live on the backend's device;
+    each part may be a nest of arrays (:mod:`gpunet.tree`), ``y`` and ``sample_weight`` None.
+
+    ``iterate(order)`` yields ``(x_batch, y_batch, weight_batch)`` in the data's structure: views
+    for ``order=None``, else gathers ``a[order[i:i + batch_size]]`` for every array ``a`` into a
+    buffer reused from batch to batch (the batch is consumed, forward and backward, before the
+    next one is taken).
+    """
+
+    def __init__(self, x, y, batch_size: int, sample_weight=None):
+        self.structure = (x, y, sample_weight)
+        self.arrays = tree.flatten(self.structure)  # None where y or the weights are absent
+        self.plain = len(self.arrays) == 3  # three plain arrays (or None): no packing needed
+        first = next(a for a in self.arrays if a is not None)
+        self.samples = int(first.shape[0])
+        self.batch_size = min(batch_size, self.samples)  # buffers are sized by the data, never beyond
+        self._buffers = None
+        xp = backend.get_array_module(first)
+        self._take = {"mode": "clip"} if xp is numpy else {}  # NumPy buffers take() otherwise
+
+    @property
+    def x(self):
+        return self.structure[0]
+
+    @property
+    def y(self):
+        return self.structure[1]
+
+    def __len__(self) -> int:
+        return -(-self.samples // self.batch_size)
+
+    @property
+    def steps(self) -> int:
+        """Batches per epoch."""
+        return len(self)
+
+    def shuffled_order(self):
+        """A fresh permutation of the samples from gpunet's seeded generator, on the data's device."""
+        order = backend.host_generator().permutation(self.samples)
+        return order if backend.name() == "numpy" else backend.to_device(order)
+
+    def close(self) -> None:
+        """Nothing to release (streams stop their workers here)."""
+
+    def rows(self, start: int, stop: int, order=None, buffers=None):
+        """Rows ``start:stop`` (of ``order`` when given) of every array, packed as the data are:
+        views without an order, else gathered into ``buffers`` (one per array, at least
+        ``stop - start`` rows)."""
+        if order is None:
+            parts = [None if a is None else a[start:stop] for a in self.arrays]
+        else:
+            index = order[start:stop]
+            n = index.shape[0]
+            parts = []
+            for a, buffer in zip(self.arrays, buffers):
+                if a is None:
+                    parts.append(None)
+                    continue
+                out = buffer[:n]
+                backend.get_array_module(a).take(a, index, axis=0, out=out, **self._take)
+                parts.append(out)
+        return tuple(parts) if self.plain else tree.pack_sequence_as(self.structure, parts)
+
+    def buffers(self, rows: int) -> list:
+        """One gather buffer of ``rows`` rows per array."""
+        return [None if a is None else backend.get_array_module(a).empty((rows, *a.shape[1:]), dtype=a.dtype)
+                for a in self.arrays]
+
+    def iterate(self, order=None):
+        size = self.batch_size
+        if order is not None and self._buffers is None:
+            self._buffers = self.buffers(size)
+        for start in range(0, self.samples, size):
+            yield self.rows(start, start + size, order, self._buffers)
+
+
+class DiskBatches:
+    """Batches of host arrays left where they are (memory-mapped files), copied to the device one
+    batch at a time, each array as ``dtypes`` says (one dtype per array of the data, in
+    :func:`gpunet.tree.flatten` order of ``(x, y, sample_weight)``).
+
+    The batches and their order are those of :class:`Batches` on the same data and order: a
+    shuffled batch reads its rows in increasing file order (fewer seeks) and puts them back in
+    the order's sequence, so training gives bit for bit the weights of the in-memory path.
+    """
+
+    def __init__(self, x, y, batch_size: int, dtypes, sample_weight=None):
+        self.structure = (x, y, sample_weight)
+        self.arrays = tree.flatten(self.structure)
+        self.dtypes = list(dtypes)
+        first = next(a for a in self.arrays if a is not None)
+        self.samples = int(first.shape[0])
+        self.batch_size = min(batch_size, self.samples)
+
+    x = Batches.x
+    y = Batches.y
+
+    def __len__(self) -> int:
+        return -(-self.samples // self.batch_size)
+
+    steps = Batches.steps
+    close = Batches.close
+
+    def shuffled_order(self):
+        """A fresh permutation of the samples from gpunet's seeded generator, on the host."""
+        return backend.host_generator().permutation(self.samples)
+
+    @staticmethod
+    def _rows(a, index, sorting, dtype):
+        out = numpy.empty((index.shape[0], *a.shape[1:]), dtype=dtype)
+        out[sorting] = a[index[sorting]]
+        return out
+
+    def iterate(self, order=None):
+        size = self.batch_size
+        for start in range(0, self.samples, size):
+            parts = []
+            if order is not None:
+                index = order[start:start + size]
+                sorting = numpy.argsort(index, kind="stable")
+            for a, dtype in zip(self.arrays, self.dtypes):
+                if a is None:
+                    parts.append(None)
+                elif order is None:
+                    parts.append(backend.to_device(numpy.asarray(a[start:start + size], dtype=dtype)))
+                else:
+                    parts.append(backend.to_device(self._rows(a, index, sorting, dtype)))
+            yield tree.pack_sequence_as(self.structure, parts)
