@@ -211,6 +211,10 @@ class Functional(Model):
     def flat_output_shapes(self) -> list:
         return [t.shape for t in self._flat_outputs]
 
+    def flat_input_dtypes(self) -> list:
+        """Per flat input, its dtype's name (``"float32"``, ``"int32"``...)."""
+        return [t.dtype for t in self._flat_inputs]
+
     def input_structure(self):
         return tree.map_structure(lambda t: _history(t)[0].name, self._inputs_struct)
 

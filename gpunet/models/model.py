@@ -26,6 +26,8 @@ The interface the training path calls on any model (Sequential, functional or su
 ``flat_input_shapes()``, ``flat_output_shapes()``
     Per flat input (output), its shape with the batch dimension (None where unknown, or the
     whole entry None when the model does not know it yet).
+``flat_input_dtypes()``
+    Per flat input, its dtype's name (functional: the Inputs' dtypes), or None when not declared.
 ``input_structure()``, ``output_structure()``
     The nest the data must match, with the input (output) names as leaves: a name for a single
     tensor, a list of names, or a dict whose keys the data's dict must use; None when unknown.
@@ -201,6 +203,10 @@ class Model(Trainer, Layer):
         if not shapes:
             return None
         return shapes[0] if len(shapes) == 1 and not tree.is_nested(self.output_structure()) else shapes
+
+    def flat_input_dtypes(self):
+        """Per flat input, its dtype's name, where the model declares it (None: not known)."""
+        return None
 
     def input_structure(self):
         return None

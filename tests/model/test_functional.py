@@ -333,3 +333,17 @@ def test_fit_on_a_single_output_functional_model_equals_the_sequential_one():
     assert graph.output_is_fused()
     for a, b in zip(graph.get_weights(), stack.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_integer_inputs_keep_their_dtype(keras):
+    def build(lib, ops_):
+        ids = lib.Input((3,), dtype="int32", name="ids")
+        return lib.Model(ids, lib.layers.Dense(2, name="d")(ops_.cast(ids, "float32") * 0.5))
+
+    ours, theirs = build(gpunet, ops), build(keras, keras.ops)
+    assert ours.input.dtype == theirs.input.dtype == "int32" and ours.flat_input_dtypes() == ["int32"]
+    ours.set_weights(theirs.get_weights())
+    data_ = np.arange(12, dtype=np.int32).reshape(4, 3)
+    np.testing.assert_allclose(host(ours(data_)), np.asarray(theirs(data_)), rtol=1e-6)
+    ours.compile(optimizer="sgd", loss="mse")
+    ours.fit(data_, np.zeros((4, 2), np.float32), epochs=1, verbose=0)  # the data stays integer on its way in
