@@ -137,6 +137,7 @@ def test_bad_arguments_are_argparse_errors(tmp_path, argv, message, capsys):
         ("{not json", "is not valid JSON"),
         ("[1, 2]", "must hold a JSON object"),
         (json.dumps({"class_name": "Functional", "config": {}}), "a functional model config needs a 'layers' list"),
+        (json.dumps({"class_name": "Subclassed", "config": {}}), "unknown model 'Subclassed'"),
         (json.dumps({"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda", "config": {}}]}}), "unknown layer 'Lambda'"),
     ],
 )

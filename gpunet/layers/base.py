@@ -203,6 +203,9 @@ class Layer(GraphConfig):
         too (``weights``, ``trainable_weights``, ``trainable``)."""
         if self._auto_track and name != "_layers":
             found = self.__dict__.get("_layers")
+            if found is None and isinstance(value, Layer):
+                raise RuntimeError(f"{type(self).__name__}: call super().__init__() in __init__ before assigning layers "
+                                   f"to attributes (here {name!r}), so that they are tracked")
             if found is not None and (isinstance(value, Layer) or (isinstance(value, (list, tuple, dict)) and value)):
                 items = [value] if isinstance(value, Layer) else _in_assignment_order(value)
                 for item in items:

@@ -211,6 +211,10 @@ class Functional(Model):
     def flat_output_shapes(self) -> list:
         return [t.shape for t in self._flat_outputs]
 
+    def flat_input_dtypes(self) -> list:
+        """Per flat input, its dtype's name (``"float32"``, ``"int32"``...)."""
+        return [t.dtype for t in self._flat_inputs]
+
     def input_structure(self):
         return tree.map_structure(lambda t: _history(t)[0].name, self._inputs_struct)
 
@@ -231,6 +235,15 @@ class Functional(Model):
         batch = input_shape[0] if input_shape and not isinstance(input_shape[0], (tuple, list)) else None
         shapes = [(batch, *t.shape[1:]) for t in self._flat_outputs]
         return shapes[0] if not tree.is_nested(self._outputs_struct) else shapes
+
+    def node_index(self, tensor: KerasTensor) -> int:
+        """The index, among the calls of its layer that belong to this model, of the call that made
+        ``tensor`` (Keras numbers a shared layer's calls per model in configs and summaries)."""
+        operation, index, _ = _history(tensor)
+        kept = self.__dict__.get("_node_ids")
+        if kept is None:
+            kept = self.__dict__["_node_ids"] = {id(node) for node in self._nodes}
+        return sum(1 for node in operation._inbound_nodes[:index] if id(node) in kept)
 
     # -- running --------------------------------------------------------------------------------------
     def _standardize_inputs(self, inputs) -> list:
@@ -357,9 +370,8 @@ class Functional(Model):
             sources = []
             for node in nodes:
                 for tensor in node.input_tensors:
-                    source, index, position = tensor._keras_history
-                    kept_index = sum(1 for n in source._inbound_nodes[:index] if id(n) in kept)
-                    sources.append(f"{source.name}[{kept_index}][{position}]")
+                    source, _, position = tensor._keras_history
+                    sources.append(f"{source.name}[{self.node_index(tensor)}][{position}]")
             entries.append((operation, shapes[0] if len(shapes) == 1 else shapes, ", ".join(sources) or "-"))
         print_summary(self, entries, line_length, positions, print_fn, expand_nested, show_trainable, layer_range)
 

@@ -26,6 +26,8 @@ The interface the training path calls on any model (Sequential, functional or su
 ``flat_input_shapes()``, ``flat_output_shapes()``
     Per flat input (output), its shape with the batch dimension (None where unknown, or the
     whole entry None when the model does not know it yet).
+``flat_input_dtypes()``
+    Per flat input, its dtype's name (functional: the Inputs' dtypes), or None when not declared.
 ``input_structure()``, ``output_structure()``
     The nest the data must match, with the input (output) names as leaves: a name for a single
     tensor, a list of names, or a dict whose keys the data's dict must use; None when unknown.
@@ -140,7 +142,9 @@ class Model(Trainer, Layer):
     def __call__(self, *args, **kwargs):
         out = super().__call__(*args, **kwargs)
         if self.__dict__.get("_output_structure") is None and not hasattr(self, "_outputs_struct"):
-            self.__dict__["_output_structure"] = _names_like(out)
+            self.__dict__["_output_structure"] = _names_like(out)  # a subclassed model's first outputs
+            self.__dict__["_output_shapes"] = [None if not hasattr(t, "shape") else (None, *tuple(t.shape)[1:])
+                                               for t in tree.flatten(out)]
         return out
 
     def call(self, inputs, training=None):  # pragma: no cover - interface
@@ -210,12 +214,40 @@ class Model(Trainer, Layer):
     def output_activations(self) -> list:
         return [None] * max(1, len(self.output_names))
 
+    def output_activation(self) -> str | None:
+        """The activation ending the model's single output (see :meth:`output_activations`), else None."""
+        found = self.output_activations()
+        return found[0] if len(found) == 1 else None
+
+    def output_is_fused(self) -> bool:
+        """True when the compiled loss takes this model's logits in place of its softmax/sigmoid
+        output (one output, ended by a built-in Dense or Activation layer)."""
+        return (self.loss is not None and not self.loss.from_logits and self.loss.fuses_with is not None
+                and self.output_activation() == self.loss.fuses_with)
+
+    @property
+    def input_shape(self):
+        """The shape the model was built for (a subclassed model's first input's, once known)."""
+        return self.build_input_shape
+
     def flat_input_shapes(self) -> list:
         shape = self.build_input_shape
         return [None] if shape is None else [None if s is None else tuple(s) for s in _shape_leaves_flat(shape)]
 
     def flat_output_shapes(self) -> list:
-        return [None] * max(1, len(self.output_names))
+        return list(self.__dict__.get("_output_shapes") or [None])
+
+    @property
+    def output_shape(self):
+        """A subclassed model's output shape (a list for several outputs), known after its first call."""
+        shapes = self.__dict__.get("_output_shapes")
+        if not shapes:
+            return None
+        return shapes[0] if len(shapes) == 1 and not tree.is_nested(self.output_structure()) else shapes
+
+    def flat_input_dtypes(self):
+        """Per flat input, its dtype's name, where the model declares it (None: not known)."""
+        return None
 
     def input_structure(self):
         return None

@@ -336,6 +336,10 @@ class Sequential(Model):
     def flat_output_shapes(self) -> list:
         return [self.output_shape]
 
+    def flat_input_dtypes(self):
+        dtype = None if self._input_layer is None else self._input_layer.dtype
+        return None if dtype is None else [str(dtype)]
+
     def input_structure(self):
         return None if self._input_layer is None else self._input_layer.name
 

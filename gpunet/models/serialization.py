@@ -24,19 +24,14 @@ from ..saving import config as config_module
 __all__ = ["functional_config", "functional_from_config"]
 
 
-def _kept_index(model_node_ids: set, operation, node_index: int) -> int:
-    """The position of ``operation``'s node ``node_index`` among its nodes that belong to the model."""
-    return sum(1 for node in operation._inbound_nodes[:node_index] if id(node) in model_node_ids)
-
-
 def functional_config(model) -> dict:
     from .model import Model  # noqa: PLC0415
 
     kept = {id(node) for node in model._nodes}
 
     def history(tensor: KerasTensor) -> list:
-        operation, node_index, tensor_index = tensor._keras_history
-        return [operation.name, _kept_index(kept, operation, node_index), tensor_index]
+        operation, _, tensor_index = tensor._keras_history
+        return [operation.name, model.node_index(tensor), tensor_index]
 
     def entry(value):
         if isinstance(value, KerasTensor):

@@ -198,11 +198,12 @@ def read_weights(f, model, where: str) -> list:
                 raise ValueError(f"{where}: {what} contains NaN or infinity")
             values[id(param)] = value
     unknown = []
+    roots = {path.split("/", 1)[0] for path in known} | {"layers"}  # the model's groups (not the optimizer's)
 
     def visit(name, item):
         if name.endswith("/vars") and isinstance(item, h5py.Group) and len(item):
             owner = name[:-len("/vars")]
-            if owner not in known and owner != "optimizer" and not owner.startswith("optimizer/"):
+            if owner not in known and owner.split("/", 1)[0] in roots:
                 unknown.append(owner)
 
     f.visititems(visit)

@@ -303,3 +303,47 @@ def test_files_round_trip_with_keras_both_ways(keras, tmp_path, ending):
     for got_keras, got_ours, e in zip(read_by_keras([xa, xb]), read_by_us([xa, xb]), expected):
         np.testing.assert_allclose(np.asarray(got_keras), e, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(host(got_ours), e, rtol=1e-5, atol=1e-6)
+
+
+def test_every_public_op_records_on_symbolic_tensors():
+    import inspect
+
+    wrapped = [name for name in ops.__all__ if inspect.isfunction(getattr(ops, name))]
+    assert wrapped and all(getattr(getattr(ops, name), "symbolic_aware", False) for name in wrapped)
+    x = gpunet.Input((3,))
+    for out, expected_shape in [(ops.relu(x), (None, 3)), (ops.sum(x, 1), (None,)), (ops.matmul(x, np.ones((3, 2), np.float32)),
+                                                                                     (None, 2)), (ops.maximum(x, 0.0), (None, 3))]:
+        assert out.shape == expected_shape and out._keras_history[0].fn.__name__ in ("relu", "sum", "matmul", "maximum")
+    model = gpunet.Model(x, ops.softmax(ops.matmul(x, np.eye(3, dtype=np.float32))))
+    data_ = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    e = np.exp(data_ - data_.max(-1, keepdims=True))
+    np.testing.assert_allclose(host(model(data_)), e / e.sum(-1, keepdims=True), rtol=1e-6)
+
+
+def test_fit_on_a_single_output_functional_model_equals_the_sequential_one():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((32, 4)).astype(np.float32), rng.integers(0, 3, 32)
+    inputs = gpunet.Input((4,))
+    graph = gpunet.Model(inputs, layers.Dense(3, activation="softmax")(layers.Dense(8, activation="relu")(inputs)))
+    stack = gpunet.Sequential([gpunet.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(3, activation="softmax")])
+    stack.set_weights(graph.get_weights())
+    for model in (graph, stack):
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    assert graph.output_is_fused()
+    for a, b in zip(graph.get_weights(), stack.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_integer_inputs_keep_their_dtype(keras):
+    def build(lib, ops_):
+        ids = lib.Input((3,), dtype="int32", name="ids")
+        return lib.Model(ids, lib.layers.Dense(2, name="d")(ops_.cast(ids, "float32") * 0.5))
+
+    ours, theirs = build(gpunet, ops), build(keras, keras.ops)
+    assert ours.input.dtype == theirs.input.dtype == "int32" and ours.flat_input_dtypes() == ["int32"]
+    ours.set_weights(theirs.get_weights())
+    data_ = np.arange(12, dtype=np.int32).reshape(4, 3)
+    np.testing.assert_allclose(host(ours(data_)), np.asarray(theirs(data_)), rtol=1e-6)
+    ours.compile(optimizer="sgd", loss="mse")
+    ours.fit(data_, np.zeros((4, 2), np.float32), epochs=1, verbose=0)  # the data stays integer on its way in

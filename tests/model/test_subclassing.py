@@ -229,3 +229,36 @@ def test_weights_files_of_subclassed_models_match_keras_layout(keras, tmp_path):
     again(x)
     again.load_weights(str(tmp_path / "ours.weights.h5"))
     np.testing.assert_allclose(np.asarray(again(x)["b"]), np.asarray(theirs(x)["b"]), rtol=1e-6)
+
+
+def test_assigning_a_layer_before_super_init_is_refused():
+    class Early(gpunet.Model):
+        def __init__(self):
+            self.dense = layers.Dense(2)
+            super().__init__()
+
+    with pytest.raises(RuntimeError, match=r"call super\(\).__init__\(\) in __init__ before assigning layers"):
+        Early()
+
+
+def test_fit_on_a_subclassed_model_equals_the_sequential_one():
+    class Mlp(gpunet.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = layers.Dense(8, activation="relu")
+            self.out = layers.Dense(3, activation="softmax")
+
+        def call(self, inputs, training=None):
+            return self.out(self.hidden(inputs))
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((32, 4)).astype(np.float32), rng.integers(0, 3, 32)
+    mine = Mlp()
+    stack = gpunet.Sequential([gpunet.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(3, activation="softmax")])
+    mine.build_from_data((None, 4))
+    mine.set_weights(stack.get_weights())
+    for model in (mine, stack):
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(mine.get_weights(), stack.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
