@@ -98,8 +98,9 @@ def test_the_error_is_an_attribute_error_with_the_message():
 
 def test_keras_backend_names_say_what_gpunet_backend_is():
     assert gpunet.backend.floatx is not None and gpunet.backend.set_floatx is not None
-    with pytest.raises(NotSupportedYetError, match=r"keras\.backend\.epsilon yet \(gpunet\.backend is gpunet's array backend"):
-        gpunet.backend.epsilon  # noqa: B018
+    with pytest.raises(NotSupportedYetError, match=r"keras\.backend\.get_uid yet \(gpunet\.backend is gpunet's array backend"):
+        gpunet.backend.get_uid  # noqa: B018
+    assert gpunet.backend.epsilon() == gpunet.config.epsilon() == 1e-7
     assert gpunet.backend.to_device is not None  # gpunet's own names stay
 
 
