@@ -55,7 +55,7 @@ class Tensor:
     array([2., 4., 6.], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "name", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "creator", "name", "_keras_mask", "__weakref__")
     __array_ufunc__ = None  # make ``ndarray + Tensor`` call Tensor.__radd__
     __array_priority__ = 1000
 

@@ -35,6 +35,8 @@ class LeakyReLU(Layer):
     Example: ``Dense(64), LeakyReLU(negative_slope=0.1)``.
     """
 
+    supports_masking = True
+
     supports_recording = True
 
     def __init__(self, negative_slope=0.3, **kwargs):
@@ -64,6 +66,8 @@ class ReLU(Layer):
     With the defaults it is ``max(x, 0)``; ``ReLU(max_value=6)`` is relu6.
     """
 
+    supports_masking = True
+
     supports_recording = True
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
@@ -88,6 +92,8 @@ class ELU(Layer):
         alpha: the scale of the negative part (default 1.0).
     """
 
+    supports_masking = True
+
     supports_recording = True
 
     def __init__(self, alpha=1.0, **kwargs):
@@ -109,6 +115,8 @@ class Softmax(Layer):
 
     Keras's call argument ``mask`` is not supported: passing one raises ``ValueError``.
     """
+
+    supports_masking = True
 
     supports_recording = True
 
@@ -157,6 +165,8 @@ class PReLU(Layer):
 
     Weight: ``alpha``, of the input's shape without the batch dimension, 1 along shared axes.
     """
+
+    supports_masking = True
 
     supports_recording = True
 

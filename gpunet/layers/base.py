@@ -13,7 +13,8 @@ from ..backend.dtypes import cast_finite
 from ..autograd import GraphConfig, Parameter, Tensor, as_tensor, no_grad
 from ..keras_api import check_default
 
-__all__ = ["Layer", "unique_name", "clear_names", "assign_weights", "collect_losses", "discard_losses", "runs_builtin"]
+__all__ = ["Layer", "unique_name", "clear_names", "assign_weights", "collect_losses", "discard_losses", "runs_builtin",
+           "carried_mask", "attach_mask"]
 
 _name_uses: defaultdict = defaultdict(int)
 
@@ -157,6 +158,8 @@ class Layer(GraphConfig):
     uses_host_threads = False
     call_takes_training = True  # whether call() accepts ``training`` (set per subclass, as Keras inspects it)
     call_takes_mask = False  # whether call() accepts ``mask``
+    supports_masking = False  # Keras's: whether the layer hands its input's mask on to its output
+    makes_masks = False  # set per subclass: whether it overrides compute_mask
     loadable = True  # whether model files may name the class (Lambda: no, it would be code)
     _auto_track = True  # layers assigned as attributes become sub-layers (models that list their layers say False)
 
@@ -166,6 +169,7 @@ class Layer(GraphConfig):
         any_keyword = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
         cls.call_takes_training = "training" in parameters or any_keyword
         cls.call_takes_mask = "mask" in parameters or any_keyword
+        cls.makes_masks = cls.compute_mask is not Layer.compute_mask  # a layer that makes or changes masks
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, input_shape=None,
                  activity_regularizer=None, autocast=True, **kwargs):
@@ -445,6 +449,8 @@ class Layer(GraphConfig):
             x = self.cast_input(x)
         if self.call_takes_training:
             kwargs["training"] = bool(training) if training is not None else False
+        if mask is None:
+            mask = carried_mask(x)  # the mask the inputs carry (from Embedding(mask_zero), Masking...)
         if mask is not None and self.call_takes_mask:
             kwargs["mask"] = mask
         outer = _frames[-1] if _frames else None
@@ -457,7 +463,16 @@ class Layer(GraphConfig):
             self.__dict__["_activity_losses"] = frame.losses  # the entry call keeps its pass's terms
         elif outer.keep:
             outer.losses.extend(frame.losses)
+        if mask is not None or type(self).compute_mask is not Layer.compute_mask:
+            attach_mask(y, self.compute_mask(x, mask))
         return y
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the layer's output (Keras's): the input's mask for a layer that
+        ``supports_masking`` (one that keeps the time steps as they are), else None. A layer that
+        makes or changes a mask (Embedding with ``mask_zero``, Masking, pooling over time) overrides
+        it; a layer whose ``call`` takes ``mask`` receives the mask its inputs carry."""
+        return mask if self.supports_masking else None
 
     def _node_value(self, what: str):
         nodes = self.__dict__.get("_inbound_nodes") or []
@@ -544,6 +559,29 @@ def _is_shape(value) -> bool:
     """Whether ``value`` is one shape (a tuple or list of ints and Nones), not a nest of shapes."""
     return isinstance(value, (tuple, list)) and all(d is None or (isinstance(d, int) and not isinstance(d, bool))
                                                    for d in value)
+
+
+def carried_mask(inputs):
+    """The masks that the Tensors of ``inputs`` carry (one Tensor: its mask; a nest: the nest of
+    masks), or None when none carries one."""
+    if isinstance(inputs, Tensor):
+        return getattr(inputs, "_keras_mask", None)
+    if isinstance(inputs, (list, tuple, dict)):
+        masks = tree.map_structure(lambda t: getattr(t, "_keras_mask", None) if isinstance(t, Tensor) else None, inputs)
+        return None if all(m is None for m in tree.flatten(masks)) else masks
+    return None
+
+
+def attach_mask(outputs, mask) -> None:
+    """Give each Tensor of ``outputs`` its mask (one mask for all, or a nest matching them), as
+    Keras attaches ``_keras_mask`` to a layer's outputs."""
+    if mask is None:
+        return
+    leaves = tree.flatten(outputs)
+    masks = tree.flatten(mask) if tree.is_nested(mask) and len(tree.flatten(mask)) == len(leaves) else [mask] * len(leaves)
+    for leaf, m in zip(leaves, masks):
+        if isinstance(leaf, Tensor):
+            leaf._keras_mask = m
 
 
 def assign_weights(params, weights) -> None:

@@ -134,6 +134,8 @@ class Dense(KernelLayer):
     The affine part runs as the single fused op :func:`gpunet.ops.linear`.
     """
 
+    supports_masking = True
+
     @property
     def supports_recording(self) -> bool:
         """A built-in activation keeps the recording contract; a custom callable may not."""
@@ -194,6 +196,8 @@ class Dense(KernelLayer):
 class Activation(Layer):
     """Applies an activation function by name or callable."""
 
+    supports_masking = True
+
     @property
     def supports_recording(self) -> bool:
         return activations.is_builtin(self.activation)
@@ -211,6 +215,8 @@ class Activation(Layer):
 
 class Dropout(Layer):
     """Inverted dropout with drop probability ``rate``, active only when ``training`` is True."""
+
+    supports_masking = True
 
     supports_recording = True
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numbers
 
-from .. import ops
+from .. import ops, tree
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
 from .base import Layer
@@ -48,8 +48,27 @@ def _broadcast(shape1, shape2) -> tuple:
     return tuple(out)
 
 
+def _joined_mask(masks):
+    """The elementwise AND of the masks given (None ones left out), or None."""
+    if masks is None:
+        return None
+    present = [m for m in tree.flatten(masks) if m is not None]
+    if not present:
+        return None
+    joined = present[0]
+    for other in present[1:]:
+        joined = ops.logical_and(joined, other)
+    return joined
+
+
 class _Merge(Layer):
     """An elementwise merge of a list of tensors (see the module docstring for the shape rules)."""
+
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """The masks of the inputs joined: a step counts where it counts in every input (Keras's)."""
+        return _joined_mask(mask)
 
     supports_recording = True
     exact_inputs = None  # Subtract takes exactly 2
@@ -173,6 +192,13 @@ class Concatenate(Layer):
 
     Example: ``Concatenate()([a, b])`` with shapes ``(None, 3)`` and ``(None, 5)`` gives ``(None, 8)``.
     """
+
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Per-step masks of the inputs, joined (a step counts where it counts in every input that
+        has a mask): Keras's rule when the inputs are joined along their last axis."""
+        return _joined_mask(mask)
 
     supports_recording = True
 

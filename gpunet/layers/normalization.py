@@ -41,6 +41,8 @@ class BatchNormalization(Layer):
     ``moving_variance`` (non-trainable). Example: ``Conv2D(32, 3), BatchNormalization(), Activation("relu")``.
     """
 
+    supports_masking = True
+
     supports_recording = True  # the moving statistics are updated inside the op, so a replay updates them too
 
     @property
@@ -117,6 +119,8 @@ class LayerNormalization(Layer):
     gamma_initializer, beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint.
     Weights: ``gamma``, ``beta``.
     """
+
+    supports_masking = True
 
     supports_recording = True
 

@@ -176,6 +176,7 @@ class Sequential(Model):
         last = len(layers) - 1
         activity = []
         outer = layer_base._frames[-1] if layer_base._frames else None
+        mask = getattr(x, "_keras_mask", None) if isinstance(x, Tensor) else None
         with layer_base.collect_losses(training) as added:  # add_loss calls inside the layers
             i = 0
             while i <= last:
@@ -189,6 +190,15 @@ class Sequential(Model):
                 if i < last and layers[i + 1].takes_over(layer):  # e.g. a max pooling before a convolution's bias
                     i += 1
                     layer, x = layers[i], layers[i].call_fused(layer, layer.cast_input(x), training)
+                elif mask is not None or layer.makes_masks:  # a mask rides along (Embedding(mask_zero)...)
+                    x_in = layer.cast_input(x)
+                    if mask is not None and layer.call_takes_mask:
+                        x = layer.call(x_in, training=training, mask=mask) if layer.call_takes_training \
+                            else layer.call(x_in, mask=mask)
+                    else:
+                        x = layer.apply_call(x_in, training)
+                    mask = layer.compute_mask(x_in, mask)
+                    layer_base.attach_mask(x, mask)
                 else:
                     x = layer.apply_call(layer.cast_input(x), training)
                 if layer.activity_regularizer is not None:
