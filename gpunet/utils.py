@@ -17,11 +17,18 @@ __all__ += ["PyDataset", "Sequence", "pack_x_y_sample_weight", "unpack_x_y_sampl
 
 
 def set_random_seed(seed) -> None:
-    """Seed every random draw gpunet makes: weight initialization, shuffling and dropout.
+    """Seed every random draw gpunet makes (weight initialization, shuffling, dropout,
+    ``gpunet.random``) and, as Keras's ``set_random_seed`` does, Python's ``random`` and NumPy's
+    global generator (``np.random.permutation`` in a script then repeats too).
 
     The same seed gives bitwise-identical training on the CPU, across processes.
     """
     backend.set_seed(seed)
+    if seed is not None:
+        import random  # noqa: PLC0415
+
+        random.seed(int(seed))
+        numpy.random.seed(int(seed) % 2**32)
 
 
 def clear_session(free_memory=True) -> None:

@@ -250,3 +250,12 @@ def test_every_keras_initializer_name_is_known():
     assert missing == set()
     for name in names - {"STFT", "stft", "STFTInitializer", "Initializer", "Constant", "constant"}:
         assert type(initializers.get(name)).__name__ == type(keras.initializers.get(name)).__name__
+
+
+def test_set_random_seed_seeds_python_and_numpy_as_keras_does():
+    import random
+
+    set_random_seed(7)
+    first = (random.random(), np.random.permutation(10).tolist())
+    set_random_seed(7)
+    assert (random.random(), np.random.permutation(10).tolist()) == first
