@@ -75,7 +75,7 @@ def tensors(x):
 
 def dev_monitor(model) -> tuple[str, str]:
     """What fit's best-on-dev tracking watches: dev accuracy when there is one, else dev loss."""
-    for metric in model.compiled_outputs.metric_list():
+    for metric in model.compiled_metrics:
         if isinstance(metric, ACCURACIES):
             return f"val_{metric.name}", "max"
     return "val_loss", "min"

@@ -232,7 +232,8 @@ class FitLoop:
         self.held = record
 
     def _warn_non_finite(self, logs, epoch) -> bool:
-        if not math.isfinite(logs["loss"]):
+        loss = logs.get("loss")  # a model's own train_step may log other names (a GAN's d_loss, g_loss)
+        if loss is not None and not math.isfinite(loss):
             warnings.warn(
                 f"the training loss is {logs['loss']} at epoch {epoch + 1}: the learning rate may be "
                 "too large, or the data hold extreme values (TerminateOnNaN stops training here)",
