@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 
-from .lookup import Configurable, Lookup
+from .lookup import Configurable, Lookup, join_registry
 
 __all__ = [
     "LearningRateSchedule",
@@ -49,6 +50,12 @@ def _count(value, name):
 
 class LearningRateSchedule(Configurable):
     """Base class: ``schedule(t) -> learning rate``; ``per`` is ``"step"`` or ``"epoch"``."""
+
+    registry_kind = "learning-rate schedule"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        join_registry(cls, cls.registry_kind)  # gpunet's own schedules are found by name, with no table
 
     def __init__(self, per: str = "step"):
         if per not in ("step", "epoch"):
@@ -182,11 +189,13 @@ class CosineDecay(LearningRateSchedule):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps, "alpha": self.alpha, **super().get_config()}
 
 
-_LOOKUP = Lookup(
-    "learning-rate schedule", LearningRateSchedule,
-    {"step_decay": StepDecay, "exponential_decay": ExponentialDecay, "inverse_time_decay": InverseTimeDecay,
-     "piecewise_constant_decay": PiecewiseConstantDecay, "cosine_decay": CosineDecay},
-)
+def _snake_case(cls) -> str:
+    """``"exponential_decay"`` for ExponentialDecay: a schedule's short name."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+
+# gpunet's schedules join the registry as they are defined (LearningRateSchedule.__init_subclass__)
+_LOOKUP = Lookup(LearningRateSchedule.registry_kind, LearningRateSchedule, short_name=_snake_case)
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:

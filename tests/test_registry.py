@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import gpunet
-from gpunet import backend, layers, lookup, optimizers
+from gpunet import backend, callbacks, layers, lookup, optimizers, schedules
 from gpunet.layers import Dense, Input, Layer
 from gpunet.saving import get_registered_name, register_serializable
 
@@ -181,6 +181,40 @@ def test_the_error_lists_name_every_builtin():
     with pytest.raises(ValueError) as info:
         gpunet.models.model_from_config({"class_name": "Nope", "config": {}})
     assert _listed(str(info.value)) == {"Sequential", "Functional"}
+
+    exported = {name for name in callbacks.__all__ if isinstance(getattr(callbacks, name), type)}
+    with pytest.raises(ValueError) as info:
+        callbacks.deserialize({"class_name": "Nope", "config": {}})
+    # fit's own (History, the progress bar) and those holding Python functions stay out
+    assert _listed(str(info.value)) == exported - {
+        "Callback", "CallbackList", "History", "ProgbarLogger", "LambdaCallback", "LearningRateScheduler"}
+
+    with pytest.raises(ValueError) as info:
+        schedules.deserialize({"class_name": "Nope", "config": {}})
+    assert _listed(str(info.value)) == {
+        "step_decay", "exponential_decay", "inverse_time_decay", "piecewise_constant_decay", "cosine_decay"}
+    assert type(schedules.deserialize({"class_name": "CosineDecay", "config": {"initial_learning_rate": 0.1,
+                                                                                "decay_steps": 10}})) is schedules.CosineDecay
+
+
+def test_a_new_gpunet_callback_is_found_by_name_and_one_marked_unloadable_is_not():
+    class Count(callbacks.Callback):
+        __module__ = "gpunet.callbacks.fresh"
+
+        def get_config(self):
+            return {}
+
+    class Holder(callbacks.Callback):
+        __module__ = "gpunet.callbacks.fresh"
+        loadable = False
+
+    try:
+        assert type(callbacks.deserialize({"class_name": "Count", "config": {}})) is Count
+        assert callbacks.serialize(Count()) == {"class_name": "Count", "config": {}}
+        with pytest.raises(ValueError, match="unknown callback 'Holder'"):
+            callbacks.deserialize({"class_name": "Holder", "config": {}})
+    finally:
+        _forget(Count)
 
 
 def test_a_new_gpunet_optimizer_gets_a_short_name_and_a_wrapper_none():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from ..lookup import join_registry
+
 __all__ = ["Callback", "EpochEndCallback", "LazyLogs", "callback_keys", "check_folder"]
 
 
@@ -33,6 +35,13 @@ class Callback:
     other callback runs in every process, on the same logs, so that the decisions that steer
     training (EarlyStopping, ReduceLROnPlateau...) are taken alike everywhere.
     """
+
+    registry_kind = "callback"
+    loadable = True  # False in a class's own body: model files may not name it (fit's own, or code)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        join_registry(cls, cls.registry_kind)  # gpunet's own callbacks are found by name, with no table
 
     main_process_only = False
 
@@ -106,6 +115,8 @@ class EpochEndCallback(Callback):
     the last one (all the epoch's batches done) from the others by counting the batches.
     Subclasses that override ``on_epoch_begin`` or ``on_train_batch_end`` call ``super()``.
     """
+
+    loadable = False  # a base class, not a callback of its own
 
     def __init__(self):
         super().__init__()

@@ -158,7 +158,7 @@ class Layer(GraphConfig):
     uses_host_threads = False
     call_takes_training = True  # whether call() accepts ``training`` (set per subclass, as Keras inspects it)
     call_takes_mask = False  # whether call() accepts ``mask``
-    loadable = True  # whether model files may name the class (Lambda: no, it would be code)
+    loadable = True  # False in a class's own body: model files may not name it (Lambda: its config would be code)
     registry_kind = "layer"  # the registry's kind of gpunet's own subclasses (Model: "model")
     _auto_track = True  # layers assigned as attributes become sub-layers (models that list their layers say False)
 
