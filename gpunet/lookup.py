@@ -27,9 +27,11 @@ class name (no ``registered_name``), as Keras does for its own.
 from __future__ import annotations
 
 import contextlib
+import re
 
 __all__ = [
-    "Lookup", "Configurable", "register", "register_serializable", "join_registry", "builtin_classes",
+    "Lookup", "Configurable", "Registered", "register", "register_serializable", "join_registry", "builtin_classes",
+    "snake_case",
     "get_registered_name", "get_registered_object", "custom_object_scope",
 ]
 
@@ -77,6 +79,26 @@ def join_registry(cls: type, kind: str) -> None:
     if cls.__name__.startswith("_") or cls.__dict__.get("loadable", True) is False:
         return
     register(cls, BUILTIN_PACKAGE, kind=kind)
+
+
+class Registered:
+    """Mixed into the base class of a kind (``Layer``, ``Optimizer``...), which names its kind in
+    ``registry_kind``: gpunet's own subclasses then join the registry as they are defined, and
+    the base becomes the kind's base. ``loadable = False`` in a class's own body keeps that class
+    out (its subclasses decide for themselves)."""
+
+    registry_kind = ""
+    loadable = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        join_registry(cls, cls.registry_kind)
+
+
+def snake_case(cls) -> str:
+    """``"exponential_decay"`` for ExponentialDecay, ``"l1_l2"`` for L1L2: a class's short name
+    where a kind's short names follow Keras's functions (schedules, initializers...)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
 
 
 def builtin_classes(kind: str) -> dict:

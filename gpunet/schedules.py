@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 
-from .lookup import Configurable, Lookup, join_registry
+from .lookup import Configurable, Lookup, Registered, snake_case
 
 __all__ = [
     "LearningRateSchedule",
@@ -48,14 +47,10 @@ def _count(value, name):
     return int(value)
 
 
-class LearningRateSchedule(Configurable):
+class LearningRateSchedule(Configurable, Registered):
     """Base class: ``schedule(t) -> learning rate``; ``per`` is ``"step"`` or ``"epoch"``."""
 
-    registry_kind = "learning-rate schedule"
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        join_registry(cls, cls.registry_kind)  # gpunet's own schedules are found by name, with no table
+    registry_kind = "learning-rate schedule"  # gpunet's own schedules join the registry as they are defined
 
     def __init__(self, per: str = "step"):
         if per not in ("step", "epoch"):
@@ -189,13 +184,8 @@ class CosineDecay(LearningRateSchedule):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps, "alpha": self.alpha, **super().get_config()}
 
 
-def _snake_case(cls) -> str:
-    """``"exponential_decay"`` for ExponentialDecay: a schedule's short name."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
-
-
 # gpunet's schedules join the registry as they are defined (LearningRateSchedule.__init_subclass__)
-_LOOKUP = Lookup(LearningRateSchedule.registry_kind, LearningRateSchedule, short_name=_snake_case)
+_LOOKUP = Lookup(LearningRateSchedule.registry_kind, LearningRateSchedule, short_name=snake_case)
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:

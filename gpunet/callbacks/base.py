@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from ..lookup import join_registry
+from ..lookup import Registered
 
 __all__ = ["Callback", "EpochEndCallback", "LazyLogs", "callback_keys", "check_folder"]
 
 
 
-class Callback:
+class Callback(Registered):
     """Base class with Keras's hooks; override the ones you need.
 
     ``self.model`` is the model being trained, ``self.params`` a dict with ``epochs``, ``steps``,
@@ -36,12 +36,7 @@ class Callback:
     training (EarlyStopping, ReduceLROnPlateau...) are taken alike everywhere.
     """
 
-    registry_kind = "callback"
-    loadable = True  # False in a class's own body: model files may not name it (fit's own, or code)
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        join_registry(cls, cls.registry_kind)  # gpunet's own callbacks are found by name, with no table
+    registry_kind = "callback"  # gpunet's own callbacks join the registry (loadable = False: not in files)
 
     main_process_only = False
 

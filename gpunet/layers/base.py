@@ -12,7 +12,7 @@ from .. import backend, constraints, dtype_policies, initializers, ops, regulari
 from ..backend.dtypes import cast_finite
 from ..autograd import GraphConfig, Parameter, Tensor, as_tensor, no_grad
 from ..keras_api import check_default
-from ..lookup import join_registry
+from ..lookup import Registered
 
 __all__ = ["Layer", "unique_name", "clear_names", "assign_weights", "collect_losses", "discard_losses", "runs_builtin"]
 
@@ -114,7 +114,7 @@ def normalize_shape(shape, name: str = "shape") -> tuple:
     return tuple(shape)
 
 
-class Layer(GraphConfig):
+class Layer(GraphConfig, Registered):
     """Base class of layers.
 
     A layer creates its weights lazily, in ``build(input_shape)``, the first time it sees an input
@@ -158,13 +158,11 @@ class Layer(GraphConfig):
     uses_host_threads = False
     call_takes_training = True  # whether call() accepts ``training`` (set per subclass, as Keras inspects it)
     call_takes_mask = False  # whether call() accepts ``mask``
-    loadable = True  # False in a class's own body: model files may not name it (Lambda: its config would be code)
-    registry_kind = "layer"  # the registry's kind of gpunet's own subclasses (Model: "model")
+    registry_kind = "layer"  # gpunet's own layers join the registry as they are defined (Model: "model")
     _auto_track = True  # layers assigned as attributes become sub-layers (models that list their layers say False)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        join_registry(cls, cls.registry_kind)  # gpunet's own layers are found by name, with no table
         parameters = inspect.signature(cls.call).parameters
         any_keyword = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
         cls.call_takes_training = "training" in parameters or any_keyword
