@@ -164,18 +164,21 @@ class Lookup:
 
     ``by_name`` (short name -> class) is the table of a kind whose names are hand-picked (losses'
     ``"mse"``...). Without it the kind's classes come from the registry, gpunet's own of ``kind``
-    as they join it: their class names, or ``short_name(cls)`` for each (None: no short name).
+    as they join it: their class names, or ``short_name(cls)`` for each (None: no short name),
+    plus ``aliases`` (Keras's other names, such as the initializer ``"normal"``).
     ``base`` may be None when the kind's base class registers later (models): it is then the class
     that declared ``registry_kind = kind``."""
 
     def __init__(self, kind: str, base: type | None = None, by_name: dict | None = None,
-                 case_sensitive: bool = False, short_name=None):
+                 case_sensitive: bool = False, short_name=None, aliases: dict | None = None):
         self.kind = kind
         self._base = base
         self._by_name = by_name
         self.short_name = short_name
+        self.aliases = dict(aliases or {})
         self.case_sensitive = case_sensitive
-        self._class_names = {cls.__name__: cls for cls in by_name.values()} if by_name is not None else {}
+        given = {**(by_name or {}), **self.aliases}
+        self._class_names = {cls.__name__: cls for cls in given.values()}
 
     @property
     def base(self) -> type:
@@ -187,9 +190,9 @@ class Lookup:
         if self._by_name is not None:
             return self._by_name
         classes = builtin_classes(self.kind)
-        if self.short_name is None:
-            return classes
-        return {self.short_name(cls): cls for cls in classes.values() if self.short_name(cls)}
+        if self.short_name is not None:
+            classes = {self.short_name(cls): cls for cls in classes.values() if self.short_name(cls)}
+        return {**classes, **self.aliases}
 
     @property
     def class_names(self) -> dict:

@@ -13,7 +13,17 @@ import numpy as np
 import pytest
 
 import gpunet
-from gpunet import backend, callbacks, layers, lookup, optimizers, schedules
+from gpunet import (
+    backend,
+    callbacks,
+    constraints,
+    initializers,
+    layers,
+    lookup,
+    optimizers,
+    regularizers,
+    schedules,
+)
 from gpunet.layers import Dense, Input, Layer
 from gpunet.saving import get_registered_name, register_serializable
 
@@ -195,6 +205,27 @@ def test_the_error_lists_name_every_builtin():
         "step_decay", "exponential_decay", "inverse_time_decay", "piecewise_constant_decay", "cosine_decay"}
     assert type(schedules.deserialize({"class_name": "CosineDecay", "config": {"initial_learning_rate": 0.1,
                                                                                 "decay_steps": 10}})) is schedules.CosineDecay
+
+
+@pytest.mark.parametrize("module, names", [
+    (initializers, {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
+                    "variance_scaling", "random_normal", "random_uniform", "truncated_normal", "orthogonal", "identity",
+                    "zeros", "ones", "constant", "normal", "uniform", "zero", "one", "identityinitializer",
+                    "orthogonalinitializer"}),
+    (constraints, {"max_norm", "min_max_norm", "non_neg", "unit_norm", "constraint"}),
+    (regularizers, {"l1", "l2", "l1l2", "l1_l2", "orthogonal_regularizer", "regularizer"}),
+])
+def test_keras_short_names_of_weight_options_stay_listed(module, names):
+    """Keras's names (its functions' and aliases), the base class's included, and each builds its class."""
+    with pytest.raises(ValueError) as info:
+        module.deserialize({"class_name": "Nope", "config": {}})
+    assert _listed(str(info.value)) == names
+    for name in names - {"constraint", "regularizer", "identity", "identityinitializer", "orthogonal",
+                         "orthogonalinitializer", "constant"}:
+        assert isinstance(module.get(name), (initializers.Initializer, constraints.Constraint, regularizers.Regularizer))
+    with pytest.raises(ValueError, match=r"unknown \w+ '_Norms'|unknown \w+ 'RandomInitializer'|unknown \w+ 'Nope'"):
+        module.deserialize({"class_name": {initializers: "RandomInitializer", constraints: "_Norms"}.get(module, "Nope"),
+                            "config": {}})
 
 
 def test_a_new_gpunet_callback_is_found_by_name_and_one_marked_unloadable_is_not():
