@@ -196,10 +196,12 @@ class Lookup:
 
     @property
     def class_names(self) -> dict:
-        """Class name -> class: the registry's classes of this kind and those this lookup was given
-        (a live dict for those given: ``class_names[name] = cls`` adds one)."""
-        self._class_names.update(builtin_classes(self.kind))
-        return self._class_names
+        """Class name -> class. Given a ``by_name`` table: its classes, a live dict (losses and
+        metrics add the classes that have no short name); else the registry's classes of this kind
+        now, and the aliases' (Keras names a few base classes)."""
+        if self._by_name is not None:
+            return self._class_names
+        return {**self._class_names, **builtin_classes(self.kind)}
 
     def _registered(self, name):
         obj = get_registered_object(name) if isinstance(name, str) else None

@@ -246,6 +246,8 @@ def test_a_new_gpunet_callback_is_found_by_name_and_one_marked_unloadable_is_not
             callbacks.deserialize({"class_name": "Holder", "config": {}})
     finally:
         _forget(Count)
+    with pytest.raises(ValueError, match="unknown callback 'Count'"):  # the lookup keeps no copy of the registry
+        callbacks.deserialize({"class_name": "Count", "config": {}})
 
 
 def test_a_new_gpunet_optimizer_gets_a_short_name_and_a_wrapper_none():
