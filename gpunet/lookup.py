@@ -78,6 +78,11 @@ def join_registry(cls: type, kind: str) -> None:
         return
     if cls.__name__.startswith("_") or cls.__dict__.get("loadable", True) is False:
         return
+    same = _BUILTIN.get(kind, {}).get(cls.__name__)
+    if same is not None and (same.__module__, same.__qualname__) != (cls.__module__, cls.__qualname__):
+        # files name gpunet's classes by class name alone: a second class of that name would shadow the first
+        raise TypeError(f"gpunet has two {kind} classes named {cls.__name__!r} ({same.__module__} and "
+                        f"{cls.__module__}): rename one, or make it private (a leading '_')")
     register(cls, BUILTIN_PACKAGE, kind=kind)
 
 

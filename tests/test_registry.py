@@ -122,6 +122,14 @@ def test_a_layer_outside_gpunet_is_refused_until_registered(tmp_path, outside_la
     assert type(gpunet.load_model(tmp_path / "q.h5").layers[0]) is outside_layer
 
 
+def test_a_second_gpunet_layer_of_the_same_name_is_refused_where_it_is_defined():
+    """Files name gpunet's classes by class name alone: a clash would silently pick one of the two."""
+    with pytest.raises(TypeError, match="gpunet has two layer classes named 'Dense'"):
+        class Dense(Layer):  # the clash is the point
+            __module__ = "gpunet.layers.other"
+    assert layers.deserialize({"class_name": "Dense", "config": {"units": 2}}).__class__ is gpunet.layers.Dense
+
+
 @register_serializable(package="tests_registry")
 class Offset(Layer):
     """x + amount."""
