@@ -39,7 +39,7 @@ import numbers
 
 from .autograd import GraphConfig, Tensor
 from .backend import get_array_module
-from .lookup import Configurable, Lookup, custom_object_scope
+from .lookup import Configurable, Lookup, Registered, custom_object_scope, snake_case
 
 __all__ = [
     "Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm", "min_max_norm", "non_neg", "unit_norm",
@@ -73,7 +73,7 @@ def _array(w):
     return w.data if isinstance(w, Tensor) else w
 
 
-class Constraint(Configurable, GraphConfig):
+class Constraint(Configurable, GraphConfig, Registered):
     """Base class: ``constraint(w)`` returns the projected weight (here ``w`` unchanged).
 
     ``constrain_in_place(w)`` writes the projection into ``w`` itself; gpunet calls it after
@@ -81,6 +81,8 @@ class Constraint(Configurable, GraphConfig):
     in ``w``'s own memory. (A constraint is a ``GraphConfig``: changing its settings during fit
     is seen by a captured CUDA graph of the train step, which then captures again.)
     """
+
+    registry_kind = "constraint"  # gpunet's own constraints join the registry as they are defined
 
     def __call__(self, w):
         return _array(w)
@@ -215,9 +217,8 @@ min_max_norm = MinMaxNorm
 non_neg = NonNeg
 unit_norm = UnitNorm
 
-_BY_NAME = {"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm,
-            "constraint": Constraint}
-_LOOKUP = Lookup("constraint", Constraint, _BY_NAME)
+# gpunet's constraints join the registry as they are defined; Keras also names the base class
+_LOOKUP = Lookup(Constraint.registry_kind, Constraint, short_name=snake_case, aliases={"constraint": Constraint})
 
 
 def get(identifier):

@@ -43,7 +43,7 @@ import numbers
 import numpy
 
 from . import backend
-from .lookup import Configurable, Lookup, custom_object_scope
+from .lookup import Configurable, Lookup, Registered, custom_object_scope, snake_case
 
 __all__ = [
     "Initializer", "Constant", "Zeros", "Ones", "Identity", "RandomNormal", "RandomUniform", "TruncatedNormal",
@@ -106,9 +106,11 @@ def _truncated_standard_normal(rng, shape):
     return values
 
 
-class Initializer(Configurable):
+class Initializer(Configurable, Registered):
     """Base class: ``initializer(shape, dtype) -> numpy array`` (host). A subclass defines
     ``__call__`` and ``get_config`` (its constructor arguments)."""
+
+    registry_kind = "initializer"  # gpunet's own initializers join the registry as they are defined
 
     def __call__(self, shape, dtype=None):  # pragma: no cover - interface
         raise NotImplementedError
@@ -169,6 +171,8 @@ class Identity(Initializer):
 class RandomInitializer(Initializer):
     """Base of the random initializers: ``seed`` (None or an integer >= 0) and the generator it
     gives (see the module docstring)."""
+
+    loadable = False  # a base class: files name the initializers built on it
 
     def __init__(self, seed=None):
         if isinstance(seed, dict):
@@ -376,16 +380,11 @@ random_normal, random_uniform, truncated_normal, variance_scaling = RandomNormal
 glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, HeNormal
 lecun_uniform, lecun_normal, orthogonal = LecunUniform, LecunNormal, Orthogonal
 
-_BY_NAME = {
-    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform, "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal, "variance_scaling": VarianceScaling,
-    "random_normal": RandomNormal, "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal,
-    "orthogonal": Orthogonal, "identity": Identity, "zeros": Zeros, "ones": Ones, "constant": Constant,
-    # Keras's aliases
+# gpunet's initializers join the registry as they are defined; Keras's other names for some
+_LOOKUP = Lookup(Initializer.registry_kind, Initializer, short_name=snake_case, aliases={
     "normal": RandomNormal, "uniform": RandomUniform, "zero": Zeros, "one": Ones,
     "identityinitializer": Identity, "orthogonalinitializer": Orthogonal,
-}
-_LOOKUP = Lookup("initializer", Initializer, _BY_NAME)
+})
 _UNSUPPORTED = {"stft", "stftinitializer"}  # Keras's STFT kernels (for its STFTSpectrogram layer)
 _NEUTRAL = {"dtype"}  # keys older Keras versions wrote that carry nothing gpunet needs
 

@@ -16,20 +16,99 @@ A user class round-trips through model files once registered, as with Keras's
 
 Files then name it ``"my_project>Scale"`` (Keras's ``registered_name``), and ``load_model`` finds
 it again in the registry, whichever module defined it.
+
+gpunet's own classes join the same registry through the same function, :func:`register`, under the
+package ``"gpunet"``: the base class of a kind (``Layer``, ``Model``, ``Optimizer``) calls
+:func:`join_registry` from ``__init_subclass__``, so a class defined in any module under ``gpunet.``
+is found by its class name with no table to edit. Files keep naming gpunet's classes by their plain
+class name (no ``registered_name``), as Keras does for its own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 
 __all__ = [
-    "Lookup", "Configurable", "register_serializable", "get_registered_name", "get_registered_object",
-    "custom_object_scope",
+    "Lookup", "Configurable", "Registered", "register", "register_serializable", "join_registry", "builtin_classes",
+    "snake_case",
+    "get_registered_name", "get_registered_object", "custom_object_scope",
 ]
 
-_REGISTERED: dict = {}  # "package>Name" -> class or function
+BUILTIN_PACKAGE = "gpunet"
+_REGISTERED: dict = {}  # "package>Name" -> class or function, gpunet's own and users'
 _NAMES: dict = {}  # class or function -> "package>Name"
+_BUILTIN: dict = {}  # kind ("layer", "optimizer", "model") -> {"Name": class} of package "gpunet"
+_BASES: dict = {}  # kind -> the base class that declared it (registry_kind = kind in its body)
 _SCOPES: list = []  # dicts given to custom_object_scope / load_model(custom_objects=...)
+
+
+def register(obj, package: str, name: str | None = None, kind: str | None = None):
+    """The one way into the registry: ``obj`` becomes findable as ``"package>name"`` (default
+    name: its ``__name__``). gpunet's own classes come with ``package="gpunet"`` and their
+    ``kind``, which also makes them findable by their plain class name among that kind's."""
+    _check_key(package, name)
+    if isinstance(obj, type) and not hasattr(obj, "get_config"):
+        raise ValueError(f"cannot register {obj.__name__}: it has no get_config() method")
+    name = name or obj.__name__
+    key = f"{package}>{name}"
+    _REGISTERED[key] = obj
+    _NAMES[obj] = key
+    if package == BUILTIN_PACKAGE and kind is not None:
+        _BUILTIN.setdefault(kind, {})[name] = obj
+    return obj
+
+
+def _check_key(package, name) -> None:
+    if not isinstance(package, str) or not package or ">" in package:
+        raise ValueError(f"package must be a non-empty string without '>', got {package!r}")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ValueError(f"name must be a non-empty string or None, got {name!r}")
+
+
+def join_registry(cls: type, kind: str) -> None:
+    """Called by a kind's base class for each new subclass: a class defined under ``gpunet.``
+    joins the registry as one of gpunet's own of that ``kind``. Private classes (``_Conv``, shared
+    bases) and those that say ``loadable = False`` in their own body (``Lambda``: its config would
+    be code) stay out, and so do user classes, which join with :func:`register_serializable`."""
+    if cls.__dict__.get("registry_kind") == kind:
+        _BASES[kind] = cls  # the base of a kind of its own (Model among layers) is not itself loadable
+        return
+    if not cls.__module__.startswith(BUILTIN_PACKAGE + "."):
+        return
+    if cls.__name__.startswith("_") or cls.__dict__.get("loadable", True) is False:
+        return
+    same = _BUILTIN.get(kind, {}).get(cls.__name__)
+    if same is not None and (same.__module__, same.__qualname__) != (cls.__module__, cls.__qualname__):
+        # files name gpunet's classes by class name alone: a second class of that name would shadow the first
+        raise TypeError(f"gpunet has two {kind} classes named {cls.__name__!r} ({same.__module__} and "
+                        f"{cls.__module__}): rename one, or make it private (a leading '_')")
+    register(cls, BUILTIN_PACKAGE, kind=kind)
+
+
+class Registered:
+    """Mixed into the base class of a kind (``Layer``, ``Optimizer``...), which names its kind in
+    ``registry_kind``: gpunet's own subclasses then join the registry as they are defined, and
+    the base becomes the kind's base. ``loadable = False`` in a class's own body keeps that class
+    out (its subclasses decide for themselves)."""
+
+    registry_kind = ""
+    loadable = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        join_registry(cls, cls.registry_kind)
+
+
+def snake_case(cls) -> str:
+    """``"exponential_decay"`` for ExponentialDecay, ``"l1_l2"`` for L1L2: a class's short name
+    where a kind's short names follow Keras's functions (schedules, initializers...)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+
+def builtin_classes(kind: str) -> dict:
+    """gpunet's own classes of ``kind``, by class name (a copy)."""
+    return dict(_BUILTIN.get(kind, {}))
 
 
 def register_serializable(package: str = "Custom", name: str | None = None):
@@ -39,25 +118,20 @@ def register_serializable(package: str = "Custom", name: str | None = None):
     The class must have ``get_config()`` (its constructor arguments), and ``from_config(config)``
     when ``cls(**config)`` does not rebuild it.
     """
-    if not isinstance(package, str) or not package or ">" in package:
-        raise ValueError(f"package must be a non-empty string without '>', got {package!r}")
-    if name is not None and (not isinstance(name, str) or not name):
-        raise ValueError(f"name must be a non-empty string or None, got {name!r}")
+    _check_key(package, name)  # wrong arguments fail at the decorator's line, not at the class
+    return lambda obj: register(obj, package, name)
 
-    def decorator(obj):
-        if isinstance(obj, type) and not hasattr(obj, "get_config"):
-            raise ValueError(f"cannot register {obj.__name__}: it has no get_config() method")
-        key = f"{package}>{name or obj.__name__}"
-        _REGISTERED[key] = obj
-        _NAMES[obj] = key
-        return obj
 
-    return decorator
+def _user_name(obj):
+    """``"package>Name"`` for a class a user registered; None for gpunet's own and the rest."""
+    key = _NAMES.get(obj)
+    return None if key is None or key.startswith(BUILTIN_PACKAGE + ">") else key
 
 
 def get_registered_name(obj) -> str:
-    """``"package>Name"`` for a registered class, else its plain class name."""
-    return _NAMES.get(obj, getattr(obj, "__name__", type(obj).__name__))
+    """``"package>Name"`` for a user-registered class, else its plain class name (gpunet's own
+    classes, as Keras's, are named by their class name)."""
+    return _user_name(obj) or getattr(obj, "__name__", type(obj).__name__)
 
 
 def get_registered_object(name: str, custom_objects=None, module_objects=None):
@@ -91,14 +165,48 @@ def custom_object_scope(custom_objects: dict | None):
 
 class Lookup:
     """Classes of one kind (``"optimizer"``), by short name and by class name, plus the user
-    classes registered as subclasses of ``base``."""
+    classes registered as subclasses of ``base``.
 
-    def __init__(self, kind: str, base: type, by_name: dict, case_sensitive: bool = False):
+    ``by_name`` (short name -> class) is the table of a kind whose names are hand-picked (losses'
+    ``"mse"``...). Without it the kind's classes come from the registry, gpunet's own of ``kind``
+    as they join it: their class names, or ``short_name(cls)`` for each (None: no short name),
+    plus ``aliases`` (Keras's other names, such as the initializer ``"normal"``).
+    ``base`` may be None when the kind's base class registers later (models): it is then the class
+    that declared ``registry_kind = kind``."""
+
+    def __init__(self, kind: str, base: type | None = None, by_name: dict | None = None,
+                 case_sensitive: bool = False, short_name=None, aliases: dict | None = None):
         self.kind = kind
-        self.base = base
-        self.by_name = by_name
+        self._base = base
+        self._by_name = by_name
+        self.short_name = short_name
+        self.aliases = dict(aliases or {})
         self.case_sensitive = case_sensitive
-        self.class_names = {cls.__name__: cls for cls in by_name.values()}
+        given = {**(by_name or {}), **self.aliases}
+        self._class_names = {cls.__name__: cls for cls in given.values()}
+
+    @property
+    def base(self) -> type:
+        return self._base if self._base is not None else _BASES[self.kind]
+
+    @property
+    def by_name(self) -> dict:
+        """Short name -> class: the table given, else the registry's classes of this kind."""
+        if self._by_name is not None:
+            return self._by_name
+        classes = builtin_classes(self.kind)
+        if self.short_name is not None:
+            classes = {self.short_name(cls): cls for cls in classes.values() if self.short_name(cls)}
+        return {**classes, **self.aliases}
+
+    @property
+    def class_names(self) -> dict:
+        """Class name -> class. Given a ``by_name`` table: its classes, a live dict (losses and
+        metrics add the classes that have no short name); else the registry's classes of this kind
+        now, and the aliases' (Keras names a few base classes)."""
+        if self._by_name is not None:
+            return self._class_names
+        return {**self._class_names, **builtin_classes(self.kind)}
 
     def _registered(self, name):
         obj = get_registered_object(name) if isinstance(name, str) else None
@@ -143,8 +251,8 @@ class Lookup:
                 f"{self.base.__name__} subclass with get_config() and register it with @gpunet.saving.register_serializable()"
             )
         entry = {"class_name": type(obj).__name__, "config": obj.get_config()}
-        if type(obj) in _NAMES:
-            entry["registered_name"] = _NAMES[type(obj)]
+        if _user_name(type(obj)) is not None:
+            entry["registered_name"] = _user_name(type(obj))
         return entry
 
     def deserialize(self, config: dict, keep=None):
@@ -156,7 +264,7 @@ class Lookup:
         kwargs = config.get("config") or {}
         if not isinstance(kwargs, dict):
             raise ValueError(f"the config of {self.kind} {cls.__name__} must be an object, got {type(kwargs).__name__}")
-        if keep is not None and cls in self.by_name.values():
+        if keep is not None and (cls in self.by_name.values() or builtin_classes(self.kind).get(cls.__name__) is cls):
             kwargs = keep(cls, dict(kwargs))
         try:
             return cls.from_config(dict(kwargs))

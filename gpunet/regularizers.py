@@ -37,7 +37,7 @@ import numbers
 from . import ops
 from .autograd import Function, Tensor, as_tensor
 from .backend import get_array_module
-from .lookup import Configurable, Lookup, custom_object_scope
+from .lookup import Configurable, Lookup, Registered, custom_object_scope, snake_case
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2", "orthogonal_regularizer",
            "get", "serialize", "deserialize", "activity_penalty"]
@@ -66,7 +66,7 @@ def _penalty(x, l1, l2) -> Tensor:
     return total
 
 
-class Regularizer(Configurable):
+class Regularizer(Configurable, Registered):
     """Base class: ``regularizer(x)`` returns a scalar Tensor, the penalty on ``x`` (here 0).
 
     A subclass defines ``__call__`` with gpunet ops and ``get_config``; registered with
@@ -83,6 +83,8 @@ class Regularizer(Configurable):
             def get_config(self):
                 return {"factor": self.factor}
     """
+
+    registry_kind = "regularizer"  # gpunet's own regularizers join the registry as they are defined
 
     def __call__(self, x) -> Tensor:
         return _penalty(x, 0.0, 0.0)
@@ -194,9 +196,9 @@ class OrthogonalRegularizer(Regularizer):
 # Keras's lowercase names for the classes
 l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
 
-_BY_NAME = {"l1": L1, "l2": L2, "l1l2": L1L2, "l1_l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer,
-            "regularizer": Regularizer}
-_LOOKUP = Lookup("regularizer", Regularizer, _BY_NAME)
+# gpunet's regularizers join the registry as they are defined; Keras also names the base class
+_LOOKUP = Lookup(Regularizer.registry_kind, Regularizer, short_name=snake_case,
+                 aliases={"l1l2": L1L2, "regularizer": Regularizer})
 
 
 def get(identifier):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .lookup import Configurable, Lookup
+from .lookup import Configurable, Lookup, Registered, snake_case
 
 __all__ = [
     "LearningRateSchedule",
@@ -47,8 +47,10 @@ def _count(value, name):
     return int(value)
 
 
-class LearningRateSchedule(Configurable):
+class LearningRateSchedule(Configurable, Registered):
     """Base class: ``schedule(t) -> learning rate``; ``per`` is ``"step"`` or ``"epoch"``."""
+
+    registry_kind = "learning-rate schedule"  # gpunet's own schedules join the registry as they are defined
 
     def __init__(self, per: str = "step"):
         if per not in ("step", "epoch"):
@@ -182,11 +184,8 @@ class CosineDecay(LearningRateSchedule):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps, "alpha": self.alpha, **super().get_config()}
 
 
-_LOOKUP = Lookup(
-    "learning-rate schedule", LearningRateSchedule,
-    {"step_decay": StepDecay, "exponential_decay": ExponentialDecay, "inverse_time_decay": InverseTimeDecay,
-     "piecewise_constant_decay": PiecewiseConstantDecay, "cosine_decay": CosineDecay},
-)
+# gpunet's schedules join the registry as they are defined (LearningRateSchedule.__init_subclass__)
+_LOOKUP = Lookup(LearningRateSchedule.registry_kind, LearningRateSchedule, short_name=snake_case)
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:

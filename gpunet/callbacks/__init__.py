@@ -22,12 +22,10 @@ __all__ = [
     "BackupAndRestore", "LambdaCallback", "TensorBoard", "serialize", "deserialize",
 ]
 
-# the callbacks a model file may name (History and the progress bar are fit's own; a
-# LearningRateScheduler or a LambdaCallback holds Python functions, which no file can carry)
-_LOOKUP = Lookup("callback", Callback, {cls.__name__: cls for cls in (
-    ReduceLROnPlateau, EarlyStopping, ModelCheckpoint, CSVLogger, TerminateOnNaN, GradientNormMonitor,
-    BackupAndRestore, TensorBoard,
-)}, case_sensitive=True)
+# the callbacks a model file may name: gpunet's own join the registry as they are defined
+# (Callback.__init_subclass__), except those that say loadable = False (History and the progress bar
+# are fit's own; a LearningRateScheduler or a LambdaCallback holds Python functions)
+_LOOKUP = Lookup("callback", Callback, case_sensitive=True)
 
 
 def serialize(callback: Callback) -> dict:

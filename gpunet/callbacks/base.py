@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from ..lookup import Registered
+
 __all__ = ["Callback", "EpochEndCallback", "LazyLogs", "callback_keys", "check_folder"]
 
 
 
-class Callback:
+class Callback(Registered):
     """Base class with Keras's hooks; override the ones you need.
 
     ``self.model`` is the model being trained, ``self.params`` a dict with ``epochs``, ``steps``,
@@ -33,6 +35,8 @@ class Callback:
     other callback runs in every process, on the same logs, so that the decisions that steer
     training (EarlyStopping, ReduceLROnPlateau...) are taken alike everywhere.
     """
+
+    registry_kind = "callback"  # gpunet's own callbacks join the registry (loadable = False: not in files)
 
     main_process_only = False
 
@@ -106,6 +110,8 @@ class EpochEndCallback(Callback):
     the last one (all the epoch's batches done) from the others by counting the batches.
     Subclasses that override ``on_epoch_begin`` or ``on_train_batch_end`` call ``super()``.
     """
+
+    loadable = False  # a base class, not a callback of its own
 
     def __init__(self):
         super().__init__()

@@ -11,6 +11,8 @@ class History(Callback):
     """``history.history[key]`` lists the value of ``key`` at each report (each epoch, or each dev
     evaluation with ``validations_per_epoch`` > 1); ``history.epoch`` lists the epochs (0-based)."""
 
+    loadable = False  # fit's own
+
     def __init__(self):
         super().__init__()
         self.history: dict[str, list] = {}

@@ -34,6 +34,8 @@ class LambdaCallback(Callback):
         model.fit(x, y, epochs=5, callbacks=[json_log])
     """
 
+    loadable = False  # it holds Python functions, which no file can carry
+
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
                  on_train_batch_begin=None, on_train_batch_end=None, **hooks):
         super().__init__()

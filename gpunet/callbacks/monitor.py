@@ -30,6 +30,8 @@ class MonitorCallback(Callback):
     before; it is never "best".
     """
 
+    loadable = False  # a base class, not a callback of its own
+
     def __init__(self, monitor: str, mode: str = "auto", min_delta: float = 0.0, min_delta_mode: str = "abs"):
         super().__init__()
         if not isinstance(monitor, str) or not monitor:

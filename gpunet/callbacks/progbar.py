@@ -46,6 +46,8 @@ class ProgbarLogger(Callback):
     (``verbose="auto"``).
     """
 
+    loadable = False  # fit's own
+
     main_process_only = True  # prints or writes files: rank 0 only in a data-parallel fit
 
     def __init__(self, verbose: int = 1, stream=None, refresh_interval: float = 0.25, bar_width: int = 30):

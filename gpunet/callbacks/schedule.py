@@ -30,6 +30,8 @@ class LearningRateScheduler(Callback):
     As in Keras, ``on_epoch_end`` logs the optimizer's rate as it is then: after a
     ``ReduceLROnPlateau`` placed before this callback lowered it, the lowered rate."""
 
+    loadable = False  # it holds a Python function, which no file can carry
+
     def __init__(self, schedule, verbose=0):
         super().__init__()
         if not callable(schedule):

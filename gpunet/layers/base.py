@@ -12,6 +12,7 @@ from .. import backend, constraints, dtype_policies, initializers, ops, regulari
 from ..backend.dtypes import cast_finite
 from ..autograd import GraphConfig, Parameter, Tensor, as_tensor, no_grad
 from ..keras_api import check_default
+from ..lookup import Registered
 
 __all__ = ["Layer", "unique_name", "clear_names", "assign_weights", "collect_losses", "discard_losses", "runs_builtin",
            "carried_mask", "attach_mask"]
@@ -114,7 +115,7 @@ def normalize_shape(shape, name: str = "shape") -> tuple:
     return tuple(shape)
 
 
-class Layer(GraphConfig):
+class Layer(GraphConfig, Registered):
     """Base class of layers.
 
     A layer creates its weights lazily, in ``build(input_shape)``, the first time it sees an input
@@ -160,7 +161,7 @@ class Layer(GraphConfig):
     call_takes_mask = False  # whether call() accepts ``mask``
     supports_masking = False  # Keras's: whether the layer hands its input's mask on to its output
     makes_masks = False  # set per subclass: whether it overrides compute_mask
-    loadable = True  # whether model files may name the class (Lambda: no, it would be code)
+    registry_kind = "layer"  # gpunet's own layers join the registry as they are defined (Model: "model")
     _auto_track = True  # layers assigned as attributes become sub-layers (models that list their layers say False)
 
     def __init_subclass__(cls, **kwargs):

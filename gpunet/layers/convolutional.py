@@ -16,7 +16,7 @@ from ..autograd import is_grad_enabled
 from ..backend import get_array_module, memory
 from ..ops import convolution as conv_ops
 from .base import check_positive_int, refuse_unsupported
-from .core import KernelLayer
+from .core import _KernelLayer
 
 __all__ = ["Conv1D", "Conv2D", "standardize_tuple", "standardize_data_format", "WorkspaceChecked"]
 
@@ -122,7 +122,7 @@ class WorkspaceChecked:
         self.check_workspace(x.shape, x.dtype.itemsize, is_grad_enabled(), get_array_module(x), pool)
 
 
-class _Conv(WorkspaceChecked, KernelLayer):
+class _Conv(WorkspaceChecked, _KernelLayer):
     """Shared by Conv1D and Conv2D (``rank`` spatial dimensions)."""
 
     rank = 2

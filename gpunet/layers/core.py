@@ -83,7 +83,7 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, bat
     return layer._inbound_nodes[0].outputs
 
 
-class KernelLayer(Layer):
+class _KernelLayer(Layer):
     """What Dense and the convolutions share: an activation, and a kernel and an optional bias
     with their initializers, regularizers and constraints (Keras's arguments and config keys)."""
 
@@ -120,7 +120,7 @@ class KernelLayer(Layer):
         }
 
 
-class Dense(KernelLayer):
+class Dense(_KernelLayer):
     """Fully connected layer ``activation(x @ kernel + bias)``, kernel of shape (in, units).
 
     Args:

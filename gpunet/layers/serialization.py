@@ -14,18 +14,13 @@ import inspect
 import numbers
 
 from ..lookup import Lookup, custom_object_scope
-from . import activations, convolutional, core, merging, normalization, pooling, reshaping
 from .base import Layer
 from .core import InputLayer
 
 __all__ = ["serialize", "deserialize"]
 
-LOOKUP = Lookup("layer", Layer, {
-    name: getattr(module, name)
-    for module in (core, activations, convolutional, pooling, normalization, reshaping, merging)
-    for name in module.__all__ if isinstance(getattr(module, name), type) and issubclass(getattr(module, name), Layer)
-    and getattr(module, name).loadable  # never Lambda: its config would be code
-}, case_sensitive=True)
+# gpunet's layers join the registry as they are defined (Layer.__init_subclass__); Lambda stays out
+LOOKUP = Lookup("layer", Layer, case_sensitive=True)
 
 _COMMON = {"name", "trainable", "dtype", "input_shape", "batch_input_shape", "activity_regularizer"}
 # Keras keys that carry no meaning for gpunet when they hold their default value

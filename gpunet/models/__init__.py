@@ -10,14 +10,10 @@ its JSON architecture, cloning one.
 """
 
 from ..saving import load_model, model_from_config, model_from_json, save_model
-from ..saving.config import register_model_class
 from .cloning import clone_model
 from .functional import Functional
 from .model import Model
 from .sequential import Sequential
-
-register_model_class(Sequential, base=Model)
-register_model_class(Functional, base=Model)
 
 __all__ = ["Model", "Functional", "Sequential", "load_model", "save_model", "model_from_json", "model_from_config", "clone_model"]
 

@@ -102,6 +102,8 @@ class Model(Trainer, Layer):
                 return self.out(self.hidden(inputs))
     """
 
+    registry_kind = "model"  # gpunet's models (Sequential, Functional) join the registry as models
+
     def __new__(cls, *args, **kwargs):
         if functional_arguments(args, kwargs):
             return object.__new__(_functional_class(cls))

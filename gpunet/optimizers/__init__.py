@@ -10,11 +10,9 @@ from .base import Optimizer
 from .ftrl import Ftrl
 from .lion import Lion
 from .loss_scale import LossScaleOptimizer
-from .registry import deserialize, deserialize_from_keras, get, register_class, serialize, serialize_for_keras
+from .registry import deserialize, deserialize_from_keras, get, serialize, serialize_for_keras
 from .rmsprop import RMSprop
 from .sgd import SGD
-
-register_class(LossScaleOptimizer)
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "RAdam", "RMSprop",
            "Lion", "Ftrl", "Adafactor", "LossScaleOptimizer",

@@ -19,7 +19,7 @@ import numpy
 
 from .. import backend, constraints, schedules
 from ..backend.dtypes import cast_finite
-from ..lookup import get_registered_name
+from ..lookup import Registered, get_registered_name
 from .transforms import clipping_from_arguments
 
 __all__ = ["Optimizer", "check_rate", "check_beta", "check_nonnegative", "check_nonpositive", "check_positive"]
@@ -80,7 +80,7 @@ def unscaled(grads, factor) -> list:
     return [g * g.dtype.type(inverse) for g in grads]
 
 
-class Optimizer:
+class Optimizer(Registered):
     """Base class of optimizers.
 
     Subclasses set ``slot_names`` (the per-parameter state arrays, created as zeros) and
@@ -112,6 +112,7 @@ class Optimizer:
     graph_safe = False
     built = False  # whether build() has fixed the variables that apply() takes without being told them
     _built_variables: tuple = ()
+    registry_kind = "optimizer"  # gpunet's own optimizers join the registry as they are defined
 
     def __init__(self, learning_rate, weight_decay=None, name: str | None = None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,

@@ -1,33 +1,23 @@
 """Optimizers by name and from configs (gpunet's own and Keras's)."""
 
+import inspect
+
 from ..lookup import Lookup
-from .adadelta import Adadelta
-from .adafactor import Adafactor
-from .adagrad import Adagrad
-from .adam import Adam, Adamax, AdamW, Nadam, RAdam
 from .base import Optimizer
-from .ftrl import Ftrl
-from .lion import Lion
-from .rmsprop import RMSprop
-from .sgd import SGD
 
-__all__ = ["get", "serialize", "deserialize", "serialize_for_keras", "deserialize_from_keras", "register_class"]
+__all__ = ["get", "serialize", "deserialize", "serialize_for_keras", "deserialize_from_keras"]
 
-_BY_NAME = {
-    "sgd": SGD,
-    "adagrad": Adagrad,
-    "adadelta": Adadelta,
-    "adam": Adam,
-    "adamw": AdamW,
-    "adamax": Adamax,
-    "nadam": Nadam,
-    "radam": RAdam,
-    "rmsprop": RMSprop,
-    "lion": Lion,
-    "ftrl": Ftrl,
-    "adafactor": Adafactor,
-}
-_LOOKUP = Lookup("optimizer", Optimizer, _BY_NAME)
+
+def _short_name(cls):
+    """``"adam"`` for Adam: a name alone builds the class with its defaults, so only the classes
+    whose constructor needs no argument have one (LossScaleOptimizer, a wrapper, has none)."""
+    required = [p for name, p in inspect.signature(cls.__init__).parameters.items()
+                if name != "self" and p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return None if required else cls.__name__.lower()
+
+
+# gpunet's optimizers join the registry as they are defined (Optimizer.__init_subclass__)
+_LOOKUP = Lookup("optimizer", Optimizer, short_name=_short_name)
 
 
 def get(identifier) -> Optimizer:
@@ -54,8 +44,3 @@ def deserialize_from_keras(config: dict) -> Optimizer:
     if not isinstance(config, dict):
         raise ValueError(f"an optimizer must be given as {{'class_name': ..., 'config': {{...}}}}, got {type(config).__name__}")
     return _LOOKUP.find(config.get("class_name"), config.get("registered_name")).from_keras_config(config.get("config") or {})
-
-
-def register_class(cls) -> None:
-    """Let configs name ``cls`` by its class name (for wrappers with no short name of their own)."""
-    _LOOKUP.class_names[cls.__name__] = cls

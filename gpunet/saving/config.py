@@ -1,8 +1,8 @@
 """Models from their architecture (JSON config): gpunet's model classes and registered ones only.
 
 A model file's architecture is JSON text, parsed with ``json`` (nothing is evaluated, imported or
-unpickled). Its ``class_name`` must be a model class gpunet knows (``Sequential``, which
-registers itself here) or a subclass of it registered with ``register_serializable`` (named by
+unpickled). Its ``class_name`` must be a model class gpunet knows (``Sequential``, ``Functional``:
+gpunet's models join the registry of kind ``"model"`` as they are defined) or a subclass of it registered with ``register_serializable`` (named by
 its ``registered_name``); each layer is rebuilt by :func:`gpunet.layers.deserialize` under the
 same rule. Before any layer is built, the bytes its weights will take are counted and held to
 the load limit (:func:`gpunet.saving.budget.check_config`): a config of ``units: 10**9`` is
@@ -14,20 +14,10 @@ from __future__ import annotations
 from ..lookup import Lookup, custom_object_scope
 from .budget import check_config, parse_json
 
-__all__ = ["register_model_class", "serialize_model", "model_from_config", "model_from_json"]
+__all__ = ["serialize_model", "model_from_config", "model_from_json"]
 
-_LOOKUP: Lookup | None = None
-_MODEL_CLASSES: dict = {}
-
-
-def register_model_class(cls, base=None):
-    """Make ``cls`` (gpunet's Sequential, Functional) loadable by name, and the registered
-    subclasses of ``base`` (default ``cls``; gpunet's ``Model``)."""
-    global _LOOKUP
-    _MODEL_CLASSES[cls.__name__] = cls
-    base = base or (_LOOKUP.base if _LOOKUP is not None else cls)
-    _LOOKUP = Lookup("model", base, dict(_MODEL_CLASSES), case_sensitive=True)
-    return cls
+# the base (Model) and the classes come from the registry: models/ sits above saving/ and joins later
+_LOOKUP = Lookup("model", case_sensitive=True)
 
 
 def serialize_model(model) -> dict:
