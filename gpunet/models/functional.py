@@ -281,6 +281,10 @@ class Functional(Model):
         values = {}
         for kt, value in zip(self._flat_inputs, self._standardize_inputs(inputs)):
             value = as_tensor(value)
+            if len(value.shape) == len(kt.shape) - 1 and kt.shape[-1] == 1:  # Keras adds (or drops) a last axis of 1
+                value = ops.expand_dims(value, -1)
+            elif len(value.shape) == len(kt.shape) + 1 and value.shape[-1] == 1:
+                value = ops.squeeze(value, -1)
             if len(value.shape) != len(kt.shape) or any(
                     d is not None and d != v for d, v in zip(kt.shape[1:], value.shape[1:])):
                 raise ValueError(f"model {self.name!r}: input {_history(kt)[0].name!r} expects shape {kt.shape}, "

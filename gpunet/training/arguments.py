@@ -224,6 +224,8 @@ def check_data(model, x, y=None, sample_weight=None, names=("x", "y", "sample_we
                 continue
             loss = entry.loss if entry.loss is not None else _NO_LOSS
             entry.target_ndim = getattr(target, "ndim", None)  # as given: Keras-style metrics see this rank
+            if entry.loss is None:
+                shape = None  # only metrics read these targets: each takes its own form (labels or rows)
             checked.append(check_targets(target, loss, shape, samples, where, x_name))
         y_checked = _unalign(y, checked, outputs)
     if class_weight is not None:
