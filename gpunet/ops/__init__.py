@@ -101,11 +101,14 @@ def _wrap_public_ops() -> None:
     import inspect  # noqa: PLC0415
 
     namespaces = [(globals(), __all__)] + [(vars(module), module.__all__) for module in (numpy, nn, image, linalg, core)]
+    wrapped: dict = {}  # one wrapper per function, whichever namespaces name it
     for namespace, names in namespaces:
         for name in names:
             fn = namespace.get(name)
             if inspect.isfunction(fn) and not getattr(fn, "symbolic_aware", False):
-                namespace[name] = _symbolic_aware(fn)
+                if id(fn) not in wrapped:
+                    wrapped[id(fn)] = (fn, _symbolic_aware(fn))
+                namespace[name] = wrapped[id(fn)][1]
 
 
 _wrap_public_ops()

@@ -12,6 +12,10 @@ from gpunet import backend
 
 PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "gpunet")
 ALLOWED = {os.path.join("backend", "products.py"), os.path.join("gpu", "blas.py")}  # the dispatch itself
+# Keras's linear-algebra ops (einsum, tensordot, decompositions and their gradients) call the array
+# module's products on purpose: no built-in layer's step uses them, and a captured CUDA graph of a
+# user's step that does is refused at capture (cuBLAS during capture), the step then running eagerly
+ALLOWED |= {os.path.join("ops", "linalg.py"), os.path.join("ops", "linear_algebra_np.py")}
 CUBLAS_FUNCTIONS = {"matmul", "dot", "tensordot", "inner", "einsum"}
 
 
