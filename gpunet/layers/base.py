@@ -15,7 +15,7 @@ from ..keras_api import check_default
 from ..lookup import Registered
 
 __all__ = ["Layer", "unique_name", "clear_names", "assign_weights", "collect_losses", "discard_losses", "runs_builtin",
-           "carried_mask", "attach_mask"]
+           "carried_mask", "attach_mask", "guard_weights"]
 
 _name_uses: defaultdict = defaultdict(int)
 
@@ -255,6 +255,8 @@ class Layer(GraphConfig, Registered):
             raise ValueError(f"add_weight: the shape of {name!r} must be fully known, got {shape}")
         dtype = backend.float_dtype(dtype) if dtype is not None else (self.dtype or backend.floatx())
         initializer = initializers.get("glorot_uniform" if initializer is None else initializer)
+        for check in _WEIGHT_GUARDS:  # a model rebuilt from a file: its weights are counted before they exist
+            check(self, name, tuple(shape), numpy.dtype(dtype))
         values = numpy.asarray(backend.to_host(initializer(tuple(shape), dtype)), dtype=dtype)
         if values.shape != tuple(shape):
             raise ValueError(f"the initializer of {name!r} returned shape {values.shape}, expected {tuple(shape)}")
@@ -560,6 +562,26 @@ def _is_shape(value) -> bool:
     """Whether ``value`` is one shape (a tuple or list of ints and Nones), not a nest of shapes."""
     return isinstance(value, (tuple, list)) and all(d is None or (isinstance(d, int) and not isinstance(d, bool))
                                                    for d in value)
+
+
+_WEIGHT_GUARDS: list = []
+
+
+class guard_weights:
+    """``with guard_weights(check):`` every ``add_weight`` in the block first calls
+    ``check(layer, name, shape, dtype)``, which may raise before the weight is allocated (the load
+    budget of a model rebuilt from a file whose architecture cannot be counted ahead)."""
+
+    def __init__(self, check):
+        self.check = check
+
+    def __enter__(self):
+        _WEIGHT_GUARDS.append(self.check)
+        return self
+
+    def __exit__(self, *exc):
+        _WEIGHT_GUARDS.remove(self.check)
+        return False
 
 
 def carried_mask(inputs):

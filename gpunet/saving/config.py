@@ -12,7 +12,9 @@ refused in a line, not allocated.
 from __future__ import annotations
 
 from ..lookup import Lookup, custom_object_scope
-from .budget import check_config, parse_json
+from ..backend.memory import format_bytes
+from ..layers.base import guard_weights
+from .budget import check_config, load_limit as budget_limit, parse_json
 
 __all__ = ["serialize_model", "model_from_config", "model_from_json"]
 
@@ -39,10 +41,30 @@ def model_from_config(config, load_limit=None, where: str = "the model config"):
     _LOOKUP.find(config.get("class_name"), config.get("registered_name"))
     check_config(config, load_limit, where)
     try:
-        return _LOOKUP.deserialize(config)
+        with guard_weights(_WeightTally(budget_limit(load_limit), where)):  # what the count ahead could not see
+            return _LOOKUP.deserialize(config)
     except MemoryError:
         raise MemoryError(f"{where}: the model's weights do not fit in memory (lower load_limit or "
                           "GPUNET_LOAD_LIMIT to refuse such models before allocating them)") from None
+
+
+class _WeightTally:
+    """Counts the bytes of the weights a model rebuilt from a config creates and refuses the one
+    that passes the load limit before it is allocated (a functional or subclassed model's graph is
+    built layer by layer, so its count happens as it is built)."""
+
+    def __init__(self, limit, where: str):
+        self.limit, self.where, self.total = limit, where, 0
+
+    def __call__(self, layer, name, shape, dtype) -> None:
+        size = 1
+        for dim in shape:
+            size *= int(dim)
+        self.total += size * dtype.itemsize
+        if self.limit is not None and self.total > self.limit:
+            raise ValueError(f"{self.where}: the weights up to {layer.name}/{name} {tuple(shape)} take "
+                             f"{format_bytes(self.total)}, more than the {format_bytes(self.limit)} gpunet lets a model "
+                             "from a file or a config take (load_limit= or GPUNET_LOAD_LIMIT=<size> raises it)")
 
 
 def model_from_json(json_string, custom_objects=None, *, load_limit=None):

@@ -228,6 +228,19 @@ def _sequential(units, inputs=5, **extra):
         {"class_name": "Dense", "config": {"units": units}}]}, **extra}
 
 
+def _functional(units, inputs=5):
+    """A functional model's config (Keras 3's layout) whose Dense has ``units`` units."""
+    return {"class_name": "Functional", "config": {
+        "name": "crafted", "trainable": True,
+        "layers": [
+            {"class_name": "InputLayer", "name": "x", "config": {"batch_shape": [None, inputs], "name": "x"},
+             "inbound_nodes": []},
+            {"class_name": "Dense", "name": "d", "config": {"units": units, "name": "d"},
+             "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {
+                 "shape": [None, inputs], "dtype": "float32", "keras_history": ["x", 0, 0]}}], "kwargs": {}}]}],
+        "input_layers": [["x", 0, 0]], "output_layers": [["d", 0, 0]]}}
+
+
 def _with_config(config):
     def change(f):
         f.attrs["model_config"] = np.bytes_(json.dumps(config).encode())
@@ -444,6 +457,8 @@ def test_a_crafted_file_costs_no_memory_before_its_refusal(files):
     texts = [  # JSON text has no file name: the message names "model JSON"
         _case("json-huge-layer", "model_from_json",
               _config_file(files, "huge.json", json.dumps(_sequential(HUGE_UNITS))), limit),
+        _case("json-huge-functional-layer", "model_from_json",
+              _config_file(files, "huge-functional.json", json.dumps(_functional(HUGE_UNITS))), limit),
         _case("json-deep", "model_from_json", _config_file(files, "deep.json", _deep(100_000)),
               "nested more than 100 levels"),
     ]
