@@ -12,49 +12,13 @@ from .. import backend, constraints, dtype_policies, initializers, ops, regulari
 from ..backend.dtypes import cast_finite
 from ..autograd import GraphConfig, Parameter, Tensor, as_tensor, no_grad
 from ..keras_api import check_default
+from .calls import _frames, _LossFrame, collect_losses, discard_losses  # noqa: F401 - collect/discard handed on
 from ..lookup import Registered
 
 __all__ = ["Layer", "unique_name", "clear_names", "assign_weights", "collect_losses", "discard_losses", "runs_builtin",
            "carried_mask", "attach_mask", "guard_weights"]
 
 _name_uses: defaultdict = defaultdict(int)
-
-# The calls in progress, innermost last: (training, losses list or None). An inner layer called
-# without ``training`` takes the outer call's, as in Keras; ``add_loss`` appends to the nearest list.
-_frames: list = []
-
-
-class _LossFrame:
-    """A context that collects the ``add_loss`` terms (activity regularization included) of the
-    layer calls made inside it, in ``self.losses``; ``keep=False`` drops them (a shape trace)."""
-
-    __slots__ = ("losses", "training", "keep")
-
-    def __init__(self, keep: bool = True, training=None):
-        self.losses = []
-        self.keep = keep
-        self.training = training
-
-    def __enter__(self):
-        if self.training is None and _frames:
-            self.training = _frames[-1].training
-        _frames.append(self)
-        return self.losses
-
-    def __exit__(self, *exc):
-        _frames.pop()
-        return False
-
-
-def collect_losses(training=None) -> _LossFrame:
-    """``with collect_losses() as losses:`` gathers the ``add_loss`` terms of the calls inside (a
-    model's forward pass uses it)."""
-    return _LossFrame(True, training)
-
-
-def discard_losses() -> _LossFrame:
-    """A context in which ``add_loss`` terms are dropped (tracing a call to learn its output shape)."""
-    return _LossFrame(False)
 
 
 def runs_builtin(layer, *methods: str) -> bool:

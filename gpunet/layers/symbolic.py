@@ -191,7 +191,7 @@ def _concrete(value, fill):
 def trace_output_spec(fn, args, kwargs):
     """The output KerasTensors of ``fn(*args, **kwargs)``, learnt by running it twice on zeros
     (no gradients, no losses kept); dimensions that differ between the traces are unknown."""
-    from .base import discard_losses  # noqa: PLC0415 - base imports this module
+    from .calls import discard_losses  # noqa: PLC0415
 
     results = []
     for fill in _TRACE_SIZES:

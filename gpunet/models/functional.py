@@ -15,7 +15,7 @@ from ..autograd import Tensor, as_tensor
 from ..layers import Activation, Dense, InputLayer, Layer
 from ..layers.base import collect_losses, runs_builtin
 from ..layers.symbolic import KerasTensor, Node, SymbolicOp
-from .model import Model, _any_logits
+from .model import Model, _any_logits, register_functional
 
 __all__ = ["Functional"]
 
@@ -389,3 +389,5 @@ def _looks_like_array(value) -> bool:
 
 
 __all__ += ["map_graph", "SymbolicOp"]
+
+register_functional(Functional)

@@ -62,14 +62,19 @@ def functional_arguments(args, kwargs) -> bool:
 
 
 _FUNCTIONAL_CLASSES: dict = {}
+_FUNCTIONAL: list = []  # the Functional class, which registers itself here when its module loads
+
+
+def register_functional(cls) -> None:
+    """Called by :mod:`gpunet.models.functional` (which builds on this module) with its class."""
+    _FUNCTIONAL[:] = [cls]
 
 
 def _functional_class(cls):
     """``cls`` itself when it is functional already, else a class deriving from ``cls`` and
     ``Functional`` (made once per class): what ``MyModel(inputs, outputs)`` instantiates, so that
     a user's subclass (its own ``train_step``, say) runs a functional graph, as Keras allows."""
-    from .functional import Functional  # noqa: PLC0415 - functional imports this module
-
+    Functional = _FUNCTIONAL[0]
     if cls is Model:
         return Functional
     if issubclass(cls, Functional):
@@ -116,9 +121,7 @@ class Model(Trainer, Layer):
             functional = _functional_class(type(self))
             if type(self) is not functional:
                 self.__class__ = functional
-            from .functional import Functional  # noqa: PLC0415 - functional imports this module
-
-            Functional.__init__(self, *args, **kwargs)
+            _FUNCTIONAL[0].__init__(self, *args, **kwargs)
             return
         if args or "inputs" in kwargs or "outputs" in kwargs:
             raise TypeError("Model(...) takes inputs and outputs together for a functional model (Model(inputs, "
@@ -133,10 +136,8 @@ class Model(Trainer, Layer):
         ``input_layers``, ``output_layers``) rebuilt as one, else ``cls(**config)`` (a subclass's
         own ``get_config``). ``custom_objects`` maps class names to user classes."""
         from ..lookup import custom_object_scope  # noqa: PLC0415
-        from .functional import Functional  # noqa: PLC0415 - functional imports this module
-
         if isinstance(config, dict) and {"layers", "input_layers", "output_layers"} <= set(config):
-            return Functional.from_config.__func__(_functional_class(cls), config, custom_objects)
+            return _FUNCTIONAL[0].from_config.__func__(_functional_class(cls), config, custom_objects)
         with custom_object_scope(custom_objects):
             return cls(**config)
 

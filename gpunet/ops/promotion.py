@@ -18,6 +18,7 @@ from .. import backend
 from ..autograd import Function, Tensor, no_grad
 from ..autograd.tensor import as_tensor
 from .shaping import Cast, cast
+from .primitives import stack
 
 __all__ = ["is_weak", "convert", "result_type", "promote", "to_float", "standardize_dtype", "constant", "compute"]
 
@@ -60,9 +61,7 @@ def convert(x, dtype=None) -> Tensor:
         t = Tensor(numpy.asarray(x, dtype=_python_dtype(x)))
     elif isinstance(x, (list, tuple)):
         if any(isinstance(item, Tensor) for item in _leaves(x)):
-            from .arrays import stack  # noqa: PLC0415 - a list of tensors is stacked, differentiably
-
-            t = stack([convert(item) for item in x])
+            t = stack([convert(item) for item in x])  # a list of tensors is stacked, differentiably
         else:
             host = numpy.asarray(x)
             if host.dtype.kind == "i":
