@@ -33,6 +33,7 @@ class Batches:
         self.structure = (x, y, sample_weight)
         self.arrays = tree.flatten(self.structure)  # None where y or the weights are absent
         self.plain = len(self.arrays) == 3  # three plain arrays (or None): no packing needed
+        self._modules = [None if a is None else backend.get_array_module(a) for a in self.arrays]
         first = next(a for a in self.arrays if a is not None)
         self.samples = int(first.shape[0])
         self.batch_size = min(batch_size, self.samples)  # buffers are sized by the data, never beyond
@@ -74,12 +75,12 @@ class Batches:
             index = order[start:stop]
             n = index.shape[0]
             parts = []
-            for a, buffer in zip(self.arrays, buffers):
+            for a, buffer, xp in zip(self.arrays, buffers, self._modules):
                 if a is None:
                     parts.append(None)
                     continue
                 out = buffer[:n]
-                backend.get_array_module(a).take(a, index, axis=0, out=out, **self._take)
+                xp.take(a, index, axis=0, out=out, **self._take)
                 parts.append(out)
         return tuple(parts) if self.plain else tree.pack_sequence_as(self.structure, parts)
 

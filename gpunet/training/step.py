@@ -92,10 +92,12 @@ class TrainStep:
         self._one = None
 
     # -- what shapes the graph ------------------------------------------------------------------
-    def fingerprint(self, x, y, sample_weight=None) -> tuple:
-        """Everything a recorded graph depends on; cheap enough to compute at every step."""
+    def fingerprint(self, x, y, sample_weight=None, data=None) -> tuple:
+        """Everything a recorded graph depends on; cheap enough to compute at every step
+        (``data``: the batch's arrays in flatten order, when the caller has them)."""
         model = self.model
-        data = _flat(x, y, sample_weight)
+        if data is None:
+            data = _flat(x, y, sample_weight)
         return (
             tuple([(id(layer), layer.graph_key()) for layer in model.layers]),
             model.trainable, Parameter.trainable_changes, self.compiled.graph_key(), True,  # True: the training flag
@@ -156,7 +158,8 @@ class TrainStep:
     def gradients(self, x, y, sample_weight=None) -> list:
         """Forward, loss and backward on one batch; updates the running loss and metrics and
         returns one gradient array per parameter of :attr:`params` (``p.grad`` is set too)."""
-        key = self.fingerprint(x, y, sample_weight)
+        flat = _flat(x, y, sample_weight)
+        key = self.fingerprint(x, y, sample_weight, flat)
         fresh = key != self.key
         count = batch_count(x)
         if fresh or count not in self.checked:
@@ -168,9 +171,11 @@ class TrainStep:
         else:
             record = False
         self.structure = (x, y, sample_weight)
-        arrays = _flat(x, y, sample_weight)
-        self.present = [a is not None for a in arrays]
-        arrays = [a for a in arrays if a is not None]
+        if flat[-1] is None and len(flat) == 3 and flat[1] is not None:  # the plain case: x and y arrays
+            self.present, arrays = _X_AND_Y, flat[:2]
+        else:
+            self.present = [a is not None for a in flat]
+            arrays = [a for a in flat if a is not None]
         if self.tape is not None:
             results = self.tape.forward(*arrays)
             grads = self.tape.backward(self._seed(results[-1]))
@@ -269,6 +274,7 @@ def _flat(x, y, sample_weight) -> list:
 
 
 _NESTS = (list, tuple, dict)
+_X_AND_Y = [True, True, False]
 
 
 def _with_none(present: list, arrays) -> list:
