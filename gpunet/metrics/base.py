@@ -74,7 +74,7 @@ class Metric:
         hands it the targets as the data gave them (integer labels of shape (N, 1) stay so)."""
         return type(self).update_state is not Metric.update_state
 
-    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+    def add_variable(self, shape, initializer, dtype=None, aggregation="sum", name=None):
         """A state variable, as Keras's ``Metric.add_variable``: a non-trainable
         :class:`gpunet.Variable` that ``reset_state()`` sets back to its initial value. A Keras
         style subclass keeps its counts in these and updates them with ``assign_add`` in its
@@ -89,7 +89,9 @@ class Metric:
         self._variables.append((variable, variable.numpy()))
         return variable
 
-    add_weight = add_variable
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None):
+        """Keras's older spelling of :meth:`add_variable` (zeros unless ``initializer`` says)."""
+        return self.add_variable(shape, "zeros" if initializer is None else initializer, dtype=dtype, name=name)
 
     @property
     def variables(self) -> list:

@@ -115,13 +115,8 @@ class Trainer:
 
     def _known_output_names(self):
         """The output names when they are known before any data (a built graph), else None."""
-        names = getattr(self, "output_names", None)
-        if names:
-            return list(names)
-        layers = getattr(self, "layers", None)
-        if type(self).__name__ == "Sequential" and layers:
-            return [layers[-1].name]
-        return None
+        names = getattr(self, "output_names", None)  # every model kind answers it (empty until known)
+        return list(names) if names else None
 
     @property
     def loss(self):
