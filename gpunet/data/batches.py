@@ -93,8 +93,20 @@ class Batches:
         size = self.batch_size
         if order is not None and self._buffers is None:
             self._buffers = self.buffers(size)
+        if order is None or not self.plain:
+            for start in range(0, self.samples, size):
+                yield self.rows(start, start + size, order, self._buffers)
+            return
+        # three plain arrays (the common case): the gathers of rows() without its per-array loop
+        (x, y, weights), (x_buffer, y_buffer, w_buffer) = self.arrays, self._buffers
+        (x_xp, y_xp, w_xp), take = self._modules, self._take
         for start in range(0, self.samples, size):
-            yield self.rows(start, start + size, order, self._buffers)
+            index = order[start:start + size]
+            n = index.shape[0]
+            xb = x_xp.take(x, index, axis=0, out=x_buffer[:n], **take)
+            yb = None if y is None else y_xp.take(y, index, axis=0, out=y_buffer[:n], **take)
+            wb = None if weights is None else w_xp.take(weights, index, axis=0, out=w_buffer[:n], **take)
+            yield xb, yb, wb
 
 
 class DiskBatches:

@@ -96,6 +96,7 @@ class CompiledOutputs:
                 entry.loss = loss if i == 0 else copy.deepcopy(loss)
                 for metric, _ in entry.metrics:
                     metric.bind(entry.loss)
+            self._losses = [e.loss for e in self.entries if e.loss is not None]
 
     def wants_targets(self) -> bool:
         """Whether some output has a loss or a metric (then batches need ``y``)."""
@@ -162,11 +163,13 @@ class CompiledOutputs:
                     entry.metrics.append((metric, weighted))
                     flat.append((entry, metric, weighted))
         self.entries, self.names, self.flat_metrics = entries, names, flat
+        self._losses = [e.loss for e in entries if e.loss is not None]
 
     def graph_key(self) -> tuple:
-        """What a recorded train step depends on here: each output's loss object, its
-        configuration's version and its weight."""
-        return tuple(None if e.loss is None else (id(e.loss), e.loss.graph_version, e.weight) for e in self.entries)
+        """What a recorded train step depends on here: each loss's configuration version (a number
+        no other object or configuration ever has, so it names the loss object too; the outputs'
+        losses and weights are fixed when compile matches them)."""
+        return tuple([loss.graph_version for loss in self._losses])
 
     # -- what the logs hold ------------------------------------------------------------------------
     def metric_list(self) -> list:

@@ -158,24 +158,28 @@ class TrainStep:
     def gradients(self, x, y, sample_weight=None) -> list:
         """Forward, loss and backward on one batch; updates the running loss and metrics and
         returns one gradient array per parameter of :attr:`params` (``p.grad`` is set too)."""
-        flat = _flat(x, y, sample_weight)
+        if sample_weight is None and not isinstance(x, _NESTS) and not isinstance(y, _NESTS):
+            flat, present, arrays = [x, y, None], _X_AND_Y, (x, y)  # the plain case: x and y arrays
+            count = x.shape[0]
+            if y is None:
+                present, arrays = _X_ONLY, (x,)
+        else:
+            flat = _flat(x, y, sample_weight)
+            present = [a is not None for a in flat]
+            arrays = [a for a in flat if a is not None]
+            count = batch_count(x)
         key = self.fingerprint(x, y, sample_weight, flat)
-        fresh = key != self.key
-        count = batch_count(x)
-        if fresh or count not in self.checked:
+        if key != self.key:
             self._check_workspace(x)  # before anything of this batch runs
-            self.checked = {count} if fresh else self.checked | {count}
-        if fresh:
+            self.checked = {count}
             self.key = key
             record = self._plan()
         else:
+            if count not in self.checked:
+                self._check_workspace(x)
+                self.checked.add(count)
             record = False
-        self.structure = (x, y, sample_weight)
-        if flat[-1] is None and len(flat) == 3 and flat[1] is not None:  # the plain case: x and y arrays
-            self.present, arrays = _X_AND_Y, flat[:2]
-        else:
-            self.present = [a is not None for a in flat]
-            arrays = [a for a in flat if a is not None]
+        self.structure, self.present = (x, y, sample_weight), present
         if self.tape is not None:
             results = self.tape.forward(*arrays)
             grads = self.tape.backward(self._seed(results[-1]))
@@ -183,18 +187,18 @@ class TrainStep:
             results, grads = self._eager(arrays, record)
         for p, g in zip(self.params, grads):
             p.grad = g
-        self._track(results, y, sample_weight, count)
+        if self.plain and sample_weight is None:  # one output, no weights: the loss tracker, then each metric
+            self.train_loss.update_value(results[-1], count)
+            for metric in self.train_metrics:
+                metric.update(results[0], y, self.logits[0])
+        else:
+            self._track(results, y, sample_weight, count)
         return grads
 
     def _track(self, results, y, sample_weight, count) -> None:
-        """Add the batch's losses and metrics to the running values."""
+        """Add the batch's losses and metrics to the running values (several outputs or sample
+        weights; :meth:`gradients` does the plain case itself)."""
         compiled = self.compiled
-        if self.plain and sample_weight is None:  # one output, no weights: the loss tracker, then each metric
-            self.train_loss.update_value(results[-1], count)
-            logits = self.logits[0]
-            for metric in self.train_metrics:
-                metric.update(results[0], y, logits)
-            return
         outputs = results[:len(compiled.entries)]
         values = iter(results[len(compiled.entries):-1])
         per_output = [None if e.loss is None else next(values) for e in compiled.entries]
@@ -275,6 +279,7 @@ def _flat(x, y, sample_weight) -> list:
 
 _NESTS = (list, tuple, dict)
 _X_AND_Y = [True, True, False]
+_X_ONLY = [True, False, False]
 
 
 def _with_none(present: list, arrays) -> list:
