@@ -347,6 +347,8 @@ class Sequential(Model):
         return [self.output_shape]
 
     def flat_input_dtypes(self):
+        if self._input_layer is None and self._layers and getattr(self._layers[0], "takes_integer_inputs", False):
+            return ["int32"]  # no Input, an Embedding first: integer ids stay integers (Keras's int32)
         dtype = None if self._input_layer is None else self._input_layer.dtype
         return None if dtype is None else [str(dtype)]
 
