@@ -157,7 +157,8 @@ class GlobalAveragePooling1D(_GlobalPooling):
         if mask is None:
             return super().call(x, training)
         steps = self._axes()[0]
-        keep = ops.expand_dims(ops.cast(mask, x.dtype), 2 if self.data_format == "channels_last" else 1)
+        keep = ops.cast(mask, x.dtype)  # indexing, not a reshape: a recorded step fits any batch size
+        keep = keep[:, :, None] if self.data_format == "channels_last" else keep[:, None, :]
         kept = ops.where(keep > 0, x, 0.0)  # masked steps may hold anything, NaN included
         return ops.sum(kept, axis=steps, keepdims=self.keepdims) / ops.sum(keep, axis=steps, keepdims=self.keepdims)
 
