@@ -26,6 +26,8 @@ from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
 from .reshaping import Reshape, ZeroPadding1D, ZeroPadding2D
 from .serialization import deserialize, serialize
+from .timesteps import Masking, RepeatVector
+from .wrappers import TimeDistributed
 
 __all__ = [
     "Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Conv1D", "Conv2D",
@@ -33,7 +35,7 @@ __all__ = [
     "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "BatchNormalization",
     "LayerNormalization", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "LeakyReLU", "ReLU", "PReLU", "ELU", "Softmax",
     "serialize", "deserialize", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-    "Lambda", "Embedding", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+    "Lambda", "Embedding", "Masking", "RepeatVector", "TimeDistributed", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
 ]
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
