@@ -20,3 +20,6 @@ def load_data(path="boston_housing.npz", test_split=0.2, seed=113):
     shuffled with ``seed``, the last ``test_split`` held out. ``path``: Keras's file name (looked
     for, downloaded when missing) or a local file's path."""
     return load_table(DATA, path, test_split, seed)
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -20,3 +20,6 @@ def load_data(version="large", path="california_housing.npz", test_split=0.2, se
     if version not in ("small", "large"):
         raise ValueError(f"version must be 'small' or 'large', got {version!r}")
     return load_table(DATA, path, test_split, seed, first=SMALL if version == "small" else None)
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -28,3 +28,6 @@ def load_data(path=None):
     train, test = read_batches(source, FOLDER, [[f"data_batch_{i}" for i in range(1, 6)], ["test_batch"]], "labels", 10,
                                "uint8")
     return train, test
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -27,3 +27,6 @@ def load_data(label_mode="fine", path=None):
     key, classes = f"{label_mode}_labels", 100 if label_mode == "fine" else 20
     train, test = read_batches(source, FOLDER, [["train"], ["test"]], key, classes, "int64")  # Keras's: int64
     return train, test
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

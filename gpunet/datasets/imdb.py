@@ -85,3 +85,6 @@ def read_word_index(file: str) -> dict:
     if not isinstance(index, dict) or not all(isinstance(k, str) and isinstance(v, int) for k, v in index.items()):
         raise ValueError(f"{file}: a word index must be a JSON object of words to integer ids")
     return index
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError

@@ -72,3 +72,6 @@ def get_word_index(path="reuters_word_index.json"):
 def get_label_names():
     """The 46 topics' names, in label order (Keras's ``keras.datasets.reuters.get_label_names``)."""
     return LABEL_NAMES
+
+from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
+__getattr__ = _keras_getattr(__name__)  # a Keras name gpunet lacks: NotSupportedYetError
