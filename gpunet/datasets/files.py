@@ -106,12 +106,12 @@ class SafeUnpickler(pickle.Unpickler):
     (its reconstructor, ``ndarray``, ``dtype``, and ``_codecs.encode`` for bytes written by
     Python 3 at protocol 2); any other global (a function, a class) is refused."""
 
-    ALLOWED = {
+    ALLOWED = frozenset({
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
         ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
         ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
         ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-    }
+    })
 
     def find_class(self, module, name):
         if (module, name) not in self.ALLOWED:
@@ -130,9 +130,9 @@ def _read_npy(raw: bytes, where: str):
     stream = io.BytesIO(raw)
     version = np.lib.format.read_magic(stream)
     if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
     elif version in ((2, 0), (3, 0)):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+        shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
     else:
         raise ValueError(f"{where}: unsupported .npy version {version}")
     if not dtype.hasobject:

@@ -51,7 +51,7 @@ class Texts:
         self.ids, self.lengths = ids, lengths
 
     @classmethod
-    def from_array(cls, sequences, where: str) -> "Texts":
+    def from_array(cls, sequences, where: str) -> Texts:
         """The texts of a stored 1-D array of sequences (lists or arrays of non-negative ints)."""
         if not isinstance(sequences, np.ndarray) or sequences.ndim not in (1, 2):
             raise ValueError(f"{where}: expected a 1-D array of word-id sequences, got {type(sequences).__name__} "
@@ -71,7 +71,7 @@ class Texts:
     def _starts(self):
         return np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
 
-    def take(self, order) -> "Texts":
+    def take(self, order) -> Texts:
         """The texts at ``order`` (a permutation, or a boolean mask of those kept)."""
         order = np.flatnonzero(order) if np.asarray(order).dtype == bool else np.asarray(order)
         lengths = self.lengths[order]
@@ -79,21 +79,21 @@ class Texts:
         index = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
         return Texts(self.ids[index.astype(np.int64)], lengths)
 
-    def joined(self, other: "Texts") -> "Texts":
+    def joined(self, other: Texts) -> Texts:
         return Texts(np.concatenate([self.ids, other.ids]), np.concatenate([self.lengths, other.lengths]))
 
     def split(self, at: int) -> tuple:
         cut = int(self.lengths[:at].sum())
         return Texts(self.ids[:cut], self.lengths[:at]), Texts(self.ids[cut:], self.lengths[at:])
 
-    def marked(self, start_char, index_from: int) -> "Texts":
+    def marked(self, start_char, index_from: int) -> Texts:
         """Every id shifted by ``index_from``, and ``start_char`` in front of each text."""
         ids = self.ids + index_from
         if start_char is None:
             return Texts(ids, self.lengths)
         return Texts(np.insert(ids, self._starts(), start_char), self.lengths + 1)
 
-    def limited(self, num_words: int, skip_top: int, oov_char) -> "Texts":
+    def limited(self, num_words: int, skip_top: int, oov_char) -> Texts:
         """Ids outside ``[skip_top, num_words)`` replaced by ``oov_char`` (dropped when None)."""
         inside = (self.ids >= skip_top) & (self.ids < num_words)
         if oov_char is not None:

@@ -15,8 +15,6 @@ Both are written on ``xp`` and give the same sums (the tests compare them on Num
 
 from __future__ import annotations
 
-import numpy
-
 from ..autograd import Function
 from ..backend import get_array_module
 from ..gpu.fused import Fused

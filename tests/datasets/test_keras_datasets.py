@@ -164,7 +164,7 @@ def test_cifar10_reads_the_archive_and_its_extracted_folder(tmp_path, rng):
     (x_train, y_train), (x_test, y_test) = cifar10.load_data(path=str(archive))
     expected = np.concatenate([batches[n][b"data"] for n in names[:5]]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     np.testing.assert_array_equal(x_train, expected)
-    np.testing.assert_array_equal(y_train[:, 0], sum((batches[n][b"labels"] for n in names[:5]), []))
+    np.testing.assert_array_equal(y_train[:, 0], np.concatenate([batches[n][b"labels"] for n in names[:5]]))
     assert x_train.dtype == y_train.dtype == np.uint8 and y_train.shape == (3 + 4 + 5 + 6 + 7, 1)
     np.testing.assert_array_equal(x_test, batches["test_batch"][b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
     assert x_test.shape == (8, 32, 32, 3) and y_test.shape == (8, 1)
@@ -204,7 +204,7 @@ def test_word_indexes_and_label_names(tmp_path):
 
 def _keras_source(name):
     pytest.importorskip("keras", minversion="3.0")
-    import importlib  # noqa: PLC0415
+    import importlib
     return re.sub(r"\s+", "", inspect.getsource(importlib.import_module(f"keras.src.datasets.{name}")))
 
 

@@ -105,7 +105,7 @@ def test_masking_time_distributed_dense_and_masked_pooling_match_keras(keras, rn
         return gpunet.Sequential([gpunet.Input((5, 3)), L.Masking(), L.TimeDistributed(L.Dense(4, activation="tanh")),
                                   L.GlobalAveragePooling1D(), L.Dense(2)])
 
-    ours, theirs = assert_layer_matches_keras(keras, build, x, y, "mse", tmp_path)
+    _, theirs = assert_layer_matches_keras(keras, build, x, y, "mse", tmp_path)
     mask = keras.layers.Masking().compute_mask(x)
     np.testing.assert_array_equal(host(L.Masking().compute_mask(Tensor(x))), np.asarray(mask))
     unmasked = gpunet.Sequential([gpunet.Input((5, 3)), L.TimeDistributed(L.Dense(4, activation="tanh")),
