@@ -74,6 +74,13 @@ def test_embedding_looks_up_rows_and_its_gradient_adds_per_id(xp, rng):
     assert gpunet.gradcheck(lambda w: ops.take(w, ids, axis=0), [table])
 
 
+def test_under_mixed_precision_the_table_stays_float32_and_the_output_is_float16():
+    layer = L.Embedding(5, 2, dtype="mixed_float16")
+    out = layer(np.array([[1, 4]]))
+    assert layer.embeddings.dtype == np.float32 and out.dtype == np.float16
+    np.testing.assert_array_equal(host(out), layer.get_weights()[0][[[1, 4]]].astype(np.float16))
+
+
 def test_mask_zero_marks_the_padding_and_compute_output_shape():
     ids = np.array([[3, 0, 2], [0, 0, 1]])
     masked, plain = L.Embedding(4, 2, mask_zero=True), L.Embedding(4, 2)

@@ -31,6 +31,18 @@ def test_embedding_pooling_dense_matches_keras_files_and_a_step(keras, rng, tmp_
     assert_layer_matches_keras(keras, lambda: model(gpunet, mask_zero), x, y, "sparse_categorical_crossentropy", tmp_path)
 
 
+def test_a_functional_model_on_int32_ids_matches_keras_files_and_a_step(keras, rng, tmp_path):
+    x, y = ids(rng), rng.standard_normal((8, 2)).astype("float32")
+
+    def build():
+        tokens = gpunet.Input((6,), dtype="int32", name="tokens")
+        vectors = L.Embedding(20, 4, mask_zero=True)(tokens)
+        return gpunet.Model(tokens, L.Dense(2)(L.GlobalAveragePooling1D()(vectors)))
+
+    ours, _ = assert_layer_matches_keras(keras, build, x, y, "mse", tmp_path)  # Keras's file has a NotEqual node
+    assert ours.flat_input_dtypes() == ["int32"]
+
+
 def test_the_mask_passes_through_dense_to_the_pooling_as_in_keras(keras, rng):
     x = ids(rng)
     theirs = model(keras, middle=[keras.layers.Dense(5, activation="tanh")])

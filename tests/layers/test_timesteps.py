@@ -114,6 +114,19 @@ def test_masking_time_distributed_dense_and_masked_pooling_match_keras(keras, rn
     assert np.abs(unmasked.predict(x, verbose=0) - np.asarray(theirs.predict(x, verbose=0))).max() > 1e-3
 
 
+def test_a_functional_masking_model_matches_keras_files_and_a_step(keras, rng, tmp_path):
+    """Keras's functional files record the mask's ops (NotEqual, Any) as nodes and pass the mask
+    to TimeDistributed and the pooling as a keyword: gpunet replays them."""
+    x, y = padded(rng), rng.standard_normal((4, 2)).astype("float32")
+
+    def build():
+        steps = gpunet.Input((5, 3))
+        hidden = L.TimeDistributed(L.Dense(4, activation="tanh"))(L.Masking()(steps))
+        return gpunet.Model(steps, L.Dense(2)(L.GlobalAveragePooling1D()(hidden)))
+
+    assert_layer_matches_keras(keras, build, x, y, "mse", tmp_path)
+
+
 def test_repeat_vector_and_time_distributed_dense_match_keras(keras, rng, tmp_path):
     x, y = rng.standard_normal((4, 3)).astype("float32"), rng.standard_normal((4, 6, 2)).astype("float32")
 
