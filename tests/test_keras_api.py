@@ -91,7 +91,7 @@ def test_the_error_is_an_attribute_error_with_the_message():
         gpunet.layers.LSTM(32)
     assert issubclass(NotSupportedYetError, AttributeError)
     for expression in ("gpunet.Quantizer", "gpunet.applications", "gpunet.tree.map_shape_structure", "gpunet.config.enable_flash_attention",
-                       "gpunet.ops.nn.polar", "gpunet.datasets.cifar10", "gpunet.losses.CTC", "gpunet.utils.plot_model"):
+                       "gpunet.ops.nn.polar", "gpunet.layers.ConvLSTM2D", "gpunet.losses.CTC", "gpunet.utils.plot_model"):
         with pytest.raises(NotSupportedYetError, match="gpunet does not support keras.* yet"):
             eval(expression)
 

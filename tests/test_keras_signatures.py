@@ -119,6 +119,7 @@ REQUIRED = {
     "l2": 0.01, "layers": None, "name": "x", "fn": None,
     "num_classes": 3, "target_class_ids": [0, 2], "recall": 0.5, "precision": 0.5, "specificity": 0.5,
     "sensitivity": 0.5, "initializer": 1.0, "axes": 1, "function": Fresh(lambda: (lambda x: x)),
+    "input_dim": 5, "output_dim": 3, "n": 2, "layer": Fresh(lambda: gpunet.layers.Dense(2)),
 }
 # non-default values where the default's type does not suggest one
 NON_DEFAULT = {

@@ -1,7 +1,10 @@
-"""Data sets: MNIST and Fashion-MNIST as NumPy arrays, and the small helpers that prepare them.
+"""Data sets as NumPy arrays, as Keras has them, and the small helpers that prepare them.
 
 ``mnist.load_data()`` and ``fashion_mnist.load_data()`` work as in Keras. The files are found in
 local folders or downloaded once into the user cache (see :mod:`gpunet.datasets.sources`).
+``imdb``, ``reuters``, ``cifar10``, ``cifar100``, ``boston_housing`` and ``california_housing``
+have Keras's ``load_data`` (and ``get_word_index``, ``get_label_names``) with Keras's arguments
+and results; their single files are found or downloaded by :mod:`gpunet.datasets.files`.
 :func:`split_dev` holds out a development set, :func:`scale` turns uint8 pixels into float32 in
 [0, 1].
 """
@@ -12,10 +15,12 @@ import numbers
 
 import numpy as np
 
-from . import fashion_mnist, mnist, sources
+from . import (boston_housing, california_housing, cifar10, cifar100, fashion_mnist, imdb, mnist, reuters,
+               sources)
 from .idx import read_idx, write_idx
 
-__all__ = ["mnist", "fashion_mnist", "read_idx", "write_idx", "load", "split_dev", "scale"]
+__all__ = ["mnist", "fashion_mnist", "imdb", "reuters", "cifar10", "cifar100", "boston_housing",
+           "california_housing", "read_idx", "write_idx", "load", "split_dev", "scale"]
 
 
 def load(name: str, path=None):

@@ -32,7 +32,8 @@ import numpy as np
 
 from .idx import read_idx
 
-__all__ = ["DataSet", "DATASETS", "SYSTEM_FOLDERS", "get_dataset", "cache_folder", "download_file", "load"]
+__all__ = ["DataSet", "DATASETS", "SYSTEM_FOLDERS", "get_dataset", "cache_folder", "cache_folder_for",
+           "offline", "download_file", "load"]
 
 # the four files, in the order load() returns them
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
@@ -111,8 +112,19 @@ def get_dataset(dataset) -> DataSet:
 
 def cache_folder(dataset) -> str:
     """The user cache folder of a data set: ``${XDG_CACHE_HOME:-~/.cache}/gpunet/<name>``."""
+    return cache_folder_for(get_dataset(dataset).name)
+
+
+def cache_folder_for(name: str) -> str:
+    """``${XDG_CACHE_HOME:-~/.cache}/gpunet/<name>``, for any data set's name (the single-file
+    ones of :mod:`gpunet.datasets.files` too)."""
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(root, "gpunet", get_dataset(dataset).name)
+    return os.path.join(root, "gpunet", name)
+
+
+def offline() -> bool:
+    """Whether ``GPUNET_OFFLINE`` forbids downloads."""
+    return _offline()
 
 
 def _offline() -> bool:
@@ -173,8 +185,9 @@ def _read(data: DataSet, files: dict):
     return (arrays["train_images"], arrays["train_labels"]), (arrays["test_images"], arrays["test_labels"])
 
 
-def download_file(url: str, sha256: str, fname: str, folder: str) -> str:
-    """Download ``url`` into ``folder/fname`` with pooch, checking its SHA-256; return the path.
+def download_file(url: str, sha256: str, fname: str, folder: str, algorithm: str = "sha256") -> str:
+    """Download ``url`` into ``folder/fname`` with pooch, checking its SHA-256 (or the digest of
+    ``algorithm``, ``"md5"`` for Keras's word indexes); return the path.
 
     pooch downloads to a temporary file and moves it into place only once the checksum matches,
     so an interrupted or wrong download never leaves a file that later looks valid. A file already
@@ -182,7 +195,7 @@ def download_file(url: str, sha256: str, fname: str, folder: str) -> str:
     """
     import pooch  # noqa: PLC0415 - only needed when a download happens
 
-    return pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=fname, path=folder, progressbar=False)
+    return pooch.retrieve(url, known_hash=f"{algorithm}:{sha256}", fname=fname, path=folder, progressbar=False)
 
 
 def _download(data: DataSet, folder: str, missing: list, failures: list) -> bool:

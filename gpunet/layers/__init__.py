@@ -8,6 +8,9 @@
     reshaping.py       Reshape, ZeroPadding1D, ZeroPadding2D
     merging.py         Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot (and add, ...,
                        dot, their functional forms), Lambda
+    embedding.py       Embedding (integer ids to vectors; mask_zero)
+    timesteps.py       Masking, RepeatVector
+    wrappers.py        TimeDistributed
     symbolic.py        KerasTensor and Node: what gpunet.Input returns and calls on it record
 """
 
@@ -15,6 +18,7 @@ from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .base import Layer
 from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer
+from .embedding import Embedding
 from .merging import (Add, Average, Concatenate, Dot, Lambda, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization, LayerNormalization
@@ -22,6 +26,8 @@ from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
 from .reshaping import Reshape, ZeroPadding1D, ZeroPadding2D
 from .serialization import deserialize, serialize
+from .timesteps import Masking, RepeatVector
+from .wrappers import TimeDistributed
 
 __all__ = [
     "Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Conv1D", "Conv2D",
@@ -29,7 +35,7 @@ __all__ = [
     "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "BatchNormalization",
     "LayerNormalization", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "LeakyReLU", "ReLU", "PReLU", "ELU", "Softmax",
     "serialize", "deserialize", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-    "Lambda", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+    "Lambda", "Embedding", "Masking", "RepeatVector", "TimeDistributed", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
 ]
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402

@@ -145,10 +145,25 @@ class GlobalAveragePooling2D(_GlobalPooling):
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
-    """The mean over the steps, per channel."""
+    """The mean over the steps, per channel; with a mask (from ``Embedding(mask_zero=True)`` or
+    ``Masking``), the mean over the steps it keeps, as Keras's (a sample with every step masked
+    divides by zero, as in Keras). The output carries no mask."""
 
     rank = 1
     reduce = staticmethod(ops.mean)
+    supports_masking = True
+
+    def call(self, x, training=False, mask=None):
+        if mask is None:
+            return super().call(x, training)
+        steps = self._axes()[0]
+        keep = ops.cast(mask, x.dtype)  # indexing, not a reshape: a recorded step fits any batch size
+        keep = keep[:, :, None] if self.data_format == "channels_last" else keep[:, None, :]
+        kept = ops.where(keep > 0, x, 0.0)  # masked steps may hold anything, NaN included
+        return ops.sum(kept, axis=steps, keepdims=self.keepdims) / ops.sum(keep, axis=steps, keepdims=self.keepdims)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 class GlobalMaxPooling2D(_GlobalPooling):

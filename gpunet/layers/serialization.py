@@ -30,6 +30,7 @@ _NEUTRAL = {
     "quantization_config": None, "sparse": False, "ragged": False, "optional": False,
     "input_tensor": None,
 }
+_INTEGER_INPUTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool")
 _SHAPES = ("batch_shape", "batch_input_shape", "shape", "input_shape")
 
 
@@ -68,8 +69,8 @@ def _keep(cls, config: dict) -> dict:
         elif key in _NEUTRAL and value != _NEUTRAL[key]:
             raise ValueError(f"layer {config.get('name', cls.__name__)!r}: {key}={value!r} is not supported by gpunet")
         # anything else (module, registered_name, build_config, initializer details) carries no weights
-    if "dtype" in kwargs:
-        kwargs["dtype"] = _dtype_name(kwargs["dtype"])
+    if "dtype" in kwargs and not (cls is InputLayer and kwargs["dtype"] in _INTEGER_INPUTS):
+        kwargs["dtype"] = _dtype_name(kwargs["dtype"])  # an Input of token ids keeps its integer dtype
     for key in _SHAPES:
         if kwargs.get(key) is not None:
             kwargs[key] = _shape(kwargs[key], key)

@@ -75,7 +75,7 @@ class Sequential(Model):
         if layer.name in taken:
             raise ValueError(f"all layers of a Sequential model need unique names; {layer.name!r} is already used")
         if not self._layers and self._input_layer is None and layer.input_shape_hint is not None:
-            self._input_layer = InputLayer(batch_shape=layer.input_shape_hint)
+            self._input_layer = _implicit_input(layer, layer.input_shape_hint)
         self._layers.append(layer)
         self.built = False
         if self._input_layer is not None and all(l.built for l in self._layers[:-1]):
@@ -118,7 +118,7 @@ class Sequential(Model):
             if self._input_layer is not None and tuple(self._input_layer.batch_shape[1:]) != shape[1:]:
                 raise ValueError(f"input_shape {shape} does not match the model's input shape {self._input_layer.batch_shape}")
             if self._input_layer is None:
-                self._input_layer = InputLayer(batch_shape=(None, *shape[1:]))
+                self._input_layer = _implicit_input(self._layers[0] if self._layers else None, (None, *shape[1:]))
         if self._input_layer is None:
             raise ValueError("the model's input shape is unknown: add an Input layer, pass input_shape, or call the model on data")
         if not self._layers:
@@ -347,6 +347,8 @@ class Sequential(Model):
         return [self.output_shape]
 
     def flat_input_dtypes(self):
+        if self._input_layer is None and self._layers and getattr(self._layers[0], "takes_integer_inputs", False):
+            return ["int32"]  # no Input, an Embedding first: integer ids stay integers (Keras's int32)
         dtype = None if self._input_layer is None else self._input_layer.dtype
         return None if dtype is None else [str(dtype)]
 
@@ -417,3 +419,10 @@ class Sequential(Model):
 
     def __repr__(self):
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"
+
+
+def _implicit_input(first, batch_shape) -> InputLayer:
+    """The Input a model without one gets from its data's shape: integer (int32, the ids Keras's
+    Embedding casts to) when the first layer takes integer ids, so that they are never made floats."""
+    integer = getattr(first, "takes_integer_inputs", False)
+    return InputLayer(batch_shape=batch_shape, dtype="int32" if integer else None)

@@ -67,12 +67,51 @@ def _is_history(value) -> bool:
             and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value[1:]))
 
 
+class _KerasOp:
+    """An op node of a Keras functional config (``module`` ``keras.src.ops...``): Keras records the
+    ops that compute masks (``NotEqual`` for ``Embedding(mask_zero=True)``, ``Any`` for
+    ``Masking``) as nodes. Replayed as gpunet's op of the same name (``not_equal``), with the
+    node's arguments and the config's keywords (``axis``...), which records the same node here."""
+
+    def __init__(self, entry: dict):
+        from .. import ops  # noqa: PLC0415
+        from ..saving.keras_weights import snake_case  # noqa: PLC0415
+
+        config = dict(entry["config"])
+        self.name = config.pop("name", None) or entry.get("name")
+        op_name = snake_case(str(entry.get("class_name")))
+        self.fn = getattr(ops, op_name, None)
+        if self.fn is None or not callable(self.fn):
+            raise ValueError(f"the Keras op {entry.get('class_name')!r} (node {self.name!r}) has no gpunet op {op_name!r}")
+        if not all(isinstance(v, (int, float, str, bool, list, type(None))) for v in config.values()):
+            raise ValueError(f"the Keras op node {self.name!r} has arguments that are not plain values: {config}")
+        self.keywords = config
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs, **self.keywords)
+
+
+def _is_op_name(class_name) -> bool:
+    from .. import ops  # noqa: PLC0415
+    from ..saving.keras_weights import snake_case  # noqa: PLC0415
+
+    return isinstance(class_name, str) and callable(getattr(ops, snake_case(class_name), None))
+
+
 def _make(entry: dict, custom_objects):
-    """A layer, or a nested model, from its config entry."""
+    """A layer, or a nested model, from its config entry (or a Keras op node, see :class:`_KerasOp`)."""
+    module = str(entry.get("module") or "")
+    if module.startswith("keras.src.ops."):
+        return _KerasOp(entry)
     try:
         cls = config_module._LOOKUP.find(entry.get("class_name"), entry.get("registered_name"))
     except ValueError:
-        return layers_module.deserialize(entry, custom_objects)
+        try:
+            return layers_module.deserialize(entry, custom_objects)
+        except ValueError:
+            if module or entry.get("registered_name") or not _is_op_name(entry.get("class_name")):
+                raise
+            return _KerasOp(entry)  # Keras's .h5 files name op nodes without a module
     return cls.from_config(entry["config"], custom_objects) if "custom_objects" in _parameters(cls.from_config) else \
         cls.from_config(entry["config"])
 

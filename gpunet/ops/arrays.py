@@ -17,6 +17,7 @@ import numpy
 from .. import backend
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from .gather import gather
 from .promotion import compute, constant, convert, promote, standardize_dtype
 from .shaping import Reshape, Transpose
 
@@ -516,7 +517,10 @@ def _indices(indices):
 def take(x, indices, axis=None) -> Tensor:
     """The elements of ``x`` at ``indices`` along ``axis`` (of the flattened ``x`` when None; ``keras.ops.take``)."""
     index = _indices(indices)
-    return rearrange(lambda a, i: get_array_module(a).take(a, i, axis=axis), x, keys=[index])
+    if axis is None:
+        return rearrange(lambda a, i: get_array_module(a).take(a, i, axis=axis), x, keys=[index])
+    table = convert(x)
+    return gather(table, index, _axis(axis, table.ndim))  # a scatter-add backward (an embedding's lookup)
 
 
 def take_along_axis(x, indices, axis=None) -> Tensor:

@@ -46,7 +46,9 @@ def _dtype_policy(name) -> dict:
 def _layer_entry(entry: dict, input_shape) -> dict:
     config = dict(entry["config"])
     for key, value in config.items():
-        if isinstance(value, dict) and "class_name" in value and "module" not in value:
+        if isinstance(value, dict) and "class_name" in value and (key == "layer" or key.endswith("_layer")):
+            config[key] = _layer_entry(value, None)  # a wrapper's layer (TimeDistributed): Keras's form too
+        elif isinstance(value, dict) and "class_name" in value and "module" not in value:
             module = next((m for ending, m in _NESTED_MODULES if key.endswith(ending)), None)
             if module is not None:
                 config[key] = _entry(value, module)
