@@ -12,6 +12,12 @@ Changed from the example:
 - a fixed seed; epochs 500 -> 8, `ReduceLROnPlateau` patience 20 -> 2 and `EarlyStopping`
   patience 50 -> 4 (in proportion), verbose=2;
 - the accuracy of `predict`'s arg-max and the RESULT line are added.
+
+Eight epochs leave the test accuracy at the mercy of the initial weights: over 13 seeds it
+ranged 0.445-0.90 on Keras and 0.445-0.815 on gpunet, and either library started from the
+other's initial weights reproduces the other's result (seed 1337: Keras's weights give 0.755 on
+Keras and 0.785 on gpunet; gpunet's give 0.615 on gpunet and 0.625 on Keras). The test compares
+what the seed does not decide: the first epoch's training loss and the test loss.
 """
 
 import json
@@ -103,6 +109,7 @@ print("RESULT " + json.dumps({
     "loss": float(test_loss),
     "predict_accuracy": float(np.mean(y_pred == y_test)),
     "best_epoch_val_loss": float(min(history.history["val_loss"])),
+    "first_epoch_loss": float(history.history["loss"][0]),
     "history_keys": sorted(history.history),
     "params": int(model.count_params()),
 }))
