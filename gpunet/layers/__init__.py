@@ -8,6 +8,7 @@
     reshaping.py       Reshape, ZeroPadding1D, ZeroPadding2D
     merging.py         Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot (and add, ...,
                        dot, their functional forms), Lambda
+    preprocessing/     StringLookup, IntegerLookup, TextVectorization (text and ids to indices, on the host)
     symbolic.py        KerasTensor and Node: what gpunet.Input returns and calls on it record
 """
 
@@ -20,6 +21,7 @@ from .merging import (Add, Average, Concatenate, Dot, Lambda, Maximum, Minimum, 
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
+from .preprocessing import IntegerLookup, StringLookup, TextVectorization
 from .reshaping import Reshape, ZeroPadding1D, ZeroPadding2D
 from .serialization import deserialize, serialize
 
@@ -30,6 +32,7 @@ __all__ = [
     "LayerNormalization", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "LeakyReLU", "ReLU", "PReLU", "ELU", "Softmax",
     "serialize", "deserialize", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "Lambda", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+    "StringLookup", "IntegerLookup", "TextVectorization",
 ]
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
