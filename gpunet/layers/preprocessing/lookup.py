@@ -98,6 +98,7 @@ class _IndexLookup(Layer):
 
     supports_recording = False  # host-side dictionary lookups, not gpunet ops
     call_takes_training = False
+    config_keys = ("vocabulary_size", "oov_method", "vocabulary_dtype")  # Keras's config keys taken by **kwargs
 
     def __init__(self, max_tokens, num_oov_indices, mask_token, oov_token, vocabulary=None, idf_weights=None,
                  invert=False, output_mode="int", sparse=False, pad_to_max_tokens=False, oov_method="floormod",

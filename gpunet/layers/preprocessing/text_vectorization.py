@@ -80,6 +80,7 @@ class TextVectorization(Layer):
 
     supports_recording = False
     call_takes_training = False
+    config_keys = ("vocabulary_size",)  # Keras's config key, taken by **kwargs
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace", ngrams=None,
                  output_mode="int", output_sequence_length=None, pad_to_max_tokens=False, vocabulary=None,
@@ -202,7 +203,9 @@ class TextVectorization(Layer):
         if self._split is None:
             if len(input_shape) <= 1:
                 input_shape = (*input_shape, 1)
-        else:
+        else:  # splitting drops a last axis of 1 (one string per sample) and adds the tokens' axis
+            if len(input_shape) > 1 and input_shape[-1] == 1:
+                input_shape = input_shape[:-1]
             input_shape = (*input_shape, None)
         return self._lookup_layer.compute_output_shape(input_shape)
 
