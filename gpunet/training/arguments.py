@@ -133,14 +133,16 @@ def _input_expectations(model, x) -> list:
 
 def _takes_text(model, x) -> dict:
     """Per input path of ``x``: whether that input may hold strings (declared ``"string"``, or
-    of a dtype the model does not declare)."""
-    declared = {path: dtype for path, _, dtype in _input_expectations(model, x)}
-    return {path: declared.get(path) in (None, "string") for path, _ in tree.flatten_with_path(x)}
+    not declared at all: a model that has yet to see data)."""
+    expectations = _input_expectations(model, x)
+    declared = {path: dtype for path, _, dtype in expectations}
+    return {path: not expectations or declared.get(path) == "string" for path, _ in tree.flatten_with_path(x)}
 
 
 def _check_inputs(model, x, name: str, values: bool, build: bool):
-    if isinstance(x, (list, tuple)) and not any(hasattr(leaf, "shape") or hasattr(leaf, "__array__")
-                                                 for leaf in tree.flatten(x)):
+    if isinstance(x, (list, tuple)) and (not any(hasattr(leaf, "shape") or hasattr(leaf, "__array__")
+                                                  for leaf in tree.flatten(x))
+                                         or all(isinstance(leaf, (str, bytes)) for leaf in tree.flatten(x))):
         # nested lists of numbers (or strings): one array, as NumPy reads them
         x = check_features(x, name, None, values, text=_takes_text(model, numpy.zeros(1)).get((), True))
     pairs = tree.flatten_with_path(x)
