@@ -84,9 +84,9 @@ def check_features(x, name: str = "x", feature_shape=None, values: bool = True, 
     arr = _as_array(x, name)
     if backend.is_text(arr):
         if not text:
-            raise TypeError(f"{name} holds strings (dtype {arr.dtype}), but the model's input takes numbers: give "
-                            "the model an Input(..., dtype='string') followed by a text preprocessing layer "
-                            "(TextVectorization, StringLookup)")
+            raise TypeError(f"{name} must hold numbers, got strings (dtype {arr.dtype}): for text, give the model an "
+                            "Input(..., dtype='string') followed by a text preprocessing layer (TextVectorization, "
+                            "StringLookup)")
         if arr.ndim < 1 or arr.shape[0] == 0:
             raise ValueError(f"{name} must hold one string (or row of strings) per sample, got shape {arr.shape}")
         if feature_shape is not None and arr.ndim > 1 and tuple(arr.shape[1:]) != tuple(feature_shape):

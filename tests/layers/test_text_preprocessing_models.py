@@ -113,7 +113,7 @@ def test_integer_lookup_in_models(xp):
 
 def test_strings_where_numbers_belong_are_refused():
     model = gpunet.Sequential([gpunet.Input((1,)), Dense(1)])
-    with pytest.raises(TypeError, match="x holds strings.*dtype='string'"):
+    with pytest.raises(TypeError, match="x must hold numbers, got strings.*dtype='string'"):
         model.predict(TEXTS[:, None], verbose=0)
     text_model, _ = _classifier()
     with pytest.raises(TypeError, match="takes string values"):
