@@ -249,7 +249,7 @@ def read_own_variables(f, model, where: str) -> list:
         if not _loads_own(layer) or not isinstance(group, h5py.Group):
             continue
         store = {}
-        for key in group.keys():
+        for key in group:
             if key.isdigit():
                 continue
             what = f"{path}/vars/{key}"

@@ -239,3 +239,15 @@ def test_assets_and_own_variables_as_keras_writes_and_reads_them(tmp_path):
     back = keras.saving.load_model(ours_path)
     assert back.layers[0].words == ["gamma"]
     np.testing.assert_array_equal(back.layers[0].scale, [3.0, 4.0])
+
+
+def test_the_docs_example_runs(tmp_path, monkeypatch, capsys):
+    docs = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "layers.md")
+    with open(docs, encoding="utf-8") as handle:
+        section = handle.read().split("## Text and lookup preprocessing", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "docs/layers.md", "exec"), {})  # noqa: S102 - the project's own docs
+    assert (tmp_path / "classifier.keras").exists()
+    printed = capsys.readouterr().out
+    assert printed.startswith("[[") and 0 < float(printed.strip("[] \n")) < 1
