@@ -34,7 +34,7 @@ from .tree import fixed_text, read_dataset
 
 __all__ = ["layer_paths", "write_weights", "read_weights", "read_optimizer_variables", "is_keras3_layout",
            "restore_optimizer", "open_bytes", "weights_bytes", "load_weights_from", "read_own_variables",
-           "assign_own_variables"]
+           "assign_own_variables", "own_variables"]
 
 
 def _h5py():
@@ -127,7 +127,7 @@ def write_weights(f, model, include_optimizer: bool = True) -> None:
         group = _vars_group(f, path, layer.name)
         for i, param in enumerate(weights):
             group.create_dataset(str(i), data=backend.to_host(param.data), track_times=False)
-        for key, value in _own_variables(layer).items():
+        for key, value in own_variables(layer).items():
             group.create_dataset(key, data=value, track_times=False)
     if include_optimizer and model.compiled:
         group = _vars_group(f, "optimizer", model.optimizer.name)
@@ -135,7 +135,7 @@ def write_weights(f, model, include_optimizer: bool = True) -> None:
             group.create_dataset(str(i), data=value, track_times=False)
 
 
-def _own_variables(layer) -> dict:
+def own_variables(layer) -> dict:
     """What the layer's ``save_own_variables(store)`` puts in ``store`` (Keras's hook for state
     that is not a weight), as host arrays by name; names may not look like weight numbers."""
     save = getattr(layer, "save_own_variables", None)

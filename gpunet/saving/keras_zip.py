@@ -45,13 +45,14 @@ import zipfile
 
 from ..lookup import custom_object_scope
 from ..version import __version__
+from .assets import asset_files, holders
 from .atomic import atomic_write
 from .budget import MAX_JSON_BYTES, LoadBudget, check_source, parse_json
 from .config import model_from_config
 from .hdf5 import KERAS_VERSION, read_state, restore_training, state_to_save, write_state_group
 from .keras_config import (keras_compile_config, keras_model_config, plain_dtypes, refuse_code,
                            training_config_from_keras)
-from .keras_weights import (assign_own_variables, layer_paths, load_weights_from, open_bytes, read_optimizer_variables,
+from .keras_weights import (assign_own_variables, load_weights_from, open_bytes, read_optimizer_variables,
                             read_own_variables, read_weights, restore_optimizer, weights_bytes)
 
 __all__ = ["save_model", "load_model", "load_weights", "is_zip_file", "read_archive",
@@ -295,37 +296,13 @@ def load_weights(model, filepath) -> None:
 # ----------------------------------------------------------------------------------------------
 # assets: Keras's save_assets(dir) / load_assets(dir), one folder per object under its weights' path
 # ----------------------------------------------------------------------------------------------
-def _asset_holders(model, method: str) -> list:
-    """``[(object, folder in the archive), ...]``: the model and its layers that define ``method``,
-    each with ``assets/<its weights' path>`` (``assets`` for the model itself)."""
-    found = [(model, ASSETS)] + [(layer, f"{ASSETS}/{path}") for layer, path, _ in layer_paths(model)]
-    return [(obj, folder) for obj, folder in found if callable(getattr(obj, method, None))]
-
-
-def _asset_entries(model) -> list:
-    """``[(entry name, bytes), ...]``: every file each object's ``save_assets`` wrote into an empty
-    folder of its own, named by its path inside that folder."""
-    entries = []
-    for obj, folder in _asset_holders(model, "save_assets"):
-        with tempfile.TemporaryDirectory() as directory:
-            obj.save_assets(directory)
-            for root, dirs, files in os.walk(directory):
-                dirs.sort()
-                for name in sorted(files):
-                    full = os.path.join(root, name)
-                    relative = os.path.relpath(full, directory).replace(os.sep, "/")
-                    with open(full, "rb") as handle:
-                        entries.append((f"{folder}/{relative}", handle.read()))
-    return entries
-
-
 def _load_assets(archive: _Archive, model, path: str) -> None:
     """Hand each object that defines ``load_assets`` a temporary folder holding the archive's
     files under its folder (objects with no files there are left alone, as Keras leaves a
     model whose archive has no assets)."""
     total = 0
-    for obj, folder in _asset_holders(model, "load_assets"):
-        prefix = folder + "/"
+    for obj, path in holders(model, "load_assets"):
+        prefix = f"{ASSETS}/{path}/" if path else f"{ASSETS}/"
         names = sorted(n for n, info in archive.entries.items() if n.startswith(prefix) and not info.is_dir())
         if not names:
             continue
@@ -356,7 +333,7 @@ def save_model(model, path: str, include_optimizer: bool = True) -> None:
                 "gpunet_version": __version__}
     weights = weights_bytes(model, include_optimizer, extra=lambda f: write_state_group(f, state))
     entries = [(METADATA, json.dumps(metadata).encode()), (CONFIG, json.dumps(config).encode()), (WEIGHTS, weights),
-               *_asset_entries(model)]
+               *[(f"{ASSETS}/{name}", data) for name, data in asset_files(model)]]
     now = datetime.datetime.now().timetuple()[:6]
     with atomic_write(path) as temp, zipfile.ZipFile(temp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name, data in entries:

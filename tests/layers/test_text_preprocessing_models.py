@@ -251,3 +251,15 @@ def test_the_docs_example_runs(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "classifier.keras").exists()
     printed = capsys.readouterr().out
     assert printed.startswith("[[") and 0 < float(printed.strip("[] \n")) < 1
+
+
+def test_the_legacy_h5_format_refuses_what_it_cannot_hold(tmp_path):
+    model, _ = _classifier("tf_idf")
+    for save in (model.save, model.save_weights):
+        with pytest.raises(ValueError, match="'text_vectorization.*save the model as .keras"):
+            save(str(tmp_path / "text.h5"))
+    inputs = gpunet.Input(shape=(1,), dtype="string")
+    listed = gpunet.Model(inputs, Dense(1)(StringLookup(vocabulary=["a"], output_mode="count")(inputs)))
+    listed.save(str(tmp_path / "listed.h5"))  # a vocabulary in the config: nothing is lost
+    again = gpunet.load_model(str(tmp_path / "listed.h5"))
+    assert again.layers[1].get_vocabulary() == ["[UNK]", "a"]

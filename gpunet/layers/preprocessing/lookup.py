@@ -236,9 +236,7 @@ class _IndexLookup(Layer):
         special = [self.mask_token] * self._oov_start_index() + [self.oov_token] * self.num_oov_indices
         found_special = vocabulary[:start] == special
         tokens = vocabulary[start:] if found_special else vocabulary
-        repeated = [t for t, n in collections.Counter(tokens).items() if n > 1]
-        if repeated:
-            raise ValueError(f"{owner}: vocabulary repeats the token(s) {repeated[:10]}; each token must appear once")
+        self._check_tokens(tokens, "vocabulary")
         if self.mask_token is not None and self.mask_token in tokens:
             raise ValueError(f"{owner}: vocabulary holds the mask token {self.mask_token!r} at a place other than "
                              f"the start: give the vocabulary without the special tokens, or starting with {special}")
@@ -246,9 +244,6 @@ class _IndexLookup(Layer):
             raise ValueError(f"{owner}: vocabulary holds the OOV token {self.oov_token!r} at a place other than the "
                              f"start (invert=True): give the vocabulary without the special tokens, or starting with "
                              f"{special}")
-        if self.max_tokens is not None and start + len(tokens) > self.max_tokens:
-            raise ValueError(f"{owner}: the vocabulary gives {start + len(tokens)} indices (with the mask and OOV "
-                             f"ones), more than max_tokens={self.max_tokens}")
         weights = None
         if self.output_mode == "tf_idf":
             weights = numpy.asarray(host_values(idf_weights), dtype=numpy.float64)
@@ -282,13 +277,19 @@ class _IndexLookup(Layer):
         if lines and lines[-1] == "":
             lines.pop()
         tokens = [self._token(line) for line in lines]
+        self._check_tokens(tokens, f"the vocabulary file {path!r}")
+        return tokens
+
+    def _check_tokens(self, tokens, what: str) -> None:
+        """Each token once, and no more indices than ``max_tokens``."""
+        owner = type(self).__name__
         repeated = [t for t, n in collections.Counter(tokens).items() if n > 1]
         if repeated:
-            raise ValueError(f"{owner}: the vocabulary file {path!r} repeats the token(s) {repeated[:10]}")
-        if self.max_tokens is not None and self._token_start_index() + len(tokens) > self.max_tokens:
-            raise ValueError(f"{owner}: the vocabulary file gives {self._token_start_index() + len(tokens)} indices, "
-                             f"more than max_tokens={self.max_tokens}")
-        return tokens
+            raise ValueError(f"{owner}: {what} repeats the token(s) {repeated[:10]}; each token must appear once")
+        size = self._token_start_index() + len(tokens)
+        if self.max_tokens is not None and size > self.max_tokens:
+            raise ValueError(f"{owner}: {what} gives {size} indices (with the mask and OOV ones), more than "
+                             f"max_tokens={self.max_tokens}")
 
     # -- adapt ----------------------------------------------------------------------------------
     def reset_state(self) -> None:
@@ -361,8 +362,7 @@ class _IndexLookup(Layer):
     def lookup(self, tokens) -> numpy.ndarray:
         """The indices of host tokens (int64; -1 for a mask token outside ``"int"`` mode, which
         then counts nowhere)."""
-        flat = tokens.reshape(-1)
-        unique, inverse = numpy.unique(flat, return_inverse=True) if flat.size else (flat, numpy.zeros(0, int))
+        unique, inverse = _unique(tokens)
         oov = self._oov_start_index() if self.num_oov_indices == 1 else -2
         ids = numpy.array([self._index.get(t, oov) for t in unique.tolist()], dtype=numpy.int64)
         if self.mask_token is not None:
@@ -380,8 +380,7 @@ class _IndexLookup(Layer):
         reverse = {i: t for t, i in self._index.items()}
         if self.mask_token is not None:
             reverse[0] = self.mask_token
-        flat = indices.reshape(-1)
-        unique, inverse = numpy.unique(flat, return_inverse=True) if flat.size else (flat, numpy.zeros(0, int))
+        unique, inverse = _unique(indices)
         found = [reverse.get(int(i), self.oov_token) for i in unique.tolist()]
         return self._token_array([found[j] for j in inverse.tolist()], indices.shape)
 
@@ -466,6 +465,13 @@ class _IndexLookup(Layer):
     def load_own_variables(self, store) -> None:
         if self.output_mode == "tf_idf" and "idf_weights" in store:
             self.idf_weights = numpy.asarray(store["idf_weights"], dtype=backend.floatx())
+
+
+def _unique(values):
+    """The distinct values of an array and, per entry (flattened), the position of its value:
+    each distinct token is looked up once, however often it occurs."""
+    flat = values.reshape(-1)
+    return numpy.unique(flat, return_inverse=True) if flat.size else (flat, numpy.zeros(0, numpy.int64))
 
 
 def _listed(value):
