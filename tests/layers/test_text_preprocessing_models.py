@@ -56,6 +56,23 @@ def test_functional_text_classifier_predict_fit_evaluate(xp, output_mode):
     assert accuracy == pytest.approx(np.mean((p > 0.5) == LABELS))
 
 
+def test_string_batches_from_a_generator_and_as_dev_data(xp):
+    model, vectorize = _classifier()
+    model.compile(optimizer=gpunet.optimizers.SGD(0.5), loss="binary_crossentropy")
+
+    def batches():
+        while True:
+            for start in range(0, 6, 2):
+                yield TEXTS[start:start + 2, None], LABELS[start:start + 2]
+
+    history = model.fit(batches(), steps_per_epoch=3, epochs=2, verbose=0, validation_data=(TEXTS[:, None], LABELS),
+                        restore_best=False)
+    p = _reference(model, vectorize, TEXTS)[:, 0]
+    dev_loss = -np.mean(LABELS * np.log(p) + (1 - LABELS) * np.log(1 - p))
+    assert history.history["val_loss"][-1] == pytest.approx(dev_loss, rel=1e-4)
+    np.testing.assert_allclose(host(model.predict(batches(), steps=3, verbose=0))[:, 0], p, rtol=1e-5)
+
+
 def test_sequential_takes_a_one_dimensional_batch_of_strings(xp):
     vectorize = TextVectorization(output_mode="count", vocabulary=["good", "bad", "movie"])
     model = gpunet.Sequential([gpunet.Input(shape=(1,), dtype="string"), vectorize, Dense(2, activation="softmax")])
