@@ -213,6 +213,7 @@ def test_vocabulary_size_is_fixed_in_counting_modes():
     ({"output_mode": "tf_idf", "vocabulary": ["a"]}, "idf_weights"),
     ({"num_oov_indices": 2}, "num_oov_indices"),
     ({"salt": 3}, "salt"),
+    ({"encoding": "no-such-codec"}, "encoding"),
 ])
 def test_string_lookup_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

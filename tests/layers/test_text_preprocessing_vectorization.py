@@ -141,6 +141,7 @@ def test_rows_of_several_strings_are_refused_when_splitting():
     ({"ragged": True}, "ragged"),
     ({"sparse": True}, "sparse"),
     ({"max_tokens": 1}, "max_tokens"),
+    ({"encoding": 8}, "encoding"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -24,6 +24,7 @@ are in the float dtype (``gpunet.backend.floatx()``), ready for a Dense layer.
 
 from __future__ import annotations
 
+import codecs
 import collections
 import os
 
@@ -514,9 +515,10 @@ class StringLookup(_IndexLookup):
         vocabulary_dtype = kwargs.pop("vocabulary_dtype", "string")
         if vocabulary_dtype != "string":
             raise ValueError(f"StringLookup: vocabulary_dtype must be 'string', got {vocabulary_dtype!r}")
-        if not isinstance(encoding, str):
-            raise TypeError(f"StringLookup: encoding must be a codec name, got {encoding!r}")
-        "".encode(encoding)  # an unknown codec raises LookupError here
+        try:
+            codecs.lookup(encoding)
+        except (LookupError, TypeError):
+            raise ValueError(f"StringLookup: encoding must name a text codec such as 'utf-8', got {encoding!r}") from None
         self.encoding = encoding
         for key, value in (("mask_token", mask_token), ("oov_token", oov_token)):
             if value is not None and not isinstance(value, (str, bytes)):
