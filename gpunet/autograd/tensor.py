@@ -13,6 +13,13 @@ def _is_backend_array(a) -> bool:
     return isinstance(a, numpy.ndarray) or backend.is_device_array(a)
 
 
+def _is_text_list(data) -> bool:
+    """Whether ``data`` is a (nested) list or tuple whose first leaf is a string."""
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return isinstance(data, (str, bytes))
+
+
 def _as_array(data, dtype=None):
     """Turn ``data`` into an array of the selected backend, keeping its dtype when it has one.
 
@@ -20,6 +27,8 @@ def _as_array(data, dtype=None):
     and arrays keep theirs, integers stay integers (labels), bools stay bools.
     """
     xp = backend.array_module()
+    if backend.is_text(data) or _is_text_list(data):
+        return numpy.asarray(data)  # strings stay on the host, for the text preprocessing layers
     if _is_backend_array(data) and (xp is numpy or not isinstance(data, numpy.ndarray)):
         arr = data
     elif isinstance(data, numpy.ndarray):  # host data for a model on the GPU: copied over once

@@ -8,7 +8,7 @@ when new arrays are made), and moves data between host and device only through
     device.py    NumPy or CuPy: the choice (``use``, ``GPUNET_BACKEND``), transfers, capture state
     threads.py   host threads that split big batches over the cores, the BLAS held meanwhile
     products.py  every matrix product of a step (on the GPU through gpunet's cuBLAS handle)
-    dtypes.py    the default floating-point dtype
+    dtypes.py    the default floating-point dtype; which arrays hold text (kept on the host)
     random.py    the seeded host and noise generators, and their states for checkpoints
     memory.py    what the device can still hold, checked before a layer allocates its buffers
 
@@ -22,7 +22,7 @@ from .device import (
     _import_cupy as _import_cupy, all_finite, array_module, capturing, cupy_module, get_array_module, is_device_array,
     is_gpu_available, name, on_device_of, register_wrapper_type, to_device, to_host, use,
 )
-from .dtypes import epsilon, float_dtype, floatx, set_epsilon, set_floatx
+from .dtypes import epsilon, float_dtype, floatx, is_text, set_epsilon, set_floatx
 from .memory import WorkspaceError, available_bytes, check_workspace, memory_limit, set_memory_limit
 from .products import column_dots, constant_vector, matmul
 from .random import (
@@ -37,7 +37,7 @@ __all__ = [
     "matmul", "column_dots", "constant_vector",
     "WorkspaceError", "available_bytes", "check_workspace", "memory_limit", "set_memory_limit",
     "host_threads", "batch_chunks", "blas_chunks", "host_parallelism", "parallel",
-    "floatx", "float_dtype", "set_floatx", "epsilon", "set_epsilon",
+    "floatx", "float_dtype", "set_floatx", "epsilon", "set_epsilon", "is_text",
     "set_seed", "host_generator", "noise_generator", "ops_generator", "get_rng_state", "set_rng_state",
     "set_noise_stream", "noise_stream", "register_seed_generator",
 ]

@@ -12,6 +12,8 @@ import os
 
 import numpy
 
+from .dtypes import is_text
+
 __all__ = ["use", "name", "array_module", "get_array_module", "is_device_array", "to_host", "to_device",
            "on_device_of", "capturing", "all_finite", "is_gpu_available", "register_wrapper_type", "cupy_module"]
 
@@ -148,9 +150,10 @@ def to_host(a):
 
 
 def to_device(a, dtype=None):
-    """Return ``a`` as an array of the selected backend (a no-op when it is already there)."""
+    """Return ``a`` as an array of the selected backend (a no-op when it is already there); an
+    array of strings stays a host array (see :func:`gpunet.backend.is_text`)."""
     a = _unwrap(a)
-    if array_module() is numpy:
+    if array_module() is numpy or (dtype is None and is_text(a)):
         if _cupy is not None and isinstance(a, _cupy.ndarray):
             a = a.get()
         return numpy.asarray(a, dtype=dtype)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy
 
-__all__ = ["floatx", "float_dtype", "set_floatx", "cast_finite"]
+__all__ = ["floatx", "float_dtype", "set_floatx", "cast_finite", "is_text"]
 
 _floatx = numpy.dtype("float32")
 
@@ -22,6 +22,16 @@ def float_dtype(dtype) -> numpy.dtype:
     if dt not in (numpy.dtype("float32"), numpy.dtype("float64")):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     return dt
+
+
+def is_text(a) -> bool:
+    """Whether ``a`` is a host array of strings: NumPy ``str`` or ``bytes``, or an object array
+    holding only ``str``/``bytes`` (what Keras's ``"string"`` inputs are here). Such arrays stay
+    on the host, since a GPU holds no strings; the text preprocessing layers turn them into numbers."""
+    kind = getattr(getattr(a, "dtype", None), "kind", None)
+    if kind in ("U", "S"):
+        return isinstance(a, numpy.ndarray)
+    return kind == "O" and isinstance(a, numpy.ndarray) and all(isinstance(v, (str, bytes)) for v in a.flat)
 
 
 def set_floatx(value) -> None:

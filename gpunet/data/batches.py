@@ -38,8 +38,6 @@ class Batches:
         self.samples = int(first.shape[0])
         self.batch_size = min(batch_size, self.samples)  # buffers are sized by the data, never beyond
         self._buffers = None
-        xp = backend.get_array_module(first)
-        self._take = {"mode": "clip"} if xp is numpy else {}  # NumPy buffers take() otherwise
 
     @property
     def x(self):
@@ -80,7 +78,10 @@ class Batches:
                     parts.append(None)
                     continue
                 out = buffer[:n]
-                xp.take(a, index, axis=0, out=out, **self._take)
+                if xp is numpy:  # NumPy buffers take() otherwise; host arrays (strings) take a host index
+                    numpy.take(a, backend.to_host(index), axis=0, out=out, mode="clip")
+                else:
+                    xp.take(a, index, axis=0, out=out)
                 parts.append(out)
         return tuple(parts) if self.plain else tree.pack_sequence_as(self.structure, parts)
 

@@ -76,10 +76,23 @@ def _count_non_finite(arr) -> int:
         return sum(int((~xp.isfinite(part.astype(backend.floatx()))).sum()) for part in _chunks(arr))
 
 
-def check_features(x, name: str = "x", feature_shape=None, values: bool = True):
+def check_features(x, name: str = "x", feature_shape=None, values: bool = True, text: bool = False):
     """``x`` as an array of shape (samples, features...) with finite numbers, or a clear error
-    (``values=False``: the shapes only, for data whose values were checked already)."""
+    (``values=False``: the shapes only, for data whose values were checked already). With
+    ``text``, an array of strings (shape (samples,) or more) is accepted too, for a model whose
+    input takes strings (``Input(..., dtype="string")``)."""
     arr = _as_array(x, name)
+    if backend.is_text(arr):
+        if not text:
+            raise TypeError(f"{name} must hold numbers, got strings (dtype {arr.dtype}): for text, give the model an "
+                            "Input(..., dtype='string') followed by a text preprocessing layer (TextVectorization, "
+                            "StringLookup)")
+        if arr.ndim < 1 or arr.shape[0] == 0:
+            raise ValueError(f"{name} must hold one string (or row of strings) per sample, got shape {arr.shape}")
+        if feature_shape is not None and arr.ndim > 1 and tuple(arr.shape[1:]) != tuple(feature_shape):
+            raise ValueError(f"{name} has samples of shape {tuple(arr.shape[1:])}, but the model expects inputs of "
+                             f"shape {tuple(feature_shape)}")
+        return arr
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
     if arr.ndim < 2:

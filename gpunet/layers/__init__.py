@@ -11,6 +11,7 @@
     embedding.py       Embedding (integer ids to vectors; mask_zero)
     timesteps.py       Masking, RepeatVector
     wrappers.py        TimeDistributed
+    preprocessing/     StringLookup, IntegerLookup, TextVectorization (text and ids to indices, on the host)
     symbolic.py        KerasTensor and Node: what gpunet.Input returns and calls on it record
 """
 
@@ -24,6 +25,7 @@ from .merging import (Add, Average, Concatenate, Dot, Lambda, Maximum, Minimum, 
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
+from .preprocessing import IntegerLookup, StringLookup, TextVectorization
 from .reshaping import Reshape, ZeroPadding1D, ZeroPadding2D
 from .serialization import deserialize, serialize
 from .timesteps import Masking, RepeatVector
@@ -35,7 +37,9 @@ __all__ = [
     "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "BatchNormalization",
     "LayerNormalization", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "LeakyReLU", "ReLU", "PReLU", "ELU", "Softmax",
     "serialize", "deserialize", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-    "Lambda", "Embedding", "Masking", "RepeatVector", "TimeDistributed", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+    "Lambda", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+    "Embedding", "Masking", "RepeatVector", "TimeDistributed",
+    "StringLookup", "IntegerLookup", "TextVectorization",
 ]
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402

@@ -7,7 +7,7 @@ import numpy
 from .. import activations, constraints, dtype_policies, initializers, ops, regularizers
 from ..autograd import Tensor
 from .base import Layer, check_positive_int, normalize_shape, refuse_unsupported
-from .symbolic import KerasTensor, Node
+from .symbolic import KerasTensor, Node, is_string_dtype
 
 __all__ = ["InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten"]
 
@@ -21,7 +21,8 @@ class InputLayer(Layer):
     Args:
         shape: the shape of one sample, without the batch dimension, e.g. ``(784,)``.
         batch_size: a fixed batch size, or None (any).
-        dtype: ``"float32"`` or ``"float64"`` (default: ``gpunet.backend.floatx()``).
+        dtype: ``"float32"`` or ``"float64"`` (default: ``gpunet.backend.floatx()``), an integer
+            dtype, or ``"string"`` (text for the preprocessing layers, e.g. ``TextVectorization``).
         batch_shape: the shape with the batch dimension, in place of ``shape`` and ``batch_size``.
         name: the layer's name (default ``input_layer``, numbered).
 
@@ -37,11 +38,14 @@ class InputLayer(Layer):
                                     ("input_tensor", input_tensor, (None,)), ("optional", optional, (False,))):
             if not any(value is ok for ok in neutral):
                 raise ValueError(f"InputLayer: {key}={value!r} is not supported by gpunet")
-        integer = dtype is not None and not isinstance(dtype, dtype_policies.DTypePolicy) and str(dtype) not in (
-            "mixed_float16", "mixed_bfloat16") and numpy.dtype(getattr(dtype, "name", dtype)).kind in "iub"
-        super().__init__(name=name, dtype=None if integer else dtype, **kwargs)
+        text = is_string_dtype(dtype)
+        integer = not text and dtype is not None and not isinstance(dtype, dtype_policies.DTypePolicy) and str(dtype) \
+            not in ("mixed_float16", "mixed_bfloat16") and numpy.dtype(getattr(dtype, "name", dtype)).kind in "iub"
+        super().__init__(name=name, dtype=None if integer or text else dtype, **kwargs)
         if integer:  # integer inputs (token ids, labels) are symbolic tensors of that dtype, as in Keras
             self.dtype = numpy.dtype(getattr(dtype, "name", dtype))
+        elif text:  # strings, for the text preprocessing layers (kept on the host)
+            self.dtype = "string"
         if batch_shape is not None:
             if shape is not None or batch_size is not None:
                 raise ValueError("InputLayer: pass either shape (and batch_size) or batch_shape, not both")

@@ -36,14 +36,15 @@ _SHAPES = ("batch_shape", "batch_input_shape", "shape", "input_shape")
 
 def _accepted(cls) -> set:
     parameters = inspect.signature(cls.__init__).parameters
-    return _COMMON | {name for name, p in parameters.items() if name != "self" and p.kind is not p.VAR_KEYWORD}
+    named = {name for name, p in parameters.items() if name != "self" and p.kind is not p.VAR_KEYWORD}
+    return _COMMON | named | set(getattr(cls, "config_keys", ()))  # config_keys: taken by the class's **kwargs
 
 
 def _dtype_name(dtype):
     """Keras writes ``"float32"`` or a DTypePolicy dict ``{"config": {"name": "float32"}}``."""
     if isinstance(dtype, dict):
         dtype = (dtype.get("config") or {}).get("name")
-    if dtype in (None, "float32", "float64", "mixed_float16", "mixed_bfloat16"):
+    if dtype in (None, "float32", "float64", "mixed_float16", "mixed_bfloat16", "string"):  # string: Input's
         return dtype
     if dtype in ("float16", "bfloat16"):
         raise ValueError(f"layer dtype {dtype!r} (weights in {dtype}) is not supported; gpunet keeps weights in float32 "

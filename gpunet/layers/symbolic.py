@@ -100,9 +100,23 @@ class KerasTensor:
         return ops.transpose(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None))
 
 
+def is_string_dtype(dtype) -> bool:
+    """Whether ``dtype`` names strings (Keras's ``"string"``, or NumPy's ``str``/``bytes``/``object``)."""
+    import numpy  # noqa: PLC0415
+
+    if isinstance(dtype, str) and dtype == "string":
+        return True
+    try:
+        return dtype is not None and not isinstance(dtype, str) and numpy.dtype(dtype).kind in "USO"
+    except TypeError:
+        return False
+
+
 def _dtype_name(dtype) -> str:
     import numpy  # noqa: PLC0415
 
+    if is_string_dtype(dtype):
+        return "string"
     return numpy.dtype(backend.floatx() if dtype is None else getattr(dtype, "name", dtype)).name
 
 

@@ -10,7 +10,7 @@ line up with Keras's.
 
 from __future__ import annotations
 
-from .. import activations, ops, tree
+from .. import activations, backend, ops, tree
 from ..autograd import Tensor, as_tensor
 from ..layers import Activation, Dense, InputLayer, Layer
 from ..layers.base import collect_losses, runs_builtin
@@ -289,7 +289,11 @@ class Functional(Model):
                     d is not None and d != v for d, v in zip(kt.shape[1:], value.shape[1:])):
                 raise ValueError(f"model {self.name!r}: input {_history(kt)[0].name!r} expects shape {kt.shape}, "
                                  f"got {tuple(value.shape)}")
-            if str(value.dtype) != kt.dtype:
+            if backend.is_text(value.data) or kt.dtype == "string":
+                if backend.is_text(value.data) != (kt.dtype == "string"):
+                    raise TypeError(f"model {self.name!r}: input {_history(kt)[0].name!r} takes {kt.dtype} values, got "
+                                    f"an array of dtype {value.dtype}")
+            elif str(value.dtype) != kt.dtype:
                 value = ops.cast(value, kt.dtype)
             values[id(kt)] = value
         linear = {}  # id(output tensor) -> the node to run linear, when only its logits are wanted

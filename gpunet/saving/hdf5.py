@@ -41,6 +41,7 @@ from .. import backend, optimizers
 from ..version import __version__
 from ..callbacks.base import callback_keys
 from ..lookup import custom_object_scope
+from .assets import refuse_outside_state
 from .atomic import atomic_write
 from .budget import LoadBudget, check_source, parse_json
 from .config import model_from_config
@@ -159,6 +160,7 @@ def _fill(temp, fill) -> None:
 def save_model(model, path: str, include_optimizer: bool = True) -> None:
     """Write the architecture, weights, training config and training state (the optimizer's,
     and the fit's during fit) to ``path`` (checked by ``files.check_save_path``) atomically."""
+    refuse_outside_state(model, path)
     state = state_to_save(model, include_optimizer)
     config = training_config(model)
     def fill(f):
@@ -208,6 +210,8 @@ def save_weights(model, path: str, layout=None) -> None:
     if not model.built:
         raise ValueError("the model has no weights yet: build it before saving its weights")
     _check_finite(model)
+    if layout is None:
+        refuse_outside_state(model, path)
     _write(path, layout or (lambda f: _write_weights(f, model)))
 
 

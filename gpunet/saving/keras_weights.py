@@ -5,7 +5,9 @@ Layout (what Keras 3.15's ``model.save_weights("x.weights.h5")`` writes)::
     /vars                            attrs: name (the model's); no datasets
     /layers/<path>/vars              attrs: name (the layer's)
     /layers/<path>/vars/0, 1, ...    the layer's weights: trainable then the others, in creation order
-    /optimizer/vars                  attrs: name (the optimizer's)
+    /layers/<path>/vars/<key>        a layer's own variables, by name (Keras's ``save_own_variables``:
+                                 a StringLookup's ``idf_weights`` in "tf_idf" mode)
+/optimizer/vars                  attrs: name (the optimizer's)
     /optimizer/vars/0, 1, ...        iteration, learning_rate, then per-weight variables
                                      (see :mod:`gpunet.saving.keras_optimizer`)
 
@@ -31,7 +33,8 @@ from .keras_optimizer import keras_optimizer_variables, optimizer_state_from_ker
 from .tree import fixed_text, read_dataset
 
 __all__ = ["layer_paths", "write_weights", "read_weights", "read_optimizer_variables", "is_keras3_layout",
-           "restore_optimizer", "open_bytes", "weights_bytes", "load_weights_from"]
+           "restore_optimizer", "open_bytes", "weights_bytes", "load_weights_from", "read_own_variables",
+           "assign_own_variables", "own_variables"]
 
 
 def _h5py():
@@ -124,10 +127,27 @@ def write_weights(f, model, include_optimizer: bool = True) -> None:
         group = _vars_group(f, path, layer.name)
         for i, param in enumerate(weights):
             group.create_dataset(str(i), data=backend.to_host(param.data), track_times=False)
+        for key, value in own_variables(layer).items():
+            group.create_dataset(key, data=value, track_times=False)
     if include_optimizer and model.compiled:
         group = _vars_group(f, "optimizer", model.optimizer.name)
         for i, value in enumerate(keras_optimizer_variables(model.optimizer, model.trainable_weights)):
             group.create_dataset(str(i), data=value, track_times=False)
+
+
+def own_variables(layer) -> dict:
+    """What the layer's ``save_own_variables(store)`` puts in ``store`` (Keras's hook for state
+    that is not a weight), as host arrays by name; names may not look like weight numbers."""
+    save = getattr(layer, "save_own_variables", None)
+    if not callable(save):
+        return {}
+    store: dict = {}
+    save(store)
+    for key in store:
+        if not isinstance(key, str) or not key or key.isdigit() or "/" in key:
+            raise ValueError(f"layer {layer.name!r}: save_own_variables wrote the key {key!r}; use a name (no '/'), "
+                             "numbers are the layer's weights")
+    return {key: numpy.asarray(backend.to_host(value)) for key, value in store.items()}
 
 
 def weights_bytes(model, include_optimizer: bool = True, extra=None) -> bytes:
@@ -156,9 +176,10 @@ def is_keras3_layout(f) -> bool:
     return "layer_names" not in f.attrs and "model_weights" not in f and ("layers" in f or "vars" in f)
 
 
-def _numbered(group, what: str, where: str) -> list:
-    """The datasets ``0 .. n-1`` of a ``vars`` group, in order (nothing else allowed)."""
-    names = list(group.keys())
+def _numbered(group, what: str, where: str, named: bool = False) -> list:
+    """The datasets ``0 .. n-1`` of a ``vars`` group, in order (nothing else allowed, except
+    datasets with other names when ``named``: a layer's own variables)."""
+    names = [n for n in group.keys() if not named or n.isdigit()]
     expected = [str(i) for i in range(len(names))]
     if sorted(names, key=lambda n: (len(n), n)) != expected:
         raise ValueError(f"{where}: {what} holds {sorted(names)}, expected datasets named 0 to {len(names) - 1}")
@@ -185,7 +206,7 @@ def read_weights(f, model, where: str) -> list:
         group = f.get(f"{path}/vars")
         if group is not None and not isinstance(group, h5py.Group):
             raise ValueError(f"{where}: {path}/vars is not a group")
-        datasets = _numbered(group, f"{path}/vars", where) if group is not None else []
+        datasets = _numbered(group, f"{path}/vars", where, _loads_own(layer)) if group is not None else []
         if len(datasets) != len(weights):
             raise ValueError(f"{where}: layer {layer.name!r} ({path}) has {len(weights)} weights, "
                              f"the file has {len(datasets)} for it")
@@ -211,6 +232,39 @@ def read_weights(f, model, where: str) -> list:
         raise ValueError(f"{where}: the file has weights for a layer {unknown[0]!r} that this model does not "
                          "have (another architecture?)")
     return [values[id(p)] for p in model.weights]
+
+
+def _loads_own(layer) -> bool:
+    return callable(getattr(layer, "load_own_variables", None))
+
+
+def read_own_variables(f, model, where: str) -> list:
+    """``[(layer, {name: host array}), ...]``: the named datasets of the ``vars`` group of each
+    layer that defines Keras's ``load_own_variables`` (checked: numbers, finite), to hand it with
+    :func:`assign_own_variables` once everything was read."""
+    h5py = _h5py()
+    found = []
+    for layer, path, _ in layer_paths(model):
+        group = f.get(f"{path}/vars")
+        if not _loads_own(layer) or not isinstance(group, h5py.Group):
+            continue
+        store = {}
+        for key in group:
+            if key.isdigit():
+                continue
+            what = f"{path}/vars/{key}"
+            value = read_dataset(group[key], None, what, where)
+            if value.dtype.kind not in "fiub" or (value.dtype.kind == "f" and not numpy.all(numpy.isfinite(value))):
+                raise ValueError(f"{where}: {what} must hold finite numbers")
+            store[key] = value
+        found.append((layer, store))
+    return found
+
+
+def assign_own_variables(found) -> None:
+    """Hand each layer what :func:`read_own_variables` read for it."""
+    for layer, store in found:
+        layer.load_own_variables(store)
 
 
 def read_optimizer_variables(f, where: str, max_elements=None) -> list | None:
@@ -251,8 +305,10 @@ def load_weights_from(model, f, where: str) -> None:
     if not model.built:
         raise ValueError("build the model (an Input layer, or call it on data) before loading weights into it")
     values = read_weights(f, model, where)
+    own = read_own_variables(f, model, where)
     largest = max((int(p.size) for p in model.weights), default=0)
     state = restore_optimizer(model, read_optimizer_variables(f, where, largest), where)
     model.set_weights(values)
+    assign_own_variables(own)
     if state is not None:
         model.optimizer.set_state(state)

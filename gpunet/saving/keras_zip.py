@@ -9,6 +9,9 @@ An archive holds three entries, stored uncompressed as Keras writes them::
                         (see :mod:`gpunet.saving.keras_weights`), plus one group Keras ignores:
                         /gpunet/state, the training state tree of the .h5 format (the optimizer's
                         exact state, and the fit's during fit), for exact resumption
+    assets/<path>/...   files a layer keeps beside its weights, under its weights' path (Keras's
+                        ``save_assets(dir)``/``load_assets(dir)`` hook: a StringLookup's
+                        ``vocabulary.txt``, in ``assets/layers/string_lookup/``)
 
 Reading checks the whole archive before it reads an entry: a file that is not a zip archive,
 more than ``MAX_ENTRIES`` entries, an entry name that could leave a folder when extracted
@@ -24,7 +27,9 @@ Entries are read one at a time, each only once it is known to be needed and affo
 ``config.json`` first; the model it describes is counted (and refused above the load limit)
 before it is built; ``model.weights.h5`` is read only when its declared size fits what a file
 for that model can hold (:class:`gpunet.saving.budget.LoadBudget`), then walked and held to the
-same budget as any HDF5 file. Other entries (``metadata.json``, assets) are never read.
+same budget as any HDF5 file. The assets of a layer that defines ``load_assets`` are read last
+(at most ``MAX_ASSETS_BYTES`` in all), copied into a fresh temporary folder under their
+checked names, and that folder is handed to the layer. ``metadata.json`` is never read.
 """
 
 from __future__ import annotations
@@ -35,31 +40,35 @@ import io
 import json
 import os
 import re
+import tempfile
 import zipfile
 
 from ..lookup import custom_object_scope
 from ..version import __version__
+from .assets import asset_files, holders
 from .atomic import atomic_write
 from .budget import MAX_JSON_BYTES, LoadBudget, check_source, parse_json
 from .config import model_from_config
 from .hdf5 import KERAS_VERSION, read_state, restore_training, state_to_save, write_state_group
 from .keras_config import (keras_compile_config, keras_model_config, plain_dtypes, refuse_code,
                            training_config_from_keras)
-from .keras_weights import (load_weights_from, open_bytes, read_optimizer_variables, read_weights,
-                            restore_optimizer, weights_bytes)
+from .keras_weights import (assign_own_variables, load_weights_from, open_bytes, read_optimizer_variables,
+                            read_own_variables, read_weights, restore_optimizer, weights_bytes)
 
 __all__ = ["save_model", "load_model", "load_weights", "is_zip_file", "read_archive",
-           "MAX_ENTRIES", "MAX_ENTRY_BYTES", "MAX_CONFIG_BYTES", "MAX_RATIO", "RATIO_FLOOR"]
+           "MAX_ENTRIES", "MAX_ENTRY_BYTES", "MAX_CONFIG_BYTES", "MAX_RATIO", "RATIO_FLOOR", "MAX_ASSETS_BYTES"]
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
+ASSETS = "assets"
 
 MAX_ENTRIES = 10_000
 MAX_ENTRY_BYTES = 1 << 34  # 16 GiB: the weights of a very large model
 MAX_CONFIG_BYTES = MAX_JSON_BYTES  # config.json and metadata.json: 4 MiB
 MAX_RATIO = 100  # uncompressed / stored, for entries larger than RATIO_FLOOR
 RATIO_FLOOR = 16 << 20
+MAX_ASSETS_BYTES = 1 << 30  # every layer's assets together (vocabularies): 1 GiB
 _CHUNK = 1 << 20
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an entry, or an empty archive's end record
 
@@ -253,11 +262,14 @@ def load_model(filepath, custom_objects=None, compile: bool = True, load_limit=N
             with open_bytes(archive.read(WEIGHTS, budget), where) as f:
                 budget.inspect(f, where)
                 values = read_weights(f, model, where)
+                own = read_own_variables(f, model, where)
                 state = read_state(f, where, budget) if compile else {}
                 keras_variables = read_optimizer_variables(f, where, budget.largest) if compile else None
+            model.set_weights(values)
+            assign_own_variables(own)
+            _load_assets(archive, model, path)
     with custom_object_scope(custom_objects), _naming(path):
         compile_config = config.get("compile_config") if compile else None
-        model.set_weights(values)
         if compile_config:
             restore_training(model, training_config_from_keras(compile_config, f"{path}: compile_config"), state,
                              f"{path}: compile_config", keras=True,
@@ -282,6 +294,32 @@ def load_weights(model, filepath) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# assets: Keras's save_assets(dir) / load_assets(dir), one folder per object under its weights' path
+# ----------------------------------------------------------------------------------------------
+def _load_assets(archive: _Archive, model, path: str) -> None:
+    """Hand each object that defines ``load_assets`` a temporary folder holding the archive's
+    files under its folder (objects with no files there are left alone, as Keras leaves a
+    model whose archive has no assets)."""
+    total = 0
+    for obj, path in holders(model, "load_assets"):
+        prefix = f"{ASSETS}/{path}/" if path else f"{ASSETS}/"
+        names = sorted(n for n, info in archive.entries.items() if n.startswith(prefix) and not info.is_dir())
+        if not names:
+            continue
+        with tempfile.TemporaryDirectory() as directory:
+            for name in names:
+                total += archive.entries[name].file_size
+                if total > MAX_ASSETS_BYTES:
+                    raise ValueError(f"{path}: the archive's assets declare more than {MAX_ASSETS_BYTES} bytes; "
+                                     "refusing them")
+                target = os.path.join(directory, *name[len(prefix):].split("/"))
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "wb") as handle:
+                    handle.write(archive.read(name).getvalue())
+            obj.load_assets(directory)
+
+
+# ----------------------------------------------------------------------------------------------
 # saving
 # ----------------------------------------------------------------------------------------------
 def save_model(model, path: str, include_optimizer: bool = True) -> None:
@@ -294,7 +332,8 @@ def save_model(model, path: str, include_optimizer: bool = True) -> None:
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "gpunet_version": __version__}
     weights = weights_bytes(model, include_optimizer, extra=lambda f: write_state_group(f, state))
-    entries = [(METADATA, json.dumps(metadata).encode()), (CONFIG, json.dumps(config).encode()), (WEIGHTS, weights)]
+    entries = [(METADATA, json.dumps(metadata).encode()), (CONFIG, json.dumps(config).encode()), (WEIGHTS, weights),
+               *[(f"{ASSETS}/{name}", data) for name, data in asset_files(model)]]
     now = datetime.datetime.now().timetuple()[:6]
     with atomic_write(path) as temp, zipfile.ZipFile(temp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name, data in entries:

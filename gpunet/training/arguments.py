@@ -131,14 +131,25 @@ def _input_expectations(model, x) -> list:
     return [(path, shape, dtype) for (path, _), shape, dtype in zip(pairs, shapes, dtypes)]
 
 
+def _takes_text(model, x) -> dict:
+    """Per input path of ``x``: whether that input may hold strings (declared ``"string"``, or
+    not declared at all: a model that has yet to see data)."""
+    expectations = _input_expectations(model, x)
+    declared = {path: dtype for path, _, dtype in expectations}
+    return {path: not expectations or declared.get(path) == "string" for path, _ in tree.flatten_with_path(x)}
+
+
 def _check_inputs(model, x, name: str, values: bool, build: bool):
-    if isinstance(x, (list, tuple)) and not any(hasattr(leaf, "shape") or hasattr(leaf, "__array__")
-                                                 for leaf in tree.flatten(x)):
-        x = check_features(x, name, None, values)  # nested lists of numbers: one array, as NumPy reads them
+    if isinstance(x, (list, tuple)) and (not any(hasattr(leaf, "shape") or hasattr(leaf, "__array__")
+                                                  for leaf in tree.flatten(x))
+                                         or all(isinstance(leaf, (str, bytes)) for leaf in tree.flatten(x))):
+        # nested lists of numbers (or strings): one array, as NumPy reads them
+        x = check_features(x, name, None, values, text=_takes_text(model, numpy.zeros(1)).get((), True))
     pairs = tree.flatten_with_path(x)
     if not pairs or any(leaf is None for _, leaf in pairs):
         raise ValueError(f"{name} is required: give the model's inputs (an array, or a list or dict of arrays)")
-    arrays = [check_features(leaf, path_name(name, path), None, values) for path, leaf in pairs]
+    text = _takes_text(model, x)
+    arrays = [check_features(leaf, path_name(name, path), None, values, text[path]) for path, leaf in pairs]
     counts = {path_name(name, path): int(a.shape[0]) for (path, _), a in zip(pairs, arrays)}
     if len(set(counts.values())) > 1:
         raise ValueError(f"the arrays of {name} must all have the same number of samples, got {counts}")
@@ -270,11 +281,13 @@ def to_device(array, floating: bool):
 
 def data_dtypes(model, x, y, sample_weight) -> list:
     """The device dtype of every array of ``(x, y, sample_weight)`` (in flatten order): inputs as
-    the float dtype (integers too, unless the model's input is declared integer), targets as
+    the float dtype (integers too, unless the model's input is declared integer; strings stay as
+    they are, on the host), targets as
     their loss needs them (integer labels as int64), sample weights as the float dtype."""
     floatx = backend.floatx()
     expectations = {path: dtype for path, _, dtype in _input_expectations(model, x)}
-    x_dtypes = [numpy.dtype(expectations[path]) if expectations.get(path) is not None
+    x_dtypes = [None if backend.is_text(leaf) else numpy.dtype(expectations[path])
+                if expectations.get(path) not in (None, "string")
                 and numpy.dtype(expectations[path]).kind in "iub" and leaf.dtype.kind in "iub" else floatx
                 for path, leaf in tree.flatten_with_path(x)]
     y_dtypes = []
