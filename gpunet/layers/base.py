@@ -8,15 +8,33 @@ from collections import defaultdict
 
 import numpy
 
-from .. import backend, constraints, dtype_policies, initializers, ops, regularizers, tree
-from ..backend.dtypes import cast_finite
+from .. import (
+    backend,
+    constraints,
+    dtype_policies,
+    initializers,
+    ops,
+    regularizers,
+    tree,
+)
 from ..autograd import GraphConfig, Parameter, Tensor, as_tensor, no_grad
+from ..backend.dtypes import cast_finite
 from ..keras_api import check_default
-from .calls import _frames, _LossFrame, collect_losses, discard_losses  # noqa: F401 - collect/discard handed on
 from ..lookup import Registered
+from .calls import _frames, _LossFrame, collect_losses, discard_losses
 
-__all__ = ["Layer", "unique_name", "clear_names", "assign_weights", "collect_losses", "discard_losses", "runs_builtin",
-           "carried_mask", "attach_mask", "guard_weights"]
+__all__ = [
+    "Layer",
+    "assign_weights",
+    "attach_mask",
+    "carried_mask",
+    "clear_names",
+    "collect_losses",
+    "discard_losses",
+    "guard_weights",
+    "runs_builtin",
+    "unique_name",
+]
 
 _name_uses: defaultdict = defaultdict(int)
 
@@ -217,11 +235,12 @@ class Layer(GraphConfig, Registered):
         shape = normalize_shape(() if shape is None else shape, "shape")
         if any(dim is None for dim in shape):
             raise ValueError(f"add_weight: the shape of {name!r} must be fully known, got {shape}")
-        dtype = backend.float_dtype(dtype) if dtype is not None else (self.dtype or backend.floatx())
+        dtype = _weight_dtype(dtype, trainable) if dtype is not None else (self.dtype or backend.floatx())
         initializer = initializers.get("glorot_uniform" if initializer is None else initializer)
         for check in _WEIGHT_GUARDS:  # a model rebuilt from a file: its weights are counted before they exist
             check(self, name, tuple(shape), numpy.dtype(dtype))
-        values = numpy.asarray(backend.to_host(initializer(tuple(shape), dtype)), dtype=dtype)
+        made = dtype if numpy.dtype(dtype).kind == "f" else numpy.dtype("float64")  # an int weight: drawn, then cast
+        values = numpy.asarray(backend.to_host(initializer(tuple(shape), made)), dtype=dtype)
         if values.shape != tuple(shape):
             raise ValueError(f"the initializer of {name!r} returned shape {values.shape}, expected {tuple(shape)}")
         param = Parameter(backend.to_device(values), name=f"{self.name}/{name}", trainable=bool(trainable),
@@ -398,7 +417,7 @@ class Layer(GraphConfig, Registered):
         (``gpunet.Input``), the call is recorded in the functional graph and returns symbolic
         outputs (see :mod:`gpunet.layers.symbolic`)."""
         if ops.symbolic_dispatch.active and ops.symbolic_dispatch.holds(args, kwargs):
-            from .symbolic import call_layer  # noqa: PLC0415
+            from .symbolic import call_layer
             return call_layer(self, args, kwargs)
         if not args:
             raise TypeError(f"layer {self.name!r} must be called with its inputs as the first argument")
@@ -467,7 +486,7 @@ class Layer(GraphConfig, Registered):
         """The symbolic outputs of calling the layer on the symbolic inputs ``args``: from
         :meth:`compute_output_shape` when the class defines it (or is one of gpunet's
         shape-preserving layers), otherwise from tracing ``call`` on zeros."""
-        from .symbolic import KerasTensor, trace_output_spec  # noqa: PLC0415
+        from .symbolic import KerasTensor, trace_output_spec
 
         x = args[0] if args else None
         cls = type(self)
@@ -506,6 +525,20 @@ class Layer(GraphConfig, Registered):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _weight_dtype(dtype, trainable):
+    """A weight's dtype: float32 or float64, or, for a non-trainable weight (a count, as Keras's
+    ``Normalization`` keeps), an integer dtype (Keras's ``"int"`` is int32)."""
+    if not trainable and not isinstance(dtype, numpy.dtype) and str(dtype) == "int":
+        return numpy.dtype("int32")
+    try:
+        found = numpy.dtype(dtype)
+    except TypeError:
+        found = None
+    if found is not None and found.kind in "iu" and not trainable:
+        return found
+    return backend.float_dtype(dtype)
 
 
 def _in_assignment_order(value) -> list:
