@@ -119,6 +119,7 @@ REQUIRED = {
     "l2": 0.01, "layers": None, "name": "x", "fn": None,
     "num_classes": 3, "target_class_ids": [0, 2], "recall": 0.5, "precision": 0.5, "specificity": 0.5,
     "sensitivity": 0.5, "initializer": 1.0, "axes": 1, "function": Fresh(lambda: (lambda x: x)),
+    "height": 4, "width": 4, "factor": 0.1, "height_factor": 0.1, "width_factor": 0.1, "scale": 0.5, "num_bins": 3,
 }
 # non-default values where the default's type does not suggest one
 NON_DEFAULT = {

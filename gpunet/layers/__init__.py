@@ -9,6 +9,8 @@
     merging.py         Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot (and add, ...,
                        dot, their functional forms), Lambda
     symbolic.py        KerasTensor and Node: what gpunet.Input returns and calls on it record
+    preprocessing/     Normalization, Rescaling, Resizing, CenterCrop, Random{Flip,Rotation,Zoom,Translation,Contrast,
+                       Crop}, Discretization, CategoryEncoding, Hashing
 """
 
 from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
@@ -20,6 +22,8 @@ from .merging import (Add, Average, Concatenate, Dot, Lambda, Maximum, Minimum, 
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
+from .preprocessing import (CategoryEncoding, CenterCrop, Discretization, Hashing, Normalization, RandomContrast,
+                            RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Rescaling, Resizing)
 from .reshaping import Reshape, ZeroPadding1D, ZeroPadding2D
 from .serialization import deserialize, serialize
 
@@ -30,6 +34,8 @@ __all__ = [
     "LayerNormalization", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "LeakyReLU", "ReLU", "PReLU", "ELU", "Softmax",
     "serialize", "deserialize", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "Lambda", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+    "Normalization", "Rescaling", "Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom",
+    "RandomTranslation", "RandomContrast", "RandomCrop", "Discretization", "CategoryEncoding", "Hashing",
 ]
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
