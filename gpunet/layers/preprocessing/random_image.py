@@ -57,6 +57,9 @@ class RandomImageLayer(ImageLayer):
     ``infer(x)`` (the input in the compute dtype)."""
 
     supports_recording = False  # each training call draws new values: a recorded step would freeze them
+    # Keras's call defaults to training=True and its files record that default in every call of the
+    # layer; a model loaded from one still follows fit/predict's training flag, as in Keras
+    keras_writes_training = True
 
     def _init_random(self, seed, data_format):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
