@@ -8,33 +8,15 @@ from collections import defaultdict
 
 import numpy
 
-from .. import (
-    backend,
-    constraints,
-    dtype_policies,
-    initializers,
-    ops,
-    regularizers,
-    tree,
-)
-from ..autograd import GraphConfig, Parameter, Tensor, as_tensor, no_grad
+from .. import backend, constraints, dtype_policies, initializers, ops, regularizers, tree
 from ..backend.dtypes import cast_finite
+from ..autograd import GraphConfig, Parameter, Tensor, as_tensor, no_grad
 from ..keras_api import check_default
+from .calls import _frames, _LossFrame, collect_losses, discard_losses  # noqa: F401 - collect/discard handed on
 from ..lookup import Registered
-from .calls import _frames, _LossFrame, collect_losses, discard_losses
 
-__all__ = [
-    "Layer",
-    "assign_weights",
-    "attach_mask",
-    "carried_mask",
-    "clear_names",
-    "collect_losses",
-    "discard_losses",
-    "guard_weights",
-    "runs_builtin",
-    "unique_name",
-]
+__all__ = ["Layer", "unique_name", "clear_names", "assign_weights", "collect_losses", "discard_losses", "runs_builtin",
+           "carried_mask", "attach_mask", "guard_weights"]
 
 _name_uses: defaultdict = defaultdict(int)
 
@@ -417,7 +399,7 @@ class Layer(GraphConfig, Registered):
         (``gpunet.Input``), the call is recorded in the functional graph and returns symbolic
         outputs (see :mod:`gpunet.layers.symbolic`)."""
         if ops.symbolic_dispatch.active and ops.symbolic_dispatch.holds(args, kwargs):
-            from .symbolic import call_layer
+            from .symbolic import call_layer  # noqa: PLC0415
             return call_layer(self, args, kwargs)
         if not args:
             raise TypeError(f"layer {self.name!r} must be called with its inputs as the first argument")
@@ -486,7 +468,7 @@ class Layer(GraphConfig, Registered):
         """The symbolic outputs of calling the layer on the symbolic inputs ``args``: from
         :meth:`compute_output_shape` when the class defines it (or is one of gpunet's
         shape-preserving layers), otherwise from tracing ``call`` on zeros."""
-        from .symbolic import KerasTensor, trace_output_spec
+        from .symbolic import KerasTensor, trace_output_spec  # noqa: PLC0415
 
         x = args[0] if args else None
         cls = type(self)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from keras_parity import assert_layer_matches_keras, import_keras
 
 import gpunet
 from gpunet import backend
 from gpunet import layers as L
 from gpunet.layers.preprocessing.hashing import fingerprint64, siphash24
-from keras_parity import assert_layer_matches_keras, import_keras
 
 
 def host(t):
