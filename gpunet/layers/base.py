@@ -217,7 +217,7 @@ class Layer(GraphConfig, Registered):
         shape = normalize_shape(() if shape is None else shape, "shape")
         if any(dim is None for dim in shape):
             raise ValueError(f"add_weight: the shape of {name!r} must be fully known, got {shape}")
-        dtype = _weight_dtype(dtype, trainable) if dtype is not None else (self.dtype or backend.floatx())
+        dtype = weight_dtype(dtype, trainable) if dtype is not None else (self.dtype or backend.floatx())
         initializer = initializers.get("glorot_uniform" if initializer is None else initializer)
         for check in _WEIGHT_GUARDS:  # a model rebuilt from a file: its weights are counted before they exist
             check(self, name, tuple(shape), numpy.dtype(dtype))
@@ -509,7 +509,7 @@ class Layer(GraphConfig, Registered):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
 
 
-def _weight_dtype(dtype, trainable):
+def weight_dtype(dtype, trainable):
     """A weight's dtype: float32 or float64, or, for a non-trainable weight (a count, as Keras's
     ``Normalization`` keeps), an integer dtype (Keras's ``"int"`` is int32)."""
     if not trainable and not isinstance(dtype, numpy.dtype) and str(dtype) == "int":
