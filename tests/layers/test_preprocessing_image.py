@@ -16,7 +16,7 @@ from gpunet import layers as L
 
 
 def host(t):
-    return backend.to_host(t.data if hasattr(t, "data") else t)
+    return backend.to_host(t.data if isinstance(t, gpunet.Tensor) else t)
 
 
 def images(rng, shape=(4, 7, 9, 3)):

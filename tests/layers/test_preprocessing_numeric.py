@@ -14,7 +14,7 @@ from gpunet.layers.preprocessing.hashing import fingerprint64, siphash24
 
 
 def host(t):
-    return backend.to_host(t.data if hasattr(t, "data") else t)
+    return backend.to_host(t.data if isinstance(t, gpunet.Tensor) else t)
 
 
 # -- Normalization ---------------------------------------------------------------------------------
