@@ -9,8 +9,7 @@
     merging.py         Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot (and add, ...,
                        dot, their functional forms), Lambda
     symbolic.py        KerasTensor and Node: what gpunet.Input returns and calls on it record
-    preprocessing/     Normalization, Rescaling, Resizing, CenterCrop, Random{Flip,Rotation,Zoom,Translation,Contrast,
-                       Crop}, Discretization, CategoryEncoding, Hashing
+    preprocessing/     Normalization, Rescaling, Resizing, CenterCrop, Random* (images), Discretization, CategoryEncoding, Hashing
 """
 
 from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax

@@ -5,10 +5,11 @@ geometry of random draws otherwise, seeding and resumption, files both ways with
 from __future__ import annotations
 
 import itertools
+import pathlib
 
 import numpy as np
 import pytest
-from keras_parity import import_keras
+from keras_parity import assert_layer_matches_keras, import_keras
 
 import gpunet
 from gpunet import backend
@@ -245,3 +246,51 @@ def test_an_augmentation_pipeline_files_both_ways_with_keras(suffix, rng, tmp_pa
     configs = {layer.name: layer.get_config() for layer in model.layers}
     for layer in back.layers[1:6]:  # the random layers come back with their arguments
         assert layer.get_config() == {**configs[layer.name], "name": layer.name}
+
+
+def test_resizing_and_center_crop_before_dense_match_keras(rng, tmp_path):
+    keras = import_keras()
+
+    x = images(rng, (8, 9, 7, 2)) / 255
+    y = rng.normal(size=(8, 3)).astype("float32")
+
+    def build():
+        inputs = gpunet.Input((9, 7, 2))
+        h = L.Resizing(6, 6, crop_to_aspect_ratio=True)(inputs)
+        h = L.CenterCrop(4, 5)(h)
+        return gpunet.Model(inputs, L.Dense(3)(L.Flatten()(h)))
+
+    assert_layer_matches_keras(keras, build, x, y, "mse", tmp_path)
+    layer = L.Resizing(3, 4, interpolation="nearest", pad_to_aspect_ratio=True, fill_value=2.0,
+                       data_format="channels_first")
+    assert L.deserialize(L.serialize(layer)).get_config() == layer.get_config()
+    crop = L.CenterCrop(3, 4, data_format="channels_first")
+    assert L.CenterCrop.from_config(crop.get_config()).get_config() == crop.get_config()
+
+
+def test_deterministic_preprocessing_is_recorded_and_replayed_by_fit(rng):
+    x = rng.uniform(0, 255, (32, 4, 4, 1)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+    weights = []
+    for eager in (False, True):
+        gpunet.utils.set_random_seed(0)
+        norm = L.Normalization(axis=None)
+        norm.adapt(x / 255.0)
+        model = gpunet.Sequential([gpunet.Input((4, 4, 1)), L.Rescaling(1 / 255.0), norm, L.Resizing(3, 3),
+                                   L.CenterCrop(2, 2), L.Flatten(), L.Dense(1)])
+        assert all(layer.recordable() for layer in model.layers)
+        model.compile(optimizer="sgd", loss="mse", run_eagerly=eager)
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0, shuffle=False)
+        weights.append(model.get_weights())
+    for recorded, eager in zip(*weights):
+        np.testing.assert_allclose(recorded, eager, rtol=1e-6, atol=1e-7)
+
+
+def test_the_docs_augmentation_example_runs(tmp_path, monkeypatch):
+    text = (pathlib.Path(__file__).parents[2] / "docs" / "layers.md").read_text()
+    section = text[text.index("## Preprocessing: numbers and images"):]
+    code = section[section.index("```python") + len("```python"):]
+    code = code[:code.index("```")]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "docs/layers.md", "exec"), {})  # noqa: S102 - the project's own documentation
+    assert (tmp_path / "augmented.keras").exists()
