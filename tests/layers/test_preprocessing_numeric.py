@@ -309,3 +309,19 @@ def test_hashing_modes_dtype_in_a_model_and_config(tmp_path):
                        ({"num_bins": 3, "dtype": "float32"}, "dtype"), ({"num_bins": 3, "sparse": True}, "sparse")):
         with pytest.raises(ValueError, match=match):
             L.Hashing(**bad)
+
+
+def test_symbolic_outputs_carry_the_dtype_of_ids_and_encodings():
+    keras = import_keras()
+    ours = [L.Discretization(bin_boundaries=[0.0, 1.0])(gpunet.Input((3,))),
+            L.Discretization(bin_boundaries=[0.0, 1.0], output_mode="one_hot")(gpunet.Input((3,))),
+            L.Hashing(num_bins=5)(gpunet.Input((2,), dtype="int64")),
+            L.Hashing(num_bins=5, dtype="int32")(gpunet.Input((2,), dtype="int64")),
+            L.CategoryEncoding(num_tokens=4)(gpunet.Input((2,), dtype="int64"))]
+    theirs = [keras.layers.Discretization(bin_boundaries=[0.0, 1.0])(keras.Input((3,))),
+              keras.layers.Discretization(bin_boundaries=[0.0, 1.0], output_mode="one_hot")(keras.Input((3,))),
+              None, None, keras.layers.CategoryEncoding(num_tokens=4)(keras.Input((2,), dtype="int64"))]
+    assert [t.dtype for t in ours] == ["int32", "float32", "int64", "int32", "float32"]
+    for a, b in zip(ours, theirs):
+        if b is not None:  # Keras's Hashing needs TensorFlow even for its symbolic outputs
+            assert a.dtype == b.dtype and a.shape == tuple(b.shape)

@@ -9,8 +9,9 @@ from ... import backend, ops
 from ...autograd import Tensor
 from ...backend import get_array_module
 from ..base import Layer, check_positive_int
+from ..symbolic import KerasTensor
 
-__all__ = ["CategoryEncoding", "encode_categories"]
+__all__ = ["CategoryEncoding", "EncodingLayer", "encode_categories"]
 
 OUTPUT_MODES = ("one_hot", "multi_hot", "count")
 
@@ -37,7 +38,22 @@ def encode_categories(indices, output_mode, depth, dtype, count_weights=None):
     return ops.sum(hot, axis=axis)
 
 
-class CategoryEncoding(Layer):
+class EncodingLayer(Layer):
+    """A layer whose outputs are category ids or their encodings, in ``output_dtype`` (an integer
+    dtype for ids): the symbolic outputs of a functional model carry that dtype too."""
+
+    @property
+    def output_dtype(self):
+        return self.compute_dtype
+
+    def compute_output_spec(self, *args, **kwargs):
+        spec = super().compute_output_spec(*args, **kwargs)
+        if isinstance(spec, KerasTensor):
+            return KerasTensor(spec.shape, numpy.dtype(self.output_dtype).name)
+        return spec
+
+
+class CategoryEncoding(EncodingLayer):
     """Encodes integer category ids in ``[0, num_tokens)``: ``"one_hot"`` (one vector per id; a
     last axis of size 1 is replaced), ``"multi_hot"`` (one vector per sample, 1 for each id present)
     or ``"count"`` (how often each id occurs; ``layer(x, count_weights=w)`` sums ``w`` instead).

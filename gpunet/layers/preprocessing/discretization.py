@@ -9,9 +9,8 @@ import numpy
 
 from ... import backend, ops
 from ...autograd import Tensor
-from ..base import Layer
-from .category_encoding import encode_categories
-from .normalization import first_of_batch
+from .category_encoding import EncodingLayer, encode_categories
+from .normalization import device_constant, first_of_batch
 
 __all__ = ["Discretization"]
 
@@ -48,7 +47,7 @@ def merge(first, second, epsilon):
     return compress(joined[:, numpy.argsort(joined[0])], epsilon)
 
 
-class Discretization(Layer):
+class Discretization(EncodingLayer):
     """Buckets continuous values: with ``bin_boundaries=[b0, b1, ...]`` a value ``x`` goes to
     bucket ``i`` where ``b[i-1] <= x < b[i]`` (bucket 0 below ``b0``, the last at or above the last
     boundary). Without boundaries, ``num_bins`` and :meth:`adapt` estimate them as quantiles of the
@@ -131,6 +130,10 @@ class Discretization(Layer):
     def input_dtype(self):
         return backend.floatx()
 
+    @property
+    def output_dtype(self):
+        return numpy.dtype("int32") if self.output_mode == "int" else self.compute_dtype
+
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         if self.output_mode == "int":
@@ -145,11 +148,10 @@ class Discretization(Layer):
     def call(self, x):
         if self.bin_boundaries is None:
             raise ValueError(f"Discretization {self.name!r} has no bin boundaries yet: call adapt() first")
-        boundaries = Tensor(backend.on_device_of(numpy.asarray(self.bin_boundaries, dtype=x.dtype)
-                                                 if x.dtype.kind == "f" else numpy.asarray(self.bin_boundaries), x.data))
-        indices = ops.digitize(x, boundaries)
-        dtype = "int32" if self.output_mode == "int" else self.compute_dtype
-        return encode_categories(indices, self.output_mode, len(self.bin_boundaries) + 1, dtype)
+        like = x if x.dtype.kind == "f" else ops.cast(x, "float64")
+        boundaries = device_constant(self, tuple(self.bin_boundaries), self.bin_boundaries, like)
+        indices = ops.digitize(like, boundaries)
+        return encode_categories(indices, self.output_mode, len(self.bin_boundaries) + 1, self.output_dtype)
 
     def get_config(self):
         return {"bin_boundaries": self.bin_boundaries, "num_bins": self.num_bins, "epsilon": self.epsilon,

@@ -15,8 +15,8 @@ import numpy
 
 from ... import backend, ops
 from ...autograd import Tensor
-from ..base import Layer, check_positive_int
-from .category_encoding import encode_categories
+from ..base import check_positive_int
+from .category_encoding import EncodingLayer, encode_categories
 
 __all__ = ["Hashing", "fingerprint64", "siphash24"]
 
@@ -222,7 +222,7 @@ def _is_text(inputs) -> bool:
     return isinstance(inputs, numpy.ndarray) and inputs.dtype.kind in "USO"
 
 
-class Hashing(Layer):
+class Hashing(EncodingLayer):
     """Hashes values into ``num_bins`` buckets, as Keras's layer (which hashes with TensorFlow):
     bucket ``Fingerprint64(text) % num_bins`` of each value's text, or, with ``salt`` (an int, or
     two), the keyed SipHash-2-4 of it (harder to collide on purpose). With ``mask_value``, that
@@ -250,10 +250,10 @@ class Hashing(Layer):
             if dtype not in ("int32", "int64"):
                 raise ValueError(f"Hashing: with output_mode='int', dtype must be 'int32' or 'int64', got {dtype!r}")
             super().__init__(**kwargs)
-            self.output_dtype = numpy.dtype(dtype)
+            self._ids_dtype = numpy.dtype(dtype)
         else:
             super().__init__(dtype=dtype, **kwargs)
-            self.output_dtype = self.compute_dtype
+            self._ids_dtype = None
         self.num_bins = check_positive_int(num_bins, "num_bins")
         if sparse:
             raise ValueError("Hashing: sparse=True is not supported by gpunet (dense outputs only)")
@@ -269,6 +269,10 @@ class Hashing(Layer):
         self.mask_value = mask_value
         self.output_mode = output_mode
         self.sparse = False
+
+    @property
+    def output_dtype(self):
+        return self._ids_dtype if self.output_mode == "int" else self.compute_dtype
 
     def bucket(self, value) -> int:
         """The bucket of one value (before the mask shift)."""

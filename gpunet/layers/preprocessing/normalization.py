@@ -20,6 +20,16 @@ def as_float_input(layer, x):
     return x if x.dtype == layer.compute_dtype else ops.cast(x, layer.compute_dtype)
 
 
+def device_constant(layer, key, values, like):
+    """``values`` (a host array) as a constant Tensor in ``like``'s dtype on its device, moved there
+    once and kept on the layer for later calls (no transfer per batch)."""
+    cache = layer.__dict__.setdefault("_device_constants", {})
+    slot = (key, like.dtype.str, type(like.data))
+    if slot not in cache:
+        cache[slot] = Tensor(backend.on_device_of(numpy.asarray(values).astype(like.dtype), like.data))
+    return cache[slot]
+
+
 def first_of_batch(batch):
     """The inputs of a batch that may be Keras's ``(x, y)`` or ``(x, y, sample_weight)``."""
     return batch[0] if isinstance(batch, tuple) else batch
@@ -178,8 +188,7 @@ class Normalization(Layer):
     # -- call ------------------------------------------------------------------------------------
     def _statistics(self, like):
         if self.input_mean is not None:
-            mean, variance = (Tensor(backend.on_device_of(v.astype(like.dtype), like.data)) for v in self._given)
-            return mean, variance
+            return tuple(device_constant(self, key, v, like) for key, v in zip(("mean", "variance"), self._given))
         shape = self._broadcast_shape
         return (ops.cast(ops.reshape(self.adapt_mean, shape), like.dtype),
                 ops.cast(ops.reshape(self.adapt_variance, shape), like.dtype))
@@ -233,8 +242,7 @@ class Rescaling(Layer):
         scale, offset = (numpy.asarray(v, dtype=numpy.float64) for v in (self.scale, self.offset))
         if scale.ndim == 0 and offset.ndim == 0:
             return x * float(scale) + float(offset)
-        on_device = (Tensor(backend.on_device_of(v.astype(x.dtype), x.data)) for v in (scale, offset))
-        return x * next(on_device) + next(on_device)
+        return x * device_constant(self, "scale", scale, x) + device_constant(self, "offset", offset, x)
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}
