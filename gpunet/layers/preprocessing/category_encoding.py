@@ -11,7 +11,7 @@ from ...backend import get_array_module
 from ..base import Layer, check_positive_int
 from ..symbolic import KerasTensor
 
-__all__ = ["CategoryEncoding", "EncodingLayer", "encode_categories"]
+__all__ = ["CategoryEncoding", "encode_categories"]
 
 OUTPUT_MODES = ("one_hot", "multi_hot", "count")
 
@@ -38,7 +38,7 @@ def encode_categories(indices, output_mode, depth, dtype, count_weights=None):
     return ops.sum(hot, axis=axis)
 
 
-class EncodingLayer(Layer):
+class _EncodingLayer(Layer):
     """A layer whose outputs are category ids or their encodings, in ``output_dtype`` (an integer
     dtype for ids): the symbolic outputs of a functional model carry that dtype too."""
 
@@ -53,7 +53,7 @@ class EncodingLayer(Layer):
         return spec
 
 
-class CategoryEncoding(EncodingLayer):
+class CategoryEncoding(_EncodingLayer):
     """Encodes integer category ids in ``[0, num_tokens)``: ``"one_hot"`` (one vector per id; a
     last axis of size 1 is replaced), ``"multi_hot"`` (one vector per sample, 1 for each id present)
     or ``"count"`` (how often each id occurs; ``layer(x, count_weights=w)`` sums ``w`` instead).

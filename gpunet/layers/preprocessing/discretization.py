@@ -9,7 +9,7 @@ import numpy
 
 from ... import backend, ops
 from ...autograd import Tensor
-from .category_encoding import EncodingLayer, encode_categories
+from .category_encoding import _EncodingLayer, encode_categories
 from .normalization import device_constant, first_of_batch
 
 __all__ = ["Discretization"]
@@ -47,7 +47,7 @@ def merge(first, second, epsilon):
     return compress(joined[:, numpy.argsort(joined[0])], epsilon)
 
 
-class Discretization(EncodingLayer):
+class Discretization(_EncodingLayer):
     """Buckets continuous values: with ``bin_boundaries=[b0, b1, ...]`` a value ``x`` goes to
     bucket ``i`` where ``b[i-1] <= x < b[i]`` (bucket 0 below ``b0``, the last at or above the last
     boundary). Without boundaries, ``num_bins`` and :meth:`adapt` estimate them as quantiles of the

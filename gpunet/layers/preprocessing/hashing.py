@@ -16,7 +16,7 @@ import numpy
 from ... import backend, ops
 from ...autograd import Tensor
 from ..base import check_positive_int
-from .category_encoding import EncodingLayer, encode_categories
+from .category_encoding import _EncodingLayer, encode_categories
 
 __all__ = ["Hashing", "fingerprint64", "siphash24"]
 
@@ -222,7 +222,7 @@ def _is_text(inputs) -> bool:
     return isinstance(inputs, numpy.ndarray) and inputs.dtype.kind in "USO"
 
 
-class Hashing(EncodingLayer):
+class Hashing(_EncodingLayer):
     """Hashes values into ``num_bins`` buckets, as Keras's layer (which hashes with TensorFlow):
     bucket ``Fingerprint64(text) % num_bins`` of each value's text, or, with ``salt`` (an int, or
     two), the keyed SipHash-2-4 of it (harder to collide on purpose). With ``mask_value``, that

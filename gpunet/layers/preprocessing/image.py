@@ -32,7 +32,7 @@ def check_size(value, name: str, layer: str) -> int:
     return int(value)
 
 
-class ImageLayer(Layer):
+class _ImageLayer(Layer):
     """What the image layers share: the data format, the spatial axes, and the check that an
     input is one image (rank 3) or a batch (rank 4)."""
 
@@ -59,7 +59,7 @@ class ImageLayer(Layer):
         return x[tuple(index)]
 
 
-class Resizing(ImageLayer):
+class Resizing(_ImageLayer):
     """Resizes images to ``height x width`` ("nearest" or "bilinear" interpolation, half-pixel
     centres as Keras's). ``crop_to_aspect_ratio`` first takes the largest centred window of the
     target's aspect ratio; ``pad_to_aspect_ratio`` pads with ``fill_value`` to it instead. Integer
@@ -112,7 +112,7 @@ class Resizing(ImageLayer):
                 "fill_value": self.fill_value, "antialias": self.antialias, "data_format": self.data_format}
 
 
-class CenterCrop(ImageLayer):
+class CenterCrop(_ImageLayer):
     """Crops the centre ``height x width`` of each image (the window starts at half the extra
     rows and columns, rounded down). An image smaller than the target along either side is
     instead cropped to the target's aspect ratio and resized (bilinear), as Keras does."""

@@ -21,7 +21,7 @@ import numpy
 from ... import ops
 from ...ops import image as image_ops
 from ...random import SeedGenerator
-from .image import INTERPOLATIONS, ImageLayer, check_size
+from .image import INTERPOLATIONS, _ImageLayer, check_size
 from .normalization import as_float_input
 
 __all__ = ["RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom"]
@@ -51,7 +51,7 @@ def factor_range(factor, name: str, layer: str, low: float, high: float, open_lo
     raise ValueError(f"{layer}: {name} must be a number or a pair of numbers in {bounds}, got {factor!r}")
 
 
-class RandomImageLayer(ImageLayer):
+class _RandomImageLayer(_ImageLayer):
     """The random layers' shared shape: a seeded generator, the data format, and ``call`` that
     draws the batch's transformation only in training (``augment``) and otherwise returns
     ``infer(x)`` (the input in the compute dtype)."""
@@ -92,7 +92,7 @@ class RandomImageLayer(ImageLayer):
         return {**super().get_config(), "seed": self.seed, "data_format": self.data_format}
 
 
-class RandomFlip(RandomImageLayer):
+class RandomFlip(_RandomImageLayer):
     """Flips each image of a batch with probability 1/2: left-right (``"horizontal"``), upside
     down (``"vertical"``), or both at once (``"horizontal_and_vertical"``, the default: Keras draws
     one flag per image for the two flips, so an image is turned by 180 degrees or kept)."""
@@ -120,7 +120,7 @@ class RandomFlip(RandomImageLayer):
         return {**super().get_config(), "mode": self.mode}
 
 
-class AffineImageLayer(RandomImageLayer):
+class _AffineImageLayer(_RandomImageLayer):
     """The random layers that warp images with :func:`gpunet.ops.image.affine_transform`:
     interpolation, fill mode and fill value; ``transforms(rng, n, height, width)`` gives the
     (n, 8) output-to-input maps of a batch."""
@@ -162,7 +162,7 @@ def rotation_matrices(angles, height, width):
     return numpy.stack([cos, -sin, a2, sin, cos, b2, zeros, zeros], axis=1)
 
 
-class RandomRotation(AffineImageLayer):
+class RandomRotation(_AffineImageLayer):
     """Rotates each image by a random angle: ``factor`` is a fraction of a full turn, a number
     ``f`` giving angles in ``[-f * 360, f * 360]`` degrees and a pair ``(a, b)`` in
     ``[a * 360, b * 360]`` (each in [-1, 1]). Points outside the image are filled by ``fill_mode``
@@ -183,7 +183,7 @@ class RandomRotation(AffineImageLayer):
         return {**super().get_config(), "factor": list(self.factor), **self._warp_config()}
 
 
-class RandomZoom(AffineImageLayer):
+class RandomZoom(_AffineImageLayer):
     """Zooms each image by a random amount about its centre: the sampled window's height is
     ``(1 + z)`` times the image's, ``z`` drawn from ``height_factor`` (a number ``f``: [-f, f];
     a pair: its range; each in (-1, 1]), so a negative ``z`` zooms in and a positive one out.
@@ -214,7 +214,7 @@ class RandomZoom(AffineImageLayer):
                 **self._warp_config()}
 
 
-class RandomTranslation(AffineImageLayer):
+class RandomTranslation(_AffineImageLayer):
     """Shifts each image by a random fraction of its size: down by ``dy * height`` with ``dy``
     drawn from ``height_factor`` and right by ``dx * width`` from ``width_factor`` (a number
     ``f``: [-f, f]; a pair: its range; each in [-1, 1])."""
@@ -241,7 +241,7 @@ class RandomTranslation(AffineImageLayer):
                 **self._warp_config()}
 
 
-class RandomContrast(RandomImageLayer):
+class RandomContrast(_RandomImageLayer):
     """Scales each image's deviation from its mean (per channel, over height and width) by a random
     factor ``c``: ``(x - mean) * c + mean``, clipped to ``value_range``. ``factor`` in [0, 1]: a
     pair ``(a, b)`` draws ``c`` from ``[1 - a, 1 + b]``; a number ``f`` from ``[1, 1 + f]`` (Keras
@@ -269,7 +269,7 @@ class RandomContrast(RandomImageLayer):
         return {**super().get_config(), "factor": list(self.factor), "value_range": list(self.value_range)}
 
 
-class RandomCrop(RandomImageLayer):
+class RandomCrop(_RandomImageLayer):
     """Crops a random ``height x width`` window, one position for the whole batch, drawn
     uniformly among the windows that fit. At inference (and for images not larger than the
     target on both sides) it takes the largest centred window of the target's aspect ratio and
