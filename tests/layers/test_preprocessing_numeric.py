@@ -196,6 +196,13 @@ def test_discretization_config_round_trip_and_refusals():
     adapted.adapt(np.arange(30.0))
     again = L.Discretization.from_config(adapted.get_config())
     assert again.bin_boundaries == adapted.bin_boundaries and again.num_bins == 3
+    first = L.Discretization(num_bins=3)
+    first.adapt(np.arange(30.0))
+    stepped = L.Discretization(num_bins=3)
+    stepped.adapt([np.arange(30.0), np.arange(100.0, 200.0)], steps=1)  # the first batch only
+    assert stepped.bin_boundaries == first.bin_boundaries
+    with pytest.raises(ValueError, match="no values"):
+        L.Discretization(num_bins=3).adapt([])
     with pytest.raises(ValueError, match="bin_boundaries"):
         L.Discretization()
     with pytest.raises(ValueError, match="not both"):

@@ -10,7 +10,7 @@ import numpy
 from ... import backend, ops
 from ...autograd import Tensor
 from .category_encoding import _EncodingLayer, encode_categories
-from .normalization import device_constant, first_of_batch
+from .normalization import device_constant, host_batches
 
 __all__ = ["Discretization"]
 
@@ -111,16 +111,10 @@ class Discretization(_EncodingLayer):
         if self.num_bins is None:
             raise ValueError("Discretization: adapt() needs num_bins (the layer was given bin_boundaries)")
         self.reset_state()
-        if isinstance(data, (numpy.ndarray, Tensor)) or backend.is_device_array(data):
-            self.update_state(data)
-        elif hasattr(data, "__iter__") and not isinstance(data, (str, bytes)):
-            for i, batch in enumerate(data):
-                if steps is not None and i >= steps:
-                    break
-                self.update_state(first_of_batch(batch))
-        else:
-            raise TypeError(f"Discretization.adapt: data must be an array or an iterable of batches, got "
-                            f"{type(data).__name__}")
+        for i, batch in enumerate(host_batches(data)):
+            if steps is not None and i >= steps:
+                break
+            self.update_state(batch)
         if not self.summary.size:
             raise ValueError("Discretization.adapt: data holds no values")
         self.finalize_state()

@@ -36,7 +36,7 @@ def first_of_batch(batch):
 
 
 def host_batches(data):
-    """``data`` as a list-free stream of host arrays: one array (or Tensor) gives itself; a
+    """What ``adapt`` reads, as a stream of host arrays: one array (or Tensor) gives itself; a
     PyDataset-like object (``__len__`` and ``__getitem__``) or any iterable gives its batches,
     each taken as ``x`` of an ``(x, y)`` pair when it is a tuple."""
     if isinstance(data, Tensor) or backend.is_device_array(data):
