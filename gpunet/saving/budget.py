@@ -204,6 +204,8 @@ def config_weights(config, limit=None, where: str = "the model config") -> tuple
             if own:  # the model's own build would fail the same way
                 raise
             built = False
+        finally:  # no cycle through the stand-in: the copy goes at once, and with it any name it holds
+            del layer.add_weight  # (a random layer's seed generator name, which the real layer then takes)
         total = sum(size for _, size in weights)
         if limit is not None and total > limit:
             raise ValueError(f"{where}: the weights up to {_describe(entry, index)} take {format_bytes(total)}, "

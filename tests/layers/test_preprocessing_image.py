@@ -4,6 +4,7 @@ geometry of random draws otherwise, seeding and resumption, files both ways with
 
 from __future__ import annotations
 
+import gc
 import itertools
 import pathlib
 
@@ -294,3 +295,36 @@ def test_the_docs_augmentation_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "docs/layers.md", "exec"), {})  # noqa: S102 - the project's own documentation
     assert (tmp_path / "augmented.keras").exists()
+
+
+def test_a_fit_resumed_from_a_checkpoint_continues_the_same_augmentations(rng, tmp_path):
+
+    x = images(rng, (16, 6, 6, 1)) / 255
+    y = rng.normal(size=(16, 1)).astype("float32")
+
+    def build():
+        model = gpunet.Sequential([gpunet.Input((6, 6, 1)), L.RandomFlip(name="flip"),
+                                   L.RandomRotation(0.2, name="turn"), L.Flatten(), L.Dense(1, name="out")])
+        model.compile(optimizer="sgd", loss="mse")
+        return model
+
+    gpunet.utils.set_random_seed(0)
+    model = build()
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    straight = model.get_weights()
+    del model
+    gc.collect()  # the generators' names are free again, as in a new process
+
+    gpunet.utils.set_random_seed(0)
+    model = build()
+    path = tmp_path / "checkpoint.h5"
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[gpunet.callbacks.ModelCheckpoint(path)])
+    del model
+    gc.collect()
+    gpunet.utils.set_random_seed(99)  # whatever the process did meanwhile
+    resumed = gpunet.load_model(path)
+    assert resumed.get_layer("flip").generator.name == "flip_seed_generator"
+    resumed.fit(x, y, epochs=2, initial_epoch=1, batch_size=8, verbose=0)
+    assert resumed.get_layer("turn").generator.counter == 4
+    for got, want in zip(resumed.get_weights(), straight):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
