@@ -298,7 +298,6 @@ def test_the_docs_augmentation_example_runs(tmp_path, monkeypatch):
 
 
 def test_a_fit_resumed_from_a_checkpoint_continues_the_same_augmentations(rng, tmp_path):
-
     x = images(rng, (16, 6, 6, 1)) / 255
     y = rng.normal(size=(16, 1)).astype("float32")
 
