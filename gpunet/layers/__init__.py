@@ -11,7 +11,8 @@
     embedding.py       Embedding (integer ids to vectors; mask_zero)
     timesteps.py       Masking, RepeatVector
     wrappers.py        TimeDistributed
-    preprocessing/     StringLookup, IntegerLookup, TextVectorization (text and ids to indices, on the host)
+    preprocessing/     Normalization, Rescaling, Resizing, CenterCrop, Random* (images), Discretization,
+                       CategoryEncoding, Hashing, StringLookup, IntegerLookup, TextVectorization
     symbolic.py        KerasTensor and Node: what gpunet.Input returns and calls on it record
 """
 
@@ -25,7 +26,9 @@ from .merging import (Add, Average, Concatenate, Dot, Lambda, Maximum, Minimum, 
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
-from .preprocessing import IntegerLookup, StringLookup, TextVectorization
+from .preprocessing import (CategoryEncoding, CenterCrop, Discretization, Hashing, IntegerLookup, Normalization,
+                            RandomContrast, RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
+                            Rescaling, Resizing, StringLookup, TextVectorization)
 from .reshaping import Reshape, ZeroPadding1D, ZeroPadding2D
 from .serialization import deserialize, serialize
 from .timesteps import Masking, RepeatVector
@@ -40,6 +43,8 @@ __all__ = [
     "Lambda", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
     "Embedding", "Masking", "RepeatVector", "TimeDistributed",
     "StringLookup", "IntegerLookup", "TextVectorization",
+    "Normalization", "Rescaling", "Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom",
+    "RandomTranslation", "RandomContrast", "RandomCrop", "Discretization", "CategoryEncoding", "Hashing",
 ]
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402

@@ -217,11 +217,12 @@ class Layer(GraphConfig, Registered):
         shape = normalize_shape(() if shape is None else shape, "shape")
         if any(dim is None for dim in shape):
             raise ValueError(f"add_weight: the shape of {name!r} must be fully known, got {shape}")
-        dtype = backend.float_dtype(dtype) if dtype is not None else (self.dtype or backend.floatx())
+        dtype = weight_dtype(dtype, trainable) if dtype is not None else (self.dtype or backend.floatx())
         initializer = initializers.get("glorot_uniform" if initializer is None else initializer)
         for check in _WEIGHT_GUARDS:  # a model rebuilt from a file: its weights are counted before they exist
             check(self, name, tuple(shape), numpy.dtype(dtype))
-        values = numpy.asarray(backend.to_host(initializer(tuple(shape), dtype)), dtype=dtype)
+        made = dtype if numpy.dtype(dtype).kind == "f" else numpy.dtype("float64")  # an int weight: drawn, then cast
+        values = numpy.asarray(backend.to_host(initializer(tuple(shape), made)), dtype=dtype)
         if values.shape != tuple(shape):
             raise ValueError(f"the initializer of {name!r} returned shape {values.shape}, expected {tuple(shape)}")
         param = Parameter(backend.to_device(values), name=f"{self.name}/{name}", trainable=bool(trainable),
@@ -506,6 +507,20 @@ class Layer(GraphConfig, Registered):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def weight_dtype(dtype, trainable):
+    """A weight's dtype: float32 or float64, or, for a non-trainable weight (a count, as Keras's
+    ``Normalization`` keeps), an integer dtype (Keras's ``"int"`` is int32)."""
+    if not trainable and not isinstance(dtype, numpy.dtype) and str(dtype) == "int":
+        return numpy.dtype("int32")
+    try:
+        found = numpy.dtype(dtype)
+    except TypeError:
+        found = None
+    if found is not None and found.kind in "iu" and not trainable:
+        return found
+    return backend.float_dtype(dtype)
 
 
 def _in_assignment_order(value) -> list:

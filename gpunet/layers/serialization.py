@@ -46,6 +46,8 @@ def _dtype_name(dtype):
         dtype = (dtype.get("config") or {}).get("name")
     if dtype in (None, "float32", "float64", "mixed_float16", "mixed_bfloat16", "string"):  # string: Input's
         return dtype
+    if dtype in ("int32", "int64"):  # the output dtype of an integer-valued layer (Hashing): the layer decides
+        return dtype
     if dtype in ("float16", "bfloat16"):
         raise ValueError(f"layer dtype {dtype!r} (weights in {dtype}) is not supported; gpunet keeps weights in float32 "
                          f"or float64 and computes in {dtype} under the 'mixed_{dtype}' policy")

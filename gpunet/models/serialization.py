@@ -189,6 +189,8 @@ def functional_from_config(cls, config: dict, custom_objects=None):
                         if resolved is None:
                             break
                         args, kwargs = resolved["args"], resolved["kwargs"]
+                    if kwargs.get("training") is True and getattr(layer, "keras_writes_training", False):
+                        kwargs = {k: v for k, v in kwargs.items() if k != "training"}  # Keras's default, not a choice
                     out = layer(*args, **kwargs)
                     index = counts.get(name, 0)
                     counts[name] = index + 1

@@ -113,8 +113,8 @@ def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspe
     elif pad_to_aspect_ratio:
         pad_h = max(h, int(w * height / width))
         pad_w = max(w, int(h * width / height))
-        top, left = (pad_h - h) // 2, (pad_w - w) // 2
-        x = P.constant_pad(x, [(0, 0), (top, pad_h - h - top), (left, pad_w - w - left), (0, 0)], fill_value)
+        top, left = (pad_h - h) // 2, (pad_w - w) // 2  # the same on both sides, as Keras pads (an odd extra row is dropped)
+        x = P.constant_pad(x, [(0, 0), (top, top), (left, left), (0, 0)], fill_value)
     rows = _interpolation_matrix(x.data, x.shape[1], height, interpolation)
     cols = _interpolation_matrix(x.data, x.shape[2], width, interpolation)
     planes = transpose(x, (0, 3, 1, 2))  # (N, C, H, W)

@@ -140,11 +140,11 @@ def parse_json(data, what: str):
 def _stand_in_add_weight(layer, weights: list):
     """An ``add_weight`` for ``layer`` that records each weight's ``(elements, bytes)`` and returns
     a read-only array of the right shape and dtype that takes no memory."""
-    from ..layers.base import normalize_shape  # noqa: PLC0415 - saving sits above layers
+    from ..layers.base import normalize_shape, weight_dtype  # noqa: PLC0415 - saving sits above layers
 
     def add_weight(shape=None, initializer=None, dtype=None, trainable=True, name=None, **kwargs):
         dims = tuple(d or 0 for d in normalize_shape(() if shape is None else shape, "shape"))
-        kind = numpy.dtype(backend.float_dtype(dtype) if dtype is not None else (layer.dtype or backend.floatx()))
+        kind = numpy.dtype(weight_dtype(dtype, trainable) if dtype is not None else (layer.dtype or backend.floatx()))
         weights.append((math.prod(dims), math.prod(dims) * kind.itemsize))
         return numpy.broadcast_to(numpy.zeros((), kind), dims)
 
@@ -204,6 +204,8 @@ def config_weights(config, limit=None, where: str = "the model config") -> tuple
             if own:  # the model's own build would fail the same way
                 raise
             built = False
+        finally:  # no cycle through the stand-in: the copy goes at once, and with it any name it holds
+            del layer.add_weight  # (a random layer's seed generator name, which the real layer then takes)
         total = sum(size for _, size in weights)
         if limit is not None and total > limit:
             raise ValueError(f"{where}: the weights up to {_describe(entry, index)} take {format_bytes(total)}, "
