@@ -11,14 +11,18 @@
     embedding.py       Embedding (integer ids to vectors; mask_zero)
     timesteps.py       Masking, RepeatVector
     wrappers.py        TimeDistributed
+    einsum_dense.py    EinsumDense (a dense layer whose product is an einsum equation)
+    attention.py       MultiHeadAttention, Attention, AdditiveAttention
     symbolic.py        KerasTensor and Node: what gpunet.Input returns and calls on it record
 """
 
 from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import Layer
 from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer
 from .embedding import Embedding
+from .einsum_dense import EinsumDense
 from .merging import (Add, Average, Concatenate, Dot, Lambda, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization, LayerNormalization
@@ -36,6 +40,7 @@ __all__ = [
     "LayerNormalization", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "LeakyReLU", "ReLU", "PReLU", "ELU", "Softmax",
     "serialize", "deserialize", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "Lambda", "Embedding", "Masking", "RepeatVector", "TimeDistributed", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+    "EinsumDense", "MultiHeadAttention", "Attention", "AdditiveAttention",
 ]
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402
