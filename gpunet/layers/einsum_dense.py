@@ -170,8 +170,9 @@ class EinsumDense(_KernelLayer):
     def build(self, input_shape):
         kernel_shape, bias_shape, _, input_axes, output_axes = analyze_equation(
             self.equation, self.bias_axes, input_shape, self.partial_output_shape)
-        self.kernel = self.add_weight(shape=tuple(kernel_shape), initializer=self._fan_initializer(input_axes, output_axes),
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint, name="kernel")
+        initializer = self._fan_initializer(input_axes, output_axes)
+        self.kernel = self.add_weight(shape=tuple(kernel_shape), initializer=initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         if bias_shape is not None:
             self.bias = self.add_weight(shape=tuple(bias_shape), initializer=self.bias_initializer,
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint, name="bias")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from ..backend import matmul as product
 
 __all__ = ["contract"]
 
@@ -55,19 +55,19 @@ def contract(xp, a, a_labels: str, b, b_labels: str, output: str, sizes=None):
     n_batch, n_a, n_b = (math.prod(size[c] for c in group) for group in (batch, free_a, free_b))
     n_contracted = math.prod(size[c] for c in contracted)
     if batch:
-        product = backend.matmul(left.reshape(n_batch, n_a, n_contracted), right.reshape(n_batch, n_contracted, n_b))
+        result = product(left.reshape(n_batch, n_a, n_contracted), right.reshape(n_batch, n_contracted, n_b))
     else:
-        product = backend.matmul(left.reshape(n_a, n_contracted), right.reshape(n_contracted, n_b))
+        result = product(left.reshape(n_a, n_contracted), right.reshape(n_contracted, n_b))
     found = batch + free_a + free_b
-    product = product.reshape([size[c] for c in found])
+    result = result.reshape([size[c] for c in found])
     missing = [c for c in output if c not in found]
     if missing:
-        product = product.reshape(product.shape + (1,) * len(missing))
+        result = result.reshape(result.shape + (1,) * len(missing))
         found = found + missing
     order = [found.index(c) for c in output]
     if order != list(range(len(order))):
-        product = xp.transpose(product, order)
+        result = xp.transpose(result, order)
     if missing:
-        shape = tuple(sizes[c] if c in missing else product.shape[i] for i, c in enumerate(output))
-        product = xp.ascontiguousarray(xp.broadcast_to(product, shape))
-    return product
+        shape = tuple(sizes[c] if c in missing else result.shape[i] for i, c in enumerate(output))
+        result = xp.ascontiguousarray(xp.broadcast_to(result, shape))
+    return result

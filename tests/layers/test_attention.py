@@ -289,7 +289,8 @@ def test_mha_config_round_trip_and_keyword_call(rng):
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"num_heads": 0, "key_dim": 2}, "num_heads"), ({"num_heads": 2, "key_dim": 1.5}, "key_dim"),
-    ({"num_heads": 2, "key_dim": 2, "value_dim": -1}, "value_dim"), ({"num_heads": 2, "key_dim": 2, "dropout": 1.0}, "dropout"),
+    ({"num_heads": 2, "key_dim": 2, "value_dim": -1}, "value_dim"),
+    ({"num_heads": 2, "key_dim": 2, "dropout": 1.0}, "dropout"),
     ({"num_heads": 2, "key_dim": 2, "attention_axes": "time"}, "attention_axes"),
     ({"num_heads": 2, "key_dim": 2, "flash_attention": True}, "flash_attention"),
     ({"num_heads": 2, "key_dim": 2, "seed": 1}, "seed"), ({"num_heads": 2, "key_dim": 2, "use_gate": True}, "use_gate"),
@@ -405,3 +406,38 @@ def test_attention_configs_and_bad_arguments():
         Attention()(np.zeros((1, 2, 3)))
     with pytest.raises(ValueError, match="mask"):
         Attention()([np.zeros((1, 2, 3)), np.zeros((1, 2, 3))], mask=np.ones((1, 2), bool))
+
+
+def test_a_recorded_step_replays_the_eager_one(rng):
+    """fit records MultiHeadAttention's step and replays it: the weights after three epochs are
+    those of the eager run (masks made from the data included)."""
+    x = rng.standard_normal((16, T, D)).astype(np.float32)
+    x[:4, -1] = 0.0
+    y = rng.integers(0, 2, 16)
+    results = []
+    for eager in (True, False):
+        gpunet.utils.set_random_seed(0)
+        inputs = gpunet.Input((T, D))
+        masked = ZeroMask()(inputs)
+        hidden = MultiHeadAttention(2, 4)(masked, masked, use_causal_mask=True)
+        hidden = AdditiveAttention()([hidden, masked])
+        outputs = gpunet.layers.Dense(2, activation="softmax")(gpunet.layers.GlobalAveragePooling1D()(hidden))
+        model = gpunet.Model(inputs, outputs)
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", run_eagerly=eager)
+        model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+        results.append(model.get_weights())
+    for eager, replayed in zip(*results):
+        np.testing.assert_allclose(replayed, eager, rtol=1e-6, atol=1e-7)
+
+
+@gpunet.saving.register_serializable(package="tests")
+class ZeroMask(gpunet.layers.Layer):
+    """Masks the time steps whose features are all zero (what Masking does)."""
+
+    supports_recording = True
+
+    def call(self, x):
+        return x
+
+    def compute_mask(self, inputs, mask=None):
+        return ops.any(ops.not_equal(inputs, 0.0), axis=-1)

@@ -88,7 +88,8 @@ def test_multi_head_attention_matches_keras(keras, rng, case):
     assert_close(ours(q, v, **call), theirs(q, v, **call))
     ours_config, their_config = ours.get_config(), theirs.get_config()
     for key in ("num_heads", "key_dim", "value_dim", "dropout", "use_bias", "output_shape", "attention_axes"):
-        assert ours_config[key] == (list(their_config[key]) if isinstance(their_config[key], tuple) else their_config[key])
+        theirs_value = their_config[key]
+        assert ours_config[key] == (list(theirs_value) if isinstance(theirs_value, tuple) else theirs_value)
 
 
 def test_multi_head_attention_over_two_axes_matches_keras(keras, rng):
