@@ -216,3 +216,58 @@ def test_keras_files_have_kerass_layout(keras, tmp_path):
         return next(item["build_config"] for item in config["config"]["layers"] if item["name"] == "mha")
 
     assert build_config(our_config) == build_config(their_config)
+
+
+_BLOCKS = {}
+
+
+def transformer_block_class(lib):
+    """Keras's text-classification transformer block (a custom layer holding MultiHeadAttention,
+    a feed-forward Sequential, two LayerNormalizations and two Dropouts), written once for each
+    library and registered under one package name in both."""
+    if lib.__name__ in _BLOCKS:
+        return _BLOCKS[lib.__name__]
+    register = (lib.saving.register_serializable if lib is gpunet else lib.saving.register_keras_serializable)
+
+    @register(package="attention_tests")
+    class TransformerBlock(lib.layers.Layer):
+        supports_recording = True
+
+        def __init__(self, embed_dim, num_heads, ff_dim, rate=0.0, **kwargs):
+            super().__init__(**kwargs)
+            self.embed_dim, self.num_heads, self.ff_dim, self.rate = embed_dim, num_heads, ff_dim, rate
+            self.att = lib.layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
+            self.ffn = lib.Sequential([lib.layers.Dense(ff_dim, activation="relu"), lib.layers.Dense(embed_dim)])
+            self.layernorm1 = lib.layers.LayerNormalization(epsilon=1e-6)
+            self.layernorm2 = lib.layers.LayerNormalization(epsilon=1e-6)
+            self.dropout1 = lib.layers.Dropout(rate)
+            self.dropout2 = lib.layers.Dropout(rate)
+
+        def call(self, inputs, training=False):
+            attended = self.dropout1(self.att(inputs, inputs), training=training)
+            out1 = self.layernorm1(inputs + attended)
+            return self.layernorm2(out1 + self.dropout2(self.ffn(out1), training=training))
+
+        def get_config(self):
+            return {**super().get_config(), "embed_dim": self.embed_dim, "num_heads": self.num_heads,
+                    "ff_dim": self.ff_dim, "rate": self.rate}
+
+    _BLOCKS[lib.__name__] = TransformerBlock
+    return TransformerBlock
+
+
+def test_kerass_transformer_block_files_both_ways_and_one_step(keras, rng, tmp_path):
+    """Attention inside a user's layer: its weights sit under the layer's attribute (``att``) in
+    Keras's files, and a model holding it goes both ways."""
+    transformer_block_class(keras)
+    block = transformer_block_class(gpunet)
+    x = rng.standard_normal((4, T, D)).astype(np.float32)
+    y = rng.integers(0, 2, 4)
+
+    def build():
+        inputs = gpunet.Input((T, D))
+        hidden = L.GlobalAveragePooling1D()(block(D, 2, 16)(inputs))
+        return gpunet.Model(inputs, L.Dense(2, activation="softmax")(hidden))
+
+    # .keras only: Keras's legacy .h5 reader finds a registered class only in a custom_object_scope
+    assert_layer_matches_keras(keras, build, x, y, "sparse_categorical_crossentropy", tmp_path, formats=(".keras",))
