@@ -76,8 +76,9 @@ def _letters(count: int) -> str:
 
 def _projection_equation(free: int, bound: int, out: int):
     """``(equation, bias_axes)`` of an EinsumDense that keeps ``free`` leading axes, contracts
-    ``bound`` axes with the kernel and makes ``out`` new ones: ``"abc,cde->abde"`` for (1... ,
-    the query projection of (B, T, dim) into (B, T, heads, key_dim)) free=2, bound=1, out=2."""
+    ``bound`` axes with the kernel and makes ``out`` new ones. The query projection of (B, T, dim)
+    into (B, T, heads, key_dim) is free=2, bound=1, out=2: ``"abc,cde->abde"``, bias on ``"de"``;
+    the output projection of (B, T, heads, value_dim) is free=2, bound=2, out=1: ``"abcd,cde->abe"``."""
     letters = _letters(free + bound + out)
     kept, contracted, made = letters[:free], letters[free:free + bound], letters[free + bound:]
     return f"{kept}{contracted},{contracted}{made}->{kept}{made}", made
