@@ -120,6 +120,7 @@ REQUIRED = {
     "num_classes": 3, "target_class_ids": [0, 2], "recall": 0.5, "precision": 0.5, "specificity": 0.5,
     "sensitivity": 0.5, "initializer": 1.0, "axes": 1, "function": Fresh(lambda: (lambda x: x)),
     "input_dim": 5, "output_dim": 3, "n": 2, "layer": Fresh(lambda: gpunet.layers.Dense(2)),
+    "equation": "ab,bc->ac", "output_shape": 3, "num_heads": 2, "key_dim": 2,
 }
 # non-default values where the default's type does not suggest one
 NON_DEFAULT = {

@@ -19,8 +19,9 @@ import numpy
 
 from .. import backend, constraints, initializers, ops, regularizers
 from ..autograd import Tensor, as_tensor
+from ..keras_api import check_default
 from .activations import Softmax
-from .base import Layer, check_positive_int, refuse_unsupported
+from .base import Layer, check_positive_int
 from .core import Dropout
 from .einsum_dense import EinsumDense
 
@@ -140,15 +141,15 @@ class MultiHeadAttention(Layer):
     supports_recording = True
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
-                 attention_axes=None, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, **kwargs):
+                 attention_axes=None, sliding_window=None, flash_attention=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, use_gate=False, seed=None, **kwargs):
         name = type(self).__name__
-        refuse_unsupported(name, kwargs, {"sliding_window": None, "use_gate": False})
-        flash = kwargs.pop("flash_attention", None)
-        if flash:
+        for key, value, default in (("sliding_window", sliding_window, None), ("use_gate", use_gate, False)):
+            check_default(name, key, value, default)
+        if flash_attention:
             raise ValueError(f"{name}: flash_attention=True is not supported by gpunet")
-        _refuse_seed(kwargs.pop("seed", None), name)
+        _refuse_seed(seed, name)
         super().__init__(**kwargs)  # the activity regularizer goes to the projections, as in Keras
         self.num_heads = check_positive_int(num_heads, "num_heads")
         self.key_dim = check_positive_int(key_dim, "key_dim")
