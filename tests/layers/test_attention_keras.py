@@ -216,6 +216,11 @@ def test_keras_files_have_kerass_layout(keras, tmp_path):
         return next(item["build_config"] for item in config["config"]["layers"] if item["name"] == "mha")
 
     assert build_config(our_config) == build_config(their_config)
+    ours.save_weights(tmp_path / "ours.weights.h5")  # Keras 3's weights file, read by Keras's own model
+    theirs.load_weights(tmp_path / "ours.weights.h5")
+    x = np.random.default_rng(0).standard_normal((3, T, D)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(theirs.predict(x, verbose=0)), host(ours.predict(x, verbose=0)), rtol=1e-5,
+                               atol=1e-6)
 
 
 _BLOCKS = {}
