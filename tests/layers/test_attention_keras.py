@@ -126,7 +126,8 @@ def masked_inputs(rng):
 @pytest.mark.parametrize("dropout", [0.0, 0.2], ids=["fused", "general"])
 def test_multi_head_attention_takes_carried_masks_like_keras(keras, rng, dropout):
     """Masks made by a layer reach the attention through a functional model; Keras's fused path
-    (no dropout) and its general one treat the fully masked query rows differently, gpunet as each."""
+    (no dropout) and its general one treat the fully masked query rows differently, gpunet as each;
+    the query's mask goes on to the pooling after the attention."""
     q, v = masked_inputs(rng)
     models = []
     for lib in (gpunet, keras):
@@ -134,7 +135,8 @@ def test_multi_head_attention_takes_carried_masks_like_keras(keras, rng, dropout
         query, value = lib.Input((T, D)), lib.Input((S, D))
         layer = lib.layers.MultiHeadAttention(2, 4, dropout=dropout)
         out = layer(ZeroMask()(query), ZeroMask()(value), use_causal_mask=True)
-        models.append((lib.Model([query, value], out), layer))
+        pooled = lib.layers.GlobalAveragePooling1D()(out)  # over the steps the query's mask keeps
+        models.append((lib.Model([query, value], [out, pooled]), layer))
     (ours, our_layer), (theirs, their_layer) = models
     same_weights(our_layer, their_layer, rng)
     assert_close(ours([q, v]), theirs([q, v]))
