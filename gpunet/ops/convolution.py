@@ -26,11 +26,11 @@ from math import prod
 from typing import NamedTuple
 
 from ..autograd import Function, Tensor
-from .shaping import autocast
+from .shaping import autocast, reshape
 from ..backend import batch_chunks, blas_chunks, get_array_module, host_threads, matmul, parallel
 from .math import FUSABLE_ACTIVATIONS, _normalize_axis, bias_activation
 
-__all__ = ["conv", "conv_max_pool", "conv_output_shape", "pad_spatial", "max_pool", "avg_pool", "pool_output_shape", "max",
+__all__ = ["conv", "depthwise_conv", "conv_transpose", "conv_transpose_output_shape", "conv_max_pool", "conv_output_shape", "pad_spatial", "max_pool", "avg_pool", "pool_output_shape", "max",
            "conv_workspace", "pool_workspace", "pad_workspace"]
 
 
@@ -198,9 +198,10 @@ class _Windowed(Function):
     def __init__(self, window: _Window):
         self.window = window
 
-    def _pad(self, x, value=0):
-        """The layout for ``x``'s spatial shape and ``x`` padded with ``value``; kept for backward."""
-        layout = self.window.layout(x.shape[1:-1])
+    def _pad(self, x, value=0, layout=None):
+        """The layout for ``x``'s spatial shape (``layout`` when given) and ``x`` padded with
+        ``value``; kept for backward."""
+        layout = self.window.layout(x.shape[1:-1]) if layout is None else layout
         self.x_shape, self.layout = x.shape, layout
         return layout, _pad_array(x, layout, value)
 
@@ -217,8 +218,8 @@ class _Windowed(Function):
 # convolution
 # ----------------------------------------------------------------------------------------------
 class ConvProduct(_Windowed):
-    """``x`` (N, *spatial, C_in) convolved with a Keras kernel (*size, C_in, C_out): the product
-    alone (bias and activation come after, see :func:`conv`), as (N, *out_spatial, C_out).
+    """``x`` (N, *spatial, C_in) convolved with a Keras kernel (*size, C_in / groups, C_out): the
+    product alone (bias and activation come after, see :func:`conv`), as (N, *out_spatial, C_out).
 
     Forward gathers the windows of the padded input into the rows of one
     (N * positions, prod(size) * C_in) matrix (im2col: one strided view, copied once; with one
@@ -228,13 +229,24 @@ class ConvProduct(_Windowed):
     position q, ``g @ kernel[q].T`` added onto the slice of the input that q read (col2im without
     materialising the windows' gradient). On the host the batch is split over the cores, each
     taking its images through gather, product (and pooling, :class:`ConvMaxPool`) in one go.
+
+    With ``groups`` G > 1 the input channels and the filters split into G groups, group g's
+    filters reading only group g's channels (a depthwise convolution is G = C_in). The windows'
+    matrix is gathered group-major within each row, so each group's columns are one strided
+    (N * positions, prod(size) * C_in / G) matrix, and every product above becomes a batched
+    product over the groups: G times less work than one product with a block-diagonal kernel.
     """
 
-    def _prepare(self, x, kernel):
-        """Pads ``x``, and sets up the strided view of its windows and (when the kernel's gradient
-        is wanted) the windows' matrix that the blocks fill."""
+    def __init__(self, window: _Window, groups: int = 1):
+        super().__init__(window)
+        self.groups = groups
+
+    def _prepare(self, x, kernel, layout=None):
+        """Pads ``x`` (as ``layout`` says, else as the window's padding does), and sets up the
+        strided view of its windows and (when the kernel's gradient is wanted) the windows'
+        matrix that the blocks fill."""
         window = self.window
-        layout, padded = self._pad(x)
+        layout, padded = self._pad(x, layout=layout)
         n, channels = x.shape[0], x.shape[-1]
         self.outs = tuple(out for out, _, _ in layout)
         step_n, *steps, step_c = padded.strides
@@ -244,15 +256,20 @@ class ConvProduct(_Windowed):
         self.columns = prod(window.size) * channels
         if channels == 1:  # the batch axis comes after the window's
             view = xp.lib.stride_tricks.as_strided(padded, (*window.size, n, *self.outs), (*reads, step_n, *moves))
-        else:
-            view = xp.lib.stride_tricks.as_strided(padded, (n, *self.outs, *window.size, channels), (step_n, *moves, *reads, step_c))
+        else:  # each row: its groups one after the other, each the window's positions, each its channels
+            per_group = channels // self.groups
+            view = xp.lib.stride_tricks.as_strided(
+                padded, (n, *self.outs, self.groups, *window.size, per_group),
+                (step_n, *moves, per_group * step_c, *reads, step_c))
         self.view = view
         self.chunks = blas_chunks(n, view)  # the same split forward and backward
         self.cols = xp.empty(view.shape, x.dtype) if self.needs_input_grad[1] else None
         self.kernel = kernel if self.needs_input_grad[0] else None
         self.kernel_shape = kernel.shape
         self.image_bytes = prod(self.outs) * (self.columns + kernel.shape[-1]) * x.itemsize
-        return kernel.reshape(self.columns, -1)
+        if self.groups == 1:
+            return kernel.reshape(self.columns, -1)
+        return kernel.reshape(self.columns // self.groups, self.groups, -1).transpose(1, 0, 2)
 
     def _index(self, block) -> tuple:
         """The index of ``block``'s images in the view and the windows' array."""
@@ -261,6 +278,21 @@ class ConvProduct(_Windowed):
     def _rows(self, cols):
         """A block's windows array as its (images * positions, columns) matrix (a view)."""
         return cols.reshape(self.columns, -1).T if self.x_shape[-1] == 1 else cols.reshape(-1, self.columns)
+
+    def _grouped(self, matrix):
+        """A (rows, G * width) matrix as the (G, rows, width) stack of its groups (a view)."""
+        return matrix.reshape(matrix.shape[0], self.groups, -1).transpose(1, 0, 2)
+
+    def _product(self, a, b, out=None):
+        """``a @ b`` for (rows, G * inner) ``a`` and the kernel matrix ``b`` (see :meth:`_prepare`),
+        group by group: (rows, G * width)."""
+        if self.groups == 1:
+            return matmul(a, b, out=out)
+        xp = get_array_module(a)
+        if out is None:
+            out = xp.empty((a.shape[0], self.groups * b.shape[-1]), a.dtype)
+        matmul(self._grouped(a), b, out=self._grouped(out))
+        return out
 
     def _block_product(self, block, kernel_matrix, out=None):
         """The gather (the one copy) and the product for ``block``'s images: (images, *outs,
@@ -274,13 +306,15 @@ class ConvProduct(_Windowed):
             cols[...] = source
         xp = get_array_module(cols)
         rows = self._rows(cols)
+        filters = self.kernel_shape[-1]
         if out is None:
-            out = xp.empty((rows.shape[0], kernel_matrix.shape[-1]), rows.dtype)
-        matmul(rows, kernel_matrix, out=out.reshape(rows.shape[0], -1))
-        return out.reshape(-1, *self.outs, kernel_matrix.shape[-1])
+            out = xp.empty((rows.shape[0], filters), rows.dtype)
+        self._product(rows, kernel_matrix, out=out.reshape(rows.shape[0], -1))
+        return out.reshape(-1, *self.outs, filters)
 
-    def forward(self, x, kernel):
-        kernel_matrix = self._prepare(x, kernel)
+    def _convolve(self, x, kernel, layout=None):
+        """The product over the whole batch (see :meth:`_prepare` for ``layout``)."""
+        kernel_matrix = self._prepare(x, kernel, layout)
         xp = get_array_module(x)
         y = xp.empty((x.shape[0], *self.outs, kernel.shape[-1]), x.dtype)
 
@@ -291,6 +325,9 @@ class ConvProduct(_Windowed):
         parallel(work, self.chunks)
         self.view = None
         return y
+
+    def forward(self, x, kernel):
+        return self._convolve(x, kernel)
 
     def _backward_setup(self, gy):
         """The batch's chunks, a slot per chunk for its part of the kernel's gradient, and the
@@ -304,13 +341,22 @@ class ConvProduct(_Windowed):
         their part of the kernel's gradient to ``parts[i]`` and their input gradient through ``views``."""
         rows = g.reshape(-1, g.shape[-1])
         if self.cols is not None:
-            part = matmul(self._rows(self.cols[self._index(block)]).T, rows)
+            windows = self._rows(self.cols[self._index(block)])
+            if self.groups == 1:
+                part = matmul(windows.T, rows)
+            else:  # (G, columns / G, C_out / G)
+                part = matmul(self._grouped(windows).transpose(0, 2, 1), self._grouped(rows))
             parts[i] = part if parts[i] is None else parts[i].__iadd__(part)
         if views is not None:
             c_in = self.x_shape[-1]
-            per_position = self.kernel.reshape(-1, c_in, g.shape[-1])  # (positions, C_in, C_out)
+            per_position = self.kernel.reshape(-1, self.kernel_shape[-2], g.shape[-1])  # (positions, C_in / G, C_out)
             for q, view in enumerate(views):
-                view[block] += matmul(rows, per_position[q].T).reshape(-1, *self.outs, c_in)
+                if self.groups == 1:
+                    read = matmul(rows, per_position[q].T)
+                else:  # group by group: (G, rows, C_out / G) @ (G, C_out / G, C_in / G)
+                    weights = per_position[q].reshape(-1, self.groups, g.shape[-1] // self.groups).transpose(1, 2, 0)
+                    read = matmul(self._grouped(rows), weights).transpose(1, 0, 2)
+                view[block] += read.reshape(-1, *self.outs, c_in)
 
     def _kernel_gradient(self, parts):
         if self.cols is None:
@@ -318,6 +364,8 @@ class ConvProduct(_Windowed):
         total = parts[0]
         for part in parts[1:]:
             total += part
+        if self.groups > 1:  # (G, columns / G, C_out / G) -> (columns / G, G, C_out / G)
+            total = total.transpose(1, 0, 2)
         return total.reshape(self.kernel_shape)
 
     def backward(self, gy):
@@ -376,6 +424,73 @@ class ConvMaxPool(ConvProduct):
         return gx, self._kernel_gradient(parts)
 
 
+class ConvTransposeProduct(ConvProduct):
+    """The transposed convolution of ``x`` (N, *spatial, C_in) by a Keras kernel (*size, filters,
+    C_in): the gradient of :class:`ConvProduct` with respect to its input, taken as a forward op.
+
+    The kernel is read as the kernel of a convolution from ``filters`` channels to C_in whose
+    output has ``x``'s spatial shape; its input (padded as ``layout`` says) is this op's output,
+    of spatial shape ``spatial``. So forward is that convolution's col2im (each window position
+    q adds ``x @ kernel[q].T`` onto the slice it reads, no zero-dilated input), and backward is
+    its forward: one gather of the output gradient's windows and one product give the input's
+    gradient, and the same windows against ``x`` give the kernel's."""
+
+    def __init__(self, window: _Window, layout, spatial):
+        super().__init__(window)
+        self.fixed_layout, self.spatial = layout, tuple(spatial)
+
+    def forward(self, x, kernel):
+        n, filters = x.shape[0], kernel.shape[-2]
+        self.x_shape, self.layout = (n, *self.spatial, filters), self.fixed_layout
+        self.outs = tuple(x.shape[1:-1])
+        self.kernel, self.kernel_shape, self.cols = kernel, kernel.shape, None
+        self.columns = prod(self.window.size) * filters
+        self.image_bytes = prod(self.outs) * (self.columns + kernel.shape[-1]) * x.itemsize
+        chunks = blas_chunks(n, x)
+        y, views = self._gradient(x)
+
+        def work(chunk):
+            for block in _blocks(chunk, self.image_bytes, x):
+                self._block_gradients(block, x[block], None, 0, views)
+
+        parallel(work, chunks)
+        self.x = x if self.needs_input_grad[1] else None
+        return y
+
+    def backward(self, gy):
+        x, kernel = self.x, self.kernel
+        gx = self._convolve(gy, kernel, self.fixed_layout)
+        if x is None:
+            return gx, None
+        parts = [None] * len(self.chunks)
+
+        def work(i):
+            for block in _blocks(self.chunks[i], self.image_bytes, gy):
+                self._block_gradients(block, x[block], parts, i, None)
+
+        parallel(work, list(range(len(self.chunks))))
+        return gx, self._kernel_gradient(parts)
+
+
+def _transpose_dim(n, k, s, d, padding, output_padding) -> tuple:
+    """``(output size, padded before, padded after)`` of a transposed convolution along one dim
+    of ``n`` inputs, Keras's sizes: ``(n - 1) s + max(span, s)`` ('valid') or ``n s`` ('same'),
+    ``span = (k - 1) d + 1``; with an ``output_padding`` p, ``(n - 1) s + span + p`` ('valid') or
+    ``(n - 1) s + span % 2 + p`` ('same'). ``before``: the zeros before the output in the padded
+    input of the convolution whose input gradient this is, TensorFlow's split of the ``total``
+    zeros around the zero-dilated input in the equivalent flipped-kernel convolution; its windows
+    reach ``(n - 1) s + span`` entries, and an output longer than that holds only the bias past them."""
+    span = (k - 1) * d + 1
+    if padding == "valid":
+        size = (n - 1) * s + (builtins.max(span, s) if output_padding is None else span + output_padding)
+        before = 0
+    else:
+        size = n * s if output_padding is None else (n - 1) * s + span % 2 + output_padding
+        total = s + span - 2 if output_padding is None else span + span % 2 - 2 + output_padding
+        before = span - 1 - min(total - total // 2, span - 1)
+    return size, before, builtins.max((n - 1) * s + span - before - size, 0)
+
+
 def conv_output_shape(spatial, kernel_size, strides=1, padding="valid", dilation=1) -> tuple:
     """The spatial output shape of :func:`conv` for input sizes ``spatial`` (None: unknown).
 
@@ -387,23 +502,108 @@ def conv_output_shape(spatial, kernel_size, strides=1, padding="valid", dilation
     return _Window.make(len(spatial), kernel_size, strides, dilation, padding, "kernel_size").output_shape(spatial)
 
 
-def conv(x, kernel, bias=None, strides=1, padding="valid", dilation=1, activation=None) -> Tensor:
+def conv(x, kernel, bias=None, strides=1, padding="valid", dilation=1, activation=None, groups=1) -> Tensor:
     """``activation(conv(x, kernel) + bias)``, Keras's Conv1D/Conv2D in channels_last.
 
-    ``x`` (N, *spatial, C_in) with 1 or 2 spatial dims; ``kernel`` (*kernel_size, C_in, C_out),
-    Keras's layout; ``bias`` (C_out,) or None; ``strides``, ``dilation`` an int or one per spatial
-    dim; ``padding`` "valid", "same" or "causal" (1D); ``activation`` None, "relu", "sigmoid" or
-    "tanh", fused. Returns (N, *conv_output_shape(spatial, ...), C_out), where
+    ``x`` (N, *spatial, C_in) with 1 or 2 spatial dims; ``kernel`` (*kernel_size, C_in / groups,
+    C_out), Keras's layout; ``bias`` (C_out,) or None; ``strides``, ``dilation`` an int or one per
+    spatial dim; ``padding`` "valid", "same" or "causal" (1D); ``activation`` None, "relu",
+    "sigmoid" or "tanh", fused; ``groups`` divides C_in and C_out. Returns
+    (N, *conv_output_shape(spatial, ...), C_out), where, with ``g = o // (C_out / groups)`` the
+    group of output channel ``o``,
 
-        y[n, p, o] = sum over window positions q and channels c of
-                     padded_x[n, p * strides + q * dilation, c] * kernel[q, c, o]  (+ bias[o])
+        y[n, p, o] = sum over window positions q and the group's channels c of
+                     padded_x[n, p * strides + q * dilation, g * C_in / groups + c] * kernel[q, c, o]
+                     (+ bias[o])
     """
     kernel, bias = autocast(x, kernel, bias)
-    window = _conv_window(x, kernel, bias, activation, strides, padding, dilation)
-    product = ConvProduct(window)(x, kernel)
+    window = _conv_window(x, kernel, bias, activation, strides, padding, dilation, groups)
+    product = ConvProduct(window, groups)(x, kernel)
+    return _finish(product, bias, activation)
+
+
+def _finish(product, bias, activation) -> Tensor:
     if bias is None and activation is None:
         return product
     return bias_activation(product, bias, activation)
+
+
+def depthwise_conv(x, kernel, bias=None, strides=1, padding="valid", dilation=1, activation=None) -> Tensor:
+    """Keras's DepthwiseConv1D/2D in channels_last: each input channel c convolved with its own
+    ``M`` filters ``kernel[..., c, :]`` (``kernel`` (*kernel_size, C_in, M)), output channel
+    ``c * M + m``; ``bias`` (C_in * M,). A grouped :func:`conv` with one group per channel (the
+    kernel reshaped to (*kernel_size, 1, C_in * M), no copy)."""
+    (kernel,) = autocast(x, kernel)
+    shape = tuple(kernel.shape)
+    if len(shape) < 3:
+        raise ValueError(f"depthwise_conv: kernel must have shape (*kernel_size, C_in, M), got {shape}")
+    if tuple(x.shape)[-1:] != shape[-2:-1]:
+        raise ValueError(f"depthwise_conv: x has {tuple(x.shape)[-1]} channels but the kernel of shape {shape} "
+                         f"expects {shape[-2]}")
+    return conv(x, reshape(kernel, (*shape[:-2], 1, shape[-2] * shape[-1])), bias, strides, padding, dilation,
+                activation, groups=shape[-2])
+
+
+def _transpose_window(rank, kernel_shape, strides, padding, output_padding, dilation):
+    """The window and the padded output's per-dim ``(size, before, after)`` maker of a transposed
+    convolution, once the arguments are checked."""
+    window = _Window.make(rank, kernel_shape, strides, dilation, padding, "kernel_size", paddings=("valid", "same"))
+    if output_padding is not None:
+        values = (output_padding,) * rank if isinstance(output_padding, numbers.Integral) else output_padding
+        if not isinstance(values, (tuple, list)) or len(values) != rank or not all(
+                isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0 for v in values):
+            raise ValueError(f"output_padding must be None, a non-negative int or a tuple of {rank} of them, "
+                             f"got {output_padding!r}")
+        output_padding = tuple(int(v) for v in values)
+        if any(p >= s for p, s in zip(output_padding, window.strides)):
+            raise ValueError(f"output_padding must be smaller than strides {window.strides}, got {output_padding}")
+    pads = (None,) * rank if output_padding is None else output_padding
+    return window, pads
+
+
+def conv_transpose_output_shape(spatial, kernel_size, strides=1, padding="valid", output_padding=None,
+                                dilation=1) -> tuple:
+    """The spatial output shape of :func:`conv_transpose` for input sizes ``spatial`` (None: unknown).
+
+    >>> conv_transpose_output_shape((7, 7), 3, strides=2, padding="same")
+    (14, 14)
+    """
+    window, pads = _transpose_window(len(spatial), kernel_size, strides, padding, output_padding, dilation)
+    return tuple(None if n is None else _transpose_dim(n, k, s, d, window.padding, p)[0]
+                 for n, k, s, d, p in zip(spatial, window.size, window.strides, window.dilation, pads))
+
+
+def conv_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None, dilation=1,
+                   activation=None) -> Tensor:
+    """``activation(conv_transpose(x, kernel) + bias)``, Keras's Conv1DTranspose/Conv2DTranspose
+    in channels_last: the gradient of :func:`conv` with respect to its input, as an op.
+
+    ``x`` (N, *spatial, C_in); ``kernel`` (*kernel_size, filters, C_in), Keras's layout; ``bias``
+    (filters,) or None; ``padding`` "valid" or "same"; ``output_padding`` None or an int (one per
+    spatial dim) below the strides; sizes as :func:`conv_transpose_output_shape`. Every input
+    entry spreads over the window: ``y[n, p * strides + q * dilation - before, f] +=
+    x[n, p, c] * kernel[q, f, c]``.
+    """
+    kernel, bias = autocast(x, kernel, bias)
+    k_shape = tuple(kernel.shape)
+    rank = len(k_shape) - 2
+    if rank not in (1, 2) or len(x.shape) != rank + 2:
+        raise ValueError(f"conv_transpose: x (N, *spatial, C_in) and kernel (*kernel_size, filters, C_in) need 1 or 2 "
+                         f"spatial dims, got shapes {tuple(x.shape)} and {k_shape}")
+    if x.shape[-1] != k_shape[-1]:
+        raise ValueError(f"conv_transpose: x has {x.shape[-1]} channels but the kernel of shape {k_shape} expects "
+                         f"{k_shape[-1]}")
+    if bias is not None and tuple(bias.shape) != k_shape[-2:-1]:
+        raise ValueError(f"conv_transpose: bias must have shape {k_shape[-2:-1]}, got {tuple(bias.shape)}")
+    if activation is not None and activation not in FUSABLE_ACTIVATIONS:
+        raise ValueError(f"conv_transpose: activation must be None or one of {list(FUSABLE_ACTIVATIONS)}, "
+                         f"got {activation!r}")
+    window, pads = _transpose_window(rank, k_shape[:-2], strides, padding, output_padding, dilation)
+    dims = [_transpose_dim(n, k, s, d, window.padding, p)
+            for n, k, s, d, p in zip(x.shape[1:-1], window.size, window.strides, window.dilation, pads)]
+    layout = [(n, before, after) for n, (_, before, after) in zip(x.shape[1:-1], dims)]
+    product = ConvTransposeProduct(window, layout, [size for size, _, _ in dims])(x, kernel)
+    return _finish(product, bias, activation)
 
 
 def conv_max_pool(x, kernel, strides=1, padding="valid", dilation=1, pool_size=2, pool_strides=None,
@@ -418,7 +618,7 @@ def conv_max_pool(x, kernel, strides=1, padding="valid", dilation=1, pool_size=2
     return ConvMaxPool(window, pool_window)(x, kernel)
 
 
-def _conv_window(x, kernel, bias, activation, strides, padding, dilation) -> _Window:
+def _conv_window(x, kernel, bias, activation, strides, padding, dilation, groups=1) -> _Window:
     """The convolution's window, once ``x``, ``kernel``, ``bias`` and ``activation`` are checked."""
     x_shape, k_shape = tuple(x.shape), tuple(kernel.shape)
     rank = len(k_shape) - 2
@@ -428,8 +628,13 @@ def _conv_window(x, kernel, bias, activation, strides, padding, dilation) -> _Wi
         raise ValueError(
             f"conv: x of shape {x_shape} must have {rank + 2} dims (N, *spatial, C_in) for a kernel of shape {k_shape}"
         )
-    if x_shape[-1] != k_shape[-2]:
-        raise ValueError(f"conv: x has {x_shape[-1]} channels but the kernel of shape {k_shape} expects {k_shape[-2]}")
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError(f"conv: groups must be a positive int, got {groups!r}")
+    if x_shape[-1] != k_shape[-2] * groups:
+        raise ValueError(f"conv: x has {x_shape[-1]} channels but the kernel of shape {k_shape} with groups={groups} "
+                         f"expects {k_shape[-2] * groups}")
+    if k_shape[-1] % groups:
+        raise ValueError(f"conv: the kernel's {k_shape[-1]} filters do not split into groups={groups}")
     if bias is not None and tuple(bias.shape) != k_shape[-1:]:
         raise ValueError(f"conv: bias must have shape {k_shape[-1:]}, got {tuple(bias.shape)}")
     if activation is not None and activation not in FUSABLE_ACTIVATIONS:
