@@ -3,6 +3,11 @@
     core.py            Input, Dense, Activation, Dropout, Flatten
     activations.py     LeakyReLU, ReLU, PReLU, ELU, Softmax
     convolutional.py   Conv1D, Conv2D
+    convolutional_depthwise.py  DepthwiseConv1D/2D, SeparableConv1D/2D
+    convolutional_transpose.py  Conv1DTranspose, Conv2DTranspose
+    cropping.py        Cropping1D, Cropping2D
+    upsampling.py      UpSampling1D, UpSampling2D
+    regularization.py  SpatialDropout1D/2D, GaussianNoise, GaussianDropout, AlphaDropout, ActivityRegularization
     pooling.py         MaxPooling1D/2D, AveragePooling1D/2D, GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D
     normalization.py   BatchNormalization, LayerNormalization
     reshaping.py       Reshape, ZeroPadding1D, ZeroPadding2D
@@ -14,14 +19,20 @@
 from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .base import Layer
 from .convolutional import Conv1D, Conv2D
+from .convolutional_depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D
+from .convolutional_transpose import Conv1DTranspose, Conv2DTranspose
+from .cropping import Cropping1D, Cropping2D
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer
 from .merging import (Add, Average, Concatenate, Dot, Lambda, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
+from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
+                             SpatialDropout2D)
 from .reshaping import Reshape, ZeroPadding1D, ZeroPadding2D
 from .serialization import deserialize, serialize
+from .upsampling import UpSampling1D, UpSampling2D
 
 __all__ = [
     "Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Conv1D", "Conv2D",
@@ -30,6 +41,9 @@ __all__ = [
     "LayerNormalization", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "LeakyReLU", "ReLU", "PReLU", "ELU", "Softmax",
     "serialize", "deserialize", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "Lambda", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+    "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose",
+    "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "SpatialDropout1D", "SpatialDropout2D",
+    "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization",
 ]
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402

@@ -386,8 +386,8 @@ class ConvMaxPool(ConvProduct):
     block's transposed products from there. The same numbers as the two ops one after the other,
     with one pass over the batch each way instead of two."""
 
-    def __init__(self, window: _Window, pool_window: _Window):
-        super().__init__(window)
+    def __init__(self, window: _Window, pool_window: _Window, groups: int = 1):
+        super().__init__(window, groups)
         self.pool_window = pool_window
 
     def forward(self, x, kernel):
@@ -607,15 +607,15 @@ def conv_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padd
 
 
 def conv_max_pool(x, kernel, strides=1, padding="valid", dilation=1, pool_size=2, pool_strides=None,
-                  pool_padding="valid") -> Tensor:
+                  pool_padding="valid", groups=1) -> Tensor:
     """``max_pool(conv(x, kernel, ...), pool_size, pool_strides, pool_padding)`` in one op, a
     block of images at a time (no bias or activation: those commute with the maximum when they
     are non-decreasing, and come after, on the pooled values). The same numbers as the two ops."""
     (kernel,) = autocast(x, kernel)
-    window = _conv_window(x, kernel, None, None, strides, padding, dilation)
+    window = _conv_window(x, kernel, None, None, strides, padding, dilation, groups)
     pool_window = _pool_window(len(window.size), pool_size, pool_strides, pool_padding)
     pool_window.layout(window.output_shape(tuple(x.shape[1:-1])))  # a pool that leaves no output: refused
-    return ConvMaxPool(window, pool_window)(x, kernel)
+    return ConvMaxPool(window, pool_window, groups)(x, kernel)
 
 
 def _conv_window(x, kernel, bias, activation, strides, padding, dilation, groups=1) -> _Window:
