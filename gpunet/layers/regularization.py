@@ -44,7 +44,8 @@ class _SpatialDropout(Dropout):
 
     def call(self, x, training=False):
         if x.ndim != self.rank + 2:
-            raise ValueError(f"{type(self).__name__} expects inputs of rank {self.rank + 2}, got shape {tuple(x.shape)}")
+            raise ValueError(f"{type(self).__name__} expects inputs of rank {self.rank + 2}, "
+                             f"got shape {tuple(x.shape)}")
         shape = [1] * x.ndim
         shape[0] = x.shape[0]
         channel = -1 if self.data_format == "channels_last" else 1
