@@ -217,6 +217,37 @@ class _Windowed(Function):
 # ----------------------------------------------------------------------------------------------
 # convolution
 # ----------------------------------------------------------------------------------------------
+_BLAS_WIDTH = 8  # per-group matrices narrower than this go to einsum, not to one BLAS call per group
+
+
+def _group_products(a, b, out=None, transpose_a=False):
+    """One matrix product per group g: ``a[:, g] @ b[g]`` for ``a`` (rows, G, inner) and ``b``
+    (G, inner, width), as (rows, G, width) (into ``out`` when given); with ``transpose_a``,
+    ``a[:, g].T @ b[:, g]`` for ``b`` (rows, G, width), as (G, inner, width) (a kernel's gradient).
+    Batched BLAS products when the groups' matrices are wide; one einsum when they are narrow (a
+    depthwise convolution's 9 x 1 products, where a BLAS call per group costs more than the work)."""
+    inner, width = a.shape[-1], b.shape[-1]
+    if builtins.min(inner, width) >= _BLAS_WIDTH:
+        if transpose_a:
+            return matmul(a.transpose(1, 2, 0), b.transpose(1, 0, 2))
+        return matmul(a.transpose(1, 0, 2), b, out=None if out is None else out.transpose(1, 0, 2)).transpose(1, 0, 2)
+    xp = get_array_module(a)
+    if transpose_a:
+        return xp.einsum("rgk,rgw->gkw", a, b)
+    if out is None:
+        return xp.einsum("rgk,gkw->rgw", a, b)
+    out[...] = xp.einsum("rgk,gkw->rgw", a, b)
+    return out
+
+
+def _window_terms(rank) -> tuple:
+    """The einsum terms of narrow groups' products: the strided windows (N, *outs, G, *size,
+    C_in / G), the kernel seen as (*size, C_in / G, G, C_out / G), the outputs (N, *outs, G,
+    C_out / G)."""
+    outs, window = "hw"[:rank], "pq"[:rank]
+    return f"n{outs}g{window}c", f"{window}cgo", f"n{outs}go"
+
+
 class ConvProduct(_Windowed):
     """``x`` (N, *spatial, C_in) convolved with a Keras kernel (*size, C_in / groups, C_out): the
     product alone (bias and activation come after, see :func:`conv`), as (N, *out_spatial, C_out).
@@ -233,8 +264,9 @@ class ConvProduct(_Windowed):
     With ``groups`` G > 1 the input channels and the filters split into G groups, group g's
     filters reading only group g's channels (a depthwise convolution is G = C_in). The windows'
     matrix is gathered group-major within each row, so each group's columns are one strided
-    (N * positions, prod(size) * C_in / G) matrix, and every product above becomes a batched
-    product over the groups: G times less work than one product with a block-diagonal kernel.
+    (N * positions, prod(size) * C_in / G) matrix, and every product above becomes one product
+    per group (:func:`_group_products`): G times less work than one product with a
+    block-diagonal kernel.
     """
 
     def __init__(self, window: _Window, groups: int = 1):
@@ -263,7 +295,10 @@ class ConvProduct(_Windowed):
                 (step_n, *moves, per_group * step_c, *reads, step_c))
         self.view = view
         self.chunks = blas_chunks(n, view)  # the same split forward and backward
-        self.cols = xp.empty(view.shape, x.dtype) if self.needs_input_grad[1] else None
+        inner, width = self.columns // self.groups, kernel.shape[-1] // self.groups
+        self.direct = self.groups > 1 and builtins.min(inner, width) < _BLAS_WIDTH
+        self.wants_kernel = self.needs_input_grad[1]
+        self.cols = xp.empty(view.shape, x.dtype) if self.wants_kernel and not self.direct else None
         self.kernel = kernel if self.needs_input_grad[0] else None
         self.kernel_shape = kernel.shape
         self.image_bytes = prod(self.outs) * (self.columns + kernel.shape[-1]) * x.itemsize
@@ -280,8 +315,8 @@ class ConvProduct(_Windowed):
         return cols.reshape(self.columns, -1).T if self.x_shape[-1] == 1 else cols.reshape(-1, self.columns)
 
     def _grouped(self, matrix):
-        """A (rows, G * width) matrix as the (G, rows, width) stack of its groups (a view)."""
-        return matrix.reshape(matrix.shape[0], self.groups, -1).transpose(1, 0, 2)
+        """A (rows, G * width) matrix as the (rows, G, width) stack of its groups (a view)."""
+        return matrix.reshape(matrix.shape[0], self.groups, -1)
 
     def _product(self, a, b, out=None):
         """``a @ b`` for (rows, G * inner) ``a`` and the kernel matrix ``b`` (see :meth:`_prepare`),
@@ -291,7 +326,7 @@ class ConvProduct(_Windowed):
         xp = get_array_module(a)
         if out is None:
             out = xp.empty((a.shape[0], self.groups * b.shape[-1]), a.dtype)
-        matmul(self._grouped(a), b, out=self._grouped(out))
+        _group_products(self._grouped(a), b, self._grouped(out))
         return out
 
     def _block_product(self, block, kernel_matrix, out=None):
@@ -299,6 +334,16 @@ class ConvProduct(_Windowed):
         C_out), into ``out`` when given."""
         index = self._index(block)
         source = self.view[index]
+        filters = self.kernel_shape[-1]
+        if self.direct:  # narrow groups: one einsum over the strided windows, no gathered copy
+            xp = get_array_module(source)
+            if out is None:
+                out = xp.empty((source.shape[0], *self.outs, filters), source.dtype)
+            windows, kernel, outputs = _window_terms(len(self.outs))
+            kernel_view = kernel_matrix.transpose(1, 0, 2).reshape(*self.kernel_shape[:-1], self.groups, -1)
+            out.reshape(*out.shape[:-1], self.groups, -1)[...] = xp.einsum(f"{windows},{kernel}->{outputs}", source,
+                                                                           kernel_view)
+            return out
         if self.cols is None:
             cols = source.copy()
         else:
@@ -306,7 +351,6 @@ class ConvProduct(_Windowed):
             cols[...] = source
         xp = get_array_module(cols)
         rows = self._rows(cols)
-        filters = self.kernel_shape[-1]
         if out is None:
             out = xp.empty((rows.shape[0], filters), rows.dtype)
         self._product(rows, kernel_matrix, out=out.reshape(rows.shape[0], -1))
@@ -323,8 +367,14 @@ class ConvProduct(_Windowed):
                 self._block_product(block, kernel_matrix, out=y[block])
 
         parallel(work, self.chunks)
-        self.view = None
+        self._release_view()
         return y
+
+    def _release_view(self) -> None:
+        """Drops the windows' view after forward, unless backward reads the kernel's gradient
+        from it (narrow groups keep no gathered copy)."""
+        if not (self.direct and self.wants_kernel):
+            self.view = None
 
     def forward(self, x, kernel):
         return self._convolve(x, kernel)
@@ -340,12 +390,18 @@ class ConvProduct(_Windowed):
         """For ``block``'s images and their output gradient ``g`` (images, *outs, C_out): adds
         their part of the kernel's gradient to ``parts[i]`` and their input gradient through ``views``."""
         rows = g.reshape(-1, g.shape[-1])
-        if self.cols is not None:
+        if self.wants_kernel and self.direct:  # (*size, C_in / G, G, C_out / G), the kernel's layout
+            xp = get_array_module(g)
+            windows, kernel, outputs = _window_terms(len(self.outs))
+            part = xp.einsum(f"{windows},{outputs}->{kernel}", self.view[self._index(block)],
+                             g.reshape(*g.shape[:-1], self.groups, -1))
+            parts[i] = part if parts[i] is None else parts[i].__iadd__(part)
+        elif self.wants_kernel:
             windows = self._rows(self.cols[self._index(block)])
             if self.groups == 1:
                 part = matmul(windows.T, rows)
             else:  # (G, columns / G, C_out / G)
-                part = matmul(self._grouped(windows).transpose(0, 2, 1), self._grouped(rows))
+                part = _group_products(self._grouped(windows), self._grouped(rows), transpose_a=True)
             parts[i] = part if parts[i] is None else parts[i].__iadd__(part)
         if views is not None:
             c_in = self.x_shape[-1]
@@ -353,18 +409,18 @@ class ConvProduct(_Windowed):
             for q, view in enumerate(views):
                 if self.groups == 1:
                     read = matmul(rows, per_position[q].T)
-                else:  # group by group: (G, rows, C_out / G) @ (G, C_out / G, C_in / G)
+                else:  # group by group: (rows, G, C_out / G) @ (G, C_out / G, C_in / G)
                     weights = per_position[q].reshape(-1, self.groups, g.shape[-1] // self.groups).transpose(1, 2, 0)
-                    read = matmul(self._grouped(rows), weights).transpose(1, 0, 2)
+                    read = _group_products(self._grouped(rows), weights)
                 view[block] += read.reshape(-1, *self.outs, c_in)
 
     def _kernel_gradient(self, parts):
-        if self.cols is None:
+        if not self.wants_kernel:
             return None
         total = parts[0]
         for part in parts[1:]:
             total += part
-        if self.groups > 1:  # (G, columns / G, C_out / G) -> (columns / G, G, C_out / G)
+        if self.groups > 1 and not self.direct:  # (G, columns / G, C_out / G) -> (columns / G, G, C_out / G)
             total = total.transpose(1, 0, 2)
         return total.reshape(self.kernel_shape)
 
@@ -405,7 +461,8 @@ class ConvMaxPool(ConvProduct):
                           None if index is None else index[block])
 
         parallel(work, self.chunks)
-        self.view, self.index = None, index
+        self.index = index
+        self._release_view()
         return y
 
     def backward(self, gy):
@@ -444,6 +501,7 @@ class ConvTransposeProduct(ConvProduct):
         self.x_shape, self.layout = (n, *self.spatial, filters), self.fixed_layout
         self.outs = tuple(x.shape[1:-1])
         self.kernel, self.kernel_shape, self.cols = kernel, kernel.shape, None
+        self.direct = self.wants_kernel = False
         self.columns = prod(self.window.size) * filters
         self.image_bytes = prod(self.outs) * (self.columns + kernel.shape[-1]) * x.itemsize
         chunks = blas_chunks(n, x)

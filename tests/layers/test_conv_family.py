@@ -50,6 +50,8 @@ GROUPED = [  # (x shape, kernel shape, strides, dilation, padding, groups)
     ((2, 8, 7, 6), (3, 2, 2, 3), 1, 2, "same", 3),
     ((3, 11, 4), (3, 1, 8), 2, 1, "valid", 4),
     ((2, 9, 4), (3, 2, 4), 1, 2, "causal", 2),
+    ((2, 6, 5, 16), (3, 3, 8, 16), 1, 1, "same", 2),  # wide groups: BLAS products per group
+    ((2, 10, 24), (3, 8, 24), 2, 1, "valid", 3),
 ]
 
 
