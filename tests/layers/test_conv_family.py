@@ -335,3 +335,25 @@ def test_the_new_layers_train_in_a_model():
     losses = history.history["loss"]
     assert losses[-1] < 0.8 * losses[0]
     assert model.predict(x[:2], verbose=0).shape == (2, 8, 8, 2)
+
+
+def test_grouped_conv_followed_by_max_pooling_is_the_two_ops(xp, rng):
+    """MaxPooling2D takes over a grouped Conv2D's product (one fused op): the same numbers as
+    the convolution and the pooling one after the other, values and gradients."""
+    set_random_seed(0)
+    model = Sequential([L.Input((9, 8, 4)), L.Conv2D(6, 3, groups=2, activation="relu"), L.MaxPooling2D(2)])
+    conv = model.layers[0]
+    assert model.layers[1].takes_over(conv)
+    x = backend.to_device(rng.standard_normal((3, 9, 8, 4)).astype(np.float32))
+    expected = conv_ops.max_pool(conv(x), 2)
+    np.testing.assert_allclose(host_array(model(x)), host_array(expected), rtol=1e-6, atol=1e-6)
+    fused = conv_ops.conv_max_pool(Tensor(x), conv.kernel, groups=2)
+    assert gradcheck(lambda a, k: conv_ops.conv_max_pool(a, k, groups=2, pool_size=2),
+                     [backend.to_device(rng.standard_normal((2, 6, 5, 4))), backend.to_device(
+                         rng.standard_normal((3, 3, 2, 6)))], atol=1e-7, rtol=1e-6)
+    np.testing.assert_allclose(np.maximum(host_array(fused) + backend.to_host(conv.bias.data), 0),
+                               host_array(expected), rtol=1e-6, atol=1e-6)
+
+
+def host_array(t):
+    return backend.to_host(t.data)
