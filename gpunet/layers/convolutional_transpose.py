@@ -34,7 +34,7 @@ class _ConvTranspose(ConvGeometry, WorkspaceChecked, _KernelLayer):
         self._init_geometry(kernel_size, strides, padding, data_format, dilation_rate, strided_dilation=False)
         self.output_padding = None
         if output_padding is not None:  # checked against the strides by the op's own rule
-            conv_ops.conv_transpose_output_shape((1,) * self.rank, self.kernel_size, self.strides, self.padding,
+            conv_ops.conv_transpose_output_shape((None,) * self.rank, self.kernel_size, self.strides, self.padding,
                                                  output_padding, self.dilation_rate)
             self.output_padding = (output_padding,) * self.rank if isinstance(output_padding, int) else tuple(
                 output_padding)
@@ -58,11 +58,12 @@ class _ConvTranspose(ConvGeometry, WorkspaceChecked, _KernelLayer):
         return output_shape(input_shape[0], self._spatial_out(spatial), self.filters, self.data_format)
 
     def workspace_bytes(self, input_shape, itemsize, gradients=True, host=True, pool=None):
-        """About the bytes of the convolution whose input gradient this is (its input: the output)."""
+        """About the bytes of the convolution whose input gradient this is (its input: the output;
+        "same" padding, which gives that convolution the input's spatial shape)."""
         shape = channels_last_shape(input_shape, self.data_format)
         out = (shape[0], *self._spatial_out(shape[1:-1]), self.filters)
         return conv_ops.conv_workspace(out, (*self.kernel_size, self.filters, shape[-1]), itemsize, self.strides,
-                                       "valid", self.dilation_rate, gradients, None, host,
+                                       "same", self.dilation_rate, gradients, None, host,
                                        activation=self.activation is not activations.linear)
 
     def call(self, x, training=False):

@@ -27,9 +27,7 @@ def _no_seed(layer, seed) -> None:
 
 def _unit_rate(layer, rate, name="rate") -> float:
     """Keras's check of these layers' rates: a number in [0, 1]."""
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-        raise ValueError(f"{layer}: {name} must be a number in [0, 1], got {rate!r}")
-    return rate
+    return noise_ops.check_rate(rate, upper_open=False, name=name, owner=layer)
 
 
 class _SpatialDropout(Dropout):

@@ -546,6 +546,9 @@ def _transpose_dim(n, k, s, d, padding, output_padding) -> tuple:
         size = n * s if output_padding is None else (n - 1) * s + span % 2 + output_padding
         total = s + span - 2 if output_padding is None else span + span % 2 - 2 + output_padding
         before = span - 1 - min(total - total // 2, span - 1)
+    if size < 1:
+        raise ValueError(f"conv_transpose: kernel span {span}, stride {s}, padding {padding!r} and output_padding "
+                         f"{output_padding} leave no output for an input of size {n}")
     return size, before, builtins.max((n - 1) * s + span - before - size, 0)
 
 

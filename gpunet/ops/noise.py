@@ -9,7 +9,7 @@ from ..gpu import kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..dtype_policies import is_float
 
-__all__ = ["dropout", "spatial_dropout", "gaussian_noise", "gaussian_dropout", "alpha_dropout"]
+__all__ = ["check_rate", "dropout", "spatial_dropout", "gaussian_noise", "gaussian_dropout", "alpha_dropout"]
 
 
 class Dropout(Function):
@@ -32,14 +32,13 @@ def dropout(x, rate: float, training: bool = True) -> Tensor:
     scale the kept ones by ``1 / (1 - rate)``, so the expected value is unchanged; the identity
     when ``training`` is False or ``rate`` is 0. Backward multiplies by the same mask.
     """
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-        raise ValueError(f"rate must be a number in [0, 1), got {rate!r}")
+    rate = check_rate(rate)
     x = as_tensor(x)
     if not training or rate == 0:
         return x
     if not is_float(x.dtype):
         raise TypeError(f"dropout needs floating-point input, got dtype {x.dtype}")
-    return Dropout(float(rate))(x)
+    return Dropout(rate)(x)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -77,10 +76,13 @@ class AffineNoise(Function):
         return (gy if self.scale is None else gy * self.scale,)
 
 
-def _checked_rate(rate, upper_open=True):
+def check_rate(rate, upper_open=True, name="rate", owner="") -> float:
+    """``rate`` as a float, refused (ValueError naming ``name``, after ``owner``: when given)
+    unless it is a number in [0, 1) (``upper_open``) or [0, 1]."""
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (
             0 <= rate < 1 if upper_open else 0 <= rate <= 1):
-        raise ValueError(f"rate must be a number in [0, 1{')' if upper_open else ']'}, got {rate!r}")
+        raise ValueError(f"{owner + ': ' if owner else ''}{name} must be a number in "
+                         f"[0, 1{')' if upper_open else ']'}, got {rate!r}")
     return float(rate)
 
 
@@ -108,7 +110,7 @@ def spatial_dropout(x, rate: float, noise_shape=None, training: bool = True) -> 
     broadcast over the other dims: ``(N, 1, C)`` drops whole channels of a sequence
     (SpatialDropout1D). Kept entries are scaled by ``1 / (1 - rate)``; identity when not
     ``training`` or ``rate`` is 0."""
-    rate = _checked_rate(rate)
+    rate = check_rate(rate)
     if noise_shape is None:
         return dropout(x, rate, training)
     x = _float_input(x, "spatial_dropout")
@@ -136,7 +138,7 @@ def gaussian_noise(x, stddev: float, training: bool = True) -> Tensor:
 def gaussian_dropout(x, rate: float, training: bool = True) -> Tensor:
     """``x * (1 + sqrt(rate / (1 - rate)) * n)``, multiplicative noise of mean 1 (GaussianDropout;
     Srivastava et al. 2014); identity when not ``training`` or ``rate`` is 0."""
-    rate = _checked_rate(rate)
+    rate = check_rate(rate)
     x = _float_input(x, "gaussian_dropout")
     if not training or rate == 0:
         return x
@@ -158,7 +160,7 @@ def alpha_dropout(x, rate: float, noise_shape=None, training: bool = True) -> Te
     ``a = ((1 - rate) (1 + rate alpha'^2))^(-1/2)`` and ``b = -a alpha' rate`` restores zero mean
     and unit variance. Kept where uniform noise of ``noise_shape`` is ``>= rate``; identity when
     not ``training`` or ``rate`` is 0."""
-    rate = _checked_rate(rate)
+    rate = check_rate(rate)
     x = _float_input(x, "alpha_dropout")
     if not training or rate == 0:
         return x

@@ -138,6 +138,8 @@ def test_conv_transpose_is_the_input_gradient_of_conv(xp, rng):
     (lambda x, k: conv_ops.conv(x, k, groups=0), "groups"),
     (lambda x, k: conv_ops.conv_transpose(x, k, strides=2, output_padding=2), "output_padding"),
     (lambda x, k: conv_ops.conv_transpose(x, k, padding="causal"), "padding"),
+    (lambda x, k: conv_ops.conv_transpose(x[:, :1, :1], k[:2, :2], strides=2, padding="same", output_padding=0),
+     "no output"),
     (lambda x, k: conv_ops.depthwise_conv(x, k[..., :1, :]), "channels"),
 ])
 def test_op_arguments_are_checked(call, message):

@@ -23,6 +23,8 @@ CASES = [  # (input shape without the batch, gpunet layer)
     ((7, 6, 3), lambda: L.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=1)),
     ((7, 6, 3), lambda: L.Conv2DTranspose(2, 3, dilation_rate=2, padding="same")),
     ((3, 7, 6), lambda: L.Conv2DTranspose(2, 3, strides=2, data_format="channels_first", use_bias=False)),
+    ((1, 1, 3), lambda: L.Conv2DTranspose(2, 3, padding="same")),  # outputs smaller than the kernel
+    ((3, 3), lambda: L.Conv1DTranspose(2, 4, strides=2, padding="same", output_padding=0)),
     ((9, 3), lambda: L.Conv1DTranspose(4, 4, strides=3)),
     ((9, 3), lambda: L.Conv1DTranspose(4, 3, strides=2, padding="same", output_padding=1)),
     ((9, 8, 3), lambda: L.DepthwiseConv2D(3)),
@@ -54,7 +56,7 @@ def _keras_twin(keras, layer):
     return getattr(keras.layers, type(layer).__name__).from_config(layer.get_config())
 
 
-SLOW_CASES = {1, 2, 6, 8, 13, 14, 18, 19}  # more argument combinations of layers the other cases cover
+SLOW_CASES = {1, 2, 6, 8, 15, 16, 20, 21}  # more argument combinations of layers the other cases cover
 
 
 @pytest.mark.parametrize("shape,make", [pytest.param(*case, marks=pytest.mark.slow) if i in SLOW_CASES else case
