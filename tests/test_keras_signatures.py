@@ -118,7 +118,7 @@ REQUIRED = {
     "decay_steps": 10, "decay_rate": 0.5, "boundaries": [10], "values": [0.1, 0.01], "value": 1.0, "l1": 0.01,
     "l2": 0.01, "layers": None, "name": "x", "fn": None,
     "num_classes": 3, "target_class_ids": [0, 2], "recall": 0.5, "precision": 0.5, "specificity": 0.5,
-    "sensitivity": 0.5, "initializer": 1.0, "axes": 1, "function": Fresh(lambda: (lambda x: x)),
+    "sensitivity": 0.5, "initializer": 1.0, "axes": 1, "function": Fresh(lambda: (lambda x: x)), "stddev": 0.1,
 }
 # non-default values where the default's type does not suggest one
 NON_DEFAULT = {
