@@ -1,6 +1,6 @@
 """Up-sampling layers: UpSampling1D and UpSampling2D, with Keras's arguments.
 
-"nearest" repeats every entry ``size`` times along each spatial dim; UpSampling2D's "bilinear"
+"nearest" repeats every entry ``size`` times along each spatial dim (a broadcast product); UpSampling2D's "bilinear"
 resizes the images to ``size`` times their height and width with :func:`gpunet.ops.image.resize`
 (half-pixel centres, as Keras).
 """
@@ -8,12 +8,28 @@ resizes the images to ``size`` times their height and width with :func:`gpunet.o
 from __future__ import annotations
 
 from .. import ops
+from ..autograd import Tensor
+from ..backend import get_array_module
 from ..ops import image as image_ops
 from .base import Layer
 from .convolutional import from_channels_last, spatial_and_channels, standardize_data_format, standardize_tuple, \
     to_channels_last
 
 __all__ = ["UpSampling1D", "UpSampling2D"]
+
+
+def _repeat_entries(x, size):
+    """Each entry of ``x`` (N, *spatial, C) repeated ``size[i]`` times along spatial dim i: a
+    product with ones broadcast over a new axis after each dim (its gradient sums them back,
+    with no index arithmetic)."""
+    spatial, channels = x.shape[1:-1], x.shape[-1]
+    expanded, ones = [-1], [1]
+    for n, factor in zip(spatial, size):
+        expanded += [n, 1]
+        ones += [1, factor]
+    xp = get_array_module(x.data)
+    y = ops.multiply(ops.reshape(x, (*expanded, channels)), Tensor(xp.ones((*ones, 1), x.dtype)))
+    return ops.reshape(y, (-1, *(n * factor for n, factor in zip(spatial, size)), channels))
 
 
 class _UpSampling(Layer):
@@ -34,9 +50,7 @@ class _UpSampling(Layer):
         spatial_and_channels(tuple(x.shape), self.rank, self.data_format, type(self).__name__)
         x = to_channels_last(x, self.data_format)
         if self.interpolation == "nearest":
-            for axis, factor in enumerate(self.size, start=1):
-                if factor > 1:
-                    x = ops.repeat(x, factor, axis=axis)
+            x = _repeat_entries(x, self.size)
         else:
             x = image_ops.resize(x, tuple(n * f for n, f in zip(x.shape[1:-1], self.size)),
                                  interpolation=self.interpolation, data_format="channels_last")

@@ -7,6 +7,8 @@ copied once) and multiplies it by the Keras kernel ``(*kernel_size, C_in, C_out)
 ``(prod(kernel_size) * C_in, C_out)`` matrix; :func:`~gpunet.ops.math.bias_activation` then adds
 the bias and applies the activation in place, as ``Dense`` does. Backward takes the transposed
 products and adds the rows back onto the input (col2im), one slice per kernel position.
+A grouped (or depthwise) convolution takes one product per group; a transposed convolution is
+that col2im taken as the forward op, its backward the gather and product.
 
 Pooling reads the input through one strided slice per pool position (views, no gather), so no
 Python loop ever runs over pixels: max pooling keeps a running maximum and the index of the
@@ -30,8 +32,9 @@ from .shaping import autocast, reshape
 from ..backend import batch_chunks, blas_chunks, get_array_module, host_threads, matmul, parallel
 from .math import FUSABLE_ACTIVATIONS, _normalize_axis, bias_activation
 
-__all__ = ["conv", "depthwise_conv", "conv_transpose", "conv_transpose_output_shape", "conv_max_pool", "conv_output_shape", "pad_spatial", "max_pool", "avg_pool", "pool_output_shape", "max",
-           "conv_workspace", "pool_workspace", "pad_workspace"]
+__all__ = ["conv", "depthwise_conv", "conv_transpose", "conv_transpose_output_shape", "conv_max_pool",
+           "conv_output_shape", "pad_spatial", "max_pool", "avg_pool", "pool_output_shape", "max", "conv_workspace",
+           "pool_workspace", "pad_workspace"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -266,7 +269,9 @@ class ConvProduct(_Windowed):
     matrix is gathered group-major within each row, so each group's columns are one strided
     (N * positions, prod(size) * C_in / G) matrix, and every product above becomes one product
     per group (:func:`_group_products`): G times less work than one product with a
-    block-diagonal kernel.
+    block-diagonal kernel. When the groups' matrices are narrow (a depthwise convolution: 9
+    columns, 1 filter) nothing is gathered: forward and the kernel's gradient are one einsum
+    each over the strided view of the windows, which backward keeps instead of a copy.
     """
 
     def __init__(self, window: _Window, groups: int = 1):
