@@ -359,3 +359,27 @@ def test_grouped_conv_followed_by_max_pooling_is_the_two_ops(xp, rng):
 
 def host_array(t):
     return backend.to_host(t.data)
+
+
+@pytest.mark.parametrize("make", [lambda: L.UpSampling2D((2, 3)), lambda: L.UpSampling2D(2, interpolation="bilinear"),
+                                  lambda: L.UpSampling1D(3), lambda: L.Cropping2D(((1, 0), (2, 1))),
+                                  lambda: L.Cropping1D((2, 1))], ids=["up2d", "bilinear", "up1d", "crop2d", "crop1d"])
+def test_resampling_layers_gradcheck(make, xp, rng):
+    layer = make()
+    shape = (2, 5, 4, 3) if "2D" in type(layer).__name__ else (2, 6, 3)
+    assert gradcheck(lambda a: layer(a, training=True), [backend.to_device(rng.standard_normal(shape))])
+
+
+def test_noise_resumes_from_a_saved_generator_state(xp):
+    """The noise layers draw from the stream a checkpoint saves: restoring the state replays it."""
+    x = backend.to_device(np.random.default_rng(0).standard_normal((3, 5, 4)).astype(np.float32))
+    layers = [L.GaussianNoise(0.3), L.GaussianDropout(0.2), L.AlphaDropout(0.3), L.SpatialDropout1D(0.4)]
+    set_random_seed(7)
+    for layer in layers:
+        layer(x, training=True)
+    state = backend.get_rng_state()
+    first = [backend.to_host(layer(x, training=True).data) for layer in layers]
+    backend.set_rng_state(state)
+    again = [backend.to_host(layer(x, training=True).data) for layer in layers]
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
