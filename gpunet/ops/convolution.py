@@ -408,16 +408,21 @@ class ConvProduct(_Windowed):
             else:  # (G, columns / G, C_out / G)
                 part = _group_products(self._grouped(windows), self._grouped(rows), transpose_a=True)
             parts[i] = part if parts[i] is None else parts[i].__iadd__(part)
-        if views is not None:
+        if views is not None and self.groups == 1:
             c_in = self.x_shape[-1]
-            per_position = self.kernel.reshape(-1, self.kernel_shape[-2], g.shape[-1])  # (positions, C_in / G, C_out)
+            per_position = self.kernel.reshape(-1, c_in, g.shape[-1])  # (positions, C_in, C_out)
             for q, view in enumerate(views):
-                if self.groups == 1:
-                    read = matmul(rows, per_position[q].T)
-                else:  # group by group: (rows, G, C_out / G) @ (G, C_out / G, C_in / G)
-                    weights = per_position[q].reshape(-1, self.groups, g.shape[-1] // self.groups).transpose(1, 2, 0)
-                    read = _group_products(self._grouped(rows), weights)
-                view[block] += read.reshape(-1, *self.outs, c_in)
+                view[block] += matmul(rows, per_position[q].T).reshape(-1, *self.outs, c_in)
+        elif views is not None:  # every position's reads in one product per group, then added slice by slice
+            positions, per_group = len(views), self.kernel_shape[-2]
+            weights = self.kernel.reshape(positions, per_group, self.groups, -1).transpose(2, 3, 0, 1)
+            xp = get_array_module(g)
+            reads = xp.empty((rows.shape[0], self.groups, positions * per_group), g.dtype)
+            _group_products(self._grouped(rows), weights.reshape(self.groups, -1, positions * per_group), out=reads)
+            reads = reads.reshape(*g.shape[:-1], self.groups, positions, per_group)
+            for q, view in enumerate(views):
+                target = view[block].reshape(*g.shape[:-1], self.groups, per_group)  # a view: the last axis split
+                target += reads[..., q, :]
 
     def _kernel_gradient(self, parts):
         if not self.wants_kernel:
