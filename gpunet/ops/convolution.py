@@ -220,35 +220,21 @@ class _Windowed(Function):
 # ----------------------------------------------------------------------------------------------
 # convolution
 # ----------------------------------------------------------------------------------------------
-_BLAS_WIDTH = 8  # per-group matrices narrower than this go to einsum, not to one BLAS call per group
-
-
 def _group_products(a, b, out=None, transpose_a=False):
     """One matrix product per group g: ``a[:, g] @ b[g]`` for ``a`` (rows, G, inner) and ``b``
     (G, inner, width), as (rows, G, width) (into ``out`` when given); with ``transpose_a``,
     ``a[:, g].T @ b[:, g]`` for ``b`` (rows, G, width), as (G, inner, width) (a kernel's gradient).
-    Batched BLAS products when the groups' matrices are wide; one einsum when they are narrow (a
-    depthwise convolution's 9 x 1 products, where a BLAS call per group costs more than the work)."""
-    inner, width = a.shape[-1], b.shape[-1]
-    if builtins.min(inner, width) >= _BLAS_WIDTH:
-        if transpose_a:
-            return matmul(a.transpose(1, 2, 0), b.transpose(1, 0, 2))
-        return matmul(a.transpose(1, 0, 2), b, out=None if out is None else out.transpose(1, 0, 2)).transpose(1, 0, 2)
-    xp = get_array_module(a)
+    One batched product over strided views of the groups."""
     if transpose_a:
-        return xp.einsum("rgk,rgw->gkw", a, b)
-    if out is None:
-        return xp.einsum("rgk,gkw->rgw", a, b)
-    out[...] = xp.einsum("rgk,gkw->rgw", a, b)
-    return out
+        return matmul(a.transpose(1, 2, 0), b.transpose(1, 0, 2))
+    return matmul(a.transpose(1, 0, 2), b, out=None if out is None else out.transpose(1, 0, 2)).transpose(1, 0, 2)
 
 
-def _window_terms(rank) -> tuple:
-    """The einsum terms of narrow groups' products: the strided windows (N, *outs, G, *size,
-    C_in / G), the kernel seen as (*size, C_in / G, G, C_out / G), the outputs (N, *outs, G,
-    C_out / G)."""
-    outs, window = "hw"[:rank], "pq"[:rank]
-    return f"n{outs}g{window}c", f"{window}cgo", f"n{outs}go"
+def _positions(source, size):
+    """What each window position reads from ``source`` (images, *outs, G, *size, 1), a
+    depthwise convolution's strided windows: per position (in window order) the (images, *outs,
+    G) view."""
+    return [source[(Ellipsis, slice(None), *offset, 0)] for offset in itertools.product(*(range(k) for k in size))]
 
 
 class ConvProduct(_Windowed):
@@ -269,9 +255,10 @@ class ConvProduct(_Windowed):
     matrix is gathered group-major within each row, so each group's columns are one strided
     (N * positions, prod(size) * C_in / G) matrix, and every product above becomes one product
     per group (:func:`_group_products`): G times less work than one product with a
-    block-diagonal kernel. When the groups' matrices are narrow (a depthwise convolution: 9
-    columns, 1 filter) nothing is gathered: forward and the kernel's gradient are one einsum
-    each over the strided view of the windows, which backward keeps instead of a copy.
+    block-diagonal kernel. A depthwise convolution (one channel per group, ``M`` filters each)
+    gathers nothing: as pooling does, it runs over the window positions, each a strided view
+    of the input, with broadcast products (``y += read_q * kernel[q]``), and backward reads the
+    same views (kept instead of a gathered copy) for the kernel's gradient.
     """
 
     def __init__(self, window: _Window, groups: int = 1):
@@ -300,8 +287,7 @@ class ConvProduct(_Windowed):
                 (step_n, *moves, per_group * step_c, *reads, step_c))
         self.view = view
         self.chunks = blas_chunks(n, view)  # the same split forward and backward
-        inner, width = self.columns // self.groups, kernel.shape[-1] // self.groups
-        self.direct = self.groups > 1 and builtins.min(inner, width) < _BLAS_WIDTH
+        self.direct = self.groups > 1 and channels == self.groups  # depthwise: position by position
         self.wants_kernel = self.needs_input_grad[1]
         self.cols = xp.empty(view.shape, x.dtype) if self.wants_kernel and not self.direct else None
         self.kernel = kernel if self.needs_input_grad[0] else None
@@ -340,14 +326,19 @@ class ConvProduct(_Windowed):
         index = self._index(block)
         source = self.view[index]
         filters = self.kernel_shape[-1]
-        if self.direct:  # narrow groups: one einsum over the strided windows, no gathered copy
+        if self.direct:  # y[..., c, m] = sum over q of read_q[..., c] * kernel[q, c, m]
             xp = get_array_module(source)
             if out is None:
                 out = xp.empty((source.shape[0], *self.outs, filters), source.dtype)
-            windows, kernel, outputs = _window_terms(len(self.outs))
-            kernel_view = kernel_matrix.transpose(1, 0, 2).reshape(*self.kernel_shape[:-1], self.groups, -1)
-            out.reshape(*out.shape[:-1], self.groups, -1)[...] = xp.einsum(f"{windows},{kernel}->{outputs}", source,
-                                                                           kernel_view)
+            y = out.reshape(*out.shape[:-1], self.groups, -1)
+            weights = kernel_matrix.reshape(self.groups, -1, y.shape[-1]).transpose(1, 0, 2)  # (positions, C, M)
+            term = None
+            for q, read in enumerate(_positions(source, self.window.size)):
+                if q == 0:
+                    xp.multiply(read[..., None], weights[q], out=y)
+                else:
+                    term = xp.multiply(read[..., None], weights[q], out=term)
+                    y += term
             return out
         if self.cols is None:
             cols = source.copy()
@@ -395,13 +386,10 @@ class ConvProduct(_Windowed):
         """For ``block``'s images and their output gradient ``g`` (images, *outs, C_out): adds
         their part of the kernel's gradient to ``parts[i]`` and their input gradient through ``views``."""
         rows = g.reshape(-1, g.shape[-1])
-        if self.wants_kernel and self.direct:  # (*size, C_in / G, G, C_out / G), the kernel's layout
-            xp = get_array_module(g)
-            windows, kernel, outputs = _window_terms(len(self.outs))
-            part = xp.einsum(f"{windows},{outputs}->{kernel}", self.view[self._index(block)],
-                             g.reshape(*g.shape[:-1], self.groups, -1))
-            parts[i] = part if parts[i] is None else parts[i].__iadd__(part)
-        elif self.wants_kernel:
+        if self.direct:
+            self._depthwise_gradients(block, g, parts, i, views)
+            return
+        if self.wants_kernel:
             windows = self._rows(self.cols[self._index(block)])
             if self.groups == 1:
                 part = matmul(windows.T, rows)
@@ -423,6 +411,29 @@ class ConvProduct(_Windowed):
             for q, view in enumerate(views):
                 target = view[block].reshape(*g.shape[:-1], self.groups, per_group)  # a view: the last axis split
                 target += reads[..., q, :]
+
+    def _depthwise_gradients(self, block, g, parts, i, views):
+        """:meth:`_block_gradients` of a depthwise convolution, window position by position: the
+        kernel's gradient ``sum of read_q[..., c] * g[..., c, m]`` over images and positions, and
+        the input's ``sum over m of g[..., c, m] * kernel[q, c, m]`` added onto the slice q read."""
+        xp = get_array_module(g)
+        g = g.reshape(*g.shape[:-1], self.groups, -1)  # (images, *outs, C, M)
+        multiplier = g.shape[-1]
+        if self.wants_kernel:
+            reads = _positions(self.view[self._index(block)], self.window.size)
+            part = xp.empty((len(reads), self.groups, multiplier), g.dtype)
+            term = None
+            for q, read in enumerate(reads):
+                term = xp.multiply(read[..., None], g, out=term)
+                part[q] = term.reshape(-1, self.groups, multiplier).sum(axis=0)
+            parts[i] = part if parts[i] is None else parts[i].__iadd__(part)
+        if views is not None:
+            weights = self.kernel.reshape(-1, self.groups, multiplier)  # (positions, C, M)
+            for q, view in enumerate(views):
+                if multiplier == 1:
+                    view[block] += g[..., 0] * weights[q, :, 0]
+                else:
+                    view[block] += (g * weights[q]).sum(axis=-1)
 
     def _kernel_gradient(self, parts):
         if not self.wants_kernel:
