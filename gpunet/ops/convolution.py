@@ -407,10 +407,10 @@ class ConvProduct(_Windowed):
             xp = get_array_module(g)
             reads = xp.empty((rows.shape[0], self.groups, positions * per_group), g.dtype)
             _group_products(self._grouped(rows), weights.reshape(self.groups, -1, positions * per_group), out=reads)
-            reads = reads.reshape(*g.shape[:-1], self.groups, positions, per_group)
+            reads = reads.reshape(-1, self.groups, positions, per_group).transpose(0, 2, 1, 3)  # position-major
+            reads = xp.ascontiguousarray(reads).reshape(*g.shape[:-1], positions, -1)
             for q, view in enumerate(views):
-                target = view[block].reshape(*g.shape[:-1], self.groups, per_group)  # a view: the last axis split
-                target += reads[..., q, :]
+                view[block] += reads[..., q, :]
 
     def _depthwise_gradients(self, block, g, parts, i, views):
         """:meth:`_block_gradients` of a depthwise convolution, window position by position: the
