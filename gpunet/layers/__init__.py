@@ -8,6 +8,8 @@
     reshaping.py       Reshape, ZeroPadding1D, ZeroPadding2D
     merging.py         Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot (and add, ...,
                        dot, their functional forms), Lambda
+    recurrent.py       RNN, SimpleRNN, LSTM, GRU, Bidirectional (one op per sequence: gpunet.ops.recurrent)
+    rnn_cells.py       SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells
     symbolic.py        KerasTensor and Node: what gpunet.Input returns and calls on it record
 """
 
@@ -20,7 +22,9 @@ from .merging import (Add, Average, Concatenate, Dot, Lambda, Maximum, Minimum, 
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
+from .recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
 from .reshaping import Reshape, ZeroPadding1D, ZeroPadding2D
+from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .serialization import deserialize, serialize
 
 __all__ = [
@@ -29,7 +33,8 @@ __all__ = [
     "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "BatchNormalization",
     "LayerNormalization", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "LeakyReLU", "ReLU", "PReLU", "ELU", "Softmax",
     "serialize", "deserialize", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-    "Lambda", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+    "Lambda", "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "SimpleRNNCell", "LSTMCell", "GRUCell",
+    "StackedRNNCells", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
 ]
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402

@@ -1,0 +1,439 @@
+"""Recurrent layers' passes through time: SimpleRNN, LSTM and GRU, forward and backward by hand.
+
+One :class:`Recurrence` per layer call runs the whole sequence: the input projections
+``x @ kernel + bias`` of every step in one matrix product, then the loop over time with one
+product ``h @ recurrent_kernel`` per step for all gates at once. Backward is back-propagation
+through time written out: one pass back over the steps (one product per step for the gradient
+of the previous state), then the kernels' gradients each as one product over all steps. Only
+the gates and states backward needs are kept.
+
+Keras 3's semantics, step by step (gate order as in Keras's kernels):
+
+* SimpleRNN: ``h = act(x W + b + h_prev U)``.
+* LSTM (i, f, c, o): ``z = x W + b + h_prev U``; ``i, f, o = ract(z_i, z_f, z_o)``,
+  ``g = act(z_c)``, ``c = f c_prev + i g``, ``h = o act(c)``; states ``(h, c)``.
+* GRU (z, r, h), ``reset_after=True``: ``m = h_prev U + b_rec``; ``z = ract(x W_z + b_z + m_z)``,
+  ``r = ract(... + m_r)``, ``hh = act(x W_h + b_h + r m_h)``; ``reset_after=False``:
+  ``hh = act(x W_h + b_h + (r h_prev) U_h)`` with no recurrent bias. ``h = z h_prev + (1 - z) hh``.
+
+A step whose mask is False keeps the states and outputs the previous ``h`` (or zeros with
+``zero_output_for_mask``); ``go_backwards`` runs the steps last to first and returns the outputs
+in that order. Dropout draws one mask per sequence (Keras's ``DropoutRNNCell``): on the inputs,
+one shared by the gates, or one per gate when ``recurrent_dropout`` is set (Keras's
+``implementation=1``); on the previous ``h``, one per gate.
+
+The result is one array ``(batch, steps + states, units)``: the outputs of every step, then the
+final states (``h``, and ``c`` for the LSTM); the layer slices what it returns.
+"""
+
+from __future__ import annotations
+
+from .. import backend
+from ..autograd import Function, Tensor
+from ..backend import get_array_module
+from ..gpu import kernels
+
+__all__ = ["recurrence", "FUSED_ACTIVATIONS", "GATES"]
+
+GATES = {"simple": 1, "lstm": 4, "gru": 3}
+
+
+def _sigmoid(x, out):
+    """``1 / (1 + exp(-x))`` as ``(tanh(x / 2) + 1) / 2``: no overflow for any x."""
+    xp = get_array_module(x)
+    xp.multiply(x, 0.5, out=out)
+    xp.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def _hard_sigmoid(x, out):
+    xp = get_array_module(x)
+    xp.add(x, 3.0, out=out)
+    xp.clip(out, 0.0, 6.0, out=out)
+    out *= 1.0 / 6.0
+    return out
+
+
+def _relu(x, out):
+    return get_array_module(x).maximum(x, 0, out=out)
+
+
+def _linear(x, out):
+    out[...] = x
+    return out
+
+
+def _tanh(x, out):
+    return get_array_module(x).tanh(x, out=out)
+
+
+# name -> (forward into ``out``, derivative from the output y)
+FUSED_ACTIVATIONS = {
+    "tanh": (_tanh, lambda y: 1 - y * y),
+    "sigmoid": (_sigmoid, lambda y: y * (1 - y)),
+    "hard_sigmoid": (_hard_sigmoid, lambda y: ((y > 0) & (y < 1)).astype(y.dtype) * (1.0 / 6.0)),
+    "relu": (_relu, lambda y: (y > 0).astype(y.dtype)),
+    "linear": (_linear, lambda y: get_array_module(y).ones_like(y)),
+}
+
+
+def draw_keep_masks(count, shape, rate, like):
+    """``count`` inverted-dropout masks of ``shape`` (``1/(1-rate)`` where kept, else 0), drawn from
+    gpunet's noise stream on ``like``'s device: one per gate, for a whole sequence."""
+    xp = get_array_module(like)
+    ones = xp.ones((count, *shape), dtype=like.dtype)
+    return kernels.dropout_apply(ones, backend.noise_generator(), rate, 1.0 / (1.0 - rate))[1]
+
+
+def _recurrent_product(h, kernel, masks, units, out):
+    """``h @ kernel`` into ``out``; with per-gate dropout masks, ``(h * mask_g) @ kernel_g`` per gate."""
+    if masks is None:
+        return backend.matmul(h, kernel, out=out)
+    for g in range(len(masks)):
+        out[:, g * units:(g + 1) * units] = backend.matmul(h * masks[g], kernel[:, g * units:(g + 1) * units])
+    return out
+
+
+def _recurrent_grad_h(d_pre, kernel, masks, units):
+    """The gradient of :func:`_recurrent_product` with respect to ``h``."""
+    if masks is None:
+        return backend.matmul(d_pre, kernel.T)
+    total = None
+    for g in range(len(masks)):
+        part = backend.matmul(d_pre[:, g * units:(g + 1) * units], kernel[:, g * units:(g + 1) * units].T) * masks[g]
+        total = part if total is None else total + part
+    return total
+
+
+def _kernel_grad(operands, d_pre, masks, units):
+    """``sum_t operands[t].T @ d_pre[t]`` as one product over all steps (per gate with masks)."""
+    flat_in = operands.reshape(-1, operands.shape[-1])
+    flat_d = d_pre.reshape(-1, d_pre.shape[-1])
+    if masks is None:
+        return backend.matmul(flat_in.T, flat_d)
+    xp = get_array_module(operands)
+    parts = []
+    for g in range(len(masks)):
+        dropped = (operands * masks[g]).reshape(-1, operands.shape[-1])
+        parts.append(backend.matmul(dropped.T, flat_d[:, g * units:(g + 1) * units]))
+    return xp.concatenate(parts, axis=1)
+
+
+class Recurrence(Function):
+    """A recurrent layer's whole pass (see the module docstring); inputs in this order:
+    ``x (batch, steps, features), kernel, recurrent_kernel[, bias][, h0[, c0]][, mask]``, which of
+    the optional ones are present being fixed by the constructor's flags."""
+
+    def __init__(self, kind, activation, recurrent_activation, *, use_bias, has_state, has_mask, reset_after=True,
+                 go_backwards=False, zero_output_for_mask=False, dropout=0.0, recurrent_dropout=0.0):
+        self.kind = kind
+        self.act, self.act_grad = FUSED_ACTIVATIONS[activation]
+        self.ract, self.ract_grad = FUSED_ACTIVATIONS[recurrent_activation]
+        self.use_bias = use_bias
+        self.has_state = has_state
+        self.has_mask = has_mask
+        self.reset_after = reset_after
+        self.go_backwards = go_backwards
+        self.zero_output_for_mask = zero_output_for_mask
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+
+    # -- inputs ------------------------------------------------------------------------------
+    def _unpack(self, arrays):
+        x, kernel, recurrent_kernel, *rest = arrays
+        bias = rest.pop(0) if self.use_bias else None
+        states = []
+        if self.has_state:
+            states = [rest.pop(0) for _ in range(2 if self.kind == "lstm" else 1)]
+        mask = rest.pop(0) if self.has_mask else None
+        return x, kernel, recurrent_kernel, bias, states, mask
+
+    def forward(self, *arrays):
+        x, kernel, recurrent_kernel, bias, states, mask = self._unpack(arrays)
+        xp = get_array_module(x)
+        batch, steps, features = x.shape
+        units = recurrent_kernel.shape[0]
+        gates = GATES[self.kind]
+        dtype = x.dtype
+        self.shapes = (batch, steps, features, units)
+        xs = x.transpose(1, 0, 2)  # time-major
+        if self.go_backwards:
+            xs = xs[::-1]
+        # dropout: one mask per sequence (per gate when recurrent dropout is on, as Keras's implementation 1)
+        in_masks = rec_masks = None
+        if self.dropout > 0:
+            in_masks = draw_keep_masks(gates if self.recurrent_dropout > 0 else 1, (batch, features), self.dropout, x)
+        if self.recurrent_dropout > 0:
+            rec_masks = draw_keep_masks(gates, (batch, units), self.recurrent_dropout, x)
+        self.in_masks, self.rec_masks = in_masks, rec_masks
+        input_bias = recurrent_bias = None
+        if bias is not None:
+            input_bias, recurrent_bias = (bias[0], bias[1]) if bias.ndim == 2 else (bias, None)
+        # every step's input projection in one product
+        if in_masks is None or len(in_masks) == 1:
+            dropped = xs if in_masks is None else xs * in_masks[0]
+            self.dropped = xp.ascontiguousarray(dropped).reshape(steps * batch, features)
+            projected = backend.matmul(self.dropped, kernel)
+        else:
+            flat = self.dropped = xs.reshape(steps * batch, features)
+            projected = xp.concatenate([backend.matmul(flat * xp.tile(in_masks[g], (steps, 1)),
+                                                       kernel[:, g * units:(g + 1) * units]) for g in range(gates)], axis=1)
+        if input_bias is not None:
+            projected += input_bias
+        projected = projected.reshape(steps, batch, gates * units)
+        self.x_dtype = dtype
+
+        keep = None
+        if mask is not None:
+            keep = (mask.transpose(1, 0) != 0)[:, :, None]
+            if self.go_backwards:
+                keep = keep[::-1]
+            keep = xp.ascontiguousarray(keep)
+        self.keep = keep
+
+        h_all = xp.empty((steps + 1, batch, units), dtype=dtype)  # h_all[t] is h before step t
+        h_all[0] = states[0] if states else 0
+        c_all = None
+        if self.kind == "lstm":
+            c_all = xp.empty((steps + 1, batch, units), dtype=dtype)
+            c_all[0] = states[1] if states else 0
+        acts = xp.empty((steps, batch, gates * units), dtype=dtype)  # the activated gates of each step
+        extra = None  # LSTM: act(c); GRU: the recurrent h-part (reset_after) or r * h_prev's operand
+        if self.kind != "simple":
+            extra = xp.empty((steps, batch, units), dtype=dtype)
+        pre = xp.empty((batch, gates * units), dtype=dtype)
+        rec = xp.empty((batch, gates * units), dtype=dtype)
+        step = getattr(self, f"_forward_{self.kind}")
+        for t in range(steps):
+            step(t, projected[t], h_all, c_all, acts, extra, recurrent_kernel, recurrent_bias, rec, pre, units)
+            if keep is not None:
+                k = keep[t]
+                h_all[t + 1] = xp.where(k, h_all[t + 1], h_all[t])
+                if c_all is not None:
+                    c_all[t + 1] = xp.where(k, c_all[t + 1], c_all[t])
+        self.h_all, self.c_all, self.acts, self.extra = h_all, c_all, acts, extra
+        self.kernel, self.recurrent_kernel = kernel, recurrent_kernel
+        outputs = h_all[1:]
+        if keep is not None and self.zero_output_for_mask:
+            outputs = outputs * keep
+        finals = [h_all[steps]] + ([c_all[steps]] if c_all is not None else [])
+        packed = xp.empty((batch, steps + len(finals), units), dtype=dtype)
+        packed[:, :steps] = outputs.transpose(1, 0, 2)
+        for i, final in enumerate(finals):
+            packed[:, steps + i] = final
+        return packed
+
+    # -- one step forward per kind: writes h_all[t + 1] (and c_all), the gates and extras --------
+    def _forward_simple(self, t, projected, h_all, c_all, acts, extra, kernel, _rb, rec, pre, units):
+        _recurrent_product(h_all[t], kernel, self.rec_masks, units, rec)
+        get_array_module(rec).add(rec, projected, out=pre)
+        self.act(pre, acts[t])
+        h_all[t + 1] = acts[t]
+
+    def _forward_lstm(self, t, projected, h_all, c_all, acts, extra, kernel, _rb, rec, pre, units):
+        xp = get_array_module(rec)
+        _recurrent_product(h_all[t], kernel, self.rec_masks, units, rec)
+        xp.add(rec, projected, out=pre)
+        gates = acts[t]
+        self.ract(pre, gates)
+        self.act(pre[:, 2 * units:3 * units], gates[:, 2 * units:3 * units])
+        i, f, g, o = gates[:, :units], gates[:, units:2 * units], gates[:, 2 * units:3 * units], gates[:, 3 * units:]
+        c = c_all[t + 1]
+        xp.multiply(f, c_all[t], out=c)
+        c += i * g
+        self.act(c, extra[t])
+        xp.multiply(o, extra[t], out=h_all[t + 1])
+
+    def _forward_gru(self, t, projected, h_all, c_all, acts, extra, kernel, recurrent_bias, rec, pre, units):
+        xp = get_array_module(rec)
+        h_prev = h_all[t]
+        masks = self.rec_masks
+        gates = acts[t]
+        if self.reset_after:
+            _recurrent_product(h_prev, kernel, masks, units, rec)
+            if recurrent_bias is not None:
+                rec += recurrent_bias
+            xp.add(projected[:, :2 * units], rec[:, :2 * units], out=pre[:, :2 * units])
+            self.ract(pre[:, :2 * units], gates[:, :2 * units])
+            extra[t] = rec[:, 2 * units:]
+            r = gates[:, units:2 * units]
+            xp.multiply(r, extra[t], out=pre[:, 2 * units:])
+        else:
+            zr_masks = None if masks is None else masks[:2]
+            rec[:, :2 * units] = _recurrent_product(h_prev, kernel[:, :2 * units], zr_masks, units,
+                                                    xp.empty((h_prev.shape[0], 2 * units), dtype=rec.dtype))
+            xp.add(projected[:, :2 * units], rec[:, :2 * units], out=pre[:, :2 * units])
+            self.ract(pre[:, :2 * units], gates[:, :2 * units])
+            r = gates[:, units:2 * units]
+            operand = h_prev if masks is None else h_prev * masks[2]
+            xp.multiply(r, operand, out=extra[t])
+            pre[:, 2 * units:] = backend.matmul(extra[t], kernel[:, 2 * units:])
+        pre[:, 2 * units:] += projected[:, 2 * units:]
+        hh = gates[:, 2 * units:]
+        self.act(pre[:, 2 * units:], hh)
+        z = gates[:, :units]
+        h = h_all[t + 1]
+        xp.subtract(h_prev, hh, out=h)  # h = hh + z (h_prev - hh)
+        h *= z
+        h += hh
+
+    # -- backward ---------------------------------------------------------------------------
+    def backward(self, grad):
+        xp = get_array_module(grad)
+        batch, steps, features, units = self.shapes
+        gates = GATES[self.kind]
+        keep, h_all, c_all = self.keep, self.h_all, self.c_all
+        grad = grad.astype(self.x_dtype, copy=False)
+        d_out = grad[:, :steps].transpose(1, 0, 2)
+        dh = xp.ascontiguousarray(grad[:, steps])
+        dc = xp.ascontiguousarray(grad[:, steps + 1]) if self.kind == "lstm" else None
+        d_pre = xp.empty((steps, batch, gates * units), dtype=self.x_dtype)  # d(projected) per step
+        d_rec = d_pre if self.kind != "gru" else xp.empty_like(d_pre)  # d(recurrent product) per step
+        step = getattr(self, f"_backward_{self.kind}")
+        zero_outputs = keep is not None and self.zero_output_for_mask
+        for t in range(steps - 1, -1, -1):
+            k = keep[t] if keep is not None else None
+            dh = dh + (d_out[t] * k if zero_outputs else d_out[t])
+            passed_h = passed_c = None
+            if k is not None:
+                passed_h = xp.where(k, 0, dh)
+                dh = xp.where(k, dh, 0)
+                if dc is not None:
+                    passed_c = xp.where(k, 0, dc)
+                    dc = xp.where(k, dc, 0)
+            dh, dc = step(t, dh, dc, d_pre, d_rec, units)
+            if passed_h is not None:
+                dh = dh + passed_h
+                if passed_c is not None:
+                    dc = dc + passed_c
+        return self._gradients(dh, dc, d_pre, d_rec, units, gates)
+
+    def _backward_simple(self, t, dh, dc, d_pre, d_rec, units):
+        d_pre[t] = dh * self.act_grad(self.acts[t])
+        return _recurrent_grad_h(d_pre[t], self.recurrent_kernel, self.rec_masks, units), None
+
+    def _backward_lstm(self, t, dh, dc, d_pre, d_rec, units):
+        gates, a = self.acts[t], self.extra[t]
+        i, f, g, o = gates[:, :units], gates[:, units:2 * units], gates[:, 2 * units:3 * units], gates[:, 3 * units:]
+        dc = dc + dh * o * self.act_grad(a)
+        d = d_pre[t]
+        d[:, :units] = dc * g
+        d[:, units:2 * units] = dc * self.c_all[t]
+        d[:, 3 * units:] = dh * a
+        d[:, :2 * units] *= self.ract_grad(gates[:, :2 * units])
+        d[:, 3 * units:] *= self.ract_grad(o)
+        d[:, 2 * units:3 * units] = dc * i * self.act_grad(g)
+        dh_prev = _recurrent_grad_h(d, self.recurrent_kernel, self.rec_masks, units)
+        return dh_prev, dc * f
+
+    def _backward_gru(self, t, dh, dc, d_pre, d_rec, units):
+        gates = self.acts[t]
+        z, r, hh = gates[:, :units], gates[:, units:2 * units], gates[:, 2 * units:]
+        h_prev = self.h_all[t]
+        kernel, masks = self.recurrent_kernel, self.rec_masks
+        d = d_pre[t]
+        d_hh = dh * (1 - z) * self.act_grad(hh)  # d of hh's pre-activation
+        d[:, 2 * units:] = d_hh
+        d[:, :units] = dh * (h_prev - hh) * self.ract_grad(z)
+        dh_prev = dh * z
+        if self.reset_after:
+            d_r = d_hh * self.extra[t]
+            d[:, units:2 * units] = d_r * self.ract_grad(r)
+            d_rec[t, :, :2 * units] = d[:, :2 * units]
+            d_rec[t, :, 2 * units:] = d_hh * r
+            dh_prev += _recurrent_grad_h(d_rec[t], kernel, masks, units)
+        else:
+            d_operand = backend.matmul(d_hh, kernel[:, 2 * units:].T)  # d(r * h_prev')
+            operand_h = h_prev if masks is None else h_prev * masks[2]
+            d[:, units:2 * units] = d_operand * operand_h * self.ract_grad(r)
+            d_h_part = d_operand * r
+            dh_prev += d_h_part if masks is None else d_h_part * masks[2]
+            zr_masks = None if masks is None else masks[:2]
+            dh_prev += _recurrent_grad_h(d[:, :2 * units], kernel[:, :2 * units], zr_masks, units)
+        return dh_prev, None
+
+    def _gradients(self, dh0, dc0, d_pre, d_rec, units, gates):
+        xp = get_array_module(d_pre)
+        batch, steps, features, _ = self.shapes
+        needs = self.needs_input_grad
+        kernel, masks = self.kernel, self.rec_masks
+        flat_d = d_pre.reshape(steps * batch, gates * units)
+        # x and kernel: one product each over all steps
+        dx = d_kernel = None
+        in_masks = self.in_masks
+        if in_masks is None or len(in_masks) == 1:
+            if needs[0]:
+                dxs = backend.matmul(flat_d, kernel.T).reshape(steps, batch, features)
+                if in_masks is not None:
+                    dxs *= in_masks[0]
+            if needs[1]:
+                d_kernel = backend.matmul(self.dropped.T, flat_d)
+        else:
+            flat_x = self.dropped
+            dxs = 0
+            parts = []
+            for g in range(gates):
+                tiled = xp.tile(in_masks[g], (steps, 1))
+                part = flat_d[:, g * units:(g + 1) * units]
+                if needs[0]:
+                    dxs = dxs + backend.matmul(part, kernel[:, g * units:(g + 1) * units].T) * tiled
+                parts.append(backend.matmul((flat_x * tiled).T, part))
+            d_kernel = xp.concatenate(parts, axis=1)
+            if needs[0]:
+                dxs = dxs.reshape(steps, batch, features)
+        if needs[0]:
+            if self.go_backwards:
+                dxs = dxs[::-1]
+            dx = xp.ascontiguousarray(dxs.transpose(1, 0, 2))
+        # recurrent kernel: one product over all steps
+        h_prev = self.h_all[:steps]
+        if self.kind == "gru" and not self.reset_after:
+            zr_masks = None if masks is None else masks[:2]
+            d_recurrent = xp.concatenate([_kernel_grad(h_prev, d_pre[:, :, :2 * units], zr_masks, units),
+                                          _kernel_grad(self.extra, d_pre[:, :, 2 * units:], None, units)], axis=1)
+        else:
+            d_recurrent = _kernel_grad(h_prev, d_rec, masks, units)
+        grads = [dx, d_kernel, d_recurrent]
+        if self.use_bias:
+            d_bias = flat_d.sum(axis=0)
+            if self.kind == "gru" and self.reset_after:
+                d_bias = xp.stack([d_bias, d_rec.reshape(steps * batch, gates * units).sum(axis=0)])
+            grads.append(d_bias)
+        if self.has_state:
+            grads.append(dh0)
+            if self.kind == "lstm":
+                grads.append(dc0)
+        if self.has_mask:
+            grads.append(None)
+        return tuple(grads)
+
+
+def recurrence(kind, x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None, *, activation="tanh",
+               recurrent_activation="sigmoid", reset_after=True, go_backwards=False, zero_output_for_mask=False,
+               dropout=0.0, recurrent_dropout=0.0) -> Tensor:
+    """Run a SimpleRNN (``kind="simple"``), LSTM or GRU over ``x`` (batch, steps, features) as one op.
+
+    ``initial_state`` is None (zeros) or the list of states (``[h]``, LSTM ``[h, c]``); ``mask`` is
+    None or (batch, steps), nonzero where a step counts; ``dropout``/``recurrent_dropout`` are
+    rates (0 outside training). Returns ``(batch, steps + states, units)``: every step's output,
+    then the final states (see the module docstring).
+    """
+    if kind not in GATES:
+        raise ValueError(f"kind must be one of {sorted(GATES)}, got {kind!r}")
+    for name, value in (("activation", activation), ("recurrent_activation", recurrent_activation)):
+        if value not in FUSED_ACTIVATIONS:
+            raise ValueError(f"{name} must be one of {sorted(FUSED_ACTIVATIONS)}, got {value!r}")
+    inputs = [x, kernel, recurrent_kernel]
+    if bias is not None:
+        inputs.append(bias)
+    if initial_state is not None:
+        inputs.extend(initial_state)
+    if mask is not None:
+        inputs.append(mask)
+    op = Recurrence(kind, activation, recurrent_activation, use_bias=bias is not None,
+                    has_state=initial_state is not None, has_mask=mask is not None, reset_after=reset_after,
+                    go_backwards=go_backwards, zero_output_for_mask=zero_output_for_mask, dropout=float(dropout),
+                    recurrent_dropout=float(recurrent_dropout))
+    return op(*inputs)
