@@ -171,6 +171,9 @@ class RNN(Layer):
         self.reset_states()
 
     # -- the pass -------------------------------------------------------------------------------
+    def apply_call(self, x, training: bool = False):
+        return self.call(x, training=training)  # Keras's order: call(sequences, initial_state, mask, training)
+
     def call(self, sequences, initial_state=None, mask=None, training=False):
         x = as_tensor(sequences)
         if x.ndim != 3:
@@ -487,6 +490,9 @@ class Bidirectional(Layer):
 
     def reset_state(self) -> None:
         self.reset_states()
+
+    def apply_call(self, x, training: bool = False):
+        return self.call(x, training=training)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         forward_state = backward_state = None
