@@ -76,6 +76,7 @@ class RNN(Layer):
     """
 
     supports_masking = True
+    uses_host_threads = True  # the time loop's small products want a one-thread BLAS (gpunet.ops.recurrent)
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  unroll=False, zero_output_for_mask=False, **kwargs):
@@ -411,6 +412,7 @@ class Bidirectional(Layer):
     """
 
     supports_masking = True
+    uses_host_threads = True
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         from .serialization import deserialize, serialize  # noqa: PLC0415
