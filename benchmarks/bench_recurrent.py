@@ -15,7 +15,8 @@ Models (Adam 1e-3, the same shuffled minibatches on both sides' data):
 
 Where ``gpunet.layers.Embedding`` is absent, both sides are fed the same already-embedded float
 sequences (a fixed random table looked up once) and the report says so. PyTorch is an optional
-peer (never a dependency). Runs alternate, medians are reported with the ratio measured in the
+peer (never a dependency), on every core by default (``--torch-threads 1`` where other work
+shares the cores: its threads then wait for each other). Runs alternate, medians are reported with the ratio measured in the
 same run.
 """
 
@@ -82,11 +83,13 @@ def gpunet_runners(data, embedded, batch):
     return {"lstm": lstm, "gru": gru}
 
 
-def torch_runners(data, embedded, batch):
+def torch_runners(data, embedded, batch, threads=None):
     peer = torch_and_device()
     if peer is None:
         return None, None
     torch, _ = peer
+    if threads:
+        torch.set_num_threads(threads)
     nn = torch.nn
     tokens, labels, table, sequences, targets = data
 
@@ -153,6 +156,9 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--samples", type=int, default=2048, help="sequences per epoch (default 2048)")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="PyTorch's intra-op threads (default: every core, as the other benchmarks)")
+    parser.add_argument("--cases", default="lstm-32,lstm-128,gru-32", help="which of lstm-32,lstm-128,gru-32 to run")
     args = parser.parse_args(argv)
     embedded = embedding_layer() is None
     data = make_data(args.samples)
@@ -162,9 +168,9 @@ def main(argv=None):
         print("gpunet.layers.Embedding is absent: both sides get the same pre-embedded float sequences")
     results = {"machine": gpunet.utils.describe_machine(), "samples": args.samples, "pre_embedded": embedded,
                "cases": {}}
-    for case, batch in (("lstm", 32), ("lstm", 128), ("gru", 32)):
+    for case, batch in [(c.split("-")[0], int(c.split("-")[1])) for c in args.cases.split(",")]:
         ours = gpunet_runners(data, embedded, batch)[case]
-        theirs, peer = torch_runners(data, embedded, batch)
+        theirs, peer = torch_runners(data, embedded, batch, args.torch_threads)
         makers = {"gpunet": ours}
         if theirs is not None:
             makers["pytorch"] = theirs[case]

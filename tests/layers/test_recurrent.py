@@ -60,36 +60,45 @@ def _compare(ours, theirs, x, call_kwargs=None, atol=2e-5):
 
 
 KINDS = [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]
+KIND_IDS = ["simple", "lstm", "gru", "gru_before"]
 MODES = [
-    {},
     {"return_sequences": True},
+    {"go_backwards": True, "return_state": True},
+    {},
     {"return_state": True},
     {"go_backwards": True, "return_sequences": True},
-    {"go_backwards": True, "return_state": True},
     {"use_bias": False, "return_sequences": True},
 ]
+FAST_MODES = 2  # the first modes run in the default suite; every mode with --slow
 
 
-@pytest.mark.parametrize("name,extra", KINDS, ids=["simple", "lstm", "gru", "gru_before"])
-@pytest.mark.parametrize("mode", MODES, ids=lambda m: "-".join(m) or "default")
+def _grid(kinds, modes, fast, mode_id):
+    """Every kind with every mode; those past the ``fast`` first modes marked slow (Keras compiles
+    each new layer, about a second each)."""
+    return [pytest.param(name, extra, mode, id=f"{kind_id}-{mode_id(mode)}",
+                         marks=() if i < fast else pytest.mark.slow)
+            for i, mode in enumerate(modes) for (name, extra), kind_id in zip(kinds, KIND_IDS)]
+
+
+@pytest.mark.parametrize("name,extra,mode", _grid(KINDS, MODES, FAST_MODES, lambda m: "-".join(m) or "default"))
 def test_values_match_keras(keras, name, extra, mode):
     x = _x()
     ours, theirs = _pair(keras, name, {"units": U, **extra, **mode}, x)
     _compare(ours, theirs, x)
 
 
-@pytest.mark.parametrize("name,extra", KINDS, ids=["simple", "lstm", "gru", "gru_before"])
-@pytest.mark.parametrize("mode", [{"return_sequences": True}, {"return_state": True},
-                                  {"go_backwards": True, "return_sequences": True},
-                                  {"zero_output_for_mask": True, "return_sequences": True}],
-                         ids=["sequences", "state", "backwards", "zero_output"])
+MASK_MODES = [{"go_backwards": True, "return_sequences": True}, {"return_state": True},
+              {"return_sequences": True}, {"zero_output_for_mask": True, "return_sequences": True}]
+
+
+@pytest.mark.parametrize("name,extra,mode", _grid(KINDS, MASK_MODES, 1, lambda m: "-".join(m)))
 def test_masked_steps_match_keras(keras, name, extra, mode):
     x = _x(2)
     ours, theirs = _pair(keras, name, {"units": U, **extra, **mode}, x)
     _compare(ours, theirs, x, {"mask": MASK})
 
 
-@pytest.mark.parametrize("name,extra", KINDS, ids=["simple", "lstm", "gru", "gru_before"])
+@pytest.mark.parametrize("name,extra", [KINDS[1], pytest.param(*KINDS[2], marks=pytest.mark.slow)], ids=["lstm", "gru"])
 def test_initial_state_matches_keras(keras, name, extra):
     x = _x(3)
     ours, theirs = _pair(keras, name, {"units": U, "return_sequences": True, "return_state": True, **extra}, x)
@@ -101,9 +110,10 @@ def test_initial_state_matches_keras(keras, name, extra):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=2e-5)
 
 
-@pytest.mark.parametrize("name,kwargs", [("SimpleRNN", {"activation": "relu"}),
+@pytest.mark.parametrize("name,kwargs", [pytest.param("SimpleRNN", {"activation": "relu"}, marks=pytest.mark.slow),
                                          ("LSTM", {"activation": "relu", "recurrent_activation": "hard_sigmoid"}),
-                                         ("GRU", {"activation": "linear", "recurrent_activation": "hard_sigmoid"}),
+                                         pytest.param("GRU", {"activation": "linear", "recurrent_activation":
+                                                              "hard_sigmoid"}, marks=pytest.mark.slow),
                                          ("LSTM", {"activation": "softsign"}),  # not fused: the step-by-step path
                                          ("GRU", {"recurrent_activation": "relu6", "reset_after": False})])
 def test_activations_match_keras(keras, name, kwargs):
@@ -325,7 +335,8 @@ def test_user_cell_and_stacked_cells_match_keras(keras):
     _compare(ours, theirs, x, {"mask": MASK})
 
 
-@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+@pytest.mark.parametrize("merge_mode", ["concat", None] + [pytest.param(m, marks=pytest.mark.slow)
+                                                             for m in ("sum", "mul", "ave")])
 def test_bidirectional_matches_keras(keras, merge_mode):
     x = _x(16)
     ours = layers.Bidirectional(layers.LSTM(U, return_sequences=True, name="lstm"), merge_mode=merge_mode, name="bi")
