@@ -223,7 +223,8 @@ class RNN(Layer):
                             reset_after=getattr(cell, "reset_after", True), go_backwards=self.go_backwards,
                             zero_output_for_mask=self.zero_output_for_mask,
                             dropout=cell.dropout if training else 0.0,
-                            recurrent_dropout=cell.recurrent_dropout if training else 0.0)
+                            recurrent_dropout=cell.recurrent_dropout if training else 0.0,
+                            sequence_output=self.return_sequences)
         output = packed[:, :steps] if self.return_sequences else packed[:, steps - 1]
         count = 2 if kind == "lstm" else 1
         states = [packed[:, steps + i] for i in range(count)] if self.return_state or self.stateful else []

@@ -133,8 +133,10 @@ class Recurrence(Function):
     the optional ones are present being fixed by the constructor's flags."""
 
     def __init__(self, kind, activation, recurrent_activation, *, use_bias, has_state, has_mask, reset_after=True,
-                 go_backwards=False, zero_output_for_mask=False, dropout=0.0, recurrent_dropout=0.0):
+                 go_backwards=False, zero_output_for_mask=False, dropout=0.0, recurrent_dropout=0.0,
+                 sequence_output=True):
         self.kind = kind
+        self.sequence_output = sequence_output
         self.act, self.act_grad = FUSED_ACTIVATIONS[activation]
         self.ract, self.ract_grad = FUSED_ACTIVATIONS[recurrent_activation]
         self.use_bias = use_bias
@@ -306,10 +308,12 @@ class Recurrence(Function):
         d_pre = xp.empty((steps, batch, gates * units), dtype=self.x_dtype)  # d(projected) per step
         d_rec = d_pre if self.kind != "gru" else xp.empty_like(d_pre)  # d(recurrent product) per step
         step = getattr(self, f"_backward_{self.kind}")
+        factors = getattr(self, f"_factors_{self.kind}")(units)
         zero_outputs = keep is not None and self.zero_output_for_mask
         for t in range(steps - 1, -1, -1):
             k = keep[t] if keep is not None else None
-            dh = dh + (d_out[t] * k if zero_outputs else d_out[t])
+            if self.sequence_output or t == steps - 1:
+                dh = dh + (d_out[t] * k if zero_outputs else d_out[t])
             passed_h = passed_c = None
             if k is not None:
                 passed_h = xp.where(k, 0, dh)
@@ -317,51 +321,79 @@ class Recurrence(Function):
                 if dc is not None:
                     passed_c = xp.where(k, 0, dc)
                     dc = xp.where(k, dc, 0)
-            dh, dc = step(t, dh, dc, d_pre, d_rec, units)
+            dh, dc = step(t, dh, dc, d_pre, d_rec, units, factors)
             if passed_h is not None:
                 dh = dh + passed_h
                 if passed_c is not None:
                     dc = dc + passed_c
         return self._gradients(dh, dc, d_pre, d_rec, units, gates)
 
-    def _backward_simple(self, t, dh, dc, d_pre, d_rec, units):
-        d_pre[t] = dh * self.act_grad(self.acts[t])
+    # -- one step backward per kind: the step's factors are computed for all steps at once first
+    def _factors_simple(self, units):
+        return self.act_grad(self.acts)
+
+    def _backward_simple(self, t, dh, dc, d_pre, d_rec, units, factors):
+        get_array_module(dh).multiply(dh, factors[t], out=d_pre[t])
         return _recurrent_grad_h(d_pre[t], self.recurrent_kernel, self.rec_masks, units), None
 
-    def _backward_lstm(self, t, dh, dc, d_pre, d_rec, units):
-        gates, a = self.acts[t], self.extra[t]
-        i, f, g, o = gates[:, :units], gates[:, units:2 * units], gates[:, 2 * units:3 * units], gates[:, 3 * units:]
-        dc = dc + dh * o * self.act_grad(a)
-        d = d_pre[t]
-        d[:, :units] = dc * g
-        d[:, units:2 * units] = dc * self.c_all[t]
-        d[:, 3 * units:] = dh * a
-        d[:, :2 * units] *= self.ract_grad(gates[:, :2 * units])
-        d[:, 3 * units:] *= self.ract_grad(o)
-        d[:, 2 * units:3 * units] = dc * i * self.act_grad(g)
-        dh_prev = _recurrent_grad_h(d, self.recurrent_kernel, self.rec_masks, units)
-        return dh_prev, dc * f
+    def _factors_lstm(self, units):
+        """``(P, Q)``: d z = (dc g, dc c_prev, dc i, dh act(c)) * P's slope products, and
+        ``dc += dh * Q`` with ``Q = o act'(c)``."""
+        acts, a = self.acts, self.extra
+        steps, batch = acts.shape[:2]
+        slopes = self.ract_grad(acts)
+        slopes[..., 2 * units:3 * units] = self.act_grad(acts[..., 2 * units:3 * units])
+        p = slopes  # in place: P = slope * (g, c_prev, i, act(c))
+        p[..., :units] *= acts[..., 2 * units:3 * units]
+        p[..., units:2 * units] *= self.c_all[:steps]
+        p[..., 2 * units:3 * units] *= acts[..., :units]
+        p[..., 3 * units:] *= a
+        q = acts[..., 3 * units:] * self.act_grad(a)
+        return p.reshape(steps, batch, 4, units), q
 
-    def _backward_gru(self, t, dh, dc, d_pre, d_rec, units):
-        gates = self.acts[t]
-        z, r, hh = gates[:, :units], gates[:, units:2 * units], gates[:, 2 * units:]
-        h_prev = self.h_all[t]
+    def _backward_lstm(self, t, dh, dc, d_pre, d_rec, units, factors):
+        xp = get_array_module(dh)
+        p, q = factors
+        dc = dc + dh * q[t]
+        d = d_pre[t].reshape(dh.shape[0], 4, units)
+        xp.multiply(dc[:, None, :], p[t, :, :3], out=d[:, :3])
+        xp.multiply(dh, p[t, :, 3], out=d[:, 3])
+        dh_prev = _recurrent_grad_h(d_pre[t], self.recurrent_kernel, self.rec_masks, units)
+        return dh_prev, dc * self.acts[t, :, units:2 * units]
+
+    def _factors_gru(self, units):
+        """``(A_z, A_h, A_r)``: d z_pre = dh A_z, d hh_pre = dh A_h, d r_pre = (d hh_pre or its
+        product's gradient) A_r, for every step at once."""
+        acts = self.acts
+        steps = acts.shape[0]
+        z, r, hh = acts[..., :units], acts[..., units:2 * units], acts[..., 2 * units:]
+        h_prev = self.h_all[:steps]
+        a_z = self.ract_grad(z) * (h_prev - hh)
+        a_h = self.act_grad(hh) * (1 - z)
+        if self.reset_after:
+            a_r = self.ract_grad(r) * self.extra
+        else:
+            operand = h_prev if self.rec_masks is None else h_prev * self.rec_masks[2]
+            a_r = self.ract_grad(r) * operand
+        return a_z, a_h, a_r
+
+    def _backward_gru(self, t, dh, dc, d_pre, d_rec, units, factors):
+        xp = get_array_module(dh)
+        a_z, a_h, a_r = factors
+        z, r = self.acts[t, :, :units], self.acts[t, :, units:2 * units]
         kernel, masks = self.recurrent_kernel, self.rec_masks
         d = d_pre[t]
-        d_hh = dh * (1 - z) * self.act_grad(hh)  # d of hh's pre-activation
-        d[:, 2 * units:] = d_hh
-        d[:, :units] = dh * (h_prev - hh) * self.ract_grad(z)
+        xp.multiply(dh, a_z[t], out=d[:, :units])
+        xp.multiply(dh, a_h[t], out=d[:, 2 * units:])
         dh_prev = dh * z
         if self.reset_after:
-            d_r = d_hh * self.extra[t]
-            d[:, units:2 * units] = d_r * self.ract_grad(r)
+            xp.multiply(d[:, 2 * units:], a_r[t], out=d[:, units:2 * units])
             d_rec[t, :, :2 * units] = d[:, :2 * units]
-            d_rec[t, :, 2 * units:] = d_hh * r
+            xp.multiply(d[:, 2 * units:], r, out=d_rec[t, :, 2 * units:])
             dh_prev += _recurrent_grad_h(d_rec[t], kernel, masks, units)
         else:
-            d_operand = backend.matmul(d_hh, kernel[:, 2 * units:].T)  # d(r * h_prev')
-            operand_h = h_prev if masks is None else h_prev * masks[2]
-            d[:, units:2 * units] = d_operand * operand_h * self.ract_grad(r)
+            d_operand = backend.matmul(d[:, 2 * units:], kernel[:, 2 * units:].T)  # d(r * h_prev')
+            xp.multiply(d_operand, a_r[t], out=d[:, units:2 * units])
             d_h_part = d_operand * r
             dh_prev += d_h_part if masks is None else d_h_part * masks[2]
             zr_masks = None if masks is None else masks[:2]
@@ -426,12 +458,13 @@ class Recurrence(Function):
 
 def recurrence(kind, x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None, *, activation="tanh",
                recurrent_activation="sigmoid", reset_after=True, go_backwards=False, zero_output_for_mask=False,
-               dropout=0.0, recurrent_dropout=0.0) -> Tensor:
+               dropout=0.0, recurrent_dropout=0.0, sequence_output=True) -> Tensor:
     """Run a SimpleRNN (``kind="simple"``), LSTM or GRU over ``x`` (batch, steps, features) as one op.
 
     ``initial_state`` is None (zeros) or the list of states (``[h]``, LSTM ``[h, c]``); ``mask`` is
     None or (batch, steps), nonzero where a step counts; ``dropout``/``recurrent_dropout`` are
-    rates (0 outside training). Returns ``(batch, steps + states, units)``: every step's output,
+    rates (0 outside training); ``sequence_output=False`` promises that of the outputs only the
+    last step's is used (backward then skips the others' gradients, which are zeros). Returns ``(batch, steps + states, units)``: every step's output,
     then the final states (see the module docstring).
     """
     if kind not in GATES:
@@ -449,5 +482,5 @@ def recurrence(kind, x, kernel, recurrent_kernel, bias=None, initial_state=None,
     op = Recurrence(kind, activation, recurrent_activation, use_bias=bias is not None,
                     has_state=initial_state is not None, has_mask=mask is not None, reset_after=reset_after,
                     go_backwards=go_backwards, zero_output_for_mask=zero_output_for_mask, dropout=float(dropout),
-                    recurrent_dropout=float(recurrent_dropout))
+                    recurrent_dropout=float(recurrent_dropout), sequence_output=bool(sequence_output))
     return op(*inputs)

@@ -123,10 +123,10 @@ def test_activations_match_keras(keras, name, kwargs):
 
 
 @pytest.mark.parametrize("cell", ["SimpleRNNCell", "LSTMCell", "GRUCell"])
-def test_step_path_equals_fused_path(cell):
+def test_step_path_equals_fused_path(cell, xp):
     """The cell run step by step through autograd (what a user cell gets) and the one-op pass:
-    equal outputs, states and weight gradients, masks and go_backwards included."""
-    x = _x(6).astype("float64")
+    equal outputs, states and weight gradients, masks and go_backwards included (every backend)."""
+    x = backend.to_device(_x(6).astype("float64"))
     fused = layers.RNN(getattr(layers, cell)(U, dtype="float64"), return_sequences=True, return_state=True,
                        go_backwards=True, dtype="float64")
     stepped = layers.RNN(getattr(layers, cell)(U, dtype="float64"), return_sequences=True, return_state=True,
@@ -138,8 +138,8 @@ def test_step_path_equals_fused_path(cell):
     stepped._fused = lambda: None  # force the generic loop
     results = []
     for layer in (fused, stepped):
-        out = layer(Tensor(x), mask=Tensor(MASK))
-        total = sum(((o * o).sum() for o in out), Tensor(np.zeros((), "float64")))
+        out = layer(Tensor(x), mask=Tensor(backend.to_device(MASK)))
+        total = sum(((o * o).sum() for o in out), Tensor(backend.to_device(np.zeros((), "float64"))))
         total.backward()
         results.append(([_host(o) for o in out], [_host(w.grad) for w in layer.weights]))
         layer.zero_grad()
@@ -150,7 +150,7 @@ def test_step_path_equals_fused_path(cell):
 @pytest.mark.parametrize("kind", ["simple", "lstm", "gru", "gru_before"])
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("masked", [False, True])
-def test_op_gradients_by_finite_differences(kind, go_backwards, masked):
+def test_op_gradients_by_finite_differences(kind, go_backwards, masked, xp):
     rng = np.random.default_rng(7)
     op_kind = "gru" if kind.startswith("gru") else kind
     gates = recurrent_ops.GATES[op_kind]
@@ -161,7 +161,7 @@ def test_op_gradients_by_finite_differences(kind, go_backwards, masked):
     recurrent_kernel = rng.standard_normal((units, gates * units)) * 0.6
     bias = rng.standard_normal((2, gates * units) if reset_after else (gates * units,))
     states = [rng.standard_normal((batch, units)) for _ in range(2 if kind == "lstm" else 1)]
-    mask = Tensor(MASK[:batch, :steps]) if masked else None
+    mask = Tensor(backend.to_device(MASK[:batch, :steps])) if masked else None
     for zero in (False, True) if masked else (False,):
         def run(x, kernel, recurrent_kernel, bias, *states, zero=zero):
             return recurrent_ops.recurrence(op_kind, x, kernel, recurrent_kernel, bias, list(states), mask,
@@ -193,12 +193,20 @@ def test_op_gradients_with_dropout_masks(kind, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["SimpleRNN", "LSTM", "GRU"])
-def test_layer_input_gradients_by_finite_differences(name):
-    layer = getattr(layers, name)(2, return_sequences=True, go_backwards=True, dtype="float64")
+@pytest.mark.parametrize("sequences", [True, False])
+def test_layer_input_gradients_by_finite_differences(name, sequences):
+    """Through the layer: the whole sequence, or (return_sequences=False) the last output and the
+    final states, whose backward skips the other steps' outputs."""
+    layer = getattr(layers, name)(2, return_sequences=sequences, return_state=not sequences, go_backwards=True,
+                                  dtype="float64")
     x = _x(9, (2, 4, 3)).astype("float64")
     layer(x)
     _random_weights(layer)
-    assert gpunet.gradcheck(lambda v: layer(v, mask=Tensor(MASK[:2, :4])), [x])
+
+    def run(v):
+        out = layer(v, mask=Tensor(MASK[:2, :4]))
+        return gpunet.ops.concatenate(out, axis=-1) if isinstance(out, list) else out
+    assert gpunet.gradcheck(run, [x])
 
 
 def _reference_with_masks(name, weights, x, in_masks, rec_masks):
