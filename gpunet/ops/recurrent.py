@@ -24,9 +24,9 @@ one shared by the gates, or one per gate when ``recurrent_dropout`` is set (Kera
 
 The loop's products are small (batch x units times units x gates*units), where a multi-threaded
 BLAS loses more to waking its threads than it gains: forward and backward run inside
-:class:`gpunet.backend.host_parallelism` (the BLAS on one thread, the big products over all
-steps split over gpunet's threads instead); the layers declare ``uses_host_threads`` so that
-fit, evaluate and predict enter it once for the whole pass.
+:class:`gpunet.backend.host_parallelism` (the BLAS on one thread; the products over all steps
+are not split either: on shared cores the waits for a second thread cost more than they save);
+the layers declare ``uses_host_threads`` so that fit, evaluate and predict enter it once.
 
 The result is one array ``(batch, steps + states, units)``: the outputs of every step, then the
 final states (``h``, and ``c`` for the LSTM); the layer slices what it returns.
@@ -118,7 +118,7 @@ def _kernel_grad(operands, d_pre, masks, units):
     flat_in = operands.reshape(-1, operands.shape[-1])
     flat_d = d_pre.reshape(-1, d_pre.shape[-1])
     if masks is None:
-        return backend.matmul(flat_in.T, flat_d, split=True)
+        return backend.matmul(flat_in.T, flat_d)
     xp = get_array_module(operands)
     parts = []
     for g in range(len(masks)):
@@ -187,7 +187,7 @@ class Recurrence(Function):
         if in_masks is None or len(in_masks) == 1:
             dropped = xs if in_masks is None else xs * in_masks[0]
             self.dropped = xp.ascontiguousarray(dropped).reshape(steps * batch, features)
-            projected = backend.matmul(self.dropped, kernel, split=True)
+            projected = backend.matmul(self.dropped, kernel)
         else:
             flat = self.dropped = xs.reshape(steps * batch, features)
             projected = xp.concatenate([backend.matmul(flat * xp.tile(in_masks[g], (steps, 1)),
@@ -411,11 +411,11 @@ class Recurrence(Function):
         in_masks = self.in_masks
         if in_masks is None or len(in_masks) == 1:
             if needs[0]:
-                dxs = backend.matmul(flat_d, kernel.T, split=True).reshape(steps, batch, features)
+                dxs = backend.matmul(flat_d, kernel.T).reshape(steps, batch, features)
                 if in_masks is not None:
                     dxs *= in_masks[0]
             if needs[1]:
-                d_kernel = backend.matmul(self.dropped.T, flat_d, split=True)
+                d_kernel = backend.matmul(self.dropped.T, flat_d)
         else:
             flat_x = self.dropped
             dxs = 0
