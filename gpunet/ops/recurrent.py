@@ -85,6 +85,15 @@ FUSED_ACTIVATIONS = {
 }
 
 
+def _LSTM_ORDER(units, xp):  # noqa: N802 - a constant's maker
+    """Columns i, f, o, c of Keras's i, f, c, o (its own inverse: it swaps the last two blocks)."""
+    return xp.concatenate([xp.arange(2 * units), xp.arange(3 * units, 4 * units), xp.arange(2 * units, 3 * units)])
+
+
+def xp_empty_like(a):
+    return get_array_module(a).empty_like(a)
+
+
 def draw_keep_masks(count, shape, rate, like):
     """``count`` inverted-dropout masks of ``shape`` (``1/(1-rate)`` where kept, else 0), drawn from
     gpunet's noise stream on ``like``'s device: one per gate, for a whole sequence."""
@@ -137,6 +146,8 @@ class Recurrence(Function):
                  sequence_output=True):
         self.kind = kind
         self.sequence_output = sequence_output
+        self.fast_lstm = kind == "lstm" and activation == "tanh" and recurrent_activation == "sigmoid"
+        self.fast = False
         self.act, self.act_grad = FUSED_ACTIVATIONS[activation]
         self.ract, self.ract_grad = FUSED_ACTIVATIONS[recurrent_activation]
         self.use_bias = use_bias
@@ -180,9 +191,19 @@ class Recurrence(Function):
         if self.recurrent_dropout > 0:
             rec_masks = draw_keep_masks(gates, (batch, units), self.recurrent_dropout, x)
         self.in_masks, self.rec_masks = in_masks, rec_masks
+        self.kernel, self.recurrent_kernel = kernel, recurrent_kernel  # as given: for the kernels' gradients
         input_bias = recurrent_bias = None
         if bias is not None:
             input_bias, recurrent_bias = (bias[0], bias[1]) if bias.ndim == 2 else (bias, None)
+        self.loop_masks = rec_masks
+        loop_kernel = recurrent_kernel
+        if self.kind == "lstm":
+            kernel, loop_kernel, input_bias, in_loop, self.loop_masks = self._lstm_layout(
+                kernel, recurrent_kernel, input_bias, in_masks, rec_masks, units)
+            in_masks = in_loop
+        self.loop_kernel = loop_kernel  # what backward's per-step product uses
+        if self.fast:
+            loop_kernel = loop_kernel * self.scale
         # every step's input projection in one product
         if in_masks is None or len(in_masks) == 1:
             dropped = xs if in_masks is None else xs * in_masks[0]
@@ -195,6 +216,8 @@ class Recurrence(Function):
         if input_bias is not None:
             projected += input_bias
         projected = projected.reshape(steps, batch, gates * units)
+        if self.fast and not self.scaled_kernel:
+            projected *= self.scale
         self.x_dtype = dtype
 
         keep = None
@@ -219,14 +242,13 @@ class Recurrence(Function):
         rec = xp.empty((batch, gates * units), dtype=dtype)
         step = getattr(self, f"_forward_{self.kind}")
         for t in range(steps):
-            step(t, projected[t], h_all, c_all, acts, extra, recurrent_kernel, recurrent_bias, rec, pre, units)
+            step(t, projected[t], h_all, c_all, acts, extra, loop_kernel, recurrent_bias, rec, pre, units)
             if keep is not None:
                 k = keep[t]
                 h_all[t + 1] = xp.where(k, h_all[t + 1], h_all[t])
                 if c_all is not None:
                     c_all[t + 1] = xp.where(k, c_all[t + 1], c_all[t])
         self.h_all, self.c_all, self.acts, self.extra = h_all, c_all, acts, extra
-        self.kernel, self.recurrent_kernel = kernel, recurrent_kernel
         outputs = h_all[1:]
         if keep is not None and self.zero_output_for_mask:
             outputs = outputs * keep
@@ -237,31 +259,60 @@ class Recurrence(Function):
             packed[:, steps + i] = final
         return packed
 
+    def _lstm_layout(self, kernel, recurrent_kernel, input_bias, in_masks, rec_masks, units):
+        """The LSTM's loop works on gates in the order i, f, o, c (the three sigmoid gates side by
+        side); with tanh and sigmoid it also halves their columns, so that one ``tanh`` over all
+        four gates gives ``tanh(z/2)`` for i, f, o (``sigmoid(z) = (1 + tanh(z/2)) / 2``) and
+        ``tanh(z_c)``. Backward's gradients come back to Keras's order i, f, c, o at the end."""
+        xp = get_array_module(kernel)
+        order = self.order = _LSTM_ORDER(units, xp)
+        self.fast = self.fast_lstm
+        gate_order = [0, 1, 3, 2]
+        in_loop = in_masks if in_masks is None or len(in_masks) == 1 else in_masks[gate_order]
+        loop_masks = None if rec_masks is None else rec_masks[gate_order]
+        kernel = kernel[:, order]
+        input_bias = None if input_bias is None else input_bias[order]
+        if self.fast:
+            self.scale = xp.concatenate([xp.full(3 * units, 0.5, dtype=kernel.dtype), xp.ones(units, dtype=kernel.dtype)])
+            self.scaled_kernel = in_loop is None or len(in_loop) == 1
+            if self.scaled_kernel:
+                kernel = kernel * self.scale
+                input_bias = None if input_bias is None else input_bias * self.scale
+        return kernel, xp.ascontiguousarray(recurrent_kernel[:, order]), input_bias, in_loop, loop_masks
+
     # -- one step forward per kind: writes h_all[t + 1] (and c_all), the gates and extras --------
     def _forward_simple(self, t, projected, h_all, c_all, acts, extra, kernel, _rb, rec, pre, units):
-        _recurrent_product(h_all[t], kernel, self.rec_masks, units, rec)
+        _recurrent_product(h_all[t], kernel, self.loop_masks, units, rec)
         get_array_module(rec).add(rec, projected, out=pre)
         self.act(pre, acts[t])
         h_all[t + 1] = acts[t]
 
     def _forward_lstm(self, t, projected, h_all, c_all, acts, extra, kernel, _rb, rec, pre, units):
         xp = get_array_module(rec)
-        _recurrent_product(h_all[t], kernel, self.rec_masks, units, rec)
-        xp.add(rec, projected, out=pre)
+        _recurrent_product(h_all[t], kernel, self.loop_masks, units, rec)
         gates = acts[t]
-        self.ract(pre, gates)
-        self.act(pre[:, 2 * units:3 * units], gates[:, 2 * units:3 * units])
-        i, f, g, o = gates[:, :units], gates[:, units:2 * units], gates[:, 2 * units:3 * units], gates[:, 3 * units:]
+        if self.fast:
+            xp.add(rec, projected, out=gates)
+            xp.tanh(gates, out=gates)
+            sig = gates[:, :3 * units]
+            sig *= 0.5
+            sig += 0.5
+        else:
+            xp.add(rec, projected, out=pre)
+            self.ract(pre[:, :3 * units], gates[:, :3 * units])
+            self.act(pre[:, 3 * units:], gates[:, 3 * units:])
+        i, f, o, g = gates[:, :units], gates[:, units:2 * units], gates[:, 2 * units:3 * units], gates[:, 3 * units:]
         c = c_all[t + 1]
         xp.multiply(f, c_all[t], out=c)
-        c += i * g
+        xp.multiply(i, g, out=pre[:, :units])
+        c += pre[:, :units]
         self.act(c, extra[t])
         xp.multiply(o, extra[t], out=h_all[t + 1])
 
     def _forward_gru(self, t, projected, h_all, c_all, acts, extra, kernel, recurrent_bias, rec, pre, units):
         xp = get_array_module(rec)
         h_prev = h_all[t]
-        masks = self.rec_masks
+        masks = self.loop_masks
         gates = acts[t]
         if self.reset_after:
             _recurrent_product(h_prev, kernel, masks, units, rec)
@@ -326,6 +377,8 @@ class Recurrence(Function):
                 dh = dh + passed_h
                 if passed_c is not None:
                     dc = dc + passed_c
+        if self.kind == "lstm":  # the loop's gate order back to Keras's
+            d_pre = d_rec = xp.take(d_pre, self.order, axis=2)
         return self._gradients(dh, dc, d_pre, d_rec, units, gates)
 
     # -- one step backward per kind: the step's factors are computed for all steps at once first
@@ -334,21 +387,22 @@ class Recurrence(Function):
 
     def _backward_simple(self, t, dh, dc, d_pre, d_rec, units, factors):
         get_array_module(dh).multiply(dh, factors[t], out=d_pre[t])
-        return _recurrent_grad_h(d_pre[t], self.recurrent_kernel, self.rec_masks, units), None
+        return _recurrent_grad_h(d_pre[t], self.loop_kernel, self.loop_masks, units), None
 
     def _factors_lstm(self, units):
-        """``(P, Q)``: d z = (dc g, dc c_prev, dc i, dh act(c)) * P's slope products, and
-        ``dc += dh * Q`` with ``Q = o act'(c)``."""
+        """``(P, Q)`` in the loop's gate order i, f, o, c: the gradients of the pre-activations are
+        ``(dc, dc, dh, dc) * P`` with ``P = slopes * (g, c_prev, act(c), i)``, and ``dc += dh * Q``
+        with ``Q = o act'(c)``."""
         acts, a = self.acts, self.extra
         steps, batch = acts.shape[:2]
-        slopes = self.ract_grad(acts)
-        slopes[..., 2 * units:3 * units] = self.act_grad(acts[..., 2 * units:3 * units])
-        p = slopes  # in place: P = slope * (g, c_prev, i, act(c))
-        p[..., :units] *= acts[..., 2 * units:3 * units]
+        p = xp_empty_like(acts)
+        p[..., :3 * units] = self.ract_grad(acts[..., :3 * units])
+        p[..., 3 * units:] = self.act_grad(acts[..., 3 * units:])
+        p[..., :units] *= acts[..., 3 * units:]
         p[..., units:2 * units] *= self.c_all[:steps]
-        p[..., 2 * units:3 * units] *= acts[..., :units]
-        p[..., 3 * units:] *= a
-        q = acts[..., 3 * units:] * self.act_grad(a)
+        p[..., 2 * units:3 * units] *= a
+        p[..., 3 * units:] *= acts[..., :units]
+        q = acts[..., 2 * units:3 * units] * self.act_grad(a)
         return p.reshape(steps, batch, 4, units), q
 
     def _backward_lstm(self, t, dh, dc, d_pre, d_rec, units, factors):
@@ -356,9 +410,10 @@ class Recurrence(Function):
         p, q = factors
         dc = dc + dh * q[t]
         d = d_pre[t].reshape(dh.shape[0], 4, units)
-        xp.multiply(dc[:, None, :], p[t, :, :3], out=d[:, :3])
-        xp.multiply(dh, p[t, :, 3], out=d[:, 3])
-        dh_prev = _recurrent_grad_h(d_pre[t], self.recurrent_kernel, self.rec_masks, units)
+        xp.multiply(dc[:, None, :], p[t, :, :2], out=d[:, :2])
+        xp.multiply(dh, p[t, :, 2], out=d[:, 2])
+        xp.multiply(dc, p[t, :, 3], out=d[:, 3])
+        dh_prev = _recurrent_grad_h(d_pre[t], self.loop_kernel, self.loop_masks, units)
         return dh_prev, dc * self.acts[t, :, units:2 * units]
 
     def _factors_gru(self, units):
@@ -373,7 +428,7 @@ class Recurrence(Function):
         if self.reset_after:
             a_r = self.ract_grad(r) * self.extra
         else:
-            operand = h_prev if self.rec_masks is None else h_prev * self.rec_masks[2]
+            operand = h_prev if self.loop_masks is None else h_prev * self.loop_masks[2]
             a_r = self.ract_grad(r) * operand
         return a_z, a_h, a_r
 
@@ -381,7 +436,7 @@ class Recurrence(Function):
         xp = get_array_module(dh)
         a_z, a_h, a_r = factors
         z, r = self.acts[t, :, :units], self.acts[t, :, units:2 * units]
-        kernel, masks = self.recurrent_kernel, self.rec_masks
+        kernel, masks = self.loop_kernel, self.loop_masks
         d = d_pre[t]
         xp.multiply(dh, a_z[t], out=d[:, :units])
         xp.multiply(dh, a_h[t], out=d[:, 2 * units:])
