@@ -33,11 +33,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import gpunet  # noqa: E402
-from gpunet.layers import GRU, LSTM, Dense, Input  # noqa: E402
+import gpunet
+from gpunet.layers import GRU, LSTM, Dense, Input
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_train import torch_and_device  # noqa: E402
+from bench_train import torch_and_device
 
 STEPS, VOCABULARY, EMBEDDING, UNITS, FEATURES = 100, 10000, 64, 64, 32
 

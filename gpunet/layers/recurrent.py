@@ -18,9 +18,17 @@ from .. import backend, ops, tree
 from ..autograd import Tensor, as_tensor
 from ..ops.recurrent import recurrence
 from .base import Layer, runs_builtin
-from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _Cell, _sizes, call_cell
+from .rnn_cells import (
+    GRUCell,
+    LSTMCell,
+    SimpleRNNCell,
+    StackedRNNCells,
+    _Cell,
+    _sizes,
+    call_cell,
+)
 
-__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional"]
+__all__ = ["GRU", "LSTM", "RNN", "Bidirectional", "SimpleRNN"]
 
 
 def _check_bool(value, name):
@@ -31,7 +39,7 @@ def _check_bool(value, name):
 
 def _keras_entry(layer) -> dict:
     """A nested layer's config in Keras 3's form (what Keras's Bidirectional writes)."""
-    from .serialization import serialize  # noqa: PLC0415
+    from .serialization import serialize
 
     entry = serialize(layer)
     return {"module": "keras.layers", "class_name": entry["class_name"], "config": entry["config"],
@@ -39,7 +47,7 @@ def _keras_entry(layer) -> dict:
 
 
 def _symbolic(shapes, dtype):
-    from .symbolic import KerasTensor  # noqa: PLC0415
+    from .symbolic import KerasTensor
 
     if isinstance(shapes, list):
         return [_symbolic(s, dtype) for s in shapes]
@@ -83,11 +91,11 @@ class RNN(Layer):
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(list(cell))
         elif isinstance(cell, dict):
-            from .serialization import deserialize  # noqa: PLC0415
+            from .serialization import deserialize
 
             cell = deserialize(cell)
         if not callable(getattr(cell, "call", None)):
-            raise ValueError(f"cell must have a call(inputs, states) method, got {cell!r}")
+            raise ValueError(f"cell must have a call(inputs, states) method, got {cell!r}")  # noqa: TRY004 - Keras's
         state_size = getattr(cell, "state_size", None)
         if state_size is None or not isinstance(state_size, (int, list, tuple)):
             raise ValueError(f"cell must have a state_size (an integer or a list of integers), got {state_size!r}")
@@ -157,7 +165,7 @@ class RNN(Layer):
     # -- states ---------------------------------------------------------------------------------
     def _zero_states(self, batch, like):
         xp = backend.get_array_module(like)
-        zeros = lambda size: Tensor(xp.zeros((batch, size), dtype=like.dtype))  # noqa: E731
+        zeros = lambda size: Tensor(xp.zeros((batch, size), dtype=like.dtype))
         if isinstance(self.cell, StackedRNNCells):  # each cell's states as a list, as Keras's get_initial_state
             return [[zeros(s) for s in _sizes(size)] for size in self.cell.state_size]
         return [zeros(s) for s in _sizes(self.cell.state_size)]
@@ -250,7 +258,7 @@ class RNN(Layer):
                     else:
                         previous = states[0] if not isinstance(states[0], (list, tuple)) else states[-1][0]
                         output = ops.where(keep, output, previous)
-                    new_states = tree.map_structure(lambda new, old: ops.where(keep, new, old), new_states, states)
+                    new_states = tree.map_structure(lambda new, old, k=keep: ops.where(k, new, old), new_states, states)
                 states = list(new_states)
                 if self.return_sequences or not outputs:
                     outputs.append(output)
@@ -319,12 +327,12 @@ class SimpleRNN(_BuiltinRNN):
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
                  return_sequences=False, return_state=False, go_backwards=False, stateful=False, unroll=False,
                  seed=None, zero_output_for_mask=False, **kwargs):
-        cell_kwargs = dict(activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                           recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                           kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                           bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                           recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-                           dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed)
+        cell_kwargs = {"activation": activation, "use_bias": use_bias, "kernel_initializer": kernel_initializer,
+                           "recurrent_initializer": recurrent_initializer, "bias_initializer": bias_initializer,
+                           "kernel_regularizer": kernel_regularizer, "recurrent_regularizer": recurrent_regularizer,
+                           "bias_regularizer": bias_regularizer, "kernel_constraint": kernel_constraint,
+                           "recurrent_constraint": recurrent_constraint, "bias_constraint": bias_constraint,
+                           "dropout": dropout, "recurrent_dropout": recurrent_dropout, "seed": seed}
         super().__init__(units, return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask,
                          kwargs.pop("use_cudnn", "auto"), cell_kwargs, activity_regularizer=activity_regularizer,
                          **kwargs)
@@ -356,13 +364,13 @@ class LSTM(_BuiltinRNN):
                  go_backwards=False, stateful=False, unroll=False, use_cudnn="auto", zero_output_for_mask=False,
                  **kwargs):
         kwargs.pop("implementation", None)
-        cell_kwargs = dict(activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
-                           kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-                           bias_initializer=bias_initializer, unit_forget_bias=unit_forget_bias,
-                           kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                           bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                           recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-                           dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed)
+        cell_kwargs = {"activation": activation, "recurrent_activation": recurrent_activation, "use_bias": use_bias,
+                           "kernel_initializer": kernel_initializer, "recurrent_initializer": recurrent_initializer,
+                           "bias_initializer": bias_initializer, "unit_forget_bias": unit_forget_bias,
+                           "kernel_regularizer": kernel_regularizer, "recurrent_regularizer": recurrent_regularizer,
+                           "bias_regularizer": bias_regularizer, "kernel_constraint": kernel_constraint,
+                           "recurrent_constraint": recurrent_constraint, "bias_constraint": bias_constraint,
+                           "dropout": dropout, "recurrent_dropout": recurrent_dropout, "seed": seed}
         super().__init__(units, return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask,
                          use_cudnn, cell_kwargs, activity_regularizer=activity_regularizer, **kwargs)
 
@@ -383,13 +391,13 @@ class GRU(_BuiltinRNN):
                  stateful=False, unroll=False, reset_after=True, use_cudnn="auto", zero_output_for_mask=False,
                  **kwargs):
         kwargs.pop("implementation", None)
-        cell_kwargs = dict(activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
-                           kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-                           bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-                           recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-                           kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-                           bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
-                           reset_after=reset_after, seed=seed)
+        cell_kwargs = {"activation": activation, "recurrent_activation": recurrent_activation, "use_bias": use_bias,
+                           "kernel_initializer": kernel_initializer, "recurrent_initializer": recurrent_initializer,
+                           "bias_initializer": bias_initializer, "kernel_regularizer": kernel_regularizer,
+                           "recurrent_regularizer": recurrent_regularizer, "bias_regularizer": bias_regularizer,
+                           "kernel_constraint": kernel_constraint, "recurrent_constraint": recurrent_constraint,
+                           "bias_constraint": bias_constraint, "dropout": dropout, "recurrent_dropout": recurrent_dropout,
+                           "reset_after": reset_after, "seed": seed}
         super().__init__(units, return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask,
                          use_cudnn, cell_kwargs, activity_regularizer=activity_regularizer, **kwargs)
 
@@ -416,14 +424,14 @@ class Bidirectional(Layer):
     uses_host_threads = True
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
-        from .serialization import deserialize, serialize  # noqa: PLC0415
+        from .serialization import deserialize, serialize
 
         if isinstance(layer, dict):
             layer = deserialize(layer)
         if isinstance(backward_layer, dict):
             backward_layer = deserialize(backward_layer)
         if not isinstance(layer, RNN):
-            raise ValueError(f"layer must be a recurrent layer (RNN, LSTM, GRU, SimpleRNN), got {layer!r}")
+            raise ValueError(f"layer must be a recurrent layer (RNN, LSTM, GRU, SimpleRNN), got {layer!r}")  # noqa: TRY004
         if backward_layer is not None and not isinstance(backward_layer, RNN):
             raise ValueError(f"backward_layer must be a recurrent layer, got {backward_layer!r}")
         if merge_mode not in _MERGE_MODES:
@@ -530,4 +538,4 @@ class Bidirectional(Layer):
 
 
 def _without(name: str, prefix: str) -> str:
-    return name[len(prefix):] if name.startswith(prefix) else name
+    return name.removeprefix(prefix)

@@ -21,7 +21,7 @@ from ..autograd import Tensor
 from ..ops.recurrent import FUSED_ACTIVATIONS, draw_keep_masks
 from .base import Layer, check_positive_int
 
-__all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
+__all__ = ["GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells"]
 
 
 def _rate(value, name: str) -> float:
@@ -277,7 +277,7 @@ class LSTMCell(_Cell):
 
 
 def _host(values):
-    from .. import backend  # noqa: PLC0415
+    from .. import backend
 
     return backend.to_host(values)
 
@@ -398,13 +398,13 @@ class StackedRNNCells(Layer):
         return inputs, new_states
 
     def get_config(self):
-        from .serialization import serialize  # noqa: PLC0415
+        from .serialization import serialize
 
         return {**super().get_config(), "cells": [serialize(cell) for cell in self.cells]}
 
     @classmethod
     def from_config(cls, config):
-        from .serialization import deserialize  # noqa: PLC0415
+        from .serialization import deserialize
 
         config = dict(config)
         config["cells"] = [deserialize(c) if isinstance(c, dict) else c for c in config["cells"]]

@@ -39,7 +39,7 @@ from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from ..gpu import kernels
 
-__all__ = ["recurrence", "FUSED_ACTIVATIONS", "GATES"]
+__all__ = ["FUSED_ACTIVATIONS", "GATES", "recurrence"]
 
 GATES = {"simple": 1, "lstm": 4, "gru": 3}
 
@@ -85,7 +85,7 @@ FUSED_ACTIVATIONS = {
 }
 
 
-def _LSTM_ORDER(units, xp):  # noqa: N802 - a constant's maker
+def _LSTM_ORDER(units, xp):
     """Columns i, f, o, c of Keras's i, f, c, o (its own inverse: it swaps the last two blocks)."""
     return xp.concatenate([xp.arange(2 * units), xp.arange(3 * units, 4 * units), xp.arange(2 * units, 3 * units)])
 
@@ -349,9 +349,9 @@ class Recurrence(Function):
 
     def _backward(self, grad):
         xp = get_array_module(grad)
-        batch, steps, features, units = self.shapes
+        batch, steps, _, units = self.shapes
         gates = GATES[self.kind]
-        keep, h_all, c_all = self.keep, self.h_all, self.c_all
+        keep = self.keep
         grad = grad.astype(self.x_dtype, copy=False)
         d_out = grad[:, :steps].transpose(1, 0, 2)
         dh = xp.ascontiguousarray(grad[:, steps])

@@ -3,13 +3,12 @@ differences; dropout's per-sequence masks; stateful layers; configs and bad argu
 
 import numpy as np
 import pytest
+from keras_parity import import_keras
 
 import gpunet
 from gpunet import backend, layers
 from gpunet.autograd import Tensor
 from gpunet.ops import recurrent as recurrent_ops
-
-from keras_parity import import_keras
 
 B, T, F, U = 3, 5, 4, 3
 MASK = np.array([[1, 1, 0, 1, 1], [0, 1, 1, 1, 0], [1, 0, 0, 0, 1]], dtype=bool)
@@ -212,7 +211,7 @@ def test_layer_input_gradients_by_finite_differences(name, sequences):
 def _reference_with_masks(name, weights, x, in_masks, rec_masks):
     """Keras's cell formulas in float64 NumPy, with given dropout masks (per gate when several)."""
     kernel, recurrent_kernel, bias = [w.astype(np.float64) for w in weights]
-    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))
     units = recurrent_kernel.shape[0]
     h = np.zeros((x.shape[0], units))
     c = np.zeros_like(h)
@@ -418,3 +417,20 @@ def test_bad_arguments_are_refused_by_name():
     with pytest.raises(ValueError, match="activation"):
         recurrent_ops.recurrence("lstm", _x(), np.zeros((F, 8), "float32"), np.zeros((2, 8), "float32"),
                                  activation="selu")
+
+
+@pytest.mark.parametrize("make", [lambda: layers.LSTM(U), lambda: layers.Bidirectional(layers.GRU(2))],
+                         ids=["lstm", "bidirectional"])
+def test_recorded_fit_equals_eager_fit(make):
+    """fit records the one-op pass and replays it: the same weights as running every step eagerly."""
+    x, y = _x(18, (16, T, F)), np.random.default_rng(18).integers(0, 2, 16)
+    results = []
+    for eager in (False, True):
+        gpunet.utils.set_random_seed(0)
+        model = gpunet.Sequential([gpunet.Input((T, F)), make(), layers.Dense(2, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", run_eagerly=eager)
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
+        results.append(model.get_weights())
+    assert model.layers[0].supports_recording
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+from keras_parity import assert_layer_matches_keras, import_keras
 
 import gpunet
 from gpunet import layers
-
-from keras_parity import assert_layer_matches_keras, import_keras
 
 T, F = 5, 3
 
