@@ -263,14 +263,16 @@ class Recurrence(Function):
         """The LSTM's loop works on gates in the order i, f, o, c (the three sigmoid gates side by
         side); with tanh and sigmoid it also halves their columns, so that one ``tanh`` over all
         four gates gives ``tanh(z/2)`` for i, f, o (``sigmoid(z) = (1 + tanh(z/2)) / 2``) and
-        ``tanh(z_c)``. Backward's gradients come back to Keras's order i, f, c, o at the end."""
+        ``tanh(z_c)``. Backward's products run in the loop's order too; the kernels' and the bias's
+        gradients come back to Keras's order i, f, c, o at the end."""
         xp = get_array_module(kernel)
         order = self.order = _LSTM_ORDER(units, xp)
         self.fast = self.fast_lstm
         gate_order = [0, 1, 3, 2]
         in_loop = in_masks if in_masks is None or len(in_masks) == 1 else in_masks[gate_order]
         loop_masks = None if rec_masks is None else rec_masks[gate_order]
-        kernel = kernel[:, order]
+        kernel = self.grad_kernel = kernel[:, order]
+        self.in_loop_masks = in_loop
         input_bias = None if input_bias is None else input_bias[order]
         if self.fast:
             self.scale = xp.concatenate([xp.full(3 * units, 0.5, dtype=kernel.dtype), xp.ones(units, dtype=kernel.dtype)])
@@ -361,6 +363,9 @@ class Recurrence(Function):
         step = getattr(self, f"_backward_{self.kind}")
         factors = getattr(self, f"_factors_{self.kind}")(units)
         zero_outputs = keep is not None and self.zero_output_for_mask
+        if self.kind == "lstm" and keep is None and self.loop_masks is None:
+            dh, dc = self._backward_lstm_loop(dh, dc, d_out, d_pre, factors, units)
+            return self._gradients(dh, dc, d_pre, d_rec, units, gates)
         for t in range(steps - 1, -1, -1):
             k = keep[t] if keep is not None else None
             if self.sequence_output or t == steps - 1:
@@ -377,8 +382,6 @@ class Recurrence(Function):
                 dh = dh + passed_h
                 if passed_c is not None:
                     dc = dc + passed_c
-        if self.kind == "lstm":  # the loop's gate order back to Keras's
-            d_pre = d_rec = xp.take(d_pre, self.order, axis=2)
         return self._gradients(dh, dc, d_pre, d_rec, units, gates)
 
     # -- one step backward per kind: the step's factors are computed for all steps at once first
@@ -415,6 +418,31 @@ class Recurrence(Function):
         xp.multiply(dc, p[t, :, 3], out=d[:, 3])
         dh_prev = _recurrent_grad_h(d_pre[t], self.loop_kernel, self.loop_masks, units)
         return dh_prev, dc * self.acts[t, :, units:2 * units]
+
+    def _backward_lstm_loop(self, dh, dc, d_out, d_pre, factors, units):
+        """The LSTM's steps back without masks or recurrent dropout (the common case), in place
+        on a few buffers: what :meth:`_backward_lstm` does, without a call or an array per step."""
+        xp = get_array_module(dh)
+        multiply, matmul = xp.multiply, backend.matmul
+        p, q = factors
+        steps, batch = d_pre.shape[:2]
+        forget = self.acts[..., units:2 * units]
+        kernel_t = xp.ascontiguousarray(self.loop_kernel.T)
+        dh, dc = dh.copy(), dc.copy()
+        scratch = xp.empty_like(dh)
+        gate_grads = d_pre.reshape(steps, batch, 4, units)
+        for t in range(steps - 1, -1, -1):
+            if self.sequence_output or t == steps - 1:
+                dh += d_out[t]
+            multiply(dh, q[t], out=scratch)
+            dc += scratch
+            d = gate_grads[t]
+            multiply(dc[:, None, :], p[t, :, :2], out=d[:, :2])
+            multiply(dh, p[t, :, 2], out=d[:, 2])
+            multiply(dc, p[t, :, 3], out=d[:, 3])
+            matmul(d_pre[t], kernel_t, out=dh)
+            dc *= forget[t]
+        return dh, dc
 
     def _factors_gru(self, units):
         """``(A_z, A_h, A_r)``: d z_pre = dh A_z, d hh_pre = dh A_h, d r_pre = (d hh_pre or its
@@ -459,11 +487,12 @@ class Recurrence(Function):
         xp = get_array_module(d_pre)
         batch, steps, features, _ = self.shapes
         needs = self.needs_input_grad
-        kernel, masks = self.kernel, self.rec_masks
+        kernel, masks, in_masks = self.kernel, self.rec_masks, self.in_masks
+        if self.kind == "lstm":  # in the loop's gate order: the kernels' gradients are put back at the end
+            kernel, masks, in_masks = self.grad_kernel, self.loop_masks, self.in_loop_masks
         flat_d = d_pre.reshape(steps * batch, gates * units)
         # x and kernel: one product each over all steps
         dx = d_kernel = None
-        in_masks = self.in_masks
         if in_masks is None or len(in_masks) == 1:
             if needs[0]:
                 dxs = backend.matmul(flat_d, kernel.T).reshape(steps, batch, features)
@@ -496,9 +525,14 @@ class Recurrence(Function):
                                           _kernel_grad(self.extra, d_pre[:, :, 2 * units:], None, units)], axis=1)
         else:
             d_recurrent = _kernel_grad(h_prev, d_rec, masks, units)
+        if self.kind == "lstm":
+            d_kernel = None if d_kernel is None else d_kernel[:, self.order]
+            d_recurrent = d_recurrent[:, self.order]
         grads = [dx, d_kernel, d_recurrent]
         if self.use_bias:
             d_bias = flat_d.sum(axis=0)
+            if self.kind == "lstm":
+                d_bias = d_bias[self.order]
             if self.kind == "gru" and self.reset_after:
                 d_bias = xp.stack([d_bias, d_rec.reshape(steps * batch, gates * units).sum(axis=0)])
             grads.append(d_bias)
