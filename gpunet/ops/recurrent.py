@@ -241,7 +241,12 @@ class Recurrence(Function):
         pre = xp.empty((batch, gates * units), dtype=dtype)
         rec = xp.empty((batch, gates * units), dtype=dtype)
         step = getattr(self, f"_forward_{self.kind}")
-        for t in range(steps):
+        if self.fast and keep is None and self.loop_masks is None:
+            self._forward_lstm_loop(projected, h_all, c_all, acts, extra, loop_kernel, units)
+            step, steps_left = None, ()
+        else:
+            steps_left = range(steps)
+        for t in steps_left:
             step(t, projected[t], h_all, c_all, acts, extra, loop_kernel, recurrent_bias, rec, pre, units)
             if keep is not None:
                 k = keep[t]
@@ -310,6 +315,27 @@ class Recurrence(Function):
         c += pre[:, :units]
         self.act(c, extra[t])
         xp.multiply(o, extra[t], out=h_all[t + 1])
+
+    def _forward_lstm_loop(self, projected, h_all, c_all, acts, extra, kernel, units):
+        """:meth:`_forward_lstm` over every step in the common case (tanh and sigmoid, no mask, no
+        recurrent dropout), on local names and one scratch buffer."""
+        xp = get_array_module(projected)
+        add, multiply, tanh, matmul = xp.add, xp.multiply, xp.tanh, backend.matmul
+        scratch = xp.empty(h_all.shape[1:], dtype=h_all.dtype)
+        for t in range(projected.shape[0]):
+            gates = acts[t]
+            matmul(h_all[t], kernel, out=gates)
+            add(gates, projected[t], out=gates)
+            tanh(gates, out=gates)
+            sig = gates[:, :3 * units]
+            sig *= 0.5
+            sig += 0.5
+            c = c_all[t + 1]
+            multiply(gates[:, units:2 * units], c_all[t], out=c)
+            multiply(gates[:, :units], gates[:, 3 * units:], out=scratch)
+            c += scratch
+            tanh(c, out=extra[t])
+            multiply(gates[:, 2 * units:3 * units], extra[t], out=h_all[t + 1])
 
     def _forward_gru(self, t, projected, h_all, c_all, acts, extra, kernel, recurrent_bias, rec, pre, units):
         xp = get_array_module(rec)
