@@ -240,19 +240,14 @@ class Recurrence(Function):
             extra = xp.empty((steps, batch, units), dtype=dtype)
         pre = xp.empty((batch, gates * units), dtype=dtype)
         rec = xp.empty((batch, gates * units), dtype=dtype)
-        step = getattr(self, f"_forward_{self.kind}")
-        if self.fast and keep is None and self.loop_masks is None:
-            self._forward_lstm_loop(projected, h_all, c_all, acts, extra, loop_kernel, units)
-            step, steps_left = None, ()
+        if self.kind == "lstm":
+            self._forward_lstm(projected, h_all, c_all, acts, extra, loop_kernel, units, keep)
         else:
-            steps_left = range(steps)
-        for t in steps_left:
-            step(t, projected[t], h_all, c_all, acts, extra, loop_kernel, recurrent_bias, rec, pre, units)
-            if keep is not None:
-                k = keep[t]
-                h_all[t + 1] = xp.where(k, h_all[t + 1], h_all[t])
-                if c_all is not None:
-                    c_all[t + 1] = xp.where(k, c_all[t + 1], c_all[t])
+            step = getattr(self, f"_forward_{self.kind}")
+            for t in range(steps):
+                step(t, projected[t], h_all, c_all, acts, extra, loop_kernel, recurrent_bias, rec, pre, units)
+                if keep is not None:
+                    h_all[t + 1] = xp.where(keep[t], h_all[t + 1], h_all[t])
         self.h_all, self.c_all, self.acts, self.extra = h_all, c_all, acts, extra
         outputs = h_all[1:]
         if keep is not None and self.zero_output_for_mask:
@@ -294,48 +289,37 @@ class Recurrence(Function):
         self.act(pre, acts[t])
         h_all[t + 1] = acts[t]
 
-    def _forward_lstm(self, t, projected, h_all, c_all, acts, extra, kernel, _rb, rec, pre, units):
-        xp = get_array_module(rec)
-        _recurrent_product(h_all[t], kernel, self.loop_masks, units, rec)
-        gates = acts[t]
-        if self.fast:
-            xp.add(rec, projected, out=gates)
-            xp.tanh(gates, out=gates)
-            sig = gates[:, :3 * units]
-            sig *= 0.5
-            sig += 0.5
-        else:
-            xp.add(rec, projected, out=pre)
-            self.ract(pre[:, :3 * units], gates[:, :3 * units])
-            self.act(pre[:, 3 * units:], gates[:, 3 * units:])
-        i, f, o, g = gates[:, :units], gates[:, units:2 * units], gates[:, 2 * units:3 * units], gates[:, 3 * units:]
-        c = c_all[t + 1]
-        xp.multiply(f, c_all[t], out=c)
-        xp.multiply(i, g, out=pre[:, :units])
-        c += pre[:, :units]
-        self.act(c, extra[t])
-        xp.multiply(o, extra[t], out=h_all[t + 1])
-
-    def _forward_lstm_loop(self, projected, h_all, c_all, acts, extra, kernel, units):
-        """:meth:`_forward_lstm` over every step in the common case (tanh and sigmoid, no mask, no
-        recurrent dropout), on local names and one scratch buffer."""
+    def _forward_lstm(self, projected, h_all, c_all, acts, extra, kernel, units, keep):
+        """The LSTM's steps (gates in the loop's order i, f, o, c), on local names and one scratch
+        buffer: its loop is the one that most often runs, so it runs without a call per step."""
         xp = get_array_module(projected)
         add, multiply, tanh, matmul = xp.add, xp.multiply, xp.tanh, backend.matmul
         scratch = xp.empty(h_all.shape[1:], dtype=h_all.dtype)
+        masks, fast = self.loop_masks, self.fast
         for t in range(projected.shape[0]):
             gates = acts[t]
-            matmul(h_all[t], kernel, out=gates)
+            if masks is None:
+                matmul(h_all[t], kernel, out=gates)
+            else:
+                _recurrent_product(h_all[t], kernel, masks, units, gates)
             add(gates, projected[t], out=gates)
-            tanh(gates, out=gates)
-            sig = gates[:, :3 * units]
-            sig *= 0.5
-            sig += 0.5
+            if fast:
+                tanh(gates, out=gates)
+                sig = gates[:, :3 * units]
+                sig *= 0.5
+                sig += 0.5
+            else:
+                self.ract(gates[:, :3 * units], gates[:, :3 * units])
+                self.act(gates[:, 3 * units:], gates[:, 3 * units:])
             c = c_all[t + 1]
             multiply(gates[:, units:2 * units], c_all[t], out=c)
             multiply(gates[:, :units], gates[:, 3 * units:], out=scratch)
             c += scratch
-            tanh(c, out=extra[t])
+            self.act(c, extra[t])
             multiply(gates[:, 2 * units:3 * units], extra[t], out=h_all[t + 1])
+            if keep is not None:
+                h_all[t + 1] = xp.where(keep[t], h_all[t + 1], h_all[t])
+                c_all[t + 1] = xp.where(keep[t], c_all[t + 1], c_all[t])
 
     def _forward_gru(self, t, projected, h_all, c_all, acts, extra, kernel, recurrent_bias, rec, pre, units):
         xp = get_array_module(rec)
@@ -386,28 +370,23 @@ class Recurrence(Function):
         dc = xp.ascontiguousarray(grad[:, steps + 1]) if self.kind == "lstm" else None
         d_pre = xp.empty((steps, batch, gates * units), dtype=self.x_dtype)  # d(projected) per step
         d_rec = d_pre if self.kind != "gru" else xp.empty_like(d_pre)  # d(recurrent product) per step
-        step = getattr(self, f"_backward_{self.kind}")
         factors = getattr(self, f"_factors_{self.kind}")(units)
         zero_outputs = keep is not None and self.zero_output_for_mask
-        if self.kind == "lstm" and keep is None and self.loop_masks is None:
-            dh, dc = self._backward_lstm_loop(dh, dc, d_out, d_pre, factors, units)
+        if self.kind == "lstm":
+            dh, dc = self._backward_lstm(dh, dc, d_out, d_pre, factors, units, keep, zero_outputs)
             return self._gradients(dh, dc, d_pre, d_rec, units, gates)
+        step = getattr(self, f"_backward_{self.kind}")
         for t in range(steps - 1, -1, -1):
             k = keep[t] if keep is not None else None
             if self.sequence_output or t == steps - 1:
                 dh = dh + (d_out[t] * k if zero_outputs else d_out[t])
-            passed_h = passed_c = None
+            passed_h = None
             if k is not None:
                 passed_h = xp.where(k, 0, dh)
                 dh = xp.where(k, dh, 0)
-                if dc is not None:
-                    passed_c = xp.where(k, 0, dc)
-                    dc = xp.where(k, dc, 0)
-            dh, dc = step(t, dh, dc, d_pre, d_rec, units, factors)
+            dh, _ = step(t, dh, None, d_pre, d_rec, units, factors)
             if passed_h is not None:
                 dh = dh + passed_h
-                if passed_c is not None:
-                    dc = dc + passed_c
         return self._gradients(dh, dc, d_pre, d_rec, units, gates)
 
     # -- one step backward per kind: the step's factors are computed for all steps at once first
@@ -434,40 +413,40 @@ class Recurrence(Function):
         q = acts[..., 2 * units:3 * units] * self.act_grad(a)
         return p.reshape(steps, batch, 4, units), q
 
-    def _backward_lstm(self, t, dh, dc, d_pre, d_rec, units, factors):
-        xp = get_array_module(dh)
-        p, q = factors
-        dc = dc + dh * q[t]
-        d = d_pre[t].reshape(dh.shape[0], 4, units)
-        xp.multiply(dc[:, None, :], p[t, :, :2], out=d[:, :2])
-        xp.multiply(dh, p[t, :, 2], out=d[:, 2])
-        xp.multiply(dc, p[t, :, 3], out=d[:, 3])
-        dh_prev = _recurrent_grad_h(d_pre[t], self.loop_kernel, self.loop_masks, units)
-        return dh_prev, dc * self.acts[t, :, units:2 * units]
-
-    def _backward_lstm_loop(self, dh, dc, d_out, d_pre, factors, units):
-        """The LSTM's steps back without masks or recurrent dropout (the common case), in place
-        on a few buffers: what :meth:`_backward_lstm` does, without a call or an array per step."""
+    def _backward_lstm(self, dh, dc, d_out, d_pre, factors, units, keep, zero_outputs):
+        """The LSTM's steps back, in place on a few buffers (a masked step passes the part of
+        the gradients that its carried states received on to the step before)."""
         xp = get_array_module(dh)
         multiply, matmul = xp.multiply, backend.matmul
         p, q = factors
         steps, batch = d_pre.shape[:2]
         forget = self.acts[..., units:2 * units]
+        masks = self.loop_masks
         kernel_t = xp.ascontiguousarray(self.loop_kernel.T)
         dh, dc = dh.copy(), dc.copy()
         scratch = xp.empty_like(dh)
         gate_grads = d_pre.reshape(steps, batch, 4, units)
         for t in range(steps - 1, -1, -1):
+            k = None if keep is None else keep[t]
             if self.sequence_output or t == steps - 1:
-                dh += d_out[t]
+                dh += d_out[t] * k if zero_outputs else d_out[t]
+            if k is not None:
+                passed_h, passed_c = xp.where(k, 0, dh), xp.where(k, 0, dc)
+                dh, dc = xp.where(k, dh, 0), xp.where(k, dc, 0)
             multiply(dh, q[t], out=scratch)
             dc += scratch
             d = gate_grads[t]
             multiply(dc[:, None, :], p[t, :, :2], out=d[:, :2])
             multiply(dh, p[t, :, 2], out=d[:, 2])
             multiply(dc, p[t, :, 3], out=d[:, 3])
-            matmul(d_pre[t], kernel_t, out=dh)
+            if masks is None:
+                matmul(d_pre[t], kernel_t, out=dh)
+            else:
+                dh = _recurrent_grad_h(d_pre[t], self.loop_kernel, masks, units)
             dc *= forget[t]
+            if k is not None:
+                dh += passed_h
+                dc += passed_c
         return dh, dc
 
     def _factors_gru(self, units):
