@@ -24,6 +24,7 @@ from .rnn_cells import (
     SimpleRNNCell,
     StackedRNNCells,
     _Cell,
+    _keras_entry,
     _sizes,
     call_cell,
 )
@@ -35,15 +36,6 @@ def _check_bool(value, name):
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return value
-
-
-def _keras_entry(layer) -> dict:
-    """A nested layer's config in Keras 3's form (what Keras's Bidirectional writes)."""
-    from .serialization import serialize
-
-    entry = serialize(layer)
-    return {"module": "keras.layers", "class_name": entry["class_name"], "config": entry["config"],
-            "registered_name": entry.get("registered_name")}
 
 
 def _symbolic(shapes, dtype):

@@ -398,9 +398,7 @@ class StackedRNNCells(Layer):
         return inputs, new_states
 
     def get_config(self):
-        from .serialization import serialize
-
-        return {**super().get_config(), "cells": [serialize(cell) for cell in self.cells]}
+        return {**super().get_config(), "cells": [_keras_entry(cell) for cell in self.cells]}
 
     @classmethod
     def from_config(cls, config):
@@ -409,6 +407,16 @@ class StackedRNNCells(Layer):
         config = dict(config)
         config["cells"] = [deserialize(c) if isinstance(c, dict) else c for c in config["cells"]]
         return cls(**config)
+
+
+def _keras_entry(layer) -> dict:
+    """A nested layer's config in Keras 3's form (what Keras writes for an RNN's cell, the cells
+    of StackedRNNCells and Bidirectional's layers)."""
+    from .serialization import serialize
+
+    entry = serialize(layer)
+    return {"module": "keras.layers", "class_name": entry["class_name"], "config": entry["config"],
+            "registered_name": entry.get("registered_name")}
 
 
 def _sizes(state_size) -> list:

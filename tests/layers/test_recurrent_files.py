@@ -47,3 +47,16 @@ def test_functional_with_states_and_stacked_layers_match_keras(keras, tmp_path):
         return gpunet.Model(inputs, layers.Dense(2)(joined))
 
     assert_layer_matches_keras(keras, build, x, y, "mse", tmp_path)
+
+
+@pytest.mark.parametrize("make", [lambda: layers.RNN(layers.LSTMCell(4), go_backwards=True),
+                                  pytest.param(lambda: layers.RNN([layers.GRUCell(3), layers.SimpleRNNCell(4)]),
+                                               marks=pytest.mark.slow)],
+                         ids=["rnn_cell", "stacked_cells"])
+def test_rnn_of_cells_files_and_step_match_keras(keras, tmp_path, make):
+    x, y = _data(2)
+
+    def build():
+        return gpunet.Sequential([gpunet.Input((T, F)), make(), layers.Dense(2)])
+
+    assert_layer_matches_keras(keras, build, x, y, "mse", tmp_path)
