@@ -45,6 +45,10 @@ def test_sum_axis_out_of_range():
 
 def test_tensor_rejects_non_numeric():
     with pytest.raises(TypeError, match="numeric"):
-        Tensor(np.array(["a", "b"]))
+        Tensor(np.array([{}, 1], dtype=object))
+    strings = Tensor(np.array(["a", "b"]))  # text for the lookup layers: held on the host, never differentiated
+    assert strings.dtype.kind == "U" and isinstance(strings.data, np.ndarray)
+    with pytest.raises(TypeError, match="only floating-point tensors can require gradients"):
+        Tensor(np.array(["a"]), requires_grad=True)
     with pytest.raises(TypeError, match="only floating-point tensors can require gradients"):
         Tensor(np.array([1, 2]), requires_grad=True)
