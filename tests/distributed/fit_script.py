@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import time
 
@@ -153,11 +154,12 @@ def main():
     probe = model(np.ones((64, 12), dtype=args.dtype), training=True).numpy()
     probes = comm.allgather_object(probe)
     noise_states = comm.allgather_object(repr(backend.get_rng_state().get("noise")))
+    hosts = comm.allgather_object(socket.gethostname())
     if rank == 0:
         keep = {k: v for k, v in history.history.items() if k != "epoch_time"}
         np.savez(args.out, *weights, history=json.dumps(keep), world=world,
                  same_weights=all(d == digests[0] for d in digests),
-                 probes=np.stack(probes), noise_states=json.dumps(noise_states))
+                 probes=np.stack(probes), noise_states=json.dumps(noise_states), hosts=json.dumps(hosts))
     return 0
 
 

@@ -1,0 +1,68 @@
+"""Two ranks on two "hosts" (network and UTS namespaces joined by a veth pair, ``two_hosts.py``),
+over TCP only, against one process: the rehearsal of a job across machines.
+
+Runs where namespaces can be made (root on Linux, iproute2 and util-linux), and skips elsewhere
+with the reason. The namespaces live for one test each and are taken down whatever happens.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+import gpunet
+
+from launcher import needs_mpi, run, train
+from test_multirank import assert_same_history, assert_same_weights
+from two_hosts import TwoHosts, unavailable
+
+_REASON = unavailable()
+pytestmark = [needs_mpi, pytest.mark.skipif(_REASON is not None, reason=f"no two-host rehearsal: {_REASON}")]
+
+
+@pytest.fixture
+def hosts():
+    with TwoHosts() as made:
+        yield made
+    assert not made.pids()
+
+
+def test_two_hosts_over_tcp_train_like_one_process(tmp_path, hosts):
+    args = ["--optimizer", "adam", "--lr", 0.01, "--dtype", "float32", "--samples", 203, "--batch", 32,
+            "--epochs", 2, "--dev"]
+    one = train(tmp_path, "one", args)
+    two = train(tmp_path, "two", args, ranks=2, hosts=hosts)
+    assert two["hosts"] == hosts.names  # rank 0 on the first host, rank 1 on the second
+    assert two["world"] == 2 and two["same_weights"]
+    assert_same_weights(two["weights"], one["weights"], "float32")
+    assert_same_history(two["history"], one["history"], "float32")
+
+
+def test_a_rank_killed_on_the_second_host_ends_the_job_with_the_checkpoint_intact(tmp_path, hosts):
+    checkpoints = tmp_path / "ck-{epoch}.h5"
+    start = time.monotonic()
+    result = run(["--out", tmp_path / "x.npz", "--epochs", 4, "--checkpoint", checkpoints, "--kill-at", 10],
+                 ranks=2, hosts=hosts, timeout=60)
+    elapsed = time.monotonic() - start
+    assert result.returncode != 0
+    assert elapsed < 30, elapsed
+    # whichever notices first ends the job: the first host's rank, whose TCP peer vanished (it
+    # names the second host), or mpirun, told by the second host's daemon that its rank was killed
+    text = result.stderr
+    assert f"Peer host:  {hosts.names[1]}" in text or "signal 9" in text or "Killed" in text, text[-2000:]
+    assert not hosts.pids()  # the first host's rank was ended too, nothing is left running
+    assert not (tmp_path / "x.npz").exists()
+    model = gpunet.load_model(str(checkpoints).format(epoch=1))
+    assert model.get_state()["fit"]["epoch"] == 1
+
+
+def test_the_namespaces_are_gone_after_the_rehearsal():
+    with TwoHosts() as made:
+        names = list(made.namespaces)
+        listed = subprocess.run(["ip", "netns", "list"], check=True, capture_output=True, text=True).stdout
+        assert all(name in listed for name in names)
+    listed = subprocess.run(["ip", "netns", "list"], check=True, capture_output=True, text=True).stdout
+    assert not any(name in listed for name in names)
+    assert made.folder is None and made.uts == []
