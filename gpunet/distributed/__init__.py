@@ -32,6 +32,7 @@ from __future__ import annotations
 import sys
 
 from .. import backend
+from ..layers.normalization import set_cross_process_sum
 from ..training.step import add_train_step_wrapper, remove_train_step_wrapper
 from ..training.strategy import set_strategy
 from .buckets import DEFAULT_BUCKET_BYTES
@@ -149,7 +150,27 @@ def init(communicator: Communicator | None = None, *, bucket_bytes: int = DEFAUL
         install_excepthook(communicator)
         if timeout is not None and isinstance(communicator, MPICommunicator):
             _watchdog = communicator.watchdog = Watchdog(communicator, timeout, where=_strategy.where)
+        set_cross_process_sum(_cross_process_sum(communicator))
     return communicator
+
+
+def _cross_process_sum(communicator: Communicator):
+    """The sum over the ranks that ``BatchNormalization(synchronized=True)`` takes its statistics
+    through. Over MPI it runs on a duplicate of the world's communicator: the gradient buckets'
+    all-reduces may be under way on the communication thread (or NCCL's stream) meanwhile, and
+    collectives of two threads must not share one communicator. The statistics are small (two
+    numbers per feature), so NCCL ranks send them through host memory by MPI too. Watched by the
+    job's watchdog like every other collective."""
+    comm = getattr(communicator, "comm", None)
+    if comm is None:  # a communicator of another kind (tests): its own all-reduce
+        return communicator.allreduce
+    own = MPICommunicator(comm.Dup())
+
+    def sum_over(array) -> None:
+        own.watchdog = communicator.watchdog
+        own.allreduce(array)
+
+    return sum_over
 
 
 def shutdown() -> None:
@@ -159,6 +180,7 @@ def shutdown() -> None:
     if _watchdog is not None:
         _watchdog.stop()
         _communicator.watchdog = _watchdog = None
+    set_cross_process_sum(None)
     if _strategy is not None:
         remove_train_step_wrapper(_strategy.wrap)
         set_strategy(None)

@@ -22,7 +22,7 @@ import numpy as np
 import gpunet
 from gpunet import backend, distributed
 from gpunet.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint, ReduceLROnPlateau
-from gpunet.layers import Dense, Dropout, Input
+from gpunet.layers import BatchNormalization, Dense, Dropout, Input
 
 
 def data(samples, features=12, classes=3, seed=7):
@@ -35,6 +35,8 @@ def data(samples, features=12, classes=3, seed=7):
 
 def build(args):
     layers = [Input((12,)), Dense(16, activation="tanh")]
+    if args.batchnorm:
+        layers.append(BatchNormalization(momentum=0.8, synchronized=args.batchnorm == "sync"))
     if args.dropout:
         layers.append(Dropout(args.dropout))
     layers += [Dense(8, activation="relu"), Dense(3, activation="softmax")]
@@ -85,6 +87,7 @@ def main():
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--dtype", default="float64")
     parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--batchnorm", choices=("sync", "plain"), help="a BatchNormalization layer, synchronized or not")
     parser.add_argument("--samples", type=int, default=203)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=2)

@@ -58,6 +58,29 @@ def test_all_reduces_started_during_the_backward_pass_give_the_same_training(tmp
     assert_same_history(two["history"], one["history"], "float64")
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_synchronized_batch_normalization_trains_like_one_process(tmp_path, dtype):
+    # the batch statistics (and their gradients) of the whole global batch on every rank: weights
+    # and moving statistics as one process's; a last batch of 11 split 6 and 5
+    common = ["--optimizer", "adam", "--lr", 0.01, "--dtype", dtype, "--epochs", 2, "--dev"]
+    args = [*common, "--batchnorm", "sync"]
+    one = train(tmp_path, "one", args)
+    two = train(tmp_path, "two", args, ranks=2)
+    assert two["same_weights"]
+    assert len(two["weights"]) == len(one["weights"]) == 10  # gamma, beta, moving mean and variance among them
+    assert_same_weights(two["weights"], one["weights"], dtype)
+    assert_same_history(two["history"], one["history"], dtype)
+    # without synchronization each rank normalises by its own slice: not one process's training
+    plain = train(tmp_path, "plain", [*common, "--batchnorm", "plain"], ranks=2)
+    assert max(float(np.max(np.abs(p - o))) for p, o in zip(plain["weights"], one["weights"])) > 1e-4
+
+
+def test_synchronized_batch_normalization_refuses_a_last_batch_smaller_than_the_world(tmp_path):
+    result = run(["--out", tmp_path / "x.npz", "--batchnorm", "sync", "--samples", 193, "--batch", 32], ranks=2)
+    assert result.returncode != 0
+    assert "the last batch of 193 samples in batches of 32 holds 1, fewer than the 2 ranks" in result.stderr
+
+
 def test_dropout_masks_differ_between_ranks_while_the_weights_stay_identical(tmp_path):
     two = train(tmp_path, "two", ["--dropout", 0.3], ranks=2)
     one = train(tmp_path, "one", ["--dropout", 0.3])
