@@ -82,6 +82,15 @@ class DataParallel(Strategy):
         with self._doing("a report, summing the loss and metrics over the ranks"):
             return reduce_metrics(self.communicator, metrics)
 
+    def gather_batches(self, parts: list) -> list:
+        """Every rank's per-batch results (one object all-gather), interleaved batch by batch in
+        rank order: the slices of each batch are contiguous and in rank order (``sharding.py``)."""
+        every = self.communicator.allgather_object(parts)
+        if any(len(theirs) != len(parts) for theirs in every):
+            raise RankMismatchError("the ranks predicted different numbers of batches: "
+                                    + ", ".join(f"rank {r}: {len(theirs)}" for r, theirs in enumerate(every)))
+        return [theirs[i] for i in range(len(parts)) for theirs in every]
+
     def any(self, flag: bool) -> bool:
         with self._doing("agreeing on stop_training"):
             return bool(self.communicator.allreduce_values([1.0 if flag else 0.0])[0] > 0)

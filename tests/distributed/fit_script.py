@@ -87,6 +87,8 @@ def main():
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--dtype", default="float64")
     parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--evaluate", action="store_true",
+                        help="after fit, evaluate and predict on 149 dev samples in batches of 37 (the last one of 1)")
     parser.add_argument("--batchnorm", choices=("sync", "plain"), help="a BatchNormalization layer, synchronized or not")
     parser.add_argument("--samples", type=int, default=203)
     parser.add_argument("--batch", type=int, default=32)
@@ -152,6 +154,25 @@ def main():
 
     weights = model.get_weights()
     comm = distributed.communicator()
+    extra = {}
+    if args.evaluate:
+        batches = {"evaluated": 0}
+        counter = LambdaCallback(on_test_batch_end=lambda batch, logs: batches.update(evaluated=batches["evaluated"] + 1))
+        logs = model.evaluate(x_dev[:149], y_dev[:149], batch_size=37, verbose=0, return_dict=True, callbacks=[counter])
+        listed = model.evaluate(x_dev[:149], y_dev[:149], batch_size=37, verbose=0)
+        rows = {"predicted": 0}
+
+        def count(batch, logs):
+            rows["predicted"] += len(logs["outputs"])
+
+        predictions = model.predict(x_dev[:149], batch_size=37, verbose=0,
+                                    callbacks=[LambdaCallback(on_predict_batch_end=count)])
+        every = comm.allgather_object((logs, listed, predictions))  # every rank holds the whole result
+        extra["predicted_rows"] = comm.allgather_object(rows["predicted"])  # what each rank computed itself
+        extra["evaluated_batches"] = comm.allgather_object(batches["evaluated"])
+        extra |= {"evaluation": json.dumps(logs), "evaluation_list": np.asarray(listed), "predictions": predictions,
+                 "same_results": all(json.dumps(e[0]) == json.dumps(logs) and np.array_equal(e[2], predictions)
+                                     for e in every)}
     # every rank must end with the same weights; with dropout, each must have drawn its own masks
     digests = comm.allgather_object([hashlib.sha256(w.tobytes()).hexdigest() for w in weights])
     probe = model(np.ones((64, 12), dtype=args.dtype), training=True).numpy()
@@ -162,7 +183,7 @@ def main():
         keep = {k: v for k, v in history.history.items() if k != "epoch_time"}
         np.savez(args.out, *weights, history=json.dumps(keep), world=world,
                  same_weights=all(d == digests[0] for d in digests),
-                 probes=np.stack(probes), noise_states=json.dumps(noise_states), hosts=json.dumps(hosts))
+                 probes=np.stack(probes), noise_states=json.dumps(noise_states), hosts=json.dumps(hosts), **extra)
     return 0
 
 

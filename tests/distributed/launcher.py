@@ -64,4 +64,8 @@ def train(tmp_path, name: str, args, ranks: int = 0, hosts=None) -> dict:
         weights = [f[f"arr_{i}"] for i in range(len([k for k in f.files if k.startswith("arr_")]))]
         return {"weights": weights, "history": json.loads(str(f["history"])), "world": int(f["world"]),
                 "same_weights": bool(f["same_weights"]), "probes": f["probes"],
-                "noise_states": json.loads(str(f["noise_states"])), "hosts": json.loads(str(f["hosts"]))}
+                "noise_states": json.loads(str(f["noise_states"])), "hosts": json.loads(str(f["hosts"])),
+                **({"evaluation": json.loads(str(f["evaluation"])), "evaluation_list": f["evaluation_list"],
+                    "predictions": f["predictions"], "same_results": bool(f["same_results"]),
+                    "predicted_rows": list(f["predicted_rows"]), "evaluated_batches": list(f["evaluated_batches"])}
+                   if "evaluation" in f.files else {})}

@@ -58,6 +58,22 @@ def test_all_reduces_started_during_the_backward_pass_give_the_same_training(tmp
     assert_same_history(two["history"], one["history"], "float64")
 
 
+def test_evaluate_and_predict_are_sharded_and_equal_one_process(tmp_path):
+    # 149 samples in batches of 37: four of 37 (19 and 18 per rank) and one of 1 (rank 1's slice empty)
+    args = ["--optimizer", "adam", "--lr", 0.01, "--epochs", 1, "--evaluate"]
+    one = train(tmp_path, "one", args)
+    two = train(tmp_path, "two", args, ranks=2)
+    assert two["same_results"]  # every rank returns the whole result
+    assert one["predicted_rows"] == [149] and two["predicted_rows"] == [4 * 19 + 1, 4 * 18]  # of its own slices
+    assert one["evaluated_batches"] == [5] and two["evaluated_batches"] == [5, 4]  # rank 1 had nothing in the last
+    assert two["predictions"].shape == one["predictions"].shape == (149, 3)
+    np.testing.assert_allclose(two["predictions"], one["predictions"], rtol=1e-12, atol=1e-14)
+    assert sorted(two["evaluation"]) == sorted(one["evaluation"]) == ["accuracy", "loss"]
+    for key, value in one["evaluation"].items():
+        assert two["evaluation"][key] == pytest.approx(value, rel=1e-12), key
+    np.testing.assert_allclose(two["evaluation_list"], one["evaluation_list"], rtol=1e-12)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_synchronized_batch_normalization_trains_like_one_process(tmp_path, dtype):
     # the batch statistics (and their gradients) of the whole global batch on every rank: weights
