@@ -95,6 +95,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--initial-epoch", type=int, default=0)
     parser.add_argument("--dev", action="store_true", help="dev data, ReduceLROnPlateau and EarlyStopping")
+    parser.add_argument("--dev-samples", type=int, default=150, help="fewer than 100: fit warns")
     parser.add_argument("--checkpoint", help="ModelCheckpoint path template ({epoch})")
     parser.add_argument("--resume", help="load this checkpoint and continue from --initial-epoch")
     parser.add_argument("--raise-at", type=int, help="raise on --fault-rank at this global step")
@@ -120,7 +121,7 @@ def main():
     backend.set_floatx(args.dtype)
     gpunet.utils.set_random_seed(1)
     x, y = data(args.samples)
-    x_dev, y_dev = data(150, seed=8)
+    x_dev, y_dev = data(args.dev_samples, seed=8)
     if args.resume:
         model = gpunet.load_model(args.resume)
     else:

@@ -12,7 +12,7 @@ import pytest
 
 import gpunet
 
-from launcher import needs_mpi, run, train
+from launcher import environment, needs_mpi, run, train
 
 pytestmark = needs_mpi
 
@@ -95,6 +95,20 @@ def test_synchronized_batch_normalization_refuses_a_last_batch_smaller_than_the_
     result = run(["--out", tmp_path / "x.npz", "--batchnorm", "sync", "--samples", 193, "--batch", 32], ranks=2)
     assert result.returncode != 0
     assert "the last batch of 193 samples in batches of 32 holds 1, fewer than the 2 ranks" in result.stderr
+
+
+@pytest.mark.parametrize("mode", [None, "all"])
+def test_warnings_print_once_on_rank_0_unless_every_rank_is_asked(tmp_path, mode):
+    env = {**environment(), "PYTHONWARNINGS": "default"}
+    if mode:
+        env["GPUNET_RANK_WARNINGS"] = mode
+    result = run(["--out", tmp_path / "x.npz", "--dev", "--dev-samples", 50, "--epochs", 1], ranks=2, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    warning = "the dev set of 50 sample(s) is too small"
+    if mode is None:
+        assert result.stderr.count(warning) == 1
+    else:  # both ranks, the other one's lines marked
+        assert result.stderr.count(warning) == 2 and "[rank 1] " in result.stderr
 
 
 def test_dropout_masks_differ_between_ranks_while_the_weights_stay_identical(tmp_path):
