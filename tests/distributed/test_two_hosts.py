@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import time
 
+import numpy as np
 import pytest
 
 import gpunet
@@ -29,15 +30,21 @@ def hosts():
     assert not made.pids()
 
 
-def test_two_hosts_over_tcp_train_like_one_process(tmp_path, hosts):
+@pytest.mark.parametrize("extra", [[], ["--batchnorm", "sync", "--evaluate"]], ids=["plain", "syncbn-evaluate"])
+def test_two_hosts_over_tcp_train_like_one_process(tmp_path, hosts, extra):
     args = ["--optimizer", "adam", "--lr", 0.01, "--dtype", "float32", "--samples", 203, "--batch", 32,
-            "--epochs", 2, "--dev"]
+            "--epochs", 2, "--dev", *extra]
     one = train(tmp_path, "one", args)
     two = train(tmp_path, "two", args, ranks=2, hosts=hosts)
     assert two["hosts"] == hosts.names  # rank 0 on the first host, rank 1 on the second
     assert two["world"] == 2 and two["same_weights"]
     assert_same_weights(two["weights"], one["weights"], "float32")
     assert_same_history(two["history"], one["history"], "float32")
+    if extra:  # synchronized batch norm's statistics, sharded evaluate and predict, across the hosts
+        assert two["same_results"] and two["predicted_rows"] == [77, 72]
+        np.testing.assert_allclose(two["predictions"], one["predictions"], rtol=1e-5, atol=1e-6)
+        for key, value in one["evaluation"].items():
+            assert two["evaluation"][key] == pytest.approx(value, rel=1e-5), key
 
 
 def test_a_rank_killed_on_the_second_host_ends_the_job_with_the_checkpoint_intact(tmp_path, hosts):
