@@ -8,6 +8,7 @@ with the reason. The namespaces live for one test each and are taken down whatev
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 
 import gpunet
 
-from launcher import needs_mpi, run, train
+from launcher import environment, needs_mpi, run, train
 from test_multirank import assert_same_history, assert_same_weights
 from two_hosts import TwoHosts, unavailable
 
@@ -63,6 +64,18 @@ def test_a_rank_killed_on_the_second_host_ends_the_job_with_the_checkpoint_intac
     assert not (tmp_path / "x.npz").exists()
     model = gpunet.load_model(str(checkpoints).format(epoch=1))
     assert model.get_state()["fit"]["epoch"] == 1
+
+
+def test_the_transport_chosen_by_environment_variables_alone(tmp_path, hosts):
+    # docs/distributed.md's variables instead of --mca options: the same job, the same result
+    script = tmp_path / "where.py"
+    script.write_text("import socket\nfrom mpi4py import MPI\nc = MPI.COMM_WORLD\n"
+                      "names = c.allgather(socket.gethostname())\n"
+                      "print(c.Get_rank(), ','.join(names), c.allreduce(c.Get_rank() + 1), flush=True)\n")
+    result = hosts.mpirun([sys.executable, script], env=environment(), via_environment=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = sorted(result.stdout.split("\n")[:-1])
+    assert lines == [f"{r} {','.join(hosts.names)} 3" for r in range(2)]
 
 
 def test_the_namespaces_are_gone_after_the_rehearsal():

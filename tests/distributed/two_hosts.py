@@ -165,25 +165,37 @@ class TwoHosts:
             self.folder = None
 
     # -- running -----------------------------------------------------------------------------
-    def mpirun_command(self, command, ranks: int = 2) -> list[str]:
+    def transport_environment(self) -> dict:
+        """The settings of :meth:`mpirun_command`'s ``--mca`` options as environment variables
+        (Open MPI's for the ranks' transport, PRRTE's for its daemons and the launch agent)."""
+        return {"OMPI_MCA_btl": "tcp,self", "OMPI_MCA_btl_tcp_if_include": self.subnet,
+                "PRTE_MCA_oob_tcp_if_include": self.subnet, "PRTE_MCA_plm_ssh_agent": self.agent}
+
+    def mpirun_command(self, command, ranks: int = 2, via_environment: bool = False) -> list[str]:
         """The command that runs ``command`` as ``ranks`` ranks, one per host in turn, from the
-        first host, over TCP on the veth subnet only."""
+        first host, over TCP on the veth subnet only: chosen by ``--mca`` options, or (with
+        ``via_environment``) left to :meth:`transport_environment`'s variables."""
         mpirun = os.path.join(os.path.dirname(sys.executable), "mpirun")
         if not os.path.exists(mpirun):
             mpirun = shutil.which("mpirun") or "mpirun"
+        options = [] if via_environment else [
+            "--mca", "plm_rsh_agent", self.agent, "--mca", "btl", "tcp,self",
+            "--mca", "btl_tcp_if_include", self.subnet, "--mca", "oob_tcp_if_include", self.subnet]
         return ["ip", "netns", "exec", self.namespaces[0], "nsenter", f"--uts={self.uts[0]}",
                 # --bind-to none: each host would pin its rank to its first core, the same core
                 # of this one machine for both, and two ranks polling on one core wait a timer
                 # tick (4 ms) for each other at every message
                 mpirun, "-n", str(ranks), "--hostfile", self.hostfile, "--map-by", "node", "--bind-to", "none",
-                "--mca", "plm_rsh_agent", self.agent,
-                "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", self.subnet,
-                "--mca", "oob_tcp_if_include", self.subnet, *map(str, command)]
+                *options, *map(str, command)]
 
-    def mpirun(self, command, ranks: int = 2, env=None, timeout: float = 90, cwd=None) -> subprocess.CompletedProcess:
-        """Run :meth:`mpirun_command`; on a timeout everything in the namespaces is killed and
+    def mpirun(self, command, ranks: int = 2, env=None, timeout: float = 90, cwd=None,
+               via_environment: bool = False) -> subprocess.CompletedProcess:
+        """Run :meth:`mpirun_command` (in ``env``, plus :meth:`transport_environment` with
+        ``via_environment``); on a timeout everything in the namespaces is killed and
         ``subprocess.TimeoutExpired`` raised."""
-        process = subprocess.Popen(self.mpirun_command(command, ranks), stdout=subprocess.PIPE,
+        if via_environment:
+            env = {**(os.environ if env is None else env), **self.transport_environment()}
+        process = subprocess.Popen(self.mpirun_command(command, ranks, via_environment), stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
         try:
             out, err = process.communicate(timeout=timeout)
