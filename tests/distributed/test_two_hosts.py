@@ -7,8 +7,10 @@ with the reason. The namespaces live for one test each and are taken down whatev
 
 from __future__ import annotations
 
+import pathlib
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -63,6 +65,42 @@ def test_a_rank_killed_on_the_second_host_ends_the_job_with_the_checkpoint_intac
     assert not hosts.pids()  # the first host's rank was ended too, nothing is left running
     assert not (tmp_path / "x.npz").exists()
     model = gpunet.load_model(str(checkpoints).format(epoch=1))
+    assert model.get_state()["fit"]["epoch"] == 1
+
+
+def test_a_host_cut_off_the_network_ends_the_job_with_the_checkpoint_intact(tmp_path, hosts):
+    # the second host's link goes down after the checkpoint of epoch 1: no connection is closed,
+    # so nothing fails at once. The ranks' collective watchdog (3 s) ends them; Open MPI's daemons,
+    # with TCP keepalives of a few seconds (docs/distributed.md), notice the lost host and end
+    # mpirun, which otherwise waits for the lost daemon for as long as TCP does (minutes)
+    checkpoints = tmp_path / "ck-{epoch}.h5"
+    first = pathlib.Path(str(checkpoints).format(epoch=1))
+    cut = {}
+
+    def partition():
+        deadline = time.monotonic() + 60
+        while not first.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cut["at"] = time.monotonic()
+        subprocess.run(["ip", "-n", hosts.namespaces[1], "link", "set", hosts.links[1], "down"], check=True)
+
+    cutter = threading.Thread(target=partition, daemon=True)
+    cutter.start()
+    env = {**environment(), "PRTE_MCA_oob_tcp_keepalive_time": "1", "PRTE_MCA_oob_tcp_keepalive_intvl": "1",
+           "PRTE_MCA_oob_tcp_keepalive_probes": "3"}
+    result = run(["--out", tmp_path / "x.npz", "--epochs", 200, "--samples", 2000, "--checkpoint", checkpoints,
+                  "--collective-timeout", 3], ranks=2, hosts=hosts, env=env, timeout=90)
+    cutter.join(1)
+    assert "at" in cut, result.stderr[-2000:]
+    assert time.monotonic() - cut["at"] < 30
+    assert "lost communication with a remote daemon" in result.stderr or "collective timeout" in result.stderr, \
+        result.stderr[-2000:]
+    deadline = time.monotonic() + 15
+    while hosts.pids() and time.monotonic() < deadline:  # the cut-off host's daemon ends its rank too
+        time.sleep(0.2)
+    assert not hosts.pids()
+    assert not (tmp_path / "x.npz").exists()
+    model = gpunet.load_model(str(first))
     assert model.get_state()["fit"]["epoch"] == 1
 
 

@@ -192,20 +192,20 @@ class TwoHosts:
                via_environment: bool = False) -> subprocess.CompletedProcess:
         """Run :meth:`mpirun_command` (in ``env``, plus :meth:`transport_environment` with
         ``via_environment``); on a timeout everything in the namespaces is killed and
-        ``subprocess.TimeoutExpired`` raised."""
+        ``subprocess.TimeoutExpired`` raised, holding what the job printed."""
         if via_environment:
             env = {**(os.environ if env is None else env), **self.transport_environment()}
         process = subprocess.Popen(self.mpirun_command(command, ranks, via_environment), stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
         try:
             out, err = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as exc:
             for pid in [process.pid, *self.pids()]:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            process.communicate()
+            exc.output, exc.stderr = process.communicate()  # what it printed before, for the report
             raise
         return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
