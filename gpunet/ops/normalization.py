@@ -260,11 +260,11 @@ class BatchNorm(_Normalization):
         local = prod(x.shape[a] for a in axes)
         total, mean = _summed_over((xp.full((1,) * x.ndim, local, dtype=x.dtype), _sum(x, axes)), self.sum_over,
                                    x.dtype)
-        total = int(round(float(total.ravel()[0])))
-        mean /= max(total, 1)
+        total = xp.maximum(total, 1)  # stays where x is: no copy to the host, no wait for the device
+        mean /= total
         centered = x - mean
         (var,) = _summed_over((_sum(centered, axes, centered),), self.sum_over, x.dtype)
-        var /= max(total, 1)
+        var /= total
         self.counts = (local, total)
         return mean, centered, var
 
