@@ -136,3 +136,13 @@ def test_ranks_other_than_0_hide_warnings_without_changing_the_filters(monkeypat
         distributed._restore_warnings()
     assert warnings.showwarning is shown
     assert "seen by rank 0 only" not in capsys.readouterr().err
+
+
+def test_the_two_host_rehearsal_says_why_it_cannot_run(monkeypatch):
+    import two_hosts  # noqa: PLC0415
+
+    monkeypatch.setattr(two_hosts.os, "geteuid", lambda: 1000)
+    assert "needs root" in two_hosts.unavailable()
+    monkeypatch.setattr(two_hosts.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(two_hosts.shutil, "which", lambda tool: None if tool == "nsenter" else "/bin/" + tool)
+    assert two_hosts.unavailable() == "missing tools: nsenter (iproute2, util-linux)"
