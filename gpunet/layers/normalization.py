@@ -70,15 +70,15 @@ class BatchNormalization(Layer):
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
-                 synchronized=False, **kwargs):
+                 renorm=False, renorm_clipping=None, renorm_momentum=0.99, synchronized=False, **kwargs):
         name = type(self).__name__
-        refuse_unsupported(name, kwargs, {"renorm": False})
+        refuse_unsupported(name, {"renorm": renorm}, {"renorm": False})
         if not isinstance(synchronized, bool):
             raise TypeError(f"{name}: synchronized must be True or False, got {synchronized!r}")
         self.synchronized = synchronized
         # Keras keeps these in the config and uses them only with renorm=True, which gpunet refuses
-        self.renorm_clipping = kwargs.pop("renorm_clipping", None)
-        self.renorm_momentum = kwargs.pop("renorm_momentum", 0.99)
+        self.renorm_clipping = renorm_clipping
+        self.renorm_momentum = renorm_momentum
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise ValueError(f"{name}: axis must be an integer, got {axis!r}")
