@@ -40,6 +40,7 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json")
+    parser.add_argument("--label", default="", help="what the ranks run over (stored in the JSON)")
     parser.add_argument("--max-bytes", type=int, default=64 << 20)
     args = parser.parse_args()
     comm = MPI.COMM_WORLD
@@ -47,6 +48,9 @@ def main() -> int:
     if size < 2:
         print("run it with mpirun -n 2 (or more)", file=sys.stderr)
         return 2
+    import socket  # noqa: PLC0415
+
+    hosts = comm.gather(socket.gethostname())
     rows = []
     nbytes = 8
     while nbytes <= args.max_bytes:
@@ -82,7 +86,7 @@ def main() -> int:
               f"effective bandwidth (bytes reduced / time) {ar_bandwidth / 1e9:.2f} GB/s")
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({"ranks": size, "rows": rows, "p2p_latency_s": p2p_latency, "p2p_bandwidth_Bps": p2p_bandwidth,
+                json.dump({"label": args.label, "ranks": size, "hosts": hosts, "rows": rows, "p2p_latency_s": p2p_latency, "p2p_bandwidth_Bps": p2p_bandwidth,
                            "allreduce_latency_s": ar_latency, "allreduce_bandwidth_Bps": ar_bandwidth}, f, indent=2)
     return 0
 

@@ -29,9 +29,12 @@ not needed; with several, ``pip install "gpunet[mpi]"``.
 
 from __future__ import annotations
 
+import os
 import sys
+import warnings
 
 from .. import backend
+from ..layers.normalization import set_cross_process_sum
 from ..training.step import add_train_step_wrapper, remove_train_step_wrapper
 from ..training.strategy import set_strategy
 from .buckets import DEFAULT_BUCKET_BYTES
@@ -149,7 +152,64 @@ def init(communicator: Communicator | None = None, *, bucket_bytes: int = DEFAUL
         install_excepthook(communicator)
         if timeout is not None and isinstance(communicator, MPICommunicator):
             _watchdog = communicator.watchdog = Watchdog(communicator, timeout, where=_strategy.where)
+        set_cross_process_sum(_cross_process_sum(communicator))
+        _quiet_warnings(communicator.rank)
     return communicator
+
+
+_shown_warning = None
+
+
+def _quiet_warnings(rank: int) -> None:
+    """Warnings print once, on rank 0: every rank runs the same code and would print the same
+    warning N times. On the other ranks Python's warnings are still raised and filtered (a filter
+    that makes them errors still does), only not printed. ``GPUNET_RANK_WARNINGS=all`` prints them
+    on every rank, each line prefixed with its rank (to see a warning only one rank meets)."""
+    global _shown_warning
+    mode = os.environ.get("GPUNET_RANK_WARNINGS", "main").strip().lower() or "main"
+    if mode not in ("main", "all"):
+        raise ValueError(f"GPUNET_RANK_WARNINGS must be 'main' or 'all', got {mode!r}")
+    if rank == 0 or _shown_warning is not None:
+        return
+    _shown_warning = warnings.showwarning
+    if mode == "main":
+        warnings.showwarning = _hidden
+    else:
+        def prefixed(message, category, filename, lineno, file=None, line=None):
+            text = warnings.formatwarning(message, category, filename, lineno, line)
+            (file or sys.stderr).write("".join(f"[rank {rank}] {part}" for part in text.splitlines(True)))
+
+        warnings.showwarning = prefixed
+
+
+def _hidden(message, category, filename, lineno, file=None, line=None) -> None:
+    """What a rank other than 0 does with a warning it would print: nothing (rank 0 prints it)."""
+
+
+def _restore_warnings() -> None:
+    global _shown_warning
+    if _shown_warning is not None:
+        warnings.showwarning = _shown_warning
+        _shown_warning = None
+
+
+def _cross_process_sum(communicator: Communicator):
+    """The sum over the ranks that ``BatchNormalization(synchronized=True)`` takes its statistics
+    through. Over MPI it runs on a duplicate of the world's communicator: the gradient buckets'
+    all-reduces may be under way on the communication thread (or NCCL's stream) meanwhile, and
+    collectives of two threads must not share one communicator. The statistics are small (two
+    numbers per feature), so NCCL ranks send them through host memory by MPI too. Watched by the
+    job's watchdog like every other collective."""
+    comm = getattr(communicator, "comm", None)
+    if comm is None:  # a communicator of another kind (tests): its own all-reduce
+        return communicator.allreduce
+    own = MPICommunicator(comm.Dup())
+
+    def sum_over(array) -> None:
+        own.watchdog = communicator.watchdog
+        own.allreduce(array)
+
+    return sum_over
 
 
 def shutdown() -> None:
@@ -159,6 +219,8 @@ def shutdown() -> None:
     if _watchdog is not None:
         _watchdog.stop()
         _communicator.watchdog = _watchdog = None
+    set_cross_process_sum(None)
+    _restore_warnings()
     if _strategy is not None:
         remove_train_step_wrapper(_strategy.wrap)
         set_strategy(None)

@@ -47,6 +47,14 @@ def _config(obj):
         return {"class": type(obj).__name__}
 
 
+def _all_layers(model):
+    """The model's layers, those inside nested models included."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
 class DataParallel(Strategy):
     """Data-parallel training over ``communicator``'s ranks (see the module docstring)."""
 
@@ -73,6 +81,15 @@ class DataParallel(Strategy):
     def reduce_metrics(self, metrics) -> list:
         with self._doing("a report, summing the loss and metrics over the ranks"):
             return reduce_metrics(self.communicator, metrics)
+
+    def gather_batches(self, parts: list) -> list:
+        """Every rank's per-batch results (one object all-gather), interleaved batch by batch in
+        rank order: the slices of each batch are contiguous and in rank order (``sharding.py``)."""
+        every = self.communicator.allgather_object(parts)
+        if any(len(theirs) != len(parts) for theirs in every):
+            raise RankMismatchError("the ranks predicted different numbers of batches: "
+                                    + ", ".join(f"rank {r}: {len(theirs)}" for r, theirs in enumerate(every)))
+        return [theirs[i] for i in range(len(parts)) for theirs in every]
 
     def any(self, flag: bool) -> bool:
         with self._doing("agreeing on stop_training"):
@@ -145,6 +162,7 @@ class DataParallel(Strategy):
         if batch_size is not None and batch_size < self.world_size:
             raise RankMismatchError(f"batch_size={batch_size} is the global batch, split over {self.world_size} "
                                     f"ranks: it must be at least {self.world_size}")
+        self._check_synchronized_slices(model, loop, batch_size)
         self.check_agreement(self.describe(loop))
         comm = self.communicator
         optimizer = model.optimizer
@@ -159,6 +177,25 @@ class DataParallel(Strategy):
         for weight in model.weights:
             comm.broadcast(weight.data, root=0)
         return shared["initial_epoch"], shared["resume"]
+
+    def _check_synchronized_slices(self, model, loop, batch_size) -> None:
+        """Synchronized batch normalization all-reduces inside every rank's forward and backward
+        pass, so every rank must take every step with samples of its own: a last batch smaller
+        than the number of ranks (which leaves some rank without a sample) is refused, on every
+        rank alike (the numbers are the same everywhere)."""
+        if not any(getattr(layer, "synchronized", False) and layer.trainable for layer in _all_layers(model)):
+            return
+        samples = getattr(getattr(loop.train, "batches", None), "samples", None)
+        if samples is None or batch_size is None:
+            raise RankMismatchError("BatchNormalization(synchronized=True) under several ranks needs in-memory "
+                                    "arrays (the size of every batch known before training)")
+        last = samples % batch_size
+        if 0 < last < self.world_size:
+            raise RankMismatchError(
+                f"BatchNormalization(synchronized=True): the last batch of {samples} samples in batches of "
+                f"{batch_size} holds {last}, fewer than the {self.world_size} ranks, which would leave a rank "
+                "without a sample in a step whose statistics every rank must share; choose a batch_size or a "
+                "number of samples that leaves a last batch of 0 or at least as many samples as ranks")
 
     # -- do the ranks agree? ------------------------------------------------------------------
     def describe(self, loop) -> dict:

@@ -9,7 +9,20 @@ from .. import constraints, initializers, regularizers
 from ..ops import normalization as norm_ops
 from .base import Layer, refuse_unsupported
 
-__all__ = ["BatchNormalization", "LayerNormalization"]
+__all__ = ["BatchNormalization", "LayerNormalization", "set_cross_process_sum"]
+
+_cross_process_sum = None
+
+
+def set_cross_process_sum(function) -> None:
+    """Install the function that sums a flat array over the processes of a data-parallel job, in
+    place (``gpunet.distributed.init`` does; None in one process). ``BatchNormalization(
+    synchronized=True)`` takes its batch statistics through it; without it (one process) it is the
+    ordinary batch normalization."""
+    global _cross_process_sum
+    if function is not None and not callable(function):
+        raise TypeError(f"function must be callable or None, got {function!r}")
+    _cross_process_sum = function
 
 
 def _number(value, name, layer, low=None, high=None):
@@ -34,8 +47,13 @@ class BatchNormalization(Layer):
         center, scale: whether to learn ``beta`` / ``gamma``.
         beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer,
         beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint: as in Keras.
+        synchronized: in a data-parallel fit (``gpunet.distributed``), take the batch statistics
+            over the global batch, all ranks' slices together (the sums and the gradient's sums
+            all-reduced), so that the layer trains as in one process on the whole batch; with one
+            process, the ordinary layer. Without it each rank normalises by its own slice's
+            statistics (and the moving statistics are averaged over the ranks at each report).
         renorm_momentum, renorm_clipping: kept in the config, as Keras keeps them; they act only
-        with ``renorm=True`` (batch renormalization), which gpunet refuses, as ``synchronized=True``.
+        with ``renorm=True`` (batch renormalization), which gpunet refuses.
 
     Weights, in Keras's order: ``gamma``, ``beta`` (trainable), ``moving_mean``,
     ``moving_variance`` (non-trainable). Example: ``Conv2D(32, 3), BatchNormalization(), Activation("relu")``.
@@ -51,12 +69,16 @@ class BatchNormalization(Layer):
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
-                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 renorm=False, renorm_clipping=None, renorm_momentum=0.99, synchronized=False, **kwargs):
         name = type(self).__name__
-        refuse_unsupported(name, kwargs, {"renorm": False, "synchronized": False})
+        refuse_unsupported(name, {"renorm": renorm}, {"renorm": False})
+        if not isinstance(synchronized, bool):
+            raise TypeError(f"{name}: synchronized must be True or False, got {synchronized!r}")
+        self.synchronized = synchronized
         # Keras keeps these in the config and uses them only with renorm=True, which gpunet refuses
-        self.renorm_clipping = kwargs.pop("renorm_clipping", None)
-        self.renorm_momentum = kwargs.pop("renorm_momentum", 0.99)
+        self.renorm_clipping = renorm_clipping
+        self.renorm_momentum = renorm_momentum
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise ValueError(f"{name}: axis must be an integer, got {axis!r}")
@@ -92,8 +114,10 @@ class BatchNormalization(Layer):
                                                name="moving_variance")
 
     def call(self, x, training=False):
+        training = training and self.trainable
+        sum_over = _cross_process_sum if self.synchronized and training else None
         return norm_ops.batch_norm(x, self.gamma, self.beta, self.moving_mean, self.moving_variance, axis=self.axis,
-                                   momentum=self.momentum, epsilon=self.epsilon, training=training and self.trainable)
+                                   momentum=self.momentum, epsilon=self.epsilon, training=training, sum_over=sum_over)
 
     def get_config(self):
         return {
@@ -107,7 +131,7 @@ class BatchNormalization(Layer):
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
             "beta_constraint": constraints.serialize(self.beta_constraint),
             "gamma_constraint": constraints.serialize(self.gamma_constraint),
-            "renorm_clipping": self.renorm_clipping, "renorm_momentum": self.renorm_momentum,
+            "synchronized": self.synchronized, "renorm_clipping": self.renorm_clipping, "renorm_momentum": self.renorm_momentum,
         }
 
 

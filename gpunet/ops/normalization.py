@@ -16,6 +16,18 @@ Backward, with ``xhat = (x - mean) * inv``, ``inv = 1 / sqrt(var + epsilon)`` an
 ``d gamma = sum(gy * xhat)``, ``d beta = sum(gy)`` over the axes gamma does not span; and
 ``dx = inv * (g - mean(g) - xhat * mean(g * xhat))`` over the statistics' axes when the statistics
 come from ``x``, or ``dx = g * inv`` when they are constants (batch norm in inference).
+
+Synchronized batch normalization (several processes, each holding a slice of one global batch):
+``sum_over`` sums a flat float64 array over the processes, in place. The forward pass sums the
+per-feature counts and sums of ``x`` (the global mean), then the sums of squared deviations from
+that mean (the global biased variance): two all-reduces, the two-pass variance of one process. The
+backward pass needs the global sums of ``gy`` and ``gy * xhat`` (a third all-reduce). Each
+process's ``gy`` is the gradient of *its* mean loss, which the data-parallel step later weights
+by its share ``m_r / M`` of the batch (``distributed/step.py``); so the sums are taken weighted,
+``S = sum_r m_r s_r``, and process r's input gradient is
+``gamma * inv * (gy - (S1 + xhat * S2) / (m_r * M))``, which after that weighting is exactly
+one process's gradient over the whole batch. gamma's and beta's gradients stay local sums (the
+step averages them like any other weight's).
 """
 
 from __future__ import annotations
@@ -94,6 +106,7 @@ class _Normalization(Function):
     """
 
     n_statistics = 0
+    sum_over = None  # synchronized batch normalization's sum over the processes (BatchNorm)
 
     def __init__(self, axis, epsilon, center, scale):
         self.axis = _check_axis(axis)
@@ -185,8 +198,14 @@ class _Normalization(Function):
         s2 = _sum(gy, axes, xhat) if needs[0] or need_gamma else None
         if needs[0]:
             count = prod(gy.shape[a] for a in axes)
-            t = xhat * (s2 / count)
-            t += s1 / count
+            m1, m2 = s1 / count, s2 / count
+            if self.sum_over is not None:  # the weighted global sums (see the module docstring)
+                local, total = self.counts
+                m1, m2 = _summed_over((s1 * local, s2 * local), self.sum_over, gy.dtype)
+                m1 /= max(local, 1) * total
+                m2 /= max(local, 1) * total
+            t = xhat * m2
+            t += m1
             gx = gy - t
             gx *= self.inv if self.gamma is None else self.inv * self.gamma
             grads[0] = gx
@@ -207,10 +226,14 @@ class BatchNorm(_Normalization):
 
     n_statistics = 2
 
-    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, training=False, center=True, scale=True):
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, training=False, center=True, scale=True, sum_over=None):
         super().__init__(axis, epsilon, center, scale)
         self.momentum = _check_number(momentum, "momentum", 0.0, 1.0)
         self.training = bool(training)
+        if sum_over is not None and not callable(sum_over):
+            raise TypeError(f"sum_over must be a function that sums an array over the processes, got {sum_over!r}")
+        self.sum_over = sum_over if self.training else None
+        self.counts = None  # synchronized: (this process's count per feature, the global count)
 
     def forward(self, x, moving_mean, moving_variance, *affine):
         features = _resolve_axes(self.axis, x.ndim)
@@ -218,13 +241,44 @@ class BatchNorm(_Normalization):
         broadcast = self._check_shapes(x, features, (moving_mean, moving_variance, *affine), names)
         if self.training:
             reduce = tuple(i for i in range(x.ndim) if i not in features)
-            mean, centered, var = _moments(x, reduce)
+            if self.sum_over is None:
+                mean, centered, var = _moments(x, reduce)
+            else:
+                mean, centered, var = self._global_moments(x, reduce)
             for moving, batch in ((moving_mean, mean), (moving_variance, var)):
                 moving[...] = moving * self.momentum + batch.reshape(moving.shape) * (1.0 - self.momentum)
             return self._affine(centered, var, affine, features, broadcast, reduce)
         centered = x - moving_mean.reshape(broadcast).astype(x.dtype, copy=False)
         var = moving_variance.reshape(broadcast).astype(x.dtype, copy=False)
         return self._affine(centered, var, affine, features, broadcast, None)
+
+
+    def _global_moments(self, x, axes):
+        """:func:`_moments` over the slices of every process: the global count and mean first,
+        then the sum of squared deviations from that mean (two passes, as in one process)."""
+        xp = get_array_module(x)
+        local = prod(x.shape[a] for a in axes)
+        total, mean = _summed_over((xp.full((1,) * x.ndim, local, dtype=x.dtype), _sum(x, axes)), self.sum_over,
+                                   x.dtype)
+        total = xp.maximum(total, 1)  # stays where x is: no copy to the host, no wait for the device
+        mean /= total
+        centered = x - mean
+        (var,) = _summed_over((_sum(centered, axes, centered),), self.sum_over, x.dtype)
+        var /= total
+        self.counts = (local, total)
+        return mean, centered, var
+
+
+def _summed_over(arrays, sum_over, dtype):
+    """``arrays`` summed over the processes by ``sum_over``, in one float64 buffer (one message)."""
+    xp = get_array_module(*arrays)
+    flat = xp.concatenate([a.astype(xp.float64).ravel() for a in arrays])
+    sum_over(flat)
+    parts, at = [], 0
+    for a in arrays:
+        parts.append(flat[at:at + a.size].reshape(a.shape).astype(dtype))
+        at += a.size
+    return parts
 
 
 class LayerNorm(_Normalization):
@@ -255,7 +309,7 @@ def _statistic(name, value, x):
 
 
 def batch_norm(x, gamma, beta, moving_mean, moving_variance, axis=-1, momentum=0.99, epsilon=1e-3,
-               training=False) -> Tensor:
+               training=False, sum_over=None) -> Tensor:
     """Batch normalization as Keras 3's ``BatchNormalization``.
 
     ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta``, per feature, the feature axes given by
@@ -269,6 +323,10 @@ def batch_norm(x, gamma, beta, moving_mean, moving_variance, axis=-1, momentum=0
     ``moving = moving * momentum + batch_stat * (1 - momentum)``. Otherwise the moving statistics
     are used and left unchanged. No gradient flows into them.
 
+    ``sum_over`` (synchronized batch normalization, in training only): a function that sums a
+    flat float64 array over the processes in place; the statistics and the input's gradient are
+    then those of the global batch, each process holding a slice of it (module docstring).
+
     >>> x = Tensor(numpy.array([[1.0, 2.0], [3.0, 6.0]]))
     >>> mean, var = Parameter(numpy.zeros(2), trainable=False), Parameter(numpy.ones(2), trainable=False)
     >>> batch_norm(x, None, None, mean, var, training=True, epsilon=0.0).numpy()
@@ -280,7 +338,8 @@ def batch_norm(x, gamma, beta, moving_mean, moving_variance, axis=-1, momentum=0
     x = as_tensor(x)
     stats = [_statistic("moving_mean", moving_mean, x), _statistic("moving_variance", moving_variance, x)]
     affine = [p for p in (gamma, beta) if p is not None]
-    op = BatchNorm(axis, momentum, epsilon, training, center=beta is not None, scale=gamma is not None)
+    op = BatchNorm(axis, momentum, epsilon, training, center=beta is not None, scale=gamma is not None,
+                   sum_over=sum_over)
     return op(x, *stats, *affine)
 
 

@@ -40,6 +40,11 @@ class Strategy:
         metrics keep accumulating their own)."""
         return metrics
 
+    def gather_batches(self, parts: list) -> list:
+        """Every process's ``parts`` (one entry per batch: its slice's result, or None) in the
+        order of one process: batch by batch, the processes' slices in rank order."""
+        return parts
+
     def any(self, flag: bool) -> bool:
         """``flag`` or'ed over the processes (``stop_training`` set by one stops all)."""
         return flag

@@ -32,6 +32,7 @@ from .evaluation import Evaluation, StepEvaluation, tensors
 from .loop import FitLoop
 from .graphs import GraphedStep, graphs_possible
 from .step import TrainStep, wrap_train_step
+from .strategy import get_strategy
 
 __all__ = ["Trainer"]
 
@@ -332,12 +333,15 @@ class Trainer:
         ``sample_weight`` weighs each sample (as in fit).
         """
         check_compiled(self, "evaluate")
-        verbose = resolve_verbose(verbose)
+        strategy = get_strategy()
+        verbose = resolve_verbose(verbose) if strategy.is_main else 0  # only the main process prints
         callbacks = check_callbacks(callbacks)
         batches = evaluation_batches(self, x, y, batch_size, steps, sample_weight)
         callback_list = CallbackList(callbacks, model=self, steps=batches.steps, verbose=verbose)
         callback_list.on_test_begin()
-        evaluation = self.make_evaluation()
+        # several processes: each evaluates its slice of every batch, and the sums are reduced
+        batches = strategy.shard(batches, evaluation=True)
+        evaluation = self.make_evaluation(reduce=strategy.reduce_metrics if strategy.world_size > 1 else None)
         try:
             with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"), self.host_parallelism():
                 logs = evaluation.run(batches, callback_list)
@@ -371,17 +375,25 @@ class Trainer:
         ``x`` may be a memory-mapped array, or a generator, an iterable or a PyDataset yielding
         ``x`` (or ``(x, y)``) batches, read for ``steps`` batches (None: to its end). Callbacks get
         Keras's ``on_predict_*`` hooks (``on_predict_batch_end(batch, {"outputs": ...})``).
-        ``verbose`` takes Keras's values; gpunet's predict prints nothing."""
-        verbose = resolve_verbose(verbose)
+        ``verbose`` takes Keras's values; gpunet's predict prints nothing.
+
+        Under data parallelism (``gpunet.distributed``) every rank must call it: each predicts its
+        slice of every batch, and every rank returns the whole result, in order (the callbacks see
+        this rank's slices)."""
+        strategy = get_strategy()
+        verbose = resolve_verbose(verbose) if strategy.is_main else 0
         callbacks = check_callbacks(callbacks)
         batches = prediction_batches(self, x, batch_size, steps)
         callback_list = CallbackList(callbacks, model=self, steps=batches.steps, verbose=verbose)
-        outputs = []
+        outputs = []  # per batch: this process's part (None for an empty slice)
         own_step = type(self).predict_step is not Trainer.predict_step
         try:
             with self.host_parallelism():
                 callback_list.call("on_predict_begin", None)
-                for i, (xb, _, _) in enumerate(batches.iterate()):
+                for i, (xb, _, _) in enumerate(strategy.shard(batches).iterate()):
+                    if not batch_count(xb):  # more processes than samples in this batch: nothing here
+                        outputs.append(None)
+                        continue
                     callback_list.call_batch("on_predict_batch_begin", i, None)
                     out = self.predict_step((xb,)) if own_step else self.forward(tensors(xb), training=False)
                     outputs.append(tree.map_structure(_array_of, out))
@@ -389,6 +401,7 @@ class Trainer:
                 callback_list.call("on_predict_end", None)
         finally:
             batches.close()
+        outputs = [out for out in strategy.gather_batches(outputs) if out is not None]
         return tree.map_structure(_concatenate, *outputs)
 
     # -- one batch at a time ------------------------------------------------------------------

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import time
 
@@ -21,7 +22,7 @@ import numpy as np
 import gpunet
 from gpunet import backend, distributed
 from gpunet.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint, ReduceLROnPlateau
-from gpunet.layers import Dense, Dropout, Input
+from gpunet.layers import BatchNormalization, Dense, Dropout, Input
 
 
 def data(samples, features=12, classes=3, seed=7):
@@ -34,6 +35,8 @@ def data(samples, features=12, classes=3, seed=7):
 
 def build(args):
     layers = [Input((12,)), Dense(16, activation="tanh")]
+    if args.batchnorm:
+        layers.append(BatchNormalization(momentum=0.8, synchronized=args.batchnorm == "sync"))
     if args.dropout:
         layers.append(Dropout(args.dropout))
     layers += [Dense(8, activation="relu"), Dense(3, activation="softmax")]
@@ -84,11 +87,15 @@ def main():
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--dtype", default="float64")
     parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--evaluate", action="store_true",
+                        help="after fit, evaluate and predict on 149 dev samples in batches of 37 (the last one of 1)")
+    parser.add_argument("--batchnorm", choices=("sync", "plain"), help="a BatchNormalization layer, synchronized or not")
     parser.add_argument("--samples", type=int, default=203)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--initial-epoch", type=int, default=0)
     parser.add_argument("--dev", action="store_true", help="dev data, ReduceLROnPlateau and EarlyStopping")
+    parser.add_argument("--dev-samples", type=int, default=150, help="fewer than 100: fit warns")
     parser.add_argument("--checkpoint", help="ModelCheckpoint path template ({epoch})")
     parser.add_argument("--resume", help="load this checkpoint and continue from --initial-epoch")
     parser.add_argument("--raise-at", type=int, help="raise on --fault-rank at this global step")
@@ -114,7 +121,7 @@ def main():
     backend.set_floatx(args.dtype)
     gpunet.utils.set_random_seed(1)
     x, y = data(args.samples)
-    x_dev, y_dev = data(150, seed=8)
+    x_dev, y_dev = data(args.dev_samples, seed=8)
     if args.resume:
         model = gpunet.load_model(args.resume)
     else:
@@ -148,16 +155,36 @@ def main():
 
     weights = model.get_weights()
     comm = distributed.communicator()
+    extra = {}
+    if args.evaluate:
+        batches = {"evaluated": 0}
+        counter = LambdaCallback(on_test_batch_end=lambda batch, logs: batches.update(evaluated=batches["evaluated"] + 1))
+        logs = model.evaluate(x_dev[:149], y_dev[:149], batch_size=37, verbose=0, return_dict=True, callbacks=[counter])
+        listed = model.evaluate(x_dev[:149], y_dev[:149], batch_size=37, verbose=0)
+        rows = {"predicted": 0}
+
+        def count(batch, logs):
+            rows["predicted"] += len(logs["outputs"])
+
+        predictions = model.predict(x_dev[:149], batch_size=37, verbose=0,
+                                    callbacks=[LambdaCallback(on_predict_batch_end=count)])
+        every = comm.allgather_object((logs, listed, predictions))  # every rank holds the whole result
+        extra["predicted_rows"] = comm.allgather_object(rows["predicted"])  # what each rank computed itself
+        extra["evaluated_batches"] = comm.allgather_object(batches["evaluated"])
+        extra |= {"evaluation": json.dumps(logs), "evaluation_list": np.asarray(listed), "predictions": predictions,
+                 "same_results": all(json.dumps(e[0]) == json.dumps(logs) and np.array_equal(e[2], predictions)
+                                     for e in every)}
     # every rank must end with the same weights; with dropout, each must have drawn its own masks
     digests = comm.allgather_object([hashlib.sha256(w.tobytes()).hexdigest() for w in weights])
     probe = model(np.ones((64, 12), dtype=args.dtype), training=True).numpy()
     probes = comm.allgather_object(probe)
     noise_states = comm.allgather_object(repr(backend.get_rng_state().get("noise")))
+    hosts = comm.allgather_object(socket.gethostname())
     if rank == 0:
         keep = {k: v for k, v in history.history.items() if k != "epoch_time"}
         np.savez(args.out, *weights, history=json.dumps(keep), world=world,
                  same_weights=all(d == digests[0] for d in digests),
-                 probes=np.stack(probes), noise_states=json.dumps(noise_states))
+                 probes=np.stack(probes), noise_states=json.dumps(noise_states), hosts=json.dumps(hosts), **extra)
     return 0
 
 

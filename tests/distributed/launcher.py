@@ -42,22 +42,30 @@ def environment() -> dict:
     return env
 
 
-def run(args, ranks: int = 0, timeout: float = 60, script: str = FIT_SCRIPT, env=None) -> subprocess.CompletedProcess:
-    """``python script args`` alone (ranks=0) or under ``mpirun -n ranks`` (in ``env``, else :func:`environment`)."""
+def run(args, ranks: int = 0, timeout: float = 60, script: str = FIT_SCRIPT, env=None,
+        hosts=None) -> subprocess.CompletedProcess:
+    """``python script args`` alone (ranks=0) or under ``mpirun -n ranks`` (in ``env``, else
+    :func:`environment`); across ``hosts`` (a :class:`two_hosts.TwoHosts`) when given."""
     command = [sys.executable, script, *map(str, args)]
+    if hosts is not None:
+        return hosts.mpirun(command, ranks, env=environment() if env is None else env, timeout=timeout, cwd=HERE)
     if ranks:
         command = [find_mpirun(), "-n", str(ranks), "--oversubscribe", *command]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                           env=environment() if env is None else env, cwd=HERE)
 
 
-def train(tmp_path, name: str, args, ranks: int = 0) -> dict:
+def train(tmp_path, name: str, args, ranks: int = 0, hosts=None) -> dict:
     """Run fit_script.py and read what rank 0 wrote: weights, History and the cross-rank checks."""
     out = tmp_path / f"{name}.npz"
-    result = run(["--out", out, *args], ranks)
+    result = run(["--out", out, *args], ranks, hosts=hosts)
     assert result.returncode == 0, result.stderr[-3000:]
     with np.load(out) as f:
         weights = [f[f"arr_{i}"] for i in range(len([k for k in f.files if k.startswith("arr_")]))]
         return {"weights": weights, "history": json.loads(str(f["history"])), "world": int(f["world"]),
                 "same_weights": bool(f["same_weights"]), "probes": f["probes"],
-                "noise_states": json.loads(str(f["noise_states"]))}
+                "noise_states": json.loads(str(f["noise_states"])), "hosts": json.loads(str(f["hosts"])),
+                **({"evaluation": json.loads(str(f["evaluation"])), "evaluation_list": f["evaluation_list"],
+                    "predictions": f["predictions"], "same_results": bool(f["same_results"]),
+                    "predicted_rows": list(f["predicted_rows"]), "evaluated_batches": list(f["evaluated_batches"])}
+                   if "evaluation" in f.files else {})}

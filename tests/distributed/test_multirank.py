@@ -12,7 +12,7 @@ import pytest
 
 import gpunet
 
-from launcher import needs_mpi, run, train
+from launcher import environment, needs_mpi, run, train
 
 pytestmark = needs_mpi
 
@@ -56,6 +56,59 @@ def test_all_reduces_started_during_the_backward_pass_give_the_same_training(tmp
     assert two["same_weights"]
     assert_same_weights(two["weights"], one["weights"], "float64")
     assert_same_history(two["history"], one["history"], "float64")
+
+
+def test_evaluate_and_predict_are_sharded_and_equal_one_process(tmp_path):
+    # 149 samples in batches of 37: four of 37 (19 and 18 per rank) and one of 1 (rank 1's slice empty)
+    args = ["--optimizer", "adam", "--lr", 0.01, "--epochs", 1, "--evaluate"]
+    one = train(tmp_path, "one", args)
+    two = train(tmp_path, "two", args, ranks=2)
+    assert two["same_results"]  # every rank returns the whole result
+    assert one["predicted_rows"] == [149] and two["predicted_rows"] == [4 * 19 + 1, 4 * 18]  # of its own slices
+    assert one["evaluated_batches"] == [5] and two["evaluated_batches"] == [5, 4]  # rank 1 had nothing in the last
+    assert two["predictions"].shape == one["predictions"].shape == (149, 3)
+    np.testing.assert_allclose(two["predictions"], one["predictions"], rtol=1e-12, atol=1e-14)
+    assert sorted(two["evaluation"]) == sorted(one["evaluation"]) == ["accuracy", "loss"]
+    for key, value in one["evaluation"].items():
+        assert two["evaluation"][key] == pytest.approx(value, rel=1e-12), key
+    np.testing.assert_allclose(two["evaluation_list"], one["evaluation_list"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_synchronized_batch_normalization_trains_like_one_process(tmp_path, dtype):
+    # the batch statistics (and their gradients) of the whole global batch on every rank: weights
+    # and moving statistics as one process's; a last batch of 11 split 6 and 5
+    common = ["--optimizer", "adam", "--lr", 0.01, "--dtype", dtype, "--epochs", 2, "--dev"]
+    args = [*common, "--batchnorm", "sync"]
+    one = train(tmp_path, "one", args)
+    two = train(tmp_path, "two", args, ranks=2)
+    assert two["same_weights"]
+    assert len(two["weights"]) == len(one["weights"]) == 10  # gamma, beta, moving mean and variance among them
+    assert_same_weights(two["weights"], one["weights"], dtype)
+    assert_same_history(two["history"], one["history"], dtype)
+    # without synchronization each rank normalises by its own slice: not one process's training
+    plain = train(tmp_path, "plain", [*common, "--batchnorm", "plain"], ranks=2)
+    assert max(float(np.max(np.abs(p - o))) for p, o in zip(plain["weights"], one["weights"])) > 1e-4
+
+
+def test_synchronized_batch_normalization_refuses_a_last_batch_smaller_than_the_world(tmp_path):
+    result = run(["--out", tmp_path / "x.npz", "--batchnorm", "sync", "--samples", 193, "--batch", 32], ranks=2)
+    assert result.returncode != 0
+    assert "the last batch of 193 samples in batches of 32 holds 1, fewer than the 2 ranks" in result.stderr
+
+
+@pytest.mark.parametrize("mode", [None, "all"])
+def test_warnings_print_once_on_rank_0_unless_every_rank_is_asked(tmp_path, mode):
+    env = {**environment(), "PYTHONWARNINGS": "default"}
+    if mode:
+        env["GPUNET_RANK_WARNINGS"] = mode
+    result = run(["--out", tmp_path / "x.npz", "--dev", "--dev-samples", 50, "--epochs", 1], ranks=2, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    warning = "the dev set of 50 sample(s) is too small"
+    if mode is None:
+        assert result.stderr.count(warning) == 1
+    else:  # both ranks, the other one's lines marked
+        assert result.stderr.count(warning) == 2 and "[rank 1] " in result.stderr
 
 
 def test_dropout_masks_differ_between_ranks_while_the_weights_stay_identical(tmp_path):

@@ -80,6 +80,10 @@ def _epoch_of(batches):
     ({"PMI_SIZE": "2", "PMI_RANK": "1"}, ("mpiexec (Hydra)", 2, 1, None)),
     ({"SLURM_STEP_NUM_TASKS": "8", "SLURM_PROCID": "5", "SLURM_LOCALID": "1"}, ("srun (Slurm)", 8, 5, 1)),
     ({"SLURM_NTASKS": "8", "SLURM_PROCID": "0"}, (None, 1, 0, None)),  # a batch script, not a job step
+    # srun --mpi=pmix -N 2 --ntasks-per-node=8 (docs/distributed.md's recipe): rank 9 is the second of node 2
+    ({"SLURM_STEP_NUM_TASKS": "16", "SLURM_NTASKS": "16", "SLURM_PROCID": "9", "SLURM_LOCALID": "1",
+      "SLURM_NNODES": "2", "SLURM_MPI_TYPE": "pmix", "PMIX_RANK": "9", "PMIX_NAMESPACE": "slurm.pmix.4242.0"},
+     ("srun (Slurm)", 16, 9, 1)),
 ])
 def test_the_launcher_is_read_from_the_environment(environ, expected):
     got = (launcher_name(environ), launched_size(environ), launched_rank(environ), launched_local_rank(environ))

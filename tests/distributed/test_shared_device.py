@@ -170,6 +170,17 @@ def test_ranks_on_gpus_of_their_own_train_through_nccl_like_one_process(tmp_path
         np.testing.assert_allclose(two_history[key], values, rtol=1e-11, atol=1e-11, err_msg=key)
 
 
+def test_synchronized_batch_norm_on_device_ranks_trains_like_one_process(tmp_path):
+    # the statistics' sums go through host memory by MPI (a duplicate communicator) while the
+    # gradients go through NCCL: the layer's arrays live on the (emulated) device
+    _, one_weights, _, _ = train(tmp_path, "one", extra=["--batchnorm", "sync"])
+    two, two_weights, _, _ = train(tmp_path, "two", ranks=2, extra=["--distinct-devices", "--batchnorm", "sync"])
+    assert str(two["communicator"]) == "nccl" and bool(two["same_weights"])
+    assert len(two_weights) == 10
+    for w, ref in zip(two_weights, one_weights, strict=True):
+        assert float(np.max(np.abs(w - ref))) <= 1e-12 * max(float(np.max(np.abs(ref))), 1e-30)
+
+
 def test_a_rank_that_stalls_under_nccl_ends_the_job_and_is_named(tmp_path):
     # rank 1 sleeps 120 s before its 9th step; rank 0 waits inside NCCL's all-reduce of that step
     start = time.monotonic()

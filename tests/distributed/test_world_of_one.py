@@ -114,3 +114,35 @@ def test_under_a_launcher_without_mpi4py_init_says_what_to_install():
     assert result.returncode != 0
     assert result.stdout.split() == ["2", "1"]
     assert "mpi4py is not installed" in result.stderr and 'pip install "gpunet[mpi]"' in result.stderr
+
+
+def test_ranks_other_than_0_hide_warnings_without_changing_the_filters(monkeypatch, capsys):
+    import warnings  # noqa: PLC0415
+
+    monkeypatch.setenv("GPUNET_RANK_WARNINGS", "some")
+    with pytest.raises(ValueError, match="GPUNET_RANK_WARNINGS must be 'main' or 'all'"):
+        distributed._quiet_warnings(1)
+    monkeypatch.delenv("GPUNET_RANK_WARNINGS")
+    shown = warnings.showwarning
+    distributed._quiet_warnings(1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("seen by rank 0 only", UserWarning, stacklevel=1)
+            warnings.simplefilter("error")
+            with pytest.raises(UserWarning, match="still an error"):  # the filters act as before
+                warnings.warn("still an error", UserWarning, stacklevel=1)
+    finally:
+        distributed._restore_warnings()
+    assert warnings.showwarning is shown
+    assert "seen by rank 0 only" not in capsys.readouterr().err
+
+
+def test_the_two_host_rehearsal_says_why_it_cannot_run(monkeypatch):
+    import two_hosts  # noqa: PLC0415
+
+    monkeypatch.setattr(two_hosts.os, "geteuid", lambda: 1000)
+    assert "needs root" in two_hosts.unavailable()
+    monkeypatch.setattr(two_hosts.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(two_hosts.shutil, "which", lambda tool: None if tool == "nsenter" else "/bin/" + tool)
+    assert two_hosts.unavailable() == "missing tools: nsenter (iproute2, util-linux)"

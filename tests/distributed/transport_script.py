@@ -86,7 +86,7 @@ def fit(args) -> dict:
     gpunet.utils.set_random_seed(1)
     x, y = data(203)
     x_dev, y_dev = data(150, seed=8)
-    model = build(types.SimpleNamespace(optimizer=args.optimizer, lr=args.lr, dropout=0.0))
+    model = build(types.SimpleNamespace(optimizer=args.optimizer, lr=args.lr, dropout=0.0, batchnorm=args.batchnorm))
     callbacks = []
     if args.sleep_at is not None:  # rank 1 sleeps before that global step: rank 0 waits inside NCCL
         steps = iter(range(1, 10**6))
@@ -113,6 +113,7 @@ def main():
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--dtype", default="float64")
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batchnorm", choices=("sync", "plain"), help="fit mode: a BatchNormalization layer")
     parser.add_argument("--sleep-at", type=int, help="fit mode: rank 1 sleeps at the start of this global step")
     parser.add_argument("--collective-timeout", type=float, help="init(collective_timeout=...); unset: 'auto'")
     args = parser.parse_args()
