@@ -34,10 +34,6 @@ class Batches:
         self.arrays = tree.flatten(self.structure)  # None where y or the weights are absent
         self.plain = len(self.arrays) == 3  # three plain arrays (or None): no packing needed
         self._modules = [None if a is None else backend.get_array_module(a) for a in self.arrays]
-        # NumPy's take() into a buffer needs a mode; host arrays (strings) beside device arrays
-        # take a host index, which only rows() gives them
-        self._take = [{"mode": "clip"} if xp is numpy else {} for xp in self._modules]
-        self._mixed = backend.name() != "numpy" and numpy in self._modules
         first = next(a for a in self.arrays if a is not None)
         self.samples = int(first.shape[0])
         self.batch_size = min(batch_size, self.samples)  # buffers are sized by the data, never beyond
@@ -98,19 +94,19 @@ class Batches:
         size = self.batch_size
         if order is not None and self._buffers is None:
             self._buffers = self.buffers(size)
-        if order is None or not self.plain or self._mixed:
+        if order is None or not self.plain:
             for start in range(0, self.samples, size):
                 yield self.rows(start, start + size, order, self._buffers)
             return
         # three plain arrays (the common case): the gathers of rows() without its per-array loop
         (x, y, weights), (x_buffer, y_buffer, w_buffer) = self.arrays, self._buffers
-        (x_xp, y_xp, w_xp), (x_take, y_take, w_take) = self._modules, self._take
+        (x_xp, y_xp, w_xp), take = self._modules, self._take
         for start in range(0, self.samples, size):
             index = order[start:start + size]
             n = index.shape[0]
-            xb = x_xp.take(x, index, axis=0, out=x_buffer[:n], **x_take)
-            yb = None if y is None else y_xp.take(y, index, axis=0, out=y_buffer[:n], **y_take)
-            wb = None if weights is None else w_xp.take(weights, index, axis=0, out=w_buffer[:n], **w_take)
+            xb = x_xp.take(x, index, axis=0, out=x_buffer[:n], **take)
+            yb = None if y is None else y_xp.take(y, index, axis=0, out=y_buffer[:n], **take)
+            wb = None if weights is None else w_xp.take(weights, index, axis=0, out=w_buffer[:n], **take)
             yield xb, yb, wb
 
 
