@@ -72,18 +72,17 @@ class Batches:
         else:
             index = order[start:stop]
             n = index.shape[0]
-            parts = []
-            for a, buffer, xp in zip(self.arrays, buffers, self._modules):
-                if a is None:
-                    parts.append(None)
-                    continue
-                out = buffer[:n]
-                if xp is numpy:  # NumPy buffers take() otherwise; host arrays (strings) take a host index
-                    numpy.take(a, backend.to_host(index), axis=0, out=out, mode="clip")
-                else:
-                    xp.take(a, index, axis=0, out=out)
-                parts.append(out)
+            host_index = self._host_index(index)
+            parts = [None if a is None else _take(xp, a, index, host_index, buffer[:n])
+                     for a, buffer, xp in zip(self.arrays, buffers, self._modules)]
         return tuple(parts) if self.plain else tree.pack_sequence_as(self.structure, parts)
+
+    def _host_index(self, index):
+        """``index`` on the host where some array lives there (host strings beside device arrays),
+        else None: no device-to-host copy per batch when every array is on the device."""
+        if isinstance(index, numpy.ndarray):
+            return index
+        return backend.to_host(index) if numpy in self._modules else None
 
     def buffers(self, rows: int) -> list:
         """One gather buffer of ``rows`` rows per array."""
@@ -100,14 +99,22 @@ class Batches:
             return
         # three plain arrays (the common case): the gathers of rows() without its per-array loop
         (x, y, weights), (x_buffer, y_buffer, w_buffer) = self.arrays, self._buffers
-        (x_xp, y_xp, w_xp), take = self._modules, self._take
+        x_xp, y_xp, w_xp = self._modules
         for start in range(0, self.samples, size):
             index = order[start:start + size]
+            host_index = self._host_index(index)
             n = index.shape[0]
-            xb = x_xp.take(x, index, axis=0, out=x_buffer[:n], **take)
-            yb = None if y is None else y_xp.take(y, index, axis=0, out=y_buffer[:n], **take)
-            wb = None if weights is None else w_xp.take(weights, index, axis=0, out=w_buffer[:n], **take)
-            yield xb, yb, wb
+            yield (_take(x_xp, x, index, host_index, x_buffer[:n]),
+                   None if y is None else _take(y_xp, y, index, host_index, y_buffer[:n]),
+                   None if weights is None else _take(w_xp, weights, index, host_index, w_buffer[:n]))
+
+
+def _take(xp, a, index, host_index, out):
+    """Rows ``index`` of ``a`` into ``out``: NumPy arrays (host strings included) with the host index
+    (``mode="clip"``: NumPy buffers the result otherwise), device arrays with the device one."""
+    if xp is numpy:
+        return numpy.take(a, host_index, axis=0, out=out, mode="clip")
+    return xp.take(a, index, axis=0, out=out)
 
 
 class DiskBatches:

@@ -13,14 +13,18 @@
     wrappers.py        TimeDistributed
     preprocessing/     Normalization, Rescaling, Resizing, CenterCrop, Random* (images), Discretization,
                        CategoryEncoding, Hashing, StringLookup, IntegerLookup, TextVectorization
+    einsum_dense.py    EinsumDense (a dense layer whose product is an einsum equation)
+    attention.py       MultiHeadAttention, Attention, AdditiveAttention
     symbolic.py        KerasTensor and Node: what gpunet.Input returns and calls on it record
 """
 
 from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import Layer
 from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer
 from .embedding import Embedding
+from .einsum_dense import EinsumDense
 from .merging import (Add, Average, Concatenate, Dot, Lambda, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization, LayerNormalization
@@ -45,6 +49,7 @@ __all__ = [
     "StringLookup", "IntegerLookup", "TextVectorization",
     "Normalization", "Rescaling", "Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom",
     "RandomTranslation", "RandomContrast", "RandomCrop", "Discretization", "CategoryEncoding", "Hashing",
+    "EinsumDense", "MultiHeadAttention", "Attention", "AdditiveAttention",
 ]
 
 from ..keras_api import module_getattr as _keras_getattr  # noqa: E402

@@ -16,6 +16,7 @@ from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from . import math as base
 from .arrays import _axis, broadcast_to, diagonal, flip, get_item, moveaxis, pad, ravel, reshape, stack, take, transpose
+from .contraction import contract
 from .elementwise import divide, multiply, power, sqrt, subtract
 from .promotion import compute, constant, convert, promote, to_float
 from .reductions import mean, sum
@@ -235,7 +236,8 @@ def _parse_einsum(subscripts, shapes):
 class Einsum(Function):
     """``numpy.einsum`` over explicit labels, each at most once per operand. The gradient of operand
     ``k`` is the einsum of the output gradient with the other operands, written in operand ``k``'s
-    labels (a label only operand ``k`` has is broadcast back by a vector of ones)."""
+    labels (a label only operand ``k`` has is broadcast back by a vector of ones). With two operands,
+    forward and backward are each one matrix product (:func:`gpunet.ops.contraction.contract`)."""
 
     def __init__(self, inputs, output):
         self.inputs_labels, self.output = inputs, output
@@ -244,6 +246,8 @@ class Einsum(Function):
         xp = get_array_module(*arrays)
         if True in self.needs_input_grad:
             self.arrays = arrays
+        if len(arrays) == 2:
+            return contract(xp, arrays[0], self.inputs_labels[0], arrays[1], self.inputs_labels[1], self.output)
         return xp.einsum(",".join(self.inputs_labels) + "->" + self.output, *arrays)
 
     def backward(self, gy):
@@ -254,6 +258,11 @@ class Einsum(Function):
                 grads.append(None)
                 continue
             target = self.inputs_labels[k]
+            if len(self.arrays) == 2:
+                other = self.arrays[1 - k]
+                grads.append(contract(xp, gy, self.output, other, self.inputs_labels[1 - k], target,
+                                      dict(zip(target, self.arrays[k].shape))))
+                continue
             labels = [self.output] + [s for j, s in enumerate(self.inputs_labels) if j != k]
             operands = [gy] + [a for j, a in enumerate(self.arrays) if j != k]
             present = set("".join(labels))

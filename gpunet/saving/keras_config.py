@@ -77,6 +77,8 @@ def _functional_model_config(model, entry: dict) -> dict:
             keras = _layer_entry(item, None)
             if shape is not None and item["class_name"] != "InputLayer":
                 keras["build_config"] = {"input_shape": _as_lists(shape)}
+            if hasattr(layer, "get_build_config"):  # a layer built from several inputs (attention)
+                keras["build_config"] = layer.get_build_config()
         keras["name"] = item["name"]
         keras["inbound_nodes"] = item["inbound_nodes"]
         layers.append(keras)
