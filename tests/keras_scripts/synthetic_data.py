@@ -22,7 +22,8 @@ The ports of keras.io's examples take the stand-ins of their other data sets fro
 ``load_color_data`` (CIFAR-10's shapes), ``load_timeseries_data`` (FordA's), ``load_fraud_data``
 (the credit-card fraud CSV's, rare positives), ``load_regression_data`` (the guides' random
 ``(x, y)`` arrays, made learnable), ``load_multi_io_data`` (the image + timeseries model of the
-training guide), ``load_review_data`` (IMDB-like review strings) and ``load_weather_data`` (the
+training guide), ``load_review_data`` (IMDB-like review strings), ``load_review_sequences`` (the
+same as ``keras.datasets.imdb`` gives them, word indices) and ``load_weather_data`` (the
 Jena climate table). Each draws from its own fixed seed and is learnable well above chance.
 """
 
@@ -34,7 +35,8 @@ import os
 import numpy as np
 
 __all__ = ["load_data", "load_binary_data", "load_color_data", "load_timeseries_data", "load_fraud_data",
-           "load_regression_data", "load_multi_io_data", "load_review_data", "load_weather_data", "NUM_CLASSES"]
+           "load_regression_data", "load_multi_io_data", "load_review_data", "load_review_sequences",
+           "load_weather_data", "NUM_CLASSES"]
 
 NUM_CLASSES = 10
 SIDE = 28
@@ -254,6 +256,30 @@ def load_review_data(num_train: int = 1500, num_test: int = 300, seed: int = 0):
         return np.array([review(label) for label in labels]), labels.astype(np.int64)
 
     return draw(num_train), draw(num_test)
+
+
+def load_review_sequences(num_words: int | None = None, seed: int = 0):
+    """``(x_train, y_train), (x_test, y_test)`` as ``keras.datasets.imdb.load_data`` returns them:
+    object arrays of word-index lists (each starting with 1, words from index 3 on, in a fixed
+    order of the vocabulary; indices at or above ``num_words`` become 2, the out-of-vocabulary
+    index) and int labels: the reviews of :func:`load_review_data`, lower-cased, without the
+    punctuation and tags.
+    """
+    vocabulary = sorted(set(_NEUTRAL_WORDS + _POSITIVE_WORDS + _NEGATIVE_WORDS), key=lambda w: (len(w), w))
+    index = {word: i + 3 for i, word in enumerate(vocabulary)}
+
+    def encode(text):
+        words = "".join(c for c in text.lower().replace("<br />", " ") if c.isalpha() or c == " ").split()
+        ids = [1] + [index[word] for word in words]
+        return [i if num_words is None or i < num_words else 2 for i in ids]
+
+    def convert(texts, labels):
+        sequences = np.empty(len(texts), dtype=object)
+        sequences[:] = [encode(text) for text in texts]
+        return sequences, labels
+
+    train, test = load_review_data(seed=seed)
+    return convert(*train), convert(*test)
 
 
 def load_weather_data(num_rows: int = 6000, seed: int = 0):
