@@ -137,6 +137,7 @@ augmented = keras.ops.convert_to_numpy(data_augmentation(batch, training=True))
 print("RESULT " + json.dumps({
     "accuracy": float(val_accuracy),
     "loss": float(val_loss),
+    "train_accuracy": float(history.history["accuracy"][-1]),
     "first_epoch_loss": float(history.history["loss"][0]),
     "score_in_unit_range": bool(0.0 <= score <= 1.0),
     "inference_unaugmented": bool(np.array_equal(keras.ops.convert_to_numpy(data_augmentation(batch, training=False)), batch)),
