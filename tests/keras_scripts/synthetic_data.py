@@ -22,7 +22,8 @@ The ports of keras.io's examples take the stand-ins of their other data sets fro
 ``load_color_data`` (CIFAR-10's shapes), ``load_timeseries_data`` (FordA's), ``load_fraud_data``
 (the credit-card fraud CSV's, rare positives), ``load_regression_data`` (the guides' random
 ``(x, y)`` arrays, made learnable), ``load_multi_io_data`` (the image + timeseries model of the
-training guide), ``load_review_data`` (IMDB-like review strings), ``load_review_sequences`` (the
+training guide), ``load_review_data`` (IMDB-like review strings), ``write_translation_file`` (the fra-eng sentence pairs' file),
+``load_review_sequences`` (the
 same as ``keras.datasets.imdb`` gives them, word indices) and ``load_weather_data`` (the
 Jena climate table). Each draws from its own fixed seed and is learnable well above chance.
 """
@@ -35,7 +36,7 @@ import os
 import numpy as np
 
 __all__ = ["load_data", "load_binary_data", "load_color_data", "load_timeseries_data", "load_fraud_data",
-           "load_regression_data", "load_multi_io_data", "load_review_data", "load_review_sequences",
+           "load_regression_data", "load_multi_io_data", "load_review_data", "load_review_sequences", "write_translation_file",
            "load_weather_data", "NUM_CLASSES"]
 
 NUM_CLASSES = 10
@@ -280,6 +281,32 @@ def load_review_sequences(num_words: int | None = None, seed: int = 0):
 
     train, test = load_review_data(seed=seed)
     return convert(*train), convert(*test)
+
+
+_SOURCE_WORDS = "i you we they see like want take have know the a big small red old new cat dog car house tree book".split()
+
+
+def _target_word(word: str) -> str:
+    """A fixed made-up translation of a word: its letters rotated and re-spelt (a -> e, o -> ou,
+    i -> ie, t -> tt), so that the target is learnable from the source, word by word."""
+    rotated = word[1:] + word[0] if len(word) > 1 else word
+    return rotated.replace("o", "ou").replace("a", "e").replace("i", "ie").replace("t", "tt")
+
+
+def write_translation_file(path: str, num_lines: int = 2000, seed: int = 0) -> str:
+    """Write ``path`` in the layout of the fra-eng file of manythings.org (``source<TAB>target<TAB>
+    attribution`` per line) and return it: sentences of 2-4 words from a 24-word vocabulary, a
+    capital and a full stop; the target is their word-by-word made-up translation."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(num_lines):
+        words = list(rng.choice(_SOURCE_WORDS, size=rng.integers(2, 5)))
+        source = " ".join(words).capitalize() + "."
+        target = " ".join(_target_word(w) for w in words).capitalize() + "."
+        lines.append(f"{source}\t{target}\tCC-BY 2.0 (France) Attribution: synthetic")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
 
 
 def load_weather_data(num_rows: int = 6000, seed: int = 0):
