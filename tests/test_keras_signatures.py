@@ -121,7 +121,7 @@ REQUIRED = {
     "sensitivity": 0.5, "initializer": 1.0, "axes": 1, "function": Fresh(lambda: (lambda x: x)),
     "input_dim": 5, "output_dim": 3, "n": 2, "layer": Fresh(lambda: gpunet.layers.Dense(2)),
     "height": 4, "width": 4, "factor": 0.1, "height_factor": 0.1, "width_factor": 0.1, "scale": 0.5, "num_bins": 3,
-    "equation": "ab,bc->ac", "output_shape": 3, "num_heads": 2, "key_dim": 2,
+    "equation": "ab,bc->ac", "output_shape": 3, "num_heads": 2, "key_dim": 2, "stddev": 0.1,
 }
 # non-default values where the default's type does not suggest one
 NON_DEFAULT = {

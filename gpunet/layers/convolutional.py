@@ -18,7 +18,7 @@ from ..ops import convolution as conv_ops
 from .base import check_positive_int, refuse_unsupported
 from .core import _KernelLayer
 
-__all__ = ["Conv1D", "Conv2D", "standardize_tuple", "standardize_data_format", "WorkspaceChecked"]
+__all__ = ["Conv1D", "Conv2D", "ConvGeometry", "standardize_tuple", "standardize_data_format", "WorkspaceChecked"]
 
 _FUSED = {activations.relu: "relu", activations.sigmoid: "sigmoid", activations.tanh: "tanh"}
 
@@ -122,7 +122,47 @@ class WorkspaceChecked:
         self.check_workspace(x.shape, x.dtype.itemsize, is_grad_enabled(), get_array_module(x), pool)
 
 
-class _Conv(WorkspaceChecked, _KernelLayer):
+class ConvGeometry:
+    """The window arguments every convolution layer takes (``rank`` spatial dims), checked and
+    kept as Keras keeps them, and their config entries."""
+
+    rank = 2
+
+    def _init_geometry(self, kernel_size, strides, padding, data_format, dilation_rate, paddings=("valid", "same"),
+                       strided_dilation=True) -> None:
+        name = type(self).__name__
+        self.kernel_size = standardize_tuple(kernel_size, self.rank, "kernel_size")
+        self.strides = standardize_tuple(strides, self.rank, "strides")
+        self.dilation_rate = standardize_tuple(dilation_rate, self.rank, "dilation_rate")
+        if not strided_dilation and max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{name}: strides > 1 together with dilation_rate > 1 is not supported (as in Keras), got "
+                             f"strides={self.strides}, dilation_rate={self.dilation_rate}")
+        padding = padding.lower() if isinstance(padding, str) else padding
+        if padding not in paddings:
+            raise ValueError(f"{name}: padding must be one of {paddings}, got {padding!r}")
+        self.padding = padding
+        self.data_format = standardize_data_format(data_format)
+
+    def _geometry_config(self) -> dict:
+        return {"kernel_size": list(self.kernel_size), "strides": list(self.strides), "padding": self.padding,
+                "data_format": self.data_format, "dilation_rate": list(self.dilation_rate)}
+
+    def _spatial_and_channels(self, input_shape):
+        """(spatial dims, channels) of ``input_shape``; the channels must be known."""
+        spatial, channels = spatial_and_channels(input_shape, self.rank, self.data_format, type(self).__name__)
+        if channels is None:
+            raise ValueError(f"{type(self).__name__} {getattr(self, 'name', '')!r} needs inputs with a known number of "
+                             f"channels, got shape {tuple(input_shape)}")
+        return spatial, channels
+
+    def _activate(self, y, fused):
+        """The activation after an op that fused ``fused`` (a name or None)."""
+        if fused is None and self.activation is not activations.linear:
+            return self.activation(y)
+        return y
+
+
+class _Conv(ConvGeometry, WorkspaceChecked, _KernelLayer):
     """Shared by Conv1D and Conv2D (``rank`` spatial dimensions)."""
 
     rank = 2
@@ -136,21 +176,11 @@ class _Conv(WorkspaceChecked, _KernelLayer):
         refuse_unsupported(name, kwargs, ("lora_rank", "lora_alpha"))
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.filters = check_positive_int(filters, "filters")
-        if groups != 1:
-            raise ValueError(f"{name}: groups={groups!r} is not supported by gpunet (only 1)")
-        self.groups = 1
-        self.kernel_size = standardize_tuple(kernel_size, self.rank, "kernel_size")
-        self.strides = standardize_tuple(strides, self.rank, "strides")
-        self.dilation_rate = standardize_tuple(dilation_rate, self.rank, "dilation_rate")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"{name}: strides > 1 together with dilation_rate > 1 is not supported (as in Keras), got "
-                             f"strides={self.strides}, dilation_rate={self.dilation_rate}")
-        allowed = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
-        padding = padding.lower() if isinstance(padding, str) else padding
-        if padding not in allowed:
-            raise ValueError(f"{name}: padding must be one of {allowed}, got {padding!r}")
-        self.padding = padding
-        self.data_format = standardize_data_format(data_format)
+        self.groups = check_positive_int(groups, "groups")
+        if self.filters % self.groups:
+            raise ValueError(f"{name}: filters={filters} must be divisible by groups={groups}")
+        self._init_geometry(kernel_size, strides, padding, data_format, dilation_rate,
+                            ("valid", "same", "causal") if self.rank == 1 else ("valid", "same"), strided_dilation=False)
         self._init_kernel(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
                           kernel_constraint, bias_constraint)
 
@@ -162,11 +192,12 @@ class _Conv(WorkspaceChecked, _KernelLayer):
         return conv_ops.conv_output_shape(spatial, self.kernel_size, self.strides, self.padding, self.dilation_rate)
 
     def build(self, input_shape):
-        spatial, channels = spatial_and_channels(input_shape, self.rank, self.data_format, type(self).__name__)
-        if channels is None:
-            raise ValueError(f"{type(self).__name__} {self.name!r} needs inputs with a known number of channels, got shape {tuple(input_shape)}")
+        spatial, channels = self._spatial_and_channels(input_shape)
+        if channels % self.groups:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: the {channels} input channels must be divisible by "
+                             f"groups={self.groups}")
         self._spatial_out(spatial)  # a kernel larger than the padded input is refused here, before any weight
-        self._build_kernel((*self.kernel_size, channels, self.filters), self.filters)
+        self._build_kernel((*self.kernel_size, channels // self.groups, self.filters), self.filters)
 
     def compute_output_shape(self, input_shape):
         spatial, _ = spatial_and_channels(input_shape, self.rank, self.data_format, type(self).__name__)
@@ -182,10 +213,8 @@ class _Conv(WorkspaceChecked, _KernelLayer):
         self.check_input(x)
         fused = _FUSED.get(self.activation)
         y = conv_ops.conv(to_channels_last(x, self.data_format), self.kernel, self.bias, strides=self.strides,
-                          padding=self.padding, dilation=self.dilation_rate, activation=fused)
-        if fused is None and self.activation is not activations.linear:
-            y = self.activation(y)
-        return from_channels_last(y, self.data_format)
+                          padding=self.padding, dilation=self.dilation_rate, activation=fused, groups=self.groups)
+        return from_channels_last(self._activate(y, fused), self.data_format)
 
     def monotone(self) -> bool:
         """Whether bias and activation commute with a maximum (they are non-decreasing), so that a
@@ -199,10 +228,10 @@ class _Conv(WorkspaceChecked, _KernelLayer):
         x = to_channels_last(x, self.data_format)
         if pool is None:
             return conv_ops.conv(x, self.kernel, None, strides=self.strides, padding=self.padding,
-                                 dilation=self.dilation_rate)
+                                 dilation=self.dilation_rate, groups=self.groups)
         return conv_ops.conv_max_pool(x, self.kernel, strides=self.strides, padding=self.padding,
                                       dilation=self.dilation_rate, pool_size=pool[0], pool_strides=pool[1],
-                                      pool_padding=pool[2])
+                                      pool_padding=pool[2], groups=self.groups)
 
     def call_finish(self, y):
         """Bias and activation on :meth:`call_product`'s result (possibly max-pooled), back in
@@ -215,11 +244,7 @@ class _Conv(WorkspaceChecked, _KernelLayer):
         return {
             **super().get_config(),
             "filters": self.filters,
-            "kernel_size": list(self.kernel_size),
-            "strides": list(self.strides),
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": list(self.dilation_rate),
+            **self._geometry_config(),
             "groups": self.groups,
             **self._kernel_config(),
         }
@@ -236,6 +261,9 @@ class Conv2D(_Conv):
             zeros split as TensorFlow splits them: the extra one after).
         data_format: ``"channels_last"`` (default) or ``"channels_first"``.
         dilation_rate: an int or a pair (default 1; not with strides > 1).
+        groups: splits the input channels and the filters into this many groups (dividing both),
+            group g's filters reading only group g's channels (kernel ``(kh, kw, in_channels /
+            groups, filters)``); a batched product per group, not a block-diagonal kernel.
         activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
         bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint: as in ``Dense``
         (for a kernel ``MaxNorm``, ``axis=[0, 1, 2]`` constrains each filter).

@@ -7,6 +7,8 @@ copied once) and multiplies it by the Keras kernel ``(*kernel_size, C_in, C_out)
 ``(prod(kernel_size) * C_in, C_out)`` matrix; :func:`~gpunet.ops.math.bias_activation` then adds
 the bias and applies the activation in place, as ``Dense`` does. Backward takes the transposed
 products and adds the rows back onto the input (col2im), one slice per kernel position.
+A grouped (or depthwise) convolution takes one product per group; a transposed convolution is
+that col2im taken as the forward op, its backward the gather and product.
 
 Pooling reads the input through one strided slice per pool position (views, no gather), so no
 Python loop ever runs over pixels: max pooling keeps a running maximum and the index of the
@@ -26,12 +28,13 @@ from math import prod
 from typing import NamedTuple
 
 from ..autograd import Function, Tensor
-from .shaping import autocast
+from .shaping import autocast, reshape
 from ..backend import batch_chunks, blas_chunks, get_array_module, host_threads, matmul, parallel
 from .math import FUSABLE_ACTIVATIONS, _normalize_axis, bias_activation
 
-__all__ = ["conv", "conv_max_pool", "conv_output_shape", "pad_spatial", "max_pool", "avg_pool", "pool_output_shape", "max",
-           "conv_workspace", "pool_workspace", "pad_workspace"]
+__all__ = ["conv", "depthwise_conv", "conv_transpose", "conv_transpose_output_shape", "conv_max_pool",
+           "conv_output_shape", "pad_spatial", "max_pool", "avg_pool", "pool_output_shape", "max", "conv_workspace",
+           "pool_workspace", "pad_workspace"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -198,9 +201,10 @@ class _Windowed(Function):
     def __init__(self, window: _Window):
         self.window = window
 
-    def _pad(self, x, value=0):
-        """The layout for ``x``'s spatial shape and ``x`` padded with ``value``; kept for backward."""
-        layout = self.window.layout(x.shape[1:-1])
+    def _pad(self, x, value=0, layout=None):
+        """The layout for ``x``'s spatial shape (``layout`` when given) and ``x`` padded with
+        ``value``; kept for backward."""
+        layout = self.window.layout(x.shape[1:-1]) if layout is None else layout
         self.x_shape, self.layout = x.shape, layout
         return layout, _pad_array(x, layout, value)
 
@@ -216,9 +220,26 @@ class _Windowed(Function):
 # ----------------------------------------------------------------------------------------------
 # convolution
 # ----------------------------------------------------------------------------------------------
+def _group_products(a, b, out=None, transpose_a=False):
+    """One matrix product per group g: ``a[:, g] @ b[g]`` for ``a`` (rows, G, inner) and ``b``
+    (G, inner, width), as (rows, G, width) (into ``out`` when given); with ``transpose_a``,
+    ``a[:, g].T @ b[:, g]`` for ``b`` (rows, G, width), as (G, inner, width) (a kernel's gradient).
+    One batched product over strided views of the groups."""
+    if transpose_a:
+        return matmul(a.transpose(1, 2, 0), b.transpose(1, 0, 2))
+    return matmul(a.transpose(1, 0, 2), b, out=None if out is None else out.transpose(1, 0, 2)).transpose(1, 0, 2)
+
+
+def _positions(source, size):
+    """What each window position reads from ``source`` (images, *outs, G, *size, 1), a
+    depthwise convolution's strided windows: per position (in window order) the (images, *outs,
+    G) view."""
+    return [source[(Ellipsis, slice(None), *offset, 0)] for offset in itertools.product(*(range(k) for k in size))]
+
+
 class ConvProduct(_Windowed):
-    """``x`` (N, *spatial, C_in) convolved with a Keras kernel (*size, C_in, C_out): the product
-    alone (bias and activation come after, see :func:`conv`), as (N, *out_spatial, C_out).
+    """``x`` (N, *spatial, C_in) convolved with a Keras kernel (*size, C_in / groups, C_out): the
+    product alone (bias and activation come after, see :func:`conv`), as (N, *out_spatial, C_out).
 
     Forward gathers the windows of the padded input into the rows of one
     (N * positions, prod(size) * C_in) matrix (im2col: one strided view, copied once; with one
@@ -228,13 +249,28 @@ class ConvProduct(_Windowed):
     position q, ``g @ kernel[q].T`` added onto the slice of the input that q read (col2im without
     materialising the windows' gradient). On the host the batch is split over the cores, each
     taking its images through gather, product (and pooling, :class:`ConvMaxPool`) in one go.
+
+    With ``groups`` G > 1 the input channels and the filters split into G groups, group g's
+    filters reading only group g's channels (a depthwise convolution is G = C_in). The windows'
+    matrix is gathered group-major within each row, so each group's columns are one strided
+    (N * positions, prod(size) * C_in / G) matrix, and every product above becomes one product
+    per group (:func:`_group_products`): G times less work than one product with a
+    block-diagonal kernel. A depthwise convolution (one channel per group, ``M`` filters each)
+    gathers nothing: as pooling does, it runs over the window positions, each a strided view
+    of the input, with broadcast products (``y += read_q * kernel[q]``), and backward reads the
+    same views (kept instead of a gathered copy) for the kernel's gradient.
     """
 
-    def _prepare(self, x, kernel):
-        """Pads ``x``, and sets up the strided view of its windows and (when the kernel's gradient
-        is wanted) the windows' matrix that the blocks fill."""
+    def __init__(self, window: _Window, groups: int = 1):
+        super().__init__(window)
+        self.groups = groups
+
+    def _prepare(self, x, kernel, layout=None):
+        """Pads ``x`` (as ``layout`` says, else as the window's padding does), and sets up the
+        strided view of its windows and (when the kernel's gradient is wanted) the windows'
+        matrix that the blocks fill."""
         window = self.window
-        layout, padded = self._pad(x)
+        layout, padded = self._pad(x, layout=layout)
         n, channels = x.shape[0], x.shape[-1]
         self.outs = tuple(out for out, _, _ in layout)
         step_n, *steps, step_c = padded.strides
@@ -244,15 +280,22 @@ class ConvProduct(_Windowed):
         self.columns = prod(window.size) * channels
         if channels == 1:  # the batch axis comes after the window's
             view = xp.lib.stride_tricks.as_strided(padded, (*window.size, n, *self.outs), (*reads, step_n, *moves))
-        else:
-            view = xp.lib.stride_tricks.as_strided(padded, (n, *self.outs, *window.size, channels), (step_n, *moves, *reads, step_c))
+        else:  # each row: its groups one after the other, each the window's positions, each its channels
+            per_group = channels // self.groups
+            view = xp.lib.stride_tricks.as_strided(
+                padded, (n, *self.outs, self.groups, *window.size, per_group),
+                (step_n, *moves, per_group * step_c, *reads, step_c))
         self.view = view
         self.chunks = blas_chunks(n, view)  # the same split forward and backward
-        self.cols = xp.empty(view.shape, x.dtype) if self.needs_input_grad[1] else None
+        self.direct = self.groups > 1 and channels == self.groups  # depthwise: position by position
+        self.wants_kernel = self.needs_input_grad[1]
+        self.cols = xp.empty(view.shape, x.dtype) if self.wants_kernel and not self.direct else None
         self.kernel = kernel if self.needs_input_grad[0] else None
         self.kernel_shape = kernel.shape
         self.image_bytes = prod(self.outs) * (self.columns + kernel.shape[-1]) * x.itemsize
-        return kernel.reshape(self.columns, -1)
+        if self.groups == 1:
+            return kernel.reshape(self.columns, -1)
+        return kernel.reshape(self.columns // self.groups, self.groups, -1).transpose(1, 0, 2)
 
     def _index(self, block) -> tuple:
         """The index of ``block``'s images in the view and the windows' array."""
@@ -262,11 +305,41 @@ class ConvProduct(_Windowed):
         """A block's windows array as its (images * positions, columns) matrix (a view)."""
         return cols.reshape(self.columns, -1).T if self.x_shape[-1] == 1 else cols.reshape(-1, self.columns)
 
+    def _grouped(self, matrix):
+        """A (rows, G * width) matrix as the (rows, G, width) stack of its groups (a view)."""
+        return matrix.reshape(matrix.shape[0], self.groups, -1)
+
+    def _product(self, a, b, out=None):
+        """``a @ b`` for (rows, G * inner) ``a`` and the kernel matrix ``b`` (see :meth:`_prepare`),
+        group by group: (rows, G * width)."""
+        if self.groups == 1:
+            return matmul(a, b, out=out)
+        xp = get_array_module(a)
+        if out is None:
+            out = xp.empty((a.shape[0], self.groups * b.shape[-1]), a.dtype)
+        _group_products(self._grouped(a), b, self._grouped(out))
+        return out
+
     def _block_product(self, block, kernel_matrix, out=None):
         """The gather (the one copy) and the product for ``block``'s images: (images, *outs,
         C_out), into ``out`` when given."""
         index = self._index(block)
         source = self.view[index]
+        filters = self.kernel_shape[-1]
+        if self.direct:  # y[..., c, m] = sum over q of read_q[..., c] * kernel[q, c, m]
+            xp = get_array_module(source)
+            if out is None:
+                out = xp.empty((source.shape[0], *self.outs, filters), source.dtype)
+            y = out.reshape(*out.shape[:-1], self.groups, -1)
+            weights = kernel_matrix.reshape(self.groups, -1, y.shape[-1]).transpose(1, 0, 2)  # (positions, C, M)
+            term = None
+            for q, read in enumerate(_positions(source, self.window.size)):
+                if q == 0:
+                    xp.multiply(read[..., None], weights[q], out=y)
+                else:
+                    term = xp.multiply(read[..., None], weights[q], out=term)
+                    y += term
+            return out
         if self.cols is None:
             cols = source.copy()
         else:
@@ -275,12 +348,13 @@ class ConvProduct(_Windowed):
         xp = get_array_module(cols)
         rows = self._rows(cols)
         if out is None:
-            out = xp.empty((rows.shape[0], kernel_matrix.shape[-1]), rows.dtype)
-        matmul(rows, kernel_matrix, out=out.reshape(rows.shape[0], -1))
-        return out.reshape(-1, *self.outs, kernel_matrix.shape[-1])
+            out = xp.empty((rows.shape[0], filters), rows.dtype)
+        self._product(rows, kernel_matrix, out=out.reshape(rows.shape[0], -1))
+        return out.reshape(-1, *self.outs, filters)
 
-    def forward(self, x, kernel):
-        kernel_matrix = self._prepare(x, kernel)
+    def _convolve(self, x, kernel, layout=None):
+        """The product over the whole batch (see :meth:`_prepare` for ``layout``)."""
+        kernel_matrix = self._prepare(x, kernel, layout)
         xp = get_array_module(x)
         y = xp.empty((x.shape[0], *self.outs, kernel.shape[-1]), x.dtype)
 
@@ -289,8 +363,17 @@ class ConvProduct(_Windowed):
                 self._block_product(block, kernel_matrix, out=y[block])
 
         parallel(work, self.chunks)
-        self.view = None
+        self._release_view()
         return y
+
+    def _release_view(self) -> None:
+        """Drops the windows' view after forward, unless backward reads the kernel's gradient
+        from it (narrow groups keep no gathered copy)."""
+        if not (self.direct and self.wants_kernel):
+            self.view = None
+
+    def forward(self, x, kernel):
+        return self._convolve(x, kernel)
 
     def _backward_setup(self, gy):
         """The batch's chunks, a slot per chunk for its part of the kernel's gradient, and the
@@ -303,21 +386,63 @@ class ConvProduct(_Windowed):
         """For ``block``'s images and their output gradient ``g`` (images, *outs, C_out): adds
         their part of the kernel's gradient to ``parts[i]`` and their input gradient through ``views``."""
         rows = g.reshape(-1, g.shape[-1])
-        if self.cols is not None:
-            part = matmul(self._rows(self.cols[self._index(block)]).T, rows)
+        if self.direct:
+            self._depthwise_gradients(block, g, parts, i, views)
+            return
+        if self.wants_kernel:
+            windows = self._rows(self.cols[self._index(block)])
+            if self.groups == 1:
+                part = matmul(windows.T, rows)
+            else:  # (G, columns / G, C_out / G)
+                part = _group_products(self._grouped(windows), self._grouped(rows), transpose_a=True)
             parts[i] = part if parts[i] is None else parts[i].__iadd__(part)
-        if views is not None:
+        if views is not None and self.groups == 1:
             c_in = self.x_shape[-1]
             per_position = self.kernel.reshape(-1, c_in, g.shape[-1])  # (positions, C_in, C_out)
             for q, view in enumerate(views):
                 view[block] += matmul(rows, per_position[q].T).reshape(-1, *self.outs, c_in)
+        elif views is not None:  # every position's reads in one product per group, then added slice by slice
+            positions, per_group = len(views), self.kernel_shape[-2]
+            weights = self.kernel.reshape(positions, per_group, self.groups, -1).transpose(2, 3, 0, 1)
+            xp = get_array_module(g)
+            reads = xp.empty((rows.shape[0], self.groups, positions * per_group), g.dtype)
+            _group_products(self._grouped(rows), weights.reshape(self.groups, -1, positions * per_group), out=reads)
+            reads = reads.reshape(-1, self.groups, positions, per_group).transpose(0, 2, 1, 3)  # position-major
+            reads = xp.ascontiguousarray(reads).reshape(*g.shape[:-1], positions, -1)
+            for q, view in enumerate(views):
+                view[block] += reads[..., q, :]
+
+    def _depthwise_gradients(self, block, g, parts, i, views):
+        """:meth:`_block_gradients` of a depthwise convolution, window position by position: the
+        kernel's gradient ``sum of read_q[..., c] * g[..., c, m]`` over images and positions, and
+        the input's ``sum over m of g[..., c, m] * kernel[q, c, m]`` added onto the slice q read."""
+        xp = get_array_module(g)
+        g = g.reshape(*g.shape[:-1], self.groups, -1)  # (images, *outs, C, M)
+        multiplier = g.shape[-1]
+        if self.wants_kernel:
+            reads = _positions(self.view[self._index(block)], self.window.size)
+            part = xp.empty((len(reads), self.groups, multiplier), g.dtype)
+            term = None
+            for q, read in enumerate(reads):
+                term = xp.multiply(read[..., None], g, out=term)
+                part[q] = term.reshape(-1, self.groups, multiplier).sum(axis=0)
+            parts[i] = part if parts[i] is None else parts[i].__iadd__(part)
+        if views is not None:
+            weights = self.kernel.reshape(-1, self.groups, multiplier)  # (positions, C, M)
+            for q, view in enumerate(views):
+                if multiplier == 1:
+                    view[block] += g[..., 0] * weights[q, :, 0]
+                else:
+                    view[block] += (g * weights[q]).sum(axis=-1)
 
     def _kernel_gradient(self, parts):
-        if self.cols is None:
+        if not self.wants_kernel:
             return None
         total = parts[0]
         for part in parts[1:]:
             total += part
+        if self.groups > 1 and not self.direct:  # (G, columns / G, C_out / G) -> (columns / G, G, C_out / G)
+            total = total.transpose(1, 0, 2)
         return total.reshape(self.kernel_shape)
 
     def backward(self, gy):
@@ -338,8 +463,8 @@ class ConvMaxPool(ConvProduct):
     block's transposed products from there. The same numbers as the two ops one after the other,
     with one pass over the batch each way instead of two."""
 
-    def __init__(self, window: _Window, pool_window: _Window):
-        super().__init__(window)
+    def __init__(self, window: _Window, pool_window: _Window, groups: int = 1):
+        super().__init__(window, groups)
         self.pool_window = pool_window
 
     def forward(self, x, kernel):
@@ -357,7 +482,8 @@ class ConvMaxPool(ConvProduct):
                           None if index is None else index[block])
 
         parallel(work, self.chunks)
-        self.view, self.index = None, index
+        self.index = index
+        self._release_view()
         return y
 
     def backward(self, gy):
@@ -376,6 +502,77 @@ class ConvMaxPool(ConvProduct):
         return gx, self._kernel_gradient(parts)
 
 
+class ConvTransposeProduct(ConvProduct):
+    """The transposed convolution of ``x`` (N, *spatial, C_in) by a Keras kernel (*size, filters,
+    C_in): the gradient of :class:`ConvProduct` with respect to its input, taken as a forward op.
+
+    The kernel is read as the kernel of a convolution from ``filters`` channels to C_in whose
+    output has ``x``'s spatial shape; its input (padded as ``layout`` says) is this op's output,
+    of spatial shape ``spatial``. So forward is that convolution's col2im (each window position
+    q adds ``x @ kernel[q].T`` onto the slice it reads, no zero-dilated input), and backward is
+    its forward: one gather of the output gradient's windows and one product give the input's
+    gradient, and the same windows against ``x`` give the kernel's."""
+
+    def __init__(self, window: _Window, layout, spatial):
+        super().__init__(window)
+        self.fixed_layout, self.spatial = layout, tuple(spatial)
+
+    def forward(self, x, kernel):
+        n, filters = x.shape[0], kernel.shape[-2]
+        self.x_shape, self.layout = (n, *self.spatial, filters), self.fixed_layout
+        self.outs = tuple(x.shape[1:-1])
+        self.kernel, self.kernel_shape, self.cols = kernel, kernel.shape, None
+        self.direct = self.wants_kernel = False
+        self.columns = prod(self.window.size) * filters
+        self.image_bytes = prod(self.outs) * (self.columns + kernel.shape[-1]) * x.itemsize
+        chunks = blas_chunks(n, x)
+        y, views = self._gradient(x)
+
+        def work(chunk):
+            for block in _blocks(chunk, self.image_bytes, x):
+                self._block_gradients(block, x[block], None, 0, views)
+
+        parallel(work, chunks)
+        self.x = x if self.needs_input_grad[1] else None
+        return y
+
+    def backward(self, gy):
+        x, kernel = self.x, self.kernel
+        gx = self._convolve(gy, kernel, self.fixed_layout)
+        if x is None:
+            return gx, None
+        parts = [None] * len(self.chunks)
+
+        def work(i):
+            for block in _blocks(self.chunks[i], self.image_bytes, gy):
+                self._block_gradients(block, x[block], parts, i, None)
+
+        parallel(work, list(range(len(self.chunks))))
+        return gx, self._kernel_gradient(parts)
+
+
+def _transpose_dim(n, k, s, d, padding, output_padding) -> tuple:
+    """``(output size, padded before, padded after)`` of a transposed convolution along one dim
+    of ``n`` inputs, Keras's sizes: ``(n - 1) s + max(span, s)`` ('valid') or ``n s`` ('same'),
+    ``span = (k - 1) d + 1``; with an ``output_padding`` p, ``(n - 1) s + span + p`` ('valid') or
+    ``(n - 1) s + span % 2 + p`` ('same'). ``before``: the zeros before the output in the padded
+    input of the convolution whose input gradient this is, TensorFlow's split of the ``total``
+    zeros around the zero-dilated input in the equivalent flipped-kernel convolution; its windows
+    reach ``(n - 1) s + span`` entries, and an output longer than that holds only the bias past them."""
+    span = (k - 1) * d + 1
+    if padding == "valid":
+        size = (n - 1) * s + (builtins.max(span, s) if output_padding is None else span + output_padding)
+        before = 0
+    else:
+        size = n * s if output_padding is None else (n - 1) * s + span % 2 + output_padding
+        total = s + span - 2 if output_padding is None else span + span % 2 - 2 + output_padding
+        before = span - 1 - min(total - total // 2, span - 1)
+    if size < 1:
+        raise ValueError(f"conv_transpose: kernel span {span}, stride {s}, padding {padding!r} and output_padding "
+                         f"{output_padding} leave no output for an input of size {n}")
+    return size, before, builtins.max((n - 1) * s + span - before - size, 0)
+
+
 def conv_output_shape(spatial, kernel_size, strides=1, padding="valid", dilation=1) -> tuple:
     """The spatial output shape of :func:`conv` for input sizes ``spatial`` (None: unknown).
 
@@ -387,38 +584,123 @@ def conv_output_shape(spatial, kernel_size, strides=1, padding="valid", dilation
     return _Window.make(len(spatial), kernel_size, strides, dilation, padding, "kernel_size").output_shape(spatial)
 
 
-def conv(x, kernel, bias=None, strides=1, padding="valid", dilation=1, activation=None) -> Tensor:
+def conv(x, kernel, bias=None, strides=1, padding="valid", dilation=1, activation=None, groups=1) -> Tensor:
     """``activation(conv(x, kernel) + bias)``, Keras's Conv1D/Conv2D in channels_last.
 
-    ``x`` (N, *spatial, C_in) with 1 or 2 spatial dims; ``kernel`` (*kernel_size, C_in, C_out),
-    Keras's layout; ``bias`` (C_out,) or None; ``strides``, ``dilation`` an int or one per spatial
-    dim; ``padding`` "valid", "same" or "causal" (1D); ``activation`` None, "relu", "sigmoid" or
-    "tanh", fused. Returns (N, *conv_output_shape(spatial, ...), C_out), where
+    ``x`` (N, *spatial, C_in) with 1 or 2 spatial dims; ``kernel`` (*kernel_size, C_in / groups,
+    C_out), Keras's layout; ``bias`` (C_out,) or None; ``strides``, ``dilation`` an int or one per
+    spatial dim; ``padding`` "valid", "same" or "causal" (1D); ``activation`` None, "relu",
+    "sigmoid" or "tanh", fused; ``groups`` divides C_in and C_out. Returns
+    (N, *conv_output_shape(spatial, ...), C_out), where, with ``g = o // (C_out / groups)`` the
+    group of output channel ``o``,
 
-        y[n, p, o] = sum over window positions q and channels c of
-                     padded_x[n, p * strides + q * dilation, c] * kernel[q, c, o]  (+ bias[o])
+        y[n, p, o] = sum over window positions q and the group's channels c of
+                     padded_x[n, p * strides + q * dilation, g * C_in / groups + c] * kernel[q, c, o]
+                     (+ bias[o])
     """
     kernel, bias = autocast(x, kernel, bias)
-    window = _conv_window(x, kernel, bias, activation, strides, padding, dilation)
-    product = ConvProduct(window)(x, kernel)
+    window = _conv_window(x, kernel, bias, activation, strides, padding, dilation, groups)
+    product = ConvProduct(window, groups)(x, kernel)
+    return _finish(product, bias, activation)
+
+
+def _finish(product, bias, activation) -> Tensor:
     if bias is None and activation is None:
         return product
     return bias_activation(product, bias, activation)
 
 
+def depthwise_conv(x, kernel, bias=None, strides=1, padding="valid", dilation=1, activation=None) -> Tensor:
+    """Keras's DepthwiseConv1D/2D in channels_last: each input channel c convolved with its own
+    ``M`` filters ``kernel[..., c, :]`` (``kernel`` (*kernel_size, C_in, M)), output channel
+    ``c * M + m``; ``bias`` (C_in * M,). A grouped :func:`conv` with one group per channel (the
+    kernel reshaped to (*kernel_size, 1, C_in * M), no copy)."""
+    (kernel,) = autocast(x, kernel)
+    shape = tuple(kernel.shape)
+    if len(shape) < 3:
+        raise ValueError(f"depthwise_conv: kernel must have shape (*kernel_size, C_in, M), got {shape}")
+    if tuple(x.shape)[-1:] != shape[-2:-1]:
+        raise ValueError(f"depthwise_conv: x has {tuple(x.shape)[-1]} channels but the kernel of shape {shape} "
+                         f"expects {shape[-2]}")
+    return conv(x, reshape(kernel, (*shape[:-2], 1, shape[-2] * shape[-1])), bias, strides, padding, dilation,
+                activation, groups=shape[-2])
+
+
+def _transpose_window(rank, kernel_shape, strides, padding, output_padding, dilation):
+    """The window and the padded output's per-dim ``(size, before, after)`` maker of a transposed
+    convolution, once the arguments are checked."""
+    window = _Window.make(rank, kernel_shape, strides, dilation, padding, "kernel_size", paddings=("valid", "same"))
+    if output_padding is not None:
+        values = (output_padding,) * rank if isinstance(output_padding, numbers.Integral) else output_padding
+        if not isinstance(values, (tuple, list)) or len(values) != rank or not all(
+                isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0 for v in values):
+            raise ValueError(f"output_padding must be None, a non-negative int or a tuple of {rank} of them, "
+                             f"got {output_padding!r}")
+        output_padding = tuple(int(v) for v in values)
+        if any(p >= s for p, s in zip(output_padding, window.strides)):
+            raise ValueError(f"output_padding must be smaller than strides {window.strides}, got {output_padding}")
+    pads = (None,) * rank if output_padding is None else output_padding
+    return window, pads
+
+
+def conv_transpose_output_shape(spatial, kernel_size, strides=1, padding="valid", output_padding=None,
+                                dilation=1) -> tuple:
+    """The spatial output shape of :func:`conv_transpose` for input sizes ``spatial`` (None: unknown).
+
+    >>> conv_transpose_output_shape((7, 7), 3, strides=2, padding="same")
+    (14, 14)
+    """
+    window, pads = _transpose_window(len(spatial), kernel_size, strides, padding, output_padding, dilation)
+    return tuple(None if n is None else _transpose_dim(n, k, s, d, window.padding, p)[0]
+                 for n, k, s, d, p in zip(spatial, window.size, window.strides, window.dilation, pads))
+
+
+def conv_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None, dilation=1,
+                   activation=None) -> Tensor:
+    """``activation(conv_transpose(x, kernel) + bias)``, Keras's Conv1DTranspose/Conv2DTranspose
+    in channels_last: the gradient of :func:`conv` with respect to its input, as an op.
+
+    ``x`` (N, *spatial, C_in); ``kernel`` (*kernel_size, filters, C_in), Keras's layout; ``bias``
+    (filters,) or None; ``padding`` "valid" or "same"; ``output_padding`` None or an int (one per
+    spatial dim) below the strides; sizes as :func:`conv_transpose_output_shape`. Every input
+    entry spreads over the window: ``y[n, p * strides + q * dilation - before, f] +=
+    x[n, p, c] * kernel[q, f, c]``.
+    """
+    kernel, bias = autocast(x, kernel, bias)
+    k_shape = tuple(kernel.shape)
+    rank = len(k_shape) - 2
+    if rank not in (1, 2) or len(x.shape) != rank + 2:
+        raise ValueError(f"conv_transpose: x (N, *spatial, C_in) and kernel (*kernel_size, filters, C_in) need 1 or 2 "
+                         f"spatial dims, got shapes {tuple(x.shape)} and {k_shape}")
+    if x.shape[-1] != k_shape[-1]:
+        raise ValueError(f"conv_transpose: x has {x.shape[-1]} channels but the kernel of shape {k_shape} expects "
+                         f"{k_shape[-1]}")
+    if bias is not None and tuple(bias.shape) != k_shape[-2:-1]:
+        raise ValueError(f"conv_transpose: bias must have shape {k_shape[-2:-1]}, got {tuple(bias.shape)}")
+    if activation is not None and activation not in FUSABLE_ACTIVATIONS:
+        raise ValueError(f"conv_transpose: activation must be None or one of {list(FUSABLE_ACTIVATIONS)}, "
+                         f"got {activation!r}")
+    window, pads = _transpose_window(rank, k_shape[:-2], strides, padding, output_padding, dilation)
+    dims = [_transpose_dim(n, k, s, d, window.padding, p)
+            for n, k, s, d, p in zip(x.shape[1:-1], window.size, window.strides, window.dilation, pads)]
+    layout = [(n, before, after) for n, (_, before, after) in zip(x.shape[1:-1], dims)]
+    product = ConvTransposeProduct(window, layout, [size for size, _, _ in dims])(x, kernel)
+    return _finish(product, bias, activation)
+
+
 def conv_max_pool(x, kernel, strides=1, padding="valid", dilation=1, pool_size=2, pool_strides=None,
-                  pool_padding="valid") -> Tensor:
+                  pool_padding="valid", groups=1) -> Tensor:
     """``max_pool(conv(x, kernel, ...), pool_size, pool_strides, pool_padding)`` in one op, a
     block of images at a time (no bias or activation: those commute with the maximum when they
     are non-decreasing, and come after, on the pooled values). The same numbers as the two ops."""
     (kernel,) = autocast(x, kernel)
-    window = _conv_window(x, kernel, None, None, strides, padding, dilation)
+    window = _conv_window(x, kernel, None, None, strides, padding, dilation, groups)
     pool_window = _pool_window(len(window.size), pool_size, pool_strides, pool_padding)
     pool_window.layout(window.output_shape(tuple(x.shape[1:-1])))  # a pool that leaves no output: refused
-    return ConvMaxPool(window, pool_window)(x, kernel)
+    return ConvMaxPool(window, pool_window, groups)(x, kernel)
 
 
-def _conv_window(x, kernel, bias, activation, strides, padding, dilation) -> _Window:
+def _conv_window(x, kernel, bias, activation, strides, padding, dilation, groups=1) -> _Window:
     """The convolution's window, once ``x``, ``kernel``, ``bias`` and ``activation`` are checked."""
     x_shape, k_shape = tuple(x.shape), tuple(kernel.shape)
     rank = len(k_shape) - 2
@@ -428,8 +710,13 @@ def _conv_window(x, kernel, bias, activation, strides, padding, dilation) -> _Wi
         raise ValueError(
             f"conv: x of shape {x_shape} must have {rank + 2} dims (N, *spatial, C_in) for a kernel of shape {k_shape}"
         )
-    if x_shape[-1] != k_shape[-2]:
-        raise ValueError(f"conv: x has {x_shape[-1]} channels but the kernel of shape {k_shape} expects {k_shape[-2]}")
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError(f"conv: groups must be a positive int, got {groups!r}")
+    if x_shape[-1] != k_shape[-2] * groups:
+        raise ValueError(f"conv: x has {x_shape[-1]} channels but the kernel of shape {k_shape} with groups={groups} "
+                         f"expects {k_shape[-2] * groups}")
+    if k_shape[-1] % groups:
+        raise ValueError(f"conv: the kernel's {k_shape[-1]} filters do not split into groups={groups}")
     if bias is not None and tuple(bias.shape) != k_shape[-1:]:
         raise ValueError(f"conv: bias must have shape {k_shape[-1:]}, got {tuple(bias.shape)}")
     if activation is not None and activation not in FUSABLE_ACTIVATIONS:

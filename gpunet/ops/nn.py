@@ -1,9 +1,8 @@
 """``gpunet.ops.nn``: Keras 3's ``keras.ops.nn``, with Keras's names, arguments and defaults.
 
 The activations are gpunet's own (:mod:`gpunet.ops.activation`); convolutions go through the one
-im2col convolution of :mod:`gpunet.ops.convolution` (a depthwise kernel is laid out as a
-block-diagonal full kernel, a transposed convolution is the convolution of the zero-dilated
-input with the flipped kernel); everything else is composed of differentiable ops, so every
+im2col convolution of :mod:`gpunet.ops.convolution` (a depthwise convolution is its grouped form, one
+group per channel; a transposed convolution its input gradient taken as an op); everything else is composed of differentiable ops, so every
 result is a :class:`gpunet.Tensor` that backward runs through.
 
 Spatial ops take ``data_format`` ``None``/``"channels_last"`` (NHWC, gpunet's layout) or
@@ -106,21 +105,12 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
                                             dilation=dilation_rate), inputs, data_format)
 
 
-def _block_diagonal(kernel):
-    """A depthwise kernel (*k, C, M) as the full kernel (*k, C, C * M) whose output channel
-    ``c * M + m`` reads only input channel ``c`` (differentiable: a product with the identity)."""
-    kernel = P.tensor(kernel)
-    *k, c, m = kernel.shape
-    xp = get_array_module(kernel.data)
-    eye = xp.eye(c, dtype=kernel.dtype).reshape(c, c, 1)
-    expanded = mul(reshape(kernel, (*k, c, 1, m)), eye)
-    return reshape(expanded, (*k, c, c * m))
-
-
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """Depthwise convolution: each input channel with its own ``M`` filters; ``kernel``
-    (*kernel_size, C_in, M), output channels ``C_in * M``."""
-    return conv(inputs, _block_diagonal(kernel), strides, padding, data_format, dilation_rate)
+    (*kernel_size, C_in, M), output channels ``C_in * M`` (a grouped convolution, one group per
+    channel)."""
+    return _spatial_op(lambda x: _conv.depthwise_conv(x, P.tensor(kernel), strides=strides, padding=padding,
+                                                      dilation=dilation_rate), inputs, data_format)
 
 
 def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
@@ -134,67 +124,13 @@ def _as_ints(value, rank, name):
     return _conv._as_tuple(value, rank, name)
 
 
-def _dilate_axis(x, axis, factor):
-    """``factor - 1`` zeros between consecutive entries of ``x`` along ``axis`` (differentiable)."""
-    if factor == 1:
-        return x
-    n = x.shape[axis]
-    shape = x.shape
-    x = reshape(x, shape[:axis + 1] + (1,) + shape[axis + 1:])
-    pads = [(0, 0)] * x.ndim
-    pads[axis + 1] = (0, factor - 1)
-    x = reshape(P.constant_pad(x, pads), shape[:axis] + (n * factor,) + shape[axis + 1:])
-    index = [slice(None)] * x.ndim
-    index[axis] = slice(0, (n - 1) * factor + 1)
-    return getitem(x, tuple(index))
-
-
-def _transpose_pads(k, s, d, padding, output_padding):
-    """Zeros ``(before, after)`` around the zero-dilated input of a transposed convolution along
-    one dim, so that a 'valid' convolution of it gives Keras's output length: ``(n - 1) s +
-    max(span, s)`` ('valid') or ``n s`` ('same'), ``span = (k - 1) d + 1``; an ``output_padding``
-    makes it ``(n - 1) s + span + output_padding`` ('valid') or ``(n - 1) s + span % 2 +
-    output_padding`` ('same'), the extra entries after."""
-    span = (k - 1) * d + 1
-    if padding == "valid":
-        extra = max(span, s) - span if output_padding is None else output_padding
-        return span - 1, span - 1 + extra
-    total = s + span - 2 if output_padding is None else span + span % 2 - 2 + output_padding
-    before = min(total - total // 2, span - 1)
-    return before, total - before
-
-
 def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
                    dilation_rate=1):
     """Transposed convolution (the gradient of :func:`conv` with respect to its input);
     ``kernel`` (*kernel_size, C_out, C_in), Keras's layout."""
-    kernel = P.tensor(kernel)
-    rank = kernel.ndim - 2
-    strides_ = _as_ints(strides, rank, "strides")
-    dilation = _as_ints(dilation_rate, rank, "dilation_rate")
-    mode = padding.lower() if isinstance(padding, str) else padding
-    if mode not in ("valid", "same"):
-        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
-    if output_padding is not None:
-        output_padding = (output_padding,) * rank if isinstance(output_padding, numbers.Integral) else tuple(output_padding)
-        if len(output_padding) != rank:
-            raise ValueError(f"output_padding must be an int or {rank} ints, got {output_padding!r}")
-
-    def op(x):
-        if x.ndim != rank + 2:
-            raise ValueError(f"conv_transpose: inputs of shape {tuple(x.shape)} need {rank + 2} dims for a kernel "
-                             f"of shape {tuple(kernel.shape)}")
-        pads = [(0, 0)]
-        for axis in range(rank):
-            x = _dilate_axis(x, axis + 1, strides_[axis])
-            pads.append(_transpose_pads(kernel.shape[axis], strides_[axis], dilation[axis], mode,
-                                        None if output_padding is None else output_padding[axis]))
-        x = P.constant_pad(x, pads + [(0, 0)])
-        flipped = getitem(kernel, tuple(slice(None, None, -1) for _ in range(rank)))
-        flipped = transpose(flipped, (*range(rank), rank + 1, rank))
-        return _conv.conv(x, flipped, strides=1, padding="valid", dilation=dilation)
-
-    return _spatial_op(op, inputs, data_format)
+    return _spatial_op(lambda x: _conv.conv_transpose(x, P.tensor(kernel), strides=strides, padding=padding,
+                                                      output_padding=output_padding, dilation=dilation_rate),
+                       inputs, data_format)
 
 
 def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
