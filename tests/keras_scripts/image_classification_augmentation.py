@@ -19,6 +19,12 @@ Changed from the example:
   25 -> 8, verbose=2; `compile` without `jit_compile=True` (gpunet accepts only its default);
 - the image scored by `predict` is the first validation image instead of a JPEG file;
 - the checks of the augmentation (active only in training) and the RESULT line are added.
+
+Eight epochs of 30 steps leave BatchNormalization's moving variance (momentum 0.99, starting at
+1) far above the batches' own (a share 0.99 ** 240 = 0.09 of the start remains, against batch
+variances near 0.01 after the first convolution), so the validation accuracy hangs on the draw:
+over seeds 1337, 1, 2 it was 0.445-0.807 on Keras and 0.555-1.0 on gpunet, every run reaching a
+training accuracy of 1.0. The test compares the training accuracy and the first epoch's loss.
 """
 
 import json
@@ -135,8 +141,8 @@ val_loss, val_accuracy = model.evaluate(x_val, y_val)
 batch = x_val[:8]
 augmented = keras.ops.convert_to_numpy(data_augmentation(batch, training=True))
 print("RESULT " + json.dumps({
-    "accuracy": float(val_accuracy),
-    "loss": float(val_loss),
+    "val_accuracy": float(val_accuracy),
+    "val_loss": float(val_loss),
     "train_accuracy": float(history.history["accuracy"][-1]),
     "first_epoch_loss": float(history.history["loss"][0]),
     "score_in_unit_range": bool(0.0 <= score <= 1.0),
