@@ -37,7 +37,6 @@ projection (Martins and Astudillo 2016).
 from __future__ import annotations
 
 from . import ops
-from .autograd import as_tensor
 
 __all__ = [
     "get", "serialize", "deserialize", "is_builtin",

@@ -87,8 +87,8 @@ def test_every_keras_name_exists_or_is_not_supported_yet(keras_module):
 
 
 def test_the_error_is_an_attribute_error_with_the_message():
-    with pytest.raises(AttributeError, match=r"^gpunet does not support keras\.layers\.LSTM yet\. .*docs/keras\.md"):
-        gpunet.layers.LSTM(32)
+    with pytest.raises(AttributeError, match=r"^gpunet does not support keras\.layers\.ConvLSTM2D yet\. .*docs/keras\.md"):
+        gpunet.layers.ConvLSTM2D(32, 3)
     assert issubclass(NotSupportedYetError, AttributeError)
     for expression in ("gpunet.Quantizer", "gpunet.applications", "gpunet.tree.map_shape_structure", "gpunet.config.enable_flash_attention",
                        "gpunet.ops.nn.polar", "gpunet.layers.ConvLSTM2D", "gpunet.losses.CTC", "gpunet.utils.plot_model"):

@@ -17,6 +17,7 @@ import numpy
 from .. import backend
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from . import primitives
 from .gather import gather
 from .promotion import compute, constant, convert, promote, standardize_dtype
 from .shaping import Reshape, Transpose
@@ -416,9 +417,12 @@ def concatenate(xs, axis=0) -> Tensor:
 
 
 def stack(x, axis=0) -> Tensor:
-    """The tensors ``x`` joined along a new ``axis`` (``keras.ops.stack``)."""
+    """The tensors ``x`` joined along a new ``axis`` (``keras.ops.stack``; Keras's dtype promotion)."""
     xs = _sequence(x, "x")
-    return rearrange(lambda *arrays: get_array_module(*arrays).stack(arrays, axis=axis), *xs)
+    tensors = promote(*xs) if len(xs) > 1 else (convert(xs[0]),)
+    if builtins.len({t.shape for t in tensors}) > 1:
+        raise ValueError(f"stack: x must hold tensors of one shape, got {[t.shape for t in tensors]}")
+    return primitives.stack(tensors, _axis(axis, tensors[0].ndim + 1))
 
 
 def _joiner(kind):

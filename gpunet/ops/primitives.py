@@ -155,13 +155,28 @@ def concat(tensors, axis=0) -> Tensor:
     return Concat(axis % tensors[0].ndim)(*tensors)
 
 
+class Stack(Function):
+    """Equally shaped arrays joined along a new axis; backward takes each one's slice back."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *arrays):
+        self.count = len(arrays)
+        return get_array_module(*arrays).stack(arrays, axis=self.axis)
+
+    def backward(self, gy):
+        before = (slice(None),) * self.axis
+        return tuple(gy[before + (i,)] for i in range(self.count))
+
+
 def stack(tensors, axis=0) -> Tensor:
-    """Differentiable stacking of equally shaped ``tensors`` along a new ``axis``."""
+    """Differentiable stacking of equally shaped ``tensors`` along a new ``axis`` (one dtype: the
+    promoted one; callers with other promotion rules cast first)."""
     tensors = [tensor(t) for t in tensors]
-    ndim = tensors[0].ndim + 1
-    axis = axis % ndim
-    expanded = [reshape(t, t.shape[:axis] + (1,) + t.shape[axis:]) for t in tensors]
-    return concat(expanded, axis)
+    dtype = numpy.result_type(*[t.dtype for t in tensors])
+    tensors = [t if t.dtype == dtype else cast(t, dtype) for t in tensors]
+    return Stack(axis % (tensors[0].ndim + 1))(*tensors)
 
 
 class ConstantPad(Function):

@@ -14,7 +14,7 @@ is never imported, and a name gpunet does not know is refused.
 
 from __future__ import annotations
 
-from .. import losses, metrics, optimizers
+from .. import optimizers
 from ..lookup import get_registered_object
 from .config import serialize_model
 from .training_config import serialize_losses, serialize_metrics

@@ -8,7 +8,7 @@ import pytest
 
 import gpunet
 from gpunet import Tensor, backend, gradcheck
-from gpunet.layers import ELU, Dense, Flatten, Input, LeakyReLU, PReLU, ReLU, Softmax
+from gpunet.layers import ELU, Dense, Input, LeakyReLU, PReLU, ReLU, Softmax
 
 LAYERS = {  # name -> (layer factory, float64 reference of its output)
     "leaky_relu-default": (lambda: LeakyReLU(), lambda x: np.where(x >= 0, x, 0.3 * x)),
