@@ -319,11 +319,7 @@ def _pending(first: str, *then: str) -> str:
 KNOWN_DIFFERENCES: dict[str, str] = {
 }
 
-_LSTM = "keras.layers.LSTM (NotSupportedYetError: issue #24's recurrent layers)"
-PENDING: dict[str, str] = {
-    "lstm_seq2seq": _pending(_LSTM, "LSTM(return_state=True) and its initial_state"),
-    "timeseries_weather_forecasting": _pending(_LSTM),
-}
+PENDING: dict[str, str] = {}
 
 # scripts whose gpunet run needs an optional package (gpunet's TensorBoard callback writes through tensorboardX)
 GPUNET_NEEDS = {"tensorboard_logs": "tensorboardX"}
