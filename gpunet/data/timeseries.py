@@ -58,7 +58,7 @@ def _count(value, name: str, positive: bool = True) -> int:
 
 
 def timeseries_dataset_from_array(data, targets, sequence_length, sequence_stride=1, sampling_rate=1, batch_size=128,
-                                  shuffle=False, seed=None, start_index=None, end_index=None):
+                                  shuffle=False, seed=None, start_index=None, end_index=None, format="tf"):
     """Windows of ``sequence_length`` steps over ``data`` (Keras 3's function and arguments).
 
     The rows ``data[start_index:end_index]`` (the whole array by default) give the windows: the
@@ -79,6 +79,8 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
             of ``8 * batch_size`` windows, which gpunet does not reproduce: the same windows,
             another order). Without ``seed``, the seed is drawn from gpunet's seeded generator.
         start_index, end_index: the rows used (``end_index`` excluded).
+        format: Keras's choice of pipeline, ``"tf"`` or ``"grain"``; either gives gpunet's
+            :class:`TimeseriesDataset`.
 
     Returns:
         A :class:`TimeseriesDataset`: ``len()`` batches of ``(windows, targets)`` (windows
@@ -92,6 +94,8 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
                                                              batch_size=16)
         x, y = windows[0]   # x[i] = series[i:i + 10], y[i] = series[i + 10]
     """
+    if format not in ("tf", "grain"):
+        raise ValueError(f'timeseries_dataset_from_array: format must be "tf" or "grain", got {format!r}')
     data = numpy.asarray(data)
     if data.ndim == 0:
         raise ValueError("timeseries_dataset_from_array: data must have a time axis (at least one dimension)")

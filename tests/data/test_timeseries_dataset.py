@@ -114,6 +114,8 @@ def test_fit_and_predict_take_it():
 def test_bad_arguments_are_refused_by_name(arguments, message):
     with pytest.raises(ValueError, match=message):
         timeseries_dataset_from_array(numpy.arange(20), None, **arguments)
+    with pytest.raises(ValueError, match='format must be "tf" or "grain"'):
+        timeseries_dataset_from_array(numpy.arange(20), None, 3, format="numpy")
     with pytest.raises(TypeError, match="sequence_length must be an integer"):
         timeseries_dataset_from_array(numpy.arange(20), None, sequence_length=2.5)
 
