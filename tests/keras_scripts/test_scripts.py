@@ -634,12 +634,12 @@ def test_runs_on_gpunet(name, tmp_path):
 @pytest.mark.parametrize("name", PARAMS)
 def test_keras_agrees(name, tmp_path):
     """The script under Keras 3 meets its expectations; where gpunet runs it, the two agree."""
-    backend_package = keras_backend(name)
-    if not (_installed("keras", minimum=3) and _installed(backend_package)):
-        pytest.skip(f"the Keras side runs Keras 3 on {backend_package}, a test extra: pip install -e '.[keras]'")
     if name in KERAS_NEEDS_TENSORFLOW and not _installed("tensorflow"):
         pytest.skip(f"{KERAS_NEEDS_TENSORFLOW[name]}: the Keras run needs TensorFlow installed "
                     "(gpunet's run is checked without it)")
+    backend_package = keras_backend(name)
+    if not (_installed("keras", minimum=3) and _installed(backend_package)):
+        pytest.skip(f"the Keras side runs Keras 3 on {backend_package}, a test extra: pip install -e '.[keras]'")
     keras_result = run_on_keras(name, tmp_path)
     print(name, "keras", json.dumps(keras_result))
     check_expected(name, keras_result, "Keras")
