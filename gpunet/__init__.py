@@ -12,6 +12,7 @@ from . import (activations, backend, callbacks, config, datasets, initializers, 
 from . import constraints
 from . import random
 from . import distributed
+from . import preprocessing
 from .autograd import Parameter, Tensor, Variable, enable_grad, gradcheck, no_grad
 from .dtype_policies import DTypePolicy
 from .initializers import Initializer
@@ -27,7 +28,7 @@ from .version import __version__, version  # version(): a function, as keras.ver
 
 __all__ = [
     "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops",
-    "optimizers", "regularizers", "saving", "schedules", "training", "utils", "distributed", "constraints", "Input",
+    "optimizers", "regularizers", "saving", "schedules", "training", "utils", "distributed", "constraints", "preprocessing", "Input",
     "Tensor", "Variable", "Parameter", "Layer", "Loss", "Metric", "Optimizer", "Initializer", "Regularizer",
     "DTypePolicy", "no_grad", "enable_grad", "gradcheck", "Sequential", "Model", "load_model",
     "model_from_json", "__version__", "version", "config", "errors", "keras_api", "tree",

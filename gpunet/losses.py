@@ -260,7 +260,8 @@ class SparseCategoricalCrossentropy(Loss):
 
 
 class CategoricalCrossentropy(Loss):
-    """Cross-entropy for one-hot (or probability) targets of shape (N, C).
+    """Cross-entropy for one-hot (or probability) targets of the outputs' shape, (N, C) or (N, ..., C):
+    over the last axis at every position, the positions averaged as Keras does.
 
     Args:
         from_logits: the outputs are logits (else probabilities, clipped below at 1e-7).
@@ -281,10 +282,14 @@ class CategoricalCrossentropy(Loss):
         self.axis = _check_last_axis(axis)
 
     def check(self, output, target):
-        if output.ndim != 2 or target.shape != output.shape:
-            raise ValueError(f"y_true must have the outputs' shape (batch, classes) {output.shape}, got {target.shape}")
+        if output.ndim < 2 or target.shape != output.shape:
+            raise ValueError(f"y_true must have the outputs' shape (batch, ..., classes) {output.shape}, "
+                             f"got {target.shape}")
 
     def compute_mean(self, output, target, logits):
+        # outputs (batch, steps, ..., classes): the mean over every position, as Keras's
+        # sum_over_batch_size divides by the number of per-position losses
+        output, target = _class_rows(output), _class_rows(target)
         target = _smooth(target, self.label_smoothing, output.shape[-1])
         if logits:
             return loss_ops.DenseCrossEntropy()(output, target)
@@ -841,6 +846,11 @@ def _check_labels(output: Tensor, target: Tensor, ignore_class=None) -> None:
 def _check_same_size(output, target) -> None:
     if target.size != output.size:
         raise ValueError(f"y_true must have the outputs' shape {output.shape}, got {target.shape}")
+
+
+def _class_rows(x):
+    """``x`` (batch, ..., classes) as rows of classes (positions, classes)."""
+    return x if x.ndim == 2 else ops.reshape(x, (-1, x.shape[-1]))
 
 
 def _like_output(target, output):

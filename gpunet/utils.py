@@ -10,10 +10,11 @@ from . import backend
 from .plotting import plot_history
 from .data.pydataset import PyDataset, Sequence
 from .data.structure import pack_x_y_sample_weight, unpack_x_y_sample_weight
+from .data.timeseries import timeseries_dataset_from_array
 
 __all__ = ["set_random_seed", "clear_session", "describe_machine", "to_categorical", "normalize", "pad_sequences"]
 __all__ += ["plot_history"]
-__all__ += ["PyDataset", "Sequence", "pack_x_y_sample_weight", "unpack_x_y_sample_weight"]
+__all__ += ["PyDataset", "Sequence", "pack_x_y_sample_weight", "unpack_x_y_sample_weight", "timeseries_dataset_from_array"]
 
 
 def set_random_seed(seed) -> None:

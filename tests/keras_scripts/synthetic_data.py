@@ -21,8 +21,11 @@ on real images; the tests never set it.
 The ports of keras.io's examples take the stand-ins of their other data sets from here too:
 ``load_color_data`` (CIFAR-10's shapes), ``load_timeseries_data`` (FordA's), ``load_fraud_data``
 (the credit-card fraud CSV's, rare positives), ``load_regression_data`` (the guides' random
-``(x, y)`` arrays, made learnable) and ``load_multi_io_data`` (the image + timeseries model of the
-training guide). Each draws from its own fixed seed and is learnable well above chance.
+``(x, y)`` arrays, made learnable), ``load_multi_io_data`` (the image + timeseries model of the
+training guide), ``load_review_data`` (IMDB-like review strings), ``write_translation_file`` (the fra-eng sentence pairs' file),
+``load_review_sequences`` (the
+same as ``keras.datasets.imdb`` gives them, word indices) and ``load_weather_data`` (the
+Jena climate table). Each draws from its own fixed seed and is learnable well above chance.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ import os
 import numpy as np
 
 __all__ = ["load_data", "load_binary_data", "load_color_data", "load_timeseries_data", "load_fraud_data",
-           "load_regression_data", "load_multi_io_data", "NUM_CLASSES"]
+           "load_regression_data", "load_multi_io_data", "load_review_data", "load_review_sequences", "write_translation_file",
+           "load_weather_data", "NUM_CLASSES"]
 
 NUM_CLASSES = 10
 SIDE = 28
@@ -215,3 +219,118 @@ def load_multi_io_data(num_samples: int = 400, timesteps: int = 20, seed: int = 
             ts[i, :, 2 * c - 6: 2 * c - 4] += 0.4
     score = img.mean(axis=(1, 2, 3))[:, None] * 2.0
     return img, ts, score, np.eye(5)[classes]
+
+
+_NEUTRAL_WORDS = ("the movie film story plot actor actress scene scenes director script camera music score ending "
+                  "character characters cast dialogue was is were it this that and but of a an to in on with for "
+                  "as at by from time minutes hour part first second two one really quite very just so some more "
+                  "also even though while after before watch watched seen saw show feel felt look looked").split()
+_POSITIVE_WORDS = ("great excellent wonderful superb brilliant moving delightful charming fine enjoyable "
+                   "memorable beautiful touching gripping clever").split()
+_NEGATIVE_WORDS = ("awful terrible boring dull poor weak bad horrible tedious mediocre messy painful clumsy "
+                   "forgettable lame").split()
+
+
+def load_review_data(num_train: int = 1500, num_test: int = 300, seed: int = 0):
+    """``(x_train, y_train), (x_test, y_test)`` standing in for the IMDB reviews as
+    ``text_dataset_from_directory`` reads them: NumPy string arrays of reviews (N,) and int labels
+    (N,), 1 positive, 0 negative (balanced).
+
+    A review is 30-80 words of neutral filler with mixed capitals, punctuation and ``<br />``
+    tags, among which 6-12 sentiment words, each drawn from the review's own side with probability
+    0.75 and from the other side otherwise: learnable to about 0.9, not separable.
+    """
+    rng = np.random.default_rng(seed)
+
+    def review(label):
+        words = list(rng.choice(_NEUTRAL_WORDS, size=rng.integers(30, 81)))
+        for _ in range(rng.integers(6, 13)):
+            side = label if rng.uniform() < 0.75 else 1 - label
+            position = rng.integers(0, len(words) + 1)
+            words.insert(position, rng.choice(_POSITIVE_WORDS if side == 1 else _NEGATIVE_WORDS))
+        for i in rng.choice(len(words), size=len(words) // 8, replace=False):
+            words[i] = words[i].capitalize() + rng.choice([".", ",", "!", "?", " <br /><br />"])
+        return " ".join(words)
+
+    def draw(n):
+        labels = rng.integers(0, 2, size=n)
+        return np.array([review(label) for label in labels]), labels.astype(np.int64)
+
+    return draw(num_train), draw(num_test)
+
+
+def load_review_sequences(num_words: int | None = None, seed: int = 0):
+    """``(x_train, y_train), (x_test, y_test)`` as ``keras.datasets.imdb.load_data`` returns them:
+    object arrays of word-index lists (each starting with 1, words from index 3 on, in a fixed
+    order of the vocabulary; indices at or above ``num_words`` become 2, the out-of-vocabulary
+    index) and int labels: the reviews of :func:`load_review_data`, lower-cased, without the
+    punctuation and tags.
+    """
+    vocabulary = sorted(set(_NEUTRAL_WORDS + _POSITIVE_WORDS + _NEGATIVE_WORDS), key=lambda w: (len(w), w))
+    index = {word: i + 3 for i, word in enumerate(vocabulary)}
+
+    def encode(text):
+        words = "".join(c for c in text.lower().replace("<br />", " ") if c.isalpha() or c == " ").split()
+        ids = [1] + [index[word] for word in words]
+        return [i if num_words is None or i < num_words else 2 for i in ids]
+
+    def convert(texts, labels):
+        sequences = np.empty(len(texts), dtype=object)
+        sequences[:] = [encode(text) for text in texts]
+        return sequences, labels
+
+    train, test = load_review_data(seed=seed)
+    return convert(*train), convert(*test)
+
+
+_SOURCE_WORDS = "i you we they see like want take have know the a big small red old new cat dog car house tree book".split()
+
+
+def _target_word(word: str) -> str:
+    """A fixed made-up translation of a word: its letters rotated and re-spelt (a -> e, o -> ou,
+    i -> ie, t -> tt), so that the target is learnable from the source, word by word."""
+    rotated = word[1:] + word[0] if len(word) > 1 else word
+    return rotated.replace("o", "ou").replace("a", "e").replace("i", "ie").replace("t", "tt")
+
+
+def write_translation_file(path: str, num_lines: int = 2000, seed: int = 0) -> str:
+    """Write ``path`` in the layout of the fra-eng file of manythings.org (``source<TAB>target<TAB>
+    attribution`` per line) and return it: sentences of 2-4 words from a 24-word vocabulary, a
+    capital and a full stop; the target is their word-by-word made-up translation."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(num_lines):
+        words = list(rng.choice(_SOURCE_WORDS, size=rng.integers(2, 5)))
+        source = " ".join(words).capitalize() + "."
+        target = " ".join(_target_word(w) for w in words).capitalize() + "."
+        lines.append(f"{source}\t{target}\tCC-BY 2.0 (France) Attribution: synthetic")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def load_weather_data(num_rows: int = 6000, seed: int = 0):
+    """The rows standing in for the Jena climate CSV's 14 feature columns as ``pd.read_csv`` gives
+    them: float64 (N, 14), one every ten minutes, in the CSV's column order (pressure, temperature,
+    temperature in Kelvin, dew point, humidity, ..., wind direction), on the CSV's scales.
+
+    The temperature is a daily cycle plus a slowly wandering level plus noise; the other columns
+    are derived from it (Kelvin, dew point, vapour pressures) or wander on their own (pressure,
+    wind), so that past values tell the temperature a few hours ahead, short of noise.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(num_rows)
+    day = 144  # rows per day
+    level = np.cumsum(rng.normal(0.0, 0.05, size=num_rows))
+    level -= np.linspace(level[0], level[-1], num_rows)
+    temperature = 8.0 + level + 5.0 * np.sin(2 * np.pi * (t / day - 0.3)) + rng.normal(0.0, 0.3, size=num_rows)
+    pressure = 990.0 + np.cumsum(rng.normal(0.0, 0.05, size=num_rows)) - 0.3 * level
+    humidity = np.clip(75.0 - 3.0 * (temperature - 8.0) + rng.normal(0.0, 3.0, size=num_rows), 10.0, 100.0)
+    vp_max = 6.1 * np.exp(17.6 * temperature / (temperature + 243.0))
+    vp_act = vp_max * humidity / 100.0
+    dew = 243.0 * np.log(vp_act / 6.1) / (17.6 - np.log(vp_act / 6.1))
+    wind = np.abs(2.0 + np.cumsum(rng.normal(0.0, 0.1, size=num_rows)) % 4.0 + rng.normal(0.0, 0.3, size=num_rows))
+    columns = [pressure, temperature, temperature + 273.15 + 0.01 * (1000.0 - pressure), dew, humidity, vp_max, vp_act,
+               vp_max - vp_act, 0.622 * vp_act / pressure * 1000.0, vp_act / pressure * 1000.0,
+               1300.0 - 4.5 * temperature + 0.1 * (pressure - 990.0), wind, wind * 1.6, rng.uniform(0.0, 360.0, num_rows)]
+    return np.stack(columns, axis=1)
