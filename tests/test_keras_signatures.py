@@ -122,6 +122,7 @@ REQUIRED = {
     "input_dim": 5, "output_dim": 3, "n": 2, "layer": Fresh(lambda: gpunet.layers.Dense(2)),
     "height": 4, "width": 4, "factor": 0.1, "height_factor": 0.1, "width_factor": 0.1, "scale": 0.5, "num_bins": 3,
     "equation": "ab,bc->ac", "output_shape": 3, "num_heads": 2, "key_dim": 2, "stddev": 0.1,
+    "cell": Fresh(lambda: gpunet.layers.SimpleRNNCell(2)), "cells": Fresh(lambda: [gpunet.layers.SimpleRNNCell(2)]),
 }
 # non-default values where the default's type does not suggest one
 NON_DEFAULT = {

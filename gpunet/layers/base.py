@@ -122,6 +122,7 @@ class Layer(GraphConfig, Registered):
     supports_recording = False
     uses_host_threads = False
     call_takes_training = True  # whether call() accepts ``training`` (set per subclass, as Keras inspects it)
+    call_training_default = False  # ``training`` where neither the caller nor an outer call gives it
     call_takes_mask = False  # whether call() accepts ``mask``
     supports_masking = False  # Keras's: whether the layer hands its input's mask on to its output
     makes_masks = False  # set per subclass: whether it overrides compute_mask
@@ -133,6 +134,9 @@ class Layer(GraphConfig, Registered):
         parameters = inspect.signature(cls.call).parameters
         any_keyword = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
         cls.call_takes_training = "training" in parameters or any_keyword
+        default = parameters["training"].default if "training" in parameters else None
+        # Keras: a call made outside any training context takes the default its signature declares
+        cls.call_training_default = default if isinstance(default, bool) else False
         cls.call_takes_mask = "mask" in parameters or any_keyword
         cls.makes_masks = cls.compute_mask is not Layer.compute_mask  # a layer that makes or changes masks
 
@@ -408,6 +412,8 @@ class Layer(GraphConfig, Registered):
         mask = kwargs.pop("mask", None)
         if training is None:
             training = _frames[-1].training if _frames else None
+        if training is None:
+            training = self.call_training_default
         if isinstance(x, (list, tuple, dict)):
             x = tree.map_structure(lambda v: self.cast_input(as_tensor(v)) if v is not None else v, x)
             self.ensure_built(tree.map_structure(lambda v: None if v is None else (None, *v.shape[1:]), x))
@@ -416,7 +422,7 @@ class Layer(GraphConfig, Registered):
             self.ensure_built((None, *x.shape[1:]))
             x = self.cast_input(x)
         if self.call_takes_training:
-            kwargs["training"] = bool(training) if training is not None else False
+            kwargs["training"] = bool(training)
         if mask is None:
             mask = carried_mask(x)  # the mask the inputs carry (from Embedding(mask_zero), Masking...)
         if mask is not None and self.call_takes_mask:

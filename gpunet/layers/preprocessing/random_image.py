@@ -77,7 +77,7 @@ class _RandomImageLayer(_ImageLayer):
     def augment(self, x, rng):  # pragma: no cover - interface
         raise NotImplementedError
 
-    def call(self, x, training=False):
+    def call(self, x, training=True):  # Keras's: called on its own, an augmentation layer augments
         self._spatial(x)
         if not training:
             return self.infer(x)
