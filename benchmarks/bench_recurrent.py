@@ -30,6 +30,7 @@ nothing accumulates over epochs), and an epoch's peak traced memory for sequence
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -163,8 +164,8 @@ def memory_check(samples=256, batch=32, epochs=3, lengths=(50, 100, 200)):
     """gpunet's traced host memory (``tracemalloc``) for the LSTM classifier: held after each of
     ``epochs`` epochs (the same model), and an epoch's peak above what was held before it for each
     sequence length (a warm-up epoch first, untraced: weights, optimizer state, compiled steps)."""
-    import gc  # noqa: PLC0415
-    import tracemalloc  # noqa: PLC0415
+    import gc
+    import tracemalloc
 
     run = gpunet_runners(make_data(samples), False, batch)["lstm"]()
     held = []
@@ -184,7 +185,7 @@ def memory_check(samples=256, batch=32, epochs=3, lengths=(50, 100, 200)):
         run()
         peaks[steps] = tracemalloc.get_traced_memory()[1] - before
         tracemalloc.stop()
-    slopes = [(peaks[b] - peaks[a]) / (b - a) for a, b in zip(lengths, lengths[1:])]
+    slopes = [(peaks[b] - peaks[a]) / (b - a) for a, b in itertools.pairwise(lengths)]
     mib = 1 << 20
     print(f"memory (LSTM classifier, batch {batch}): held after epoch 1 {held[0] / mib:.2f} MiB, after epoch "
           f"{epochs} {held[-1] / mib:.2f} MiB; epoch peak " + ", ".join(f"{n} steps {p / mib:.2f} MiB" for n, p in
@@ -210,7 +211,7 @@ def main(argv=None):
     if args.threads:
         args.torch_threads = args.threads
         try:
-            import threadpoolctl  # noqa: PLC0415 - optional
+            import threadpoolctl
 
             threadpoolctl.threadpool_limits(limits=args.threads, user_api="blas")
         except ImportError:

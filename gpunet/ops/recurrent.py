@@ -65,13 +65,40 @@ def _tanh(x, out):
     return get_array_module(x).tanh(x, out=out)
 
 
-# name -> (forward into ``out``, derivative from the output y)
+def _tanh_slope(y, out):
+    xp = get_array_module(y)
+    xp.multiply(y, y, out=out)
+    return xp.subtract(1, out, out=out)
+
+
+def _sigmoid_slope(y, out):
+    get_array_module(y).subtract(1, y, out=out)
+    out *= y
+    return out
+
+
+def _hard_sigmoid_slope(y, out):
+    out[...] = ((y > 0) & (y < 1)) * (1.0 / 6.0)
+    return out
+
+
+def _relu_slope(y, out):
+    out[...] = y > 0
+    return out
+
+
+def _linear_slope(y, out):
+    out[...] = 1
+    return out
+
+
+# name -> (forward into ``out``, derivative from the output y into ``out``)
 FUSED_ACTIVATIONS = {
-    "tanh": (_tanh, lambda y: 1 - y * y),
-    "sigmoid": (recurrent_kernels.sigmoid_by_tanh, lambda y: y * (1 - y)),
-    "hard_sigmoid": (_hard_sigmoid, lambda y: ((y > 0) & (y < 1)).astype(y.dtype) * (1.0 / 6.0)),
-    "relu": (_relu, lambda y: (y > 0).astype(y.dtype)),
-    "linear": (_linear, lambda y: get_array_module(y).ones_like(y)),
+    "tanh": (_tanh, _tanh_slope),
+    "sigmoid": (recurrent_kernels.sigmoid_by_tanh, _sigmoid_slope),
+    "hard_sigmoid": (_hard_sigmoid, _hard_sigmoid_slope),
+    "relu": (_relu, _relu_slope),
+    "linear": (_linear, _linear_slope),
 }
 
 
@@ -393,7 +420,7 @@ class Recurrence(Function):
 
     # -- one step backward per kind: the step's factors are computed for all steps at once first
     def _factors_simple(self, units):
-        return self.act_grad(self.acts)
+        return self.act_grad(self.acts, xp_empty_like(self.acts))
 
     def _backward_simple(self, t, dh, dc, d_pre, d_rec, units, factors):
         get_array_module(dh).multiply(dh, factors[t], out=d_pre[t])
@@ -406,13 +433,14 @@ class Recurrence(Function):
         acts, a = self.acts, self.extra
         steps, batch = acts.shape[:2]
         p = xp_empty_like(acts)
-        p[..., :3 * units] = self.ract_grad(acts[..., :3 * units])
-        p[..., 3 * units:] = self.act_grad(acts[..., 3 * units:])
+        self.ract_grad(acts[..., :3 * units], p[..., :3 * units])
+        self.act_grad(acts[..., 3 * units:], p[..., 3 * units:])
         p[..., :units] *= acts[..., 3 * units:]
         p[..., units:2 * units] *= self.c_all[:steps]
         p[..., 2 * units:3 * units] *= a
         p[..., 3 * units:] *= acts[..., :units]
-        q = acts[..., 2 * units:3 * units] * self.act_grad(a)
+        q = self.act_grad(a, xp_empty_like(a))
+        q *= acts[..., 2 * units:3 * units]
         return p.reshape(steps, batch, 4, units), q
 
     def _backward_lstm(self, dh, dc, d_out, d_pre, factors, units, keep, zero_outputs):
@@ -452,13 +480,17 @@ class Recurrence(Function):
         steps = acts.shape[0]
         z, r, hh = acts[..., :units], acts[..., units:2 * units], acts[..., 2 * units:]
         h_prev = self.h_all[:steps]
-        a_z = self.ract_grad(z) * (h_prev - hh)
-        a_h = self.act_grad(hh) * (1 - z)
+        a_z = self.ract_grad(z, xp_empty_like(z))
+        a_z *= h_prev - hh
+        a_h = self.act_grad(hh, xp_empty_like(hh))
+        a_h *= 1 - z
         if self.reset_after:
-            a_r = self.ract_grad(r) * self.extra
+            a_r = self.ract_grad(r, xp_empty_like(r))
+            a_r *= self.extra
         else:
             operand = h_prev if self.loop_masks is None else h_prev * self.loop_masks[2]
-            a_r = self.ract_grad(r) * operand
+            a_r = self.ract_grad(r, xp_empty_like(r))
+            a_r *= operand
         return a_z, a_h, a_r
 
     def _backward_gru(self, t, dh, dc, d_pre, d_rec, units, factors):

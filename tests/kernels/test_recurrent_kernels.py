@@ -58,7 +58,7 @@ def test_the_twins_compute_the_step_formulas():
     """The twins (the CPU's code) against the formulas written out in float64: one LSTM step from
     Keras's gate order, one GRU step each way (the kernels are checked against the twins above)."""
     rng = np.random.default_rng(0)
-    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    sig = lambda v: 1 / (1 + np.exp(-v))
     z = rng.standard_normal((B, 4 * U)) * 2  # pre-activations i, f, o, c; the loop's columns halve i, f, o
     rec, projected = z * 0.3, z * 0.7
     half = np.concatenate([np.full(3 * U, 0.5), np.ones(U)])
