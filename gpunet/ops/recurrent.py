@@ -314,7 +314,8 @@ class Recurrence(Function):
         """The LSTM's steps (gates in the loop's order i, f, o, c), on local names and one scratch
         buffer: its loop is the one that most often runs, so it runs without a call per step."""
         xp = get_array_module(projected)
-        add, multiply, matmul, step = xp.add, xp.multiply, backend.matmul, recurrent_kernels.lstm_step
+        add, multiply, matmul = xp.add, xp.multiply, backend.matmul
+        step = recurrent_kernels.lstm_step.for_array(projected)
         scratch = xp.empty(h_all.shape[1:], dtype=h_all.dtype)
         masks, fast = self.loop_masks, self.fast
         for t in range(projected.shape[0]):
@@ -447,7 +448,7 @@ class Recurrence(Function):
         """The LSTM's steps back, in place on a few buffers (a masked step passes the part of
         the gradients that its carried states received on to the step before)."""
         xp = get_array_module(dh)
-        matmul, step = backend.matmul, recurrent_kernels.lstm_backward_step
+        matmul, step = backend.matmul, recurrent_kernels.lstm_backward_step.for_array(dh)
         p, q = factors
         steps, batch = d_pre.shape[:2]
         forget = self.acts[..., units:2 * units]
