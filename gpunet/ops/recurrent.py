@@ -22,6 +22,11 @@ in that order. Dropout draws one mask per sequence (Keras's ``DropoutRNNCell``):
 one shared by the gates, or one per gate when ``recurrent_dropout`` is set (Keras's
 ``implementation=1``); on the previous ``h``, one per gate.
 
+With the default activations (``tanh``, recurrent ``sigmoid``), each step's elementwise work
+after its product is one call of a pair in :mod:`gpunet.gpu.recurrent_kernels`: a fused kernel
+on the GPU, its NumPy twin on the CPU (one code path: the twin is this op's CPU code). Other
+activations run the same steps as separate array operations.
+
 The loop's products are small (batch x units times units x gates*units), where a multi-threaded
 BLAS loses more to waking its threads than it gains: forward and backward run inside
 :class:`gpunet.backend.host_parallelism` (the BLAS on one thread; the products over all steps
