@@ -21,8 +21,8 @@ from __future__ import annotations
 from .elementwise import COMPUTE_TYPE, ElementwiseKernel
 from .fused import Fused, array_module
 
-__all__ = ["gru_candidate", "gru_reset_after_backward", "gru_reset_after_step", "gru_reset_gates",
-           "lstm_backward_step", "lstm_step", "sigmoid_by_tanh", "simple_step"]
+__all__ = ["gru_candidate", "gru_reset_after_backward", "gru_reset_after_step", "gru_reset_gates", "lstm_backward_step",
+           "lstm_cell", "lstm_step", "sigmoid_by_tanh", "simple_step", "tanh_into"]
 
 
 def sigmoid_by_tanh(x, out):
@@ -33,6 +33,11 @@ def sigmoid_by_tanh(x, out):
     out *= 0.5
     out += 0.5
     return out
+
+
+def tanh_into(x, out):
+    """``tanh(x)`` into ``out`` (the activations' common signature here)."""
+    return array_module(x).tanh(x, out=out)
 
 
 def _half_sigmoid(name, argument):
@@ -82,10 +87,19 @@ def _lstm_step_twin(gates, projected, c_prev, c, activated_c, h, scratch):
     sig = gates[:, :3 * units]
     sig *= 0.5
     sig += 0.5
+    return lstm_cell(gates, c_prev, c, activated_c, h, scratch, tanh_into)
+
+
+def lstm_cell(gates, c_prev, c, activated_c, h, scratch, activation):
+    """The second half of an LSTM step, from the activated gates (i, f, o, g side by side):
+    ``c = f c_prev + i g``, ``activated_c = activation(c)`` (``activation(x, out)``), ``h = o
+    activated_c``. The twin's, and the op's for activations other than the default."""
+    xp = array_module(gates)
+    units = c.shape[-1]
     xp.multiply(gates[:, units:2 * units], c_prev, out=c)
     xp.multiply(gates[:, :units], gates[:, 3 * units:], out=scratch)
     c += scratch
-    xp.tanh(c, out=activated_c)
+    activation(c, activated_c)
     xp.multiply(gates[:, 2 * units:3 * units], activated_c, out=h)
     return h
 
@@ -151,12 +165,13 @@ def _gates_zr(rec_zr, projected_zr, gates_zr):
     sigmoid_by_tanh(rec_zr, gates_zr)
 
 
-def _gru_candidate_twin(pre_h, projected_h, z, h_prev, hh, h):
+def _gru_candidate_twin(pre_h, projected_h, z, h_prev, hh, h, activation=tanh_into):
     """``hh = tanh(pre_h + projected_h)`` (``pre_h`` keeps the sum) and ``h = z h_prev + (1 - z) hh``,
-    computed as ``(h_prev - hh) z + hh``."""
+    computed as ``(h_prev - hh) z + hh``; the op calls the twin itself with its ``activation``
+    (``activation(x, out)``) in place of tanh for other activations."""
     xp = array_module(pre_h)
     pre_h += projected_h
-    xp.tanh(pre_h, out=hh)
+    activation(pre_h, hh)
     xp.subtract(h_prev, hh, out=h)
     h *= z
     h += hh

@@ -66,10 +66,6 @@ def _linear(x, out):
     return out
 
 
-def _tanh(x, out):
-    return get_array_module(x).tanh(x, out=out)
-
-
 def _tanh_slope(y, out):
     xp = get_array_module(y)
     xp.multiply(y, y, out=out)
@@ -99,7 +95,7 @@ def _linear_slope(y, out):
 
 # name -> (forward into ``out``, derivative from the output y into ``out``)
 FUSED_ACTIVATIONS = {
-    "tanh": (_tanh, _tanh_slope),
+    "tanh": (recurrent_kernels.tanh_into, _tanh_slope),
     "sigmoid": (recurrent_kernels.sigmoid_by_tanh, _sigmoid_slope),
     "hard_sigmoid": (_hard_sigmoid, _hard_sigmoid_slope),
     "relu": (_relu, _relu_slope),
@@ -319,7 +315,7 @@ class Recurrence(Function):
         """The LSTM's steps (gates in the loop's order i, f, o, c), on local names and one scratch
         buffer: its loop is the one that most often runs, so it runs without a call per step."""
         xp = get_array_module(projected)
-        add, multiply, matmul = xp.add, xp.multiply, backend.matmul
+        add, matmul = xp.add, backend.matmul
         step = recurrent_kernels.lstm_step.for_array(projected)
         scratch = xp.empty(h_all.shape[1:], dtype=h_all.dtype)
         masks, fast = self.loop_masks, self.fast
@@ -335,12 +331,7 @@ class Recurrence(Function):
                 add(gates, projected[t], out=gates)
                 self.ract(gates[:, :3 * units], gates[:, :3 * units])
                 self.act(gates[:, 3 * units:], gates[:, 3 * units:])
-                c = c_all[t + 1]
-                multiply(gates[:, units:2 * units], c_all[t], out=c)
-                multiply(gates[:, :units], gates[:, 3 * units:], out=scratch)
-                c += scratch
-                self.act(c, extra[t])
-                multiply(gates[:, 2 * units:3 * units], extra[t], out=h_all[t + 1])
+                recurrent_kernels.lstm_cell(gates, c_all[t], c_all[t + 1], extra[t], h_all[t + 1], scratch, self.act)
             if keep is not None:
                 h_all[t + 1] = xp.where(keep[t], h_all[t + 1], h_all[t])
                 c_all[t + 1] = xp.where(keep[t], c_all[t + 1], c_all[t])
@@ -376,18 +367,12 @@ class Recurrence(Function):
                 self.ract(pre[:, :2 * units], gates[:, :2 * units])
                 xp.multiply(gates[:, units:2 * units], operand, out=extra[t])
             pre[:, 2 * units:] = backend.matmul(extra[t], kernel[:, 2 * units:])
-        hh = gates[:, 2 * units:]
+        candidate = (pre[:, 2 * units:], projected[:, 2 * units:], gates[:, :units], h_prev, gates[:, 2 * units:],
+                     h_all[t + 1])
         if default:
-            recurrent_kernels.gru_candidate(pre[:, 2 * units:], projected[:, 2 * units:], gates[:, :units], h_prev, hh,
-                                            h_all[t + 1])
-            return
-        pre[:, 2 * units:] += projected[:, 2 * units:]
-        self.act(pre[:, 2 * units:], hh)
-        z = gates[:, :units]
-        h = h_all[t + 1]
-        xp.subtract(h_prev, hh, out=h)  # h = hh + z (h_prev - hh)
-        h *= z
-        h += hh
+            recurrent_kernels.gru_candidate(*candidate)
+        else:
+            recurrent_kernels.gru_candidate.twin(*candidate, activation=self.act)
 
     # -- backward ---------------------------------------------------------------------------
     def backward(self, grad):
