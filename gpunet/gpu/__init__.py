@@ -3,6 +3,7 @@
     fused.py        Fused: the one way a GPU kernel is chosen over its NumPy twin
     elementwise.py  ElementwiseKernel (CuPy's, built on first use) and the CUDA source NVRTC checks
     kernels.py      the ops' fused kernels (activations, dropout, softmax cross-entropy), each beside its twin
+    recurrent_kernels.py  the recurrent layers' per-step elementwise work (LSTM, GRU, SimpleRNN), each beside its twin
     philox.py       the Philox4x32-10 noise stream, on the device and in NumPy
     blas.py         cuBLAS through gpunet's own handle: matrix products a CUDA graph can capture
 

@@ -39,9 +39,14 @@ class Fused:
         self.kernel, self.twin = kernel, twin
 
     def __call__(self, first, *args, **kwargs):
+        return self.for_array(first)(first, *args, **kwargs)
+
+    def for_array(self, first):
+        """The side that a call with ``first`` as its first argument runs: for a loop that calls
+        the pair many times on one device's arrays, chosen once."""
         if isinstance(first, (numpy.ndarray, numpy.generic)) or not hasattr(first, "__cuda_array_interface__"):
-            return self.twin(first, *args, **kwargs)  # host data: arrays, NumPy's scalars, Python's numbers
-        return self.kernel(first, *args, **kwargs)
+            return self.twin  # host data: arrays, NumPy's scalars, Python's numbers
+        return self.kernel
 
     def __repr__(self):
         return f"Fused({getattr(self.kernel, '__name__', self.kernel)!s}, {getattr(self.twin, '__name__', self.twin)!s})"

@@ -22,6 +22,11 @@ in that order. Dropout draws one mask per sequence (Keras's ``DropoutRNNCell``):
 one shared by the gates, or one per gate when ``recurrent_dropout`` is set (Keras's
 ``implementation=1``); on the previous ``h``, one per gate.
 
+With the default activations (``tanh``, recurrent ``sigmoid``), each step's elementwise work
+after its product is one call of a pair in :mod:`gpunet.gpu.recurrent_kernels`: a fused kernel
+on the GPU, its NumPy twin on the CPU (one code path: the twin is this op's CPU code). Other
+activations run the same steps as separate array operations.
+
 The loop's products are small (batch x units times units x gates*units), where a multi-threaded
 BLAS loses more to waking its threads than it gains: forward and backward run inside
 :class:`gpunet.backend.host_parallelism` (the BLAS on one thread; the products over all steps
@@ -37,21 +42,11 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from ..gpu import kernels
+from ..gpu import kernels, recurrent_kernels
 
 __all__ = ["FUSED_ACTIVATIONS", "GATES", "recurrence"]
 
 GATES = {"simple": 1, "lstm": 4, "gru": 3}
-
-
-def _sigmoid(x, out):
-    """``1 / (1 + exp(-x))`` as ``(tanh(x / 2) + 1) / 2``: no overflow for any x."""
-    xp = get_array_module(x)
-    xp.multiply(x, 0.5, out=out)
-    xp.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out
 
 
 def _hard_sigmoid(x, out):
@@ -71,17 +66,40 @@ def _linear(x, out):
     return out
 
 
-def _tanh(x, out):
-    return get_array_module(x).tanh(x, out=out)
+def _tanh_slope(y, out):
+    xp = get_array_module(y)
+    xp.multiply(y, y, out=out)
+    return xp.subtract(1, out, out=out)
 
 
-# name -> (forward into ``out``, derivative from the output y)
+def _sigmoid_slope(y, out):
+    get_array_module(y).subtract(1, y, out=out)
+    out *= y
+    return out
+
+
+def _hard_sigmoid_slope(y, out):
+    out[...] = ((y > 0) & (y < 1)) * (1.0 / 6.0)
+    return out
+
+
+def _relu_slope(y, out):
+    out[...] = y > 0
+    return out
+
+
+def _linear_slope(y, out):
+    out[...] = 1
+    return out
+
+
+# name -> (forward into ``out``, derivative from the output y into ``out``)
 FUSED_ACTIVATIONS = {
-    "tanh": (_tanh, lambda y: 1 - y * y),
-    "sigmoid": (_sigmoid, lambda y: y * (1 - y)),
-    "hard_sigmoid": (_hard_sigmoid, lambda y: ((y > 0) & (y < 1)).astype(y.dtype) * (1.0 / 6.0)),
-    "relu": (_relu, lambda y: (y > 0).astype(y.dtype)),
-    "linear": (_linear, lambda y: get_array_module(y).ones_like(y)),
+    "tanh": (recurrent_kernels.tanh_into, _tanh_slope),
+    "sigmoid": (recurrent_kernels.sigmoid_by_tanh, _sigmoid_slope),
+    "hard_sigmoid": (_hard_sigmoid, _hard_sigmoid_slope),
+    "relu": (_relu, _relu_slope),
+    "linear": (_linear, _linear_slope),
 }
 
 
@@ -148,6 +166,7 @@ class Recurrence(Function):
         self.sequence_output = sequence_output
         self.fast_lstm = kind == "lstm" and activation == "tanh" and recurrent_activation == "sigmoid"
         self.fast = False
+        self.default_activations = activation == "tanh" and (kind == "simple" or recurrent_activation == "sigmoid")
         self.act, self.act_grad = FUSED_ACTIVATIONS[activation]
         self.ract, self.ract_grad = FUSED_ACTIVATIONS[recurrent_activation]
         self.use_bias = use_bias
@@ -285,6 +304,9 @@ class Recurrence(Function):
     # -- one step forward per kind: writes h_all[t + 1] (and c_all), the gates and extras --------
     def _forward_simple(self, t, projected, h_all, c_all, acts, extra, kernel, _rb, rec, pre, units):
         _recurrent_product(h_all[t], kernel, self.loop_masks, units, rec)
+        if self.default_activations:
+            recurrent_kernels.simple_step(rec, projected, acts[t], h_all[t + 1])
+            return
         get_array_module(rec).add(rec, projected, out=pre)
         self.act(pre, acts[t])
         h_all[t + 1] = acts[t]
@@ -293,7 +315,8 @@ class Recurrence(Function):
         """The LSTM's steps (gates in the loop's order i, f, o, c), on local names and one scratch
         buffer: its loop is the one that most often runs, so it runs without a call per step."""
         xp = get_array_module(projected)
-        add, multiply, tanh, matmul = xp.add, xp.multiply, xp.tanh, backend.matmul
+        add, matmul = xp.add, backend.matmul
+        step = recurrent_kernels.lstm_step.for_array(projected)
         scratch = xp.empty(h_all.shape[1:], dtype=h_all.dtype)
         masks, fast = self.loop_masks, self.fast
         for t in range(projected.shape[0]):
@@ -302,21 +325,13 @@ class Recurrence(Function):
                 matmul(h_all[t], kernel, out=gates)
             else:
                 _recurrent_product(h_all[t], kernel, masks, units, gates)
-            add(gates, projected[t], out=gates)
             if fast:
-                tanh(gates, out=gates)
-                sig = gates[:, :3 * units]
-                sig *= 0.5
-                sig += 0.5
+                step(gates, projected[t], c_all[t], c_all[t + 1], extra[t], h_all[t + 1], scratch)
             else:
+                add(gates, projected[t], out=gates)
                 self.ract(gates[:, :3 * units], gates[:, :3 * units])
                 self.act(gates[:, 3 * units:], gates[:, 3 * units:])
-            c = c_all[t + 1]
-            multiply(gates[:, units:2 * units], c_all[t], out=c)
-            multiply(gates[:, :units], gates[:, 3 * units:], out=scratch)
-            c += scratch
-            self.act(c, extra[t])
-            multiply(gates[:, 2 * units:3 * units], extra[t], out=h_all[t + 1])
+                recurrent_kernels.lstm_cell(gates, c_all[t], c_all[t + 1], extra[t], h_all[t + 1], scratch, self.act)
             if keep is not None:
                 h_all[t + 1] = xp.where(keep[t], h_all[t + 1], h_all[t])
                 c_all[t + 1] = xp.where(keep[t], c_all[t + 1], c_all[t])
@@ -326,10 +341,14 @@ class Recurrence(Function):
         h_prev = h_all[t]
         masks = self.loop_masks
         gates = acts[t]
+        default = self.default_activations
         if self.reset_after:
             _recurrent_product(h_prev, kernel, masks, units, rec)
             if recurrent_bias is not None:
                 rec += recurrent_bias
+            if default:
+                recurrent_kernels.gru_reset_after_step(rec, projected, h_prev, gates, extra[t], h_all[t + 1])
+                return
             xp.add(projected[:, :2 * units], rec[:, :2 * units], out=pre[:, :2 * units])
             self.ract(pre[:, :2 * units], gates[:, :2 * units])
             extra[t] = rec[:, 2 * units:]
@@ -339,20 +358,21 @@ class Recurrence(Function):
             zr_masks = None if masks is None else masks[:2]
             rec[:, :2 * units] = _recurrent_product(h_prev, kernel[:, :2 * units], zr_masks, units,
                                                     xp.empty((h_prev.shape[0], 2 * units), dtype=rec.dtype))
-            xp.add(projected[:, :2 * units], rec[:, :2 * units], out=pre[:, :2 * units])
-            self.ract(pre[:, :2 * units], gates[:, :2 * units])
-            r = gates[:, units:2 * units]
             operand = h_prev if masks is None else h_prev * masks[2]
-            xp.multiply(r, operand, out=extra[t])
+            if default:
+                recurrent_kernels.gru_reset_gates(rec[:, :2 * units], projected[:, :2 * units], operand,
+                                                  gates[:, :2 * units], extra[t])
+            else:
+                xp.add(projected[:, :2 * units], rec[:, :2 * units], out=pre[:, :2 * units])
+                self.ract(pre[:, :2 * units], gates[:, :2 * units])
+                xp.multiply(gates[:, units:2 * units], operand, out=extra[t])
             pre[:, 2 * units:] = backend.matmul(extra[t], kernel[:, 2 * units:])
-        pre[:, 2 * units:] += projected[:, 2 * units:]
-        hh = gates[:, 2 * units:]
-        self.act(pre[:, 2 * units:], hh)
-        z = gates[:, :units]
-        h = h_all[t + 1]
-        xp.subtract(h_prev, hh, out=h)  # h = hh + z (h_prev - hh)
-        h *= z
-        h += hh
+        candidate = (pre[:, 2 * units:], projected[:, 2 * units:], gates[:, :units], h_prev, gates[:, 2 * units:],
+                     h_all[t + 1])
+        if default:
+            recurrent_kernels.gru_candidate(*candidate)
+        else:
+            recurrent_kernels.gru_candidate.twin(*candidate, activation=self.act)
 
     # -- backward ---------------------------------------------------------------------------
     def backward(self, grad):
@@ -391,7 +411,7 @@ class Recurrence(Function):
 
     # -- one step backward per kind: the step's factors are computed for all steps at once first
     def _factors_simple(self, units):
-        return self.act_grad(self.acts)
+        return self.act_grad(self.acts, xp_empty_like(self.acts))
 
     def _backward_simple(self, t, dh, dc, d_pre, d_rec, units, factors):
         get_array_module(dh).multiply(dh, factors[t], out=d_pre[t])
@@ -404,20 +424,21 @@ class Recurrence(Function):
         acts, a = self.acts, self.extra
         steps, batch = acts.shape[:2]
         p = xp_empty_like(acts)
-        p[..., :3 * units] = self.ract_grad(acts[..., :3 * units])
-        p[..., 3 * units:] = self.act_grad(acts[..., 3 * units:])
+        self.ract_grad(acts[..., :3 * units], p[..., :3 * units])
+        self.act_grad(acts[..., 3 * units:], p[..., 3 * units:])
         p[..., :units] *= acts[..., 3 * units:]
         p[..., units:2 * units] *= self.c_all[:steps]
         p[..., 2 * units:3 * units] *= a
         p[..., 3 * units:] *= acts[..., :units]
-        q = acts[..., 2 * units:3 * units] * self.act_grad(a)
+        q = self.act_grad(a, xp_empty_like(a))
+        q *= acts[..., 2 * units:3 * units]
         return p.reshape(steps, batch, 4, units), q
 
     def _backward_lstm(self, dh, dc, d_out, d_pre, factors, units, keep, zero_outputs):
         """The LSTM's steps back, in place on a few buffers (a masked step passes the part of
         the gradients that its carried states received on to the step before)."""
         xp = get_array_module(dh)
-        multiply, matmul = xp.multiply, backend.matmul
+        matmul, step = backend.matmul, recurrent_kernels.lstm_backward_step.for_array(dh)
         p, q = factors
         steps, batch = d_pre.shape[:2]
         forget = self.acts[..., units:2 * units]
@@ -433,17 +454,11 @@ class Recurrence(Function):
             if k is not None:
                 passed_h, passed_c = xp.where(k, 0, dh), xp.where(k, 0, dc)
                 dh, dc = xp.where(k, dh, 0), xp.where(k, dc, 0)
-            multiply(dh, q[t], out=scratch)
-            dc += scratch
-            d = gate_grads[t]
-            multiply(dc[:, None, :], p[t, :, :2], out=d[:, :2])
-            multiply(dh, p[t, :, 2], out=d[:, 2])
-            multiply(dc, p[t, :, 3], out=d[:, 3])
+            step(dh, dc, p[t], q[t], forget[t], gate_grads[t], scratch)  # dc becomes the previous step's
             if masks is None:
                 matmul(d_pre[t], kernel_t, out=dh)
             else:
                 dh = _recurrent_grad_h(d_pre[t], self.loop_kernel, masks, units)
-            dc *= forget[t]
             if k is not None:
                 dh += passed_h
                 dc += passed_c
@@ -456,13 +471,17 @@ class Recurrence(Function):
         steps = acts.shape[0]
         z, r, hh = acts[..., :units], acts[..., units:2 * units], acts[..., 2 * units:]
         h_prev = self.h_all[:steps]
-        a_z = self.ract_grad(z) * (h_prev - hh)
-        a_h = self.act_grad(hh) * (1 - z)
+        a_z = self.ract_grad(z, xp_empty_like(z))
+        a_z *= h_prev - hh
+        a_h = self.act_grad(hh, xp_empty_like(hh))
+        a_h *= 1 - z
         if self.reset_after:
-            a_r = self.ract_grad(r) * self.extra
+            a_r = self.ract_grad(r, xp_empty_like(r))
+            a_r *= self.extra
         else:
             operand = h_prev if self.loop_masks is None else h_prev * self.loop_masks[2]
-            a_r = self.ract_grad(r) * operand
+            a_r = self.ract_grad(r, xp_empty_like(r))
+            a_r *= operand
         return a_z, a_h, a_r
 
     def _backward_gru(self, t, dh, dc, d_pre, d_rec, units, factors):
@@ -471,15 +490,13 @@ class Recurrence(Function):
         z, r = self.acts[t, :, :units], self.acts[t, :, units:2 * units]
         kernel, masks = self.loop_kernel, self.loop_masks
         d = d_pre[t]
-        xp.multiply(dh, a_z[t], out=d[:, :units])
-        xp.multiply(dh, a_h[t], out=d[:, 2 * units:])
-        dh_prev = dh * z
         if self.reset_after:
-            xp.multiply(d[:, 2 * units:], a_r[t], out=d[:, units:2 * units])
-            d_rec[t, :, :2 * units] = d[:, :2 * units]
-            xp.multiply(d[:, 2 * units:], r, out=d_rec[t, :, 2 * units:])
+            dh_prev = recurrent_kernels.gru_reset_after_backward(dh, a_z[t], a_h[t], a_r[t], z, r, d, d_rec[t])
             dh_prev += _recurrent_grad_h(d_rec[t], kernel, masks, units)
         else:
+            xp.multiply(dh, a_z[t], out=d[:, :units])
+            xp.multiply(dh, a_h[t], out=d[:, 2 * units:])
+            dh_prev = dh * z
             d_operand = backend.matmul(d[:, 2 * units:], kernel[:, 2 * units:].T)  # d(r * h_prev')
             xp.multiply(d_operand, a_r[t], out=d[:, units:2 * units])
             d_h_part = d_operand * r

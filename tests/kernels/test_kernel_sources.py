@@ -88,7 +88,8 @@ def test_every_kernel_is_found():
     names = {k.name for k in KERNELS}
     assert len(names) == len(KERNELS), "kernel names must be unique"
     for expected in ("gpunet_sigmoid", "gpunet_dropout", "gpunet_adam", "gpunet_rmsprop_centered_momentum",
-                     "gpunet_softmax_cross_entropy_grad", "gpunet_philox_uniform"):
+                     "gpunet_softmax_cross_entropy_grad", "gpunet_philox_uniform", "gpunet_lstm_step",
+                     "gpunet_lstm_backward_step", "gpunet_gru_reset_after_step"):
         assert expected in names
 
 
