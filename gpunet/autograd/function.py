@@ -36,21 +36,11 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-class _GradMode:
-    """Context manager (and decorator) that sets whether operations record the graph.
-
-    As ``torch.no_grad``: ``with no_grad():``, ``@no_grad()`` and the bare ``@no_grad`` all work.
-    """
+class _GradSwitch:
+    """Context manager that sets whether operations record the graph (no hook at construction:
+    what the library's own per-step code uses)."""
 
     _enabled = True
-
-    def __new__(cls, func=None):
-        mode = super().__new__(cls)
-        if func is None:
-            return mode
-        if not callable(func):
-            raise TypeError(f"{cls.__name__}() takes no argument but the function it decorates, got {type(func).__name__}")
-        return mode(func)  # the bare decorator: @no_grad
 
     def __enter__(self):
         global _grad_enabled
@@ -62,6 +52,28 @@ class _GradMode:
         global _grad_enabled
         _grad_enabled = self._previous
         return False
+
+
+class recording_off(_GradSwitch):
+    """``no_grad`` for the library's own per-step code (``with recording_off():``), without the
+    decorator forms, whose check costs a call at every construction."""
+
+    _enabled = False
+
+
+class _GradMode(_GradSwitch):
+    """Context manager (and decorator) that sets whether operations record the graph.
+
+    As ``torch.no_grad``: ``with no_grad():``, ``@no_grad()`` and the bare ``@no_grad`` all work.
+    """
+
+    def __new__(cls, func=None):
+        mode = super().__new__(cls)
+        if func is None:
+            return mode
+        if not callable(func):
+            raise TypeError(f"{cls.__name__}() takes no argument but the function it decorates, got {type(func).__name__}")
+        return mode(func)  # the bare decorator: @no_grad
 
     def __call__(self, func):
         @functools.wraps(func)

@@ -93,20 +93,29 @@ class Batches:
         size = self.batch_size
         if order is not None and self._buffers is None:
             self._buffers = self.buffers(size)
-        if order is None or not self.plain:
+        modules = {xp for xp in self._modules if xp is not None}
+        if order is None or not self.plain or len(modules) > 1:
             for start in range(0, self.samples, size):
                 yield self.rows(start, start + size, order, self._buffers)
             return
-        # three plain arrays (the common case): the gathers of rows() without its per-array loop
+        # three plain arrays on one device (the common case): rows()'s gathers, written out
         (x, y, weights), (x_buffer, y_buffer, w_buffer) = self.arrays, self._buffers
-        x_xp, y_xp, w_xp = self._modules
+        xp = modules.pop()
+        if xp is numpy:  # NumPy's take, with a host index and mode="clip" (NumPy buffers otherwise)
+            host_order = backend.to_host(order)
+            for start in range(0, self.samples, size):
+                index = host_order[start:start + size]
+                n = index.shape[0]
+                yield (numpy.take(x, index, axis=0, out=x_buffer[:n], mode="clip"),
+                       None if y is None else numpy.take(y, index, axis=0, out=y_buffer[:n], mode="clip"),
+                       None if weights is None else numpy.take(weights, index, axis=0, out=w_buffer[:n], mode="clip"))
+            return
         for start in range(0, self.samples, size):
             index = order[start:start + size]
-            host_index = self._host_index(index)
             n = index.shape[0]
-            yield (_take(x_xp, x, index, host_index, x_buffer[:n]),
-                   None if y is None else _take(y_xp, y, index, host_index, y_buffer[:n]),
-                   None if weights is None else _take(w_xp, weights, index, host_index, w_buffer[:n]))
+            yield (xp.take(x, index, axis=0, out=x_buffer[:n]),
+                   None if y is None else xp.take(y, index, axis=0, out=y_buffer[:n]),
+                   None if weights is None else xp.take(weights, index, axis=0, out=w_buffer[:n]))
 
 
 def _take(xp, a, index, host_index, out):

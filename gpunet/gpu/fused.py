@@ -38,8 +38,10 @@ class Fused:
     def __init__(self, kernel, twin):
         self.kernel, self.twin = kernel, twin
 
-    def __call__(self, first, *args, **kwargs):
-        return self.for_array(first)(first, *args, **kwargs)
+    def __call__(self, first, *args, **kwargs):  # for_array's rule, written out: one call less per use
+        if isinstance(first, (numpy.ndarray, numpy.generic)) or not hasattr(first, "__cuda_array_interface__"):
+            return self.twin(first, *args, **kwargs)
+        return self.kernel(first, *args, **kwargs)
 
     def for_array(self, first):
         """The side that a call with ``first`` as its first argument runs: for a loop that calls

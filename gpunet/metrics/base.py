@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy
 
 from ..autograd import Tensor, no_grad
+from ..autograd.function import recording_off
 from ..backend import get_array_module, on_device_of
 from ..ops.activation import sigmoid_forward, softmax_forward
 from .common import as_array, check_dtype, same_rank, weights_like
@@ -258,7 +259,7 @@ class MeanMetricWrapper(Mean):
 
     def values(self, output, target, logits):
         """The per-sample values of a batch."""
-        with no_grad():
+        with recording_off():
             values = self.fn(target, self.model_output(output, logits), **self.fn_kwargs)
         values = values.data if isinstance(values, Tensor) else values
         if type(values) is type(output):

@@ -169,7 +169,8 @@ class CompiledOutputs:
         """What a recorded train step depends on here: each loss's configuration version (a number
         no other object or configuration ever has, so it names the loss object too; the outputs'
         losses and weights are fixed when compile matches them)."""
-        return tuple([loss.graph_version for loss in self._losses])
+        losses = self._losses
+        return losses[0].graph_version if len(losses) == 1 else tuple([loss.graph_version for loss in losses])
 
     # -- what the logs hold ------------------------------------------------------------------------
     def metric_list(self) -> list:

@@ -92,16 +92,19 @@ class TrainStep:
         self._one = None
 
     # -- what shapes the graph ------------------------------------------------------------------
-    def fingerprint(self, x, y, sample_weight=None, data=None) -> tuple:
+    def fingerprint(self, x, y, sample_weight=None, data=None, shapes=None) -> tuple:
         """Everything a recorded graph depends on; cheap enough to compute at every step
-        (``data``: the batch's arrays in flatten order, when the caller has them)."""
+        (``data``: the batch's arrays in flatten order, when the caller has them; ``shapes``: their
+        per-sample shapes and dtypes, when the caller has those)."""
         model = self.model
-        if data is None:
-            data = _flat(x, y, sample_weight)
+        if shapes is None:
+            if data is None:
+                data = _flat(x, y, sample_weight)
+            shapes = tuple([None if a is None else (a.shape[1:], a.dtype) for a in data])
         return (
             tuple([(id(layer), layer.graph_key()) for layer in model.layers]),
             model.trainable, Parameter.trainable_changes, self.compiled.graph_key(), True,  # True: the training flag
-            tuple([None if a is None else (a.shape[1:], a.dtype) for a in data]),
+            shapes,
         )
 
     def _plan(self) -> bool:
@@ -159,16 +162,18 @@ class TrainStep:
         """Forward, loss and backward on one batch; updates the running loss and metrics and
         returns one gradient array per parameter of :attr:`params` (``p.grad`` is set too)."""
         if sample_weight is None and not isinstance(x, _NESTS) and not isinstance(y, _NESTS):
-            flat, present, arrays = [x, y, None], _X_AND_Y, (x, y)  # the plain case: x and y arrays
+            present, arrays = _X_AND_Y, (x, y)  # the plain case: x and y arrays
             count = x.shape[0]
             if y is None:
                 present, arrays = _X_ONLY, (x,)
+            key = self.fingerprint(x, y, shapes=((x.shape[1:], x.dtype), None if y is None else (y.shape[1:], y.dtype),
+                                                 None))
         else:
             flat = _flat(x, y, sample_weight)
             present = [a is not None for a in flat]
             arrays = [a for a in flat if a is not None]
             count = batch_count(x)
-        key = self.fingerprint(x, y, sample_weight, flat)
+            key = self.fingerprint(x, y, sample_weight, flat)
         if key != self.key:
             self._check_workspace(x)  # before anything of this batch runs
             self.checked = {count}
