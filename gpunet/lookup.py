@@ -31,7 +31,7 @@ import re
 
 __all__ = [
     "Lookup", "Configurable", "Registered", "register", "register_serializable", "join_registry", "builtin_classes",
-    "snake_case",
+    "snake_case", "keras_snake_case",
     "get_registered_name", "get_registered_object", "custom_object_scope",
 ]
 
@@ -104,6 +104,13 @@ def snake_case(cls) -> str:
     """``"exponential_decay"`` for ExponentialDecay, ``"l1_l2"`` for L1L2: a class's short name
     where a kind's short names follow Keras's functions (schedules, initializers...)."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+
+def keras_snake_case(name: str) -> str:
+    """Keras's ``to_snake_case`` of a class name: ``KLDivergence`` -> ``"kl_divergence"``,
+    ``MeanIoU`` -> ``"mean_io_u"``: the names Keras's losses and metrics are found by."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def builtin_classes(kind: str) -> dict:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 
-__all__ = ["CALL_PARAMETERS", "settings_of", "keras_op", "find_op", "split_call", "bind_call", "plain_setting"]
+__all__ = ["CALL_PARAMETERS", "bind_call", "find_op", "keras_op", "plain_setting", "settings_of", "split_call"]
 
 # Keras's class names that are not its function's name in CamelCase
 _CLASS_NAMES = {
