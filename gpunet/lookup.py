@@ -174,23 +174,20 @@ class Lookup:
     """Classes of one kind (``"optimizer"``), by short name and by class name, plus the user
     classes registered as subclasses of ``base``.
 
-    ``by_name`` (short name -> class) is the table of a kind whose names are hand-picked (losses'
-    ``"mse"``...). Without it the kind's classes come from the registry, gpunet's own of ``kind``
-    as they join it: their class names, or ``short_name(cls)`` for each (None: no short name),
-    plus ``aliases`` (Keras's other names, such as the initializer ``"normal"``).
+    The kind's classes come from the registry, gpunet's own of ``kind`` as they join it: their
+    class names, or ``short_name(cls)`` for each (None: no short name), plus ``aliases`` (Keras's
+    other names, such as the initializer ``"normal"`` or the loss ``"mse"``).
     ``base`` may be None when the kind's base class registers later (models): it is then the class
     that declared ``registry_kind = kind``."""
 
-    def __init__(self, kind: str, base: type | None = None, by_name: dict | None = None,
-                 case_sensitive: bool = False, short_name=None, aliases: dict | None = None):
+    def __init__(self, kind: str, base: type | None = None, case_sensitive: bool = False, short_name=None,
+                 aliases: dict | None = None):
         self.kind = kind
         self._base = base
-        self._by_name = by_name
         self.short_name = short_name
         self.aliases = dict(aliases or {})
         self.case_sensitive = case_sensitive
-        given = {**(by_name or {}), **self.aliases}
-        self._class_names = {cls.__name__: cls for cls in given.values()}
+        self._class_names = {cls.__name__: cls for cls in self.aliases.values()}
 
     @property
     def base(self) -> type:
@@ -198,9 +195,8 @@ class Lookup:
 
     @property
     def by_name(self) -> dict:
-        """Short name -> class: the table given, else the registry's classes of this kind."""
-        if self._by_name is not None:
-            return self._by_name
+        """Short name -> class: the registry's classes of this kind (their short names, or their
+        class names when the kind has no short names), and the aliases."""
         classes = builtin_classes(self.kind)
         if self.short_name is not None:
             classes = {self.short_name(cls): cls for cls in classes.values() if self.short_name(cls)}
@@ -208,11 +204,8 @@ class Lookup:
 
     @property
     def class_names(self) -> dict:
-        """Class name -> class. Given a ``by_name`` table: its classes, a live dict (losses and
-        metrics add the classes that have no short name); else the registry's classes of this kind
-        now, and the aliases' (Keras names a few base classes)."""
-        if self._by_name is not None:
-            return self._class_names
+        """Class name -> class: the registry's classes of this kind now, and the aliases' (Keras
+        names a few base classes)."""
         return {**self._class_names, **builtin_classes(self.kind)}
 
     def _registered(self, name):
