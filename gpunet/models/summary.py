@@ -40,7 +40,7 @@ def print_summary(model, entries, line_length=None, positions=None, print_fn=Non
     first, last = _layer_range([layer for layer, _, _ in entries], layer_range)
     rows = []
     for layer, shape, text, depth in _expanded(entries[first:last], expand_nested):
-        kind = type(layer).__name__ if hasattr(layer, "built") else getattr(getattr(layer, "fn", None), "__name__", "op")
+        kind = type(layer).__name__ if hasattr(layer, "built") else _op_kind(layer)
         built = getattr(layer, "built", True)
         params = f"{layer.count_params():,}" if built and hasattr(layer, "weights") else ("0" if built else "0 (unbuilt)")
         prefix = "   " * depth + "└ " if depth else ""
@@ -66,6 +66,15 @@ def print_summary(model, entries, line_length=None, positions=None, print_fn=Non
               rule]
     for line in lines:
         print_fn(line)
+
+
+def _op_kind(operation) -> str:
+    """A recorded op's type as Keras shows it: its Keras class (``add (Add)``), else the function's name."""
+    from ..ops.keras_ops import keras_op  # noqa: PLC0415
+
+    fn = getattr(operation, "fn", None)
+    keras = keras_op(fn) if fn is not None else None
+    return keras[1] if keras else getattr(fn, "__name__", "op")
 
 
 def _expanded(entries, expand_nested: bool, depth: int = 0):

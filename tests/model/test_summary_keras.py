@@ -51,7 +51,7 @@ def keras_rows(lines):
         cells = [c[1:] for c in cells]  # the table's one-space padding
         if rows and not cells[1].strip():  # continuation of a wrapped name
             depth, name, shape, params, trainable = rows[-1]
-            rows[-1] = (depth, f"{name} {cells[0].strip()}", shape, params, trainable)
+            rows[-1] = (depth, f"{name} {cells[0].strip()}".strip(), shape, params, trainable)
             continue
         rows.append(_row(cells[0], cells[1], cells[header.index("Param #")], cells[-1]))
     return rows
@@ -112,3 +112,17 @@ def test_keras2_node_accessors_are_absent_as_in_keras(keras, name):
     layer(x)
     with pytest.raises(AttributeError, match=f"'Dense' object has no attribute '{name}'"):
         getattr(layer, name)(0)
+
+
+def test_recorded_ops_are_rows_named_by_their_keras_class(keras):
+    from tests.model.test_functional_ops import mixed
+
+    keras.utils.clear_session()
+    gpunet.utils.clear_session()
+    theirs, ours = mixed(keras), mixed(gpunet)
+    keras_lines, our_lines = [], []
+    theirs.summary(print_fn=keras_lines.append)
+    ours.summary(print_fn=our_lines.append)
+    expected = [row[:4] for row in keras_rows(keras_lines)]
+    assert ("add (Add)" in [name for _, name, *_ in expected]) and ("get_item (GetItem)" in [n for _, n, *_ in expected])
+    assert [row[:4] for row in our_rows(our_lines)] == expected
