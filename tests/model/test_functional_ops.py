@@ -171,3 +171,14 @@ def test_keyword_settings_and_star_arguments_bind_back():
                                                              "mode": "constant"})
     with pytest.raises(ValueError, match="no argument"):
         keras_ops.bind_call(pad, ["X"], {"bogus": 1})
+
+
+def test_h5_files_written_here_open_in_keras_and_here(keras, tmp_path):
+    """Keras's legacy ``.h5`` keeps each entry's ``module`` only when the writer gives it: gpunet
+    does, so its ops read back as ops, in Keras and here."""
+    ours, theirs = pair(keras, mixed)
+    data = inputs("mixed")
+    expected = [np.asarray(t) for t in theirs(data)]
+    ours.save(str(tmp_path / "ours.h5"))
+    assert_same_outputs([np.asarray(t) for t in keras.saving.load_model(str(tmp_path / "ours.h5"))(data)], expected)
+    assert_same_outputs(gpunet.load_model(str(tmp_path / "ours.h5"))(data), expected)
