@@ -31,7 +31,7 @@ import re
 
 __all__ = [
     "Lookup", "Configurable", "Registered", "register", "register_serializable", "join_registry", "builtin_classes",
-    "snake_case",
+    "snake_case", "keras_snake_case",
     "get_registered_name", "get_registered_object", "custom_object_scope",
 ]
 
@@ -106,6 +106,13 @@ def snake_case(cls) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
 
 
+def keras_snake_case(name: str) -> str:
+    """Keras's ``to_snake_case`` of a class name: ``KLDivergence`` -> ``"kl_divergence"``,
+    ``MeanIoU`` -> ``"mean_io_u"``: the names Keras's losses and metrics are found by."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
 def builtin_classes(kind: str) -> dict:
     """gpunet's own classes of ``kind``, by class name (a copy)."""
     return dict(_BUILTIN.get(kind, {}))
@@ -167,23 +174,20 @@ class Lookup:
     """Classes of one kind (``"optimizer"``), by short name and by class name, plus the user
     classes registered as subclasses of ``base``.
 
-    ``by_name`` (short name -> class) is the table of a kind whose names are hand-picked (losses'
-    ``"mse"``...). Without it the kind's classes come from the registry, gpunet's own of ``kind``
-    as they join it: their class names, or ``short_name(cls)`` for each (None: no short name),
-    plus ``aliases`` (Keras's other names, such as the initializer ``"normal"``).
+    The kind's classes come from the registry, gpunet's own of ``kind`` as they join it: their
+    class names, or ``short_name(cls)`` for each (None: no short name), plus ``aliases`` (Keras's
+    other names, such as the initializer ``"normal"`` or the loss ``"mse"``).
     ``base`` may be None when the kind's base class registers later (models): it is then the class
     that declared ``registry_kind = kind``."""
 
-    def __init__(self, kind: str, base: type | None = None, by_name: dict | None = None,
-                 case_sensitive: bool = False, short_name=None, aliases: dict | None = None):
+    def __init__(self, kind: str, base: type | None = None, case_sensitive: bool = False, short_name=None,
+                 aliases: dict | None = None):
         self.kind = kind
         self._base = base
-        self._by_name = by_name
         self.short_name = short_name
         self.aliases = dict(aliases or {})
         self.case_sensitive = case_sensitive
-        given = {**(by_name or {}), **self.aliases}
-        self._class_names = {cls.__name__: cls for cls in given.values()}
+        self._class_names = {cls.__name__: cls for cls in self.aliases.values()}
 
     @property
     def base(self) -> type:
@@ -191,9 +195,8 @@ class Lookup:
 
     @property
     def by_name(self) -> dict:
-        """Short name -> class: the table given, else the registry's classes of this kind."""
-        if self._by_name is not None:
-            return self._by_name
+        """Short name -> class: the registry's classes of this kind (their short names, or their
+        class names when the kind has no short names), and the aliases."""
         classes = builtin_classes(self.kind)
         if self.short_name is not None:
             classes = {self.short_name(cls): cls for cls in classes.values() if self.short_name(cls)}
@@ -201,11 +204,8 @@ class Lookup:
 
     @property
     def class_names(self) -> dict:
-        """Class name -> class. Given a ``by_name`` table: its classes, a live dict (losses and
-        metrics add the classes that have no short name); else the registry's classes of this kind
-        now, and the aliases' (Keras names a few base classes)."""
-        if self._by_name is not None:
-            return self._class_names
+        """Class name -> class: the registry's classes of this kind now, and the aliases' (Keras
+        names a few base classes)."""
         return {**self._class_names, **builtin_classes(self.kind)}
 
     def _registered(self, name):

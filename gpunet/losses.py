@@ -31,7 +31,7 @@ import numpy
 
 from . import backend, ops
 from .autograd import GraphConfig, Tensor, as_tensor
-from .lookup import Lookup, custom_object_scope, get_registered_name, get_registered_object
+from .lookup import Lookup, Registered, custom_object_scope, get_registered_name, get_registered_object, keras_snake_case
 from .ops import loss as loss_ops
 
 __all__ = [
@@ -53,8 +53,10 @@ REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "
 _MEANS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
 
 
-class Loss(GraphConfig):
-    """Base class, with Keras 3's arguments.
+class Loss(GraphConfig, Registered):
+    """Base class, with Keras 3's arguments. Every public subclass defined in gpunet joins the
+    registry of the kind ``"loss"`` (:mod:`gpunet.lookup`) as it is defined; a user's subclass
+    joins it with ``@gpunet.saving.register_serializable()``.
 
     Args:
         name: the loss's name (default: the class's).
@@ -78,6 +80,8 @@ class Loss(GraphConfig):
     ...     def call(self, y_true, y_pred):
     ...         return ((y_pred - y_true) * (y_pred - y_true)).mean(axis=-1) * 0.5
     """
+
+    registry_kind = "loss"
 
     supports_recording = False
     name = "loss"
@@ -308,7 +312,9 @@ class CategoricalCrossentropy(Loss):
 class ElementwiseLoss(Loss):
     """Base of losses computed element by element (:class:`gpunet.ops.loss.ElementwiseLoss`):
     ``function(logits, per_sample)`` names the op; targets of shape (N,) serve outputs of shape
-    (N, 1)."""
+    (N, 1). A shared base: files never name it."""
+
+    loadable = False
 
     supports_recording = True
 
@@ -1057,14 +1063,9 @@ _FUNCTIONS = {
     dice: Dice,
     tversky: Tversky,
 }
-_CLASSES = (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy, CategoricalFocalCrossentropy,
-            BinaryFocalCrossentropy, CategoricalGeneralizedCrossEntropy, MeanSquaredError, MeanAbsoluteError,
-            MeanAbsolutePercentageError, MeanSquaredLogarithmicError, Huber, LogCosh, KLDivergence, Poisson,
-            CosineSimilarity, Hinge, SquaredHinge, CategoricalHinge, Dice, Tversky)
-# the names Keras 3's losses.get takes: each class's and each function's name, and the legacy short names
-_BY_NAME = {
-    **{fn.__name__: cls for fn, cls in _FUNCTIONS.items()},
-    "categorical_generalized_cross_entropy": CategoricalGeneralizedCrossEntropy,
+# Keras's other names for its losses (each loss is also found by its class name, and by the name
+# of its Keras function: the class name in snake case)
+_ALIASES = {
     "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
     "mse": MeanSquaredError, "MSE": MeanSquaredError,
     "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
@@ -1074,14 +1075,23 @@ _BY_NAME = {
     "logcosh": LogCosh,
 }
 _NOT_SUPPORTED = ("CTC", "ctc", "Circle", "circle")  # Keras's, not gpunet's yet: NotSupportedYetError
-_LOOKUP = Lookup("loss", Loss, _BY_NAME, case_sensitive=True)
-_LOOKUP.class_names.update({cls.__name__: cls for cls in _CLASSES})
-_LOOKUP.class_names[LossFunctionWrapper.__name__] = LossFunctionWrapper  # found in files, not by a short name
+
+
+def _short_name(cls):
+    """A loss's Keras function name (``KLDivergence`` -> ``"kl_divergence"``); the wrapper of a
+    user's function has none (it needs the function)."""
+    return None if cls is LossFunctionWrapper else keras_snake_case(cls.__name__)
+
+
+_LOOKUP = Lookup("loss", Loss, case_sensitive=True, short_name=_short_name, aliases=_ALIASES)
 
 
 def _keep(cls, config: dict) -> dict:
     """The constructor arguments of a gpunet loss from a config (Keras's included); settings a
-    gpunet loss cannot take are refused by its constructor, never dropped."""
+    gpunet loss cannot take are refused by its constructor, never dropped. (The function wrapper,
+    which has no short name, takes its config as written.)"""
+    if cls not in _LOOKUP.by_name.values():
+        return config
     allowed = inspect.signature(cls.__init__).parameters
     if "kwargs" in allowed:
         return config
@@ -1103,7 +1113,7 @@ def get(identifier) -> Loss:
     (a user's Loss subclass, registered with ``register_serializable``, included), or any function
     ``fn(y_true, y_pred)`` returning per-sample losses (wrapped in a :class:`LossFunctionWrapper`)."""
     _refuse_unsupported(identifier)
-    if isinstance(identifier, str) and identifier not in _BY_NAME and identifier not in _LOOKUP.class_names:
+    if isinstance(identifier, str) and identifier not in _LOOKUP.by_name and identifier not in _LOOKUP.class_names:
         fn = _registered_function(identifier)
         if fn is not None:
             return get(fn)

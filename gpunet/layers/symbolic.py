@@ -20,7 +20,7 @@ import itertools
 from .. import backend, ops, tree
 from ..autograd import Tensor, no_grad
 
-__all__ = ["KerasTensor", "Node", "SymbolicOp", "symbolic_call", "holds_symbolic", "is_keras_tensor", "trace_output_spec",
+__all__ = ["KerasTensor", "Node", "SymbolicOp", "symbolic_call", "record_op", "holds_symbolic", "is_keras_tensor", "trace_output_spec",
            "call_layer"]
 
 _tensor_names = itertools.count()
@@ -67,21 +67,21 @@ class KerasTensor:
 
     __hash__ = object.__hash__
 
-    # Python's operators, recorded through the ops
+    # Python's operators, recorded through the Keras-named ops Keras's own KerasTensor uses
     def __add__(self, other): return ops.add(self, other)
     def __radd__(self, other): return ops.add(other, self)
-    def __sub__(self, other): return ops.sub(self, other)
-    def __rsub__(self, other): return ops.sub(other, self)
-    def __mul__(self, other): return ops.mul(self, other)
-    def __rmul__(self, other): return ops.mul(other, self)
-    def __truediv__(self, other): return ops.div(self, other)
-    def __rtruediv__(self, other): return ops.div(other, self)
-    def __neg__(self): return ops.neg(self)
-    def __pow__(self, other): return ops.pow(self, other)
-    def __rpow__(self, other): return ops.pow(other, self)
+    def __sub__(self, other): return ops.subtract(self, other)
+    def __rsub__(self, other): return ops.subtract(other, self)
+    def __mul__(self, other): return ops.multiply(self, other)
+    def __rmul__(self, other): return ops.multiply(other, self)
+    def __truediv__(self, other): return ops.true_divide(self, other)
+    def __rtruediv__(self, other): return ops.true_divide(other, self)
+    def __neg__(self): return ops.negative(self)
+    def __pow__(self, other): return ops.power(self, other)
+    def __rpow__(self, other): return ops.power(other, self)
     def __matmul__(self, other): return ops.matmul(self, other)
     def __rmatmul__(self, other): return ops.matmul(other, self)
-    def __getitem__(self, index): return ops.getitem(self, index)
+    def __getitem__(self, index): return ops.get_item(self, index)
 
     @property
     def T(self):  # noqa: N802 - NumPy's name
@@ -174,16 +174,17 @@ class Node:
 
 class SymbolicOp:
     """A call of a :mod:`gpunet.ops` function recorded in a functional graph (Keras records its
-    ops as operations too); calling it runs the function on real Tensors."""
+    ops as operations too); calling it runs the function on real Tensors. Named as Keras names
+    the operation (``multiply``, ``get_item``...), from the same counter as layers."""
 
-    _counts: dict = {}
+    def __init__(self, fn, name=None):
+        from ..ops.keras_ops import keras_op  # noqa: PLC0415
+        from ..saving.keras_weights import snake_case  # noqa: PLC0415
+        from .base import unique_name  # noqa: PLC0415
 
-    def __init__(self, fn):
         self.fn = fn
-        base = getattr(fn, "__name__", "op")
-        count = SymbolicOp._counts.get(base, 0)
-        SymbolicOp._counts[base] = count + 1
-        self.name = base if count == 0 else f"{base}_{count}"
+        keras = keras_op(fn)
+        self.name = name or unique_name(snake_case(keras[1]) if keras else getattr(fn, "__name__", "op"))
         self._inbound_nodes = []
 
     def __call__(self, *args, **kwargs):
@@ -205,12 +206,14 @@ def _concrete(value, fill):
 def trace_output_spec(fn, args, kwargs):
     """The output KerasTensors of ``fn(*args, **kwargs)``, learnt by running it twice on zeros
     (no gradients, no losses kept); dimensions that differ between the traces are unknown."""
+    import numpy  # noqa: PLC0415
+
     from .calls import discard_losses  # noqa: PLC0415
 
     results = []
     for fill in _TRACE_SIZES:
         call_args, call_kwargs = tree.map_structure(lambda v, f=fill: _concrete(v, f), (list(args), dict(kwargs)))
-        with no_grad(), discard_losses():
+        with no_grad(), discard_losses(), numpy.errstate(all="ignore"):  # zeros may divide by zero: no values kept
             results.append(fn(*call_args, **call_kwargs))
 
     def merge(a, b):
@@ -226,7 +229,12 @@ def trace_output_spec(fn, args, kwargs):
 def symbolic_call(fn, *args, **kwargs):
     """Record ``fn(*args, **kwargs)`` (a gpunet op given KerasTensors) as a node of the functional
     graph and return its symbolic outputs. :mod:`gpunet.ops` calls it for every public op."""
-    operation = SymbolicOp(getattr(fn, "__wrapped__", fn))
+    return record_op(fn, args, kwargs)
+
+
+def record_op(fn, args, kwargs, name=None):
+    """:func:`symbolic_call` with the operation's ``name`` chosen (a config being read keeps its names)."""
+    operation = SymbolicOp(getattr(fn, "__wrapped__", fn), name=name)
     outputs = trace_output_spec(operation.fn, args, kwargs)
     Node(operation, args, kwargs, outputs)
     return outputs

@@ -35,10 +35,8 @@ reads and writes their configs.
 
 from __future__ import annotations
 
-import re
-
 from .. import losses
-from ..lookup import Lookup, custom_object_scope
+from ..lookup import Lookup, custom_object_scope, keras_snake_case
 from .base import Mean, MeanMetricWrapper, Metric, Sum
 from .confusion import (AUC, ConfusionCounts, FalseNegatives, FalsePositives, Precision, PrecisionAtRecall, Recall,
                         RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity, TrueNegatives,
@@ -79,44 +77,40 @@ __all__ = [
 ]
 
 
-def _snake_case(name: str) -> str:
-    """A class name as Keras's ``to_snake_case`` writes it (``MeanIoU`` -> ``mean_io_u``)."""
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 # ----------------------------------------------------------------------------------------------
-# lookup
+# lookup: gpunet's metric classes are in the registry (kind "metric"); Keras finds each by its class
+# name and by that name in snake case, plus these other names
 # ----------------------------------------------------------------------------------------------
-_CLASSES = (
-    Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
-    SparseTopKCategoricalAccuracy, MeanSquaredError, RootMeanSquaredError, MeanAbsoluteError,
-    MeanAbsolutePercentageError, MeanSquaredLogarithmicError, CosineSimilarity, LogCoshError, R2Score, Hinge,
-    SquaredHinge, CategoricalHinge, KLDivergence, Poisson, BinaryCrossentropy, CategoricalCrossentropy,
-    SparseCategoricalCrossentropy, PearsonCorrelation, ConcordanceCorrelation, TruePositives, TrueNegatives,
-    FalsePositives, FalseNegatives, Precision, Recall, PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity,
-    SpecificityAtSensitivity, AUC, FBetaScore, F1Score, IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU)
-ACCURACIES = (SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy)  # what "accuracy" may become
-# the names Keras 3's metrics.get takes (each class's name in snake case, and the short names)
-_BY_NAME = {
-    **{_snake_case(cls.__name__): cls for cls in _CLASSES},
+_ALIASES = {
     "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
     "mse": MeanSquaredError, "MSE": MeanSquaredError,
     "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
     "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
     "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
 }
-del _BY_NAME["accuracy"]  # compile's "accuracy" picks the kind that fits the loss
-_NOT_FOR_COMPILE = {"mean": Mean, "sum": Sum, "metric": Metric, "mean_metric_wrapper": MeanMetricWrapper,
-                    "Mean": Mean, "Sum": Sum, "Metric": Metric, "MeanMetricWrapper": MeanMetricWrapper}
-_ACCURACY_NAMES = ("accuracy", "acc")  # any case, as Keras
-_LOOKUP = Lookup("metric", Metric, _BY_NAME, case_sensitive=True)
-_LOOKUP.class_names.update({cls.__name__: cls for cls in (*_CLASSES, Mean, Sum, MeanMetricWrapper)})
+ACCURACIES = (SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy)  # what "accuracy" may become
+_NOT_FOR_COMPILE = (Mean, Sum, Metric, MeanMetricWrapper)  # metrics of values, not of (y_true, y_pred)
+_ACCURACY_NAMES = ("accuracy", "acc")  # any case, as Keras: compile picks the kind that fits the loss
+
+
+def _short_name(cls):
+    """A metric's snake-case name for ``compile`` (``MeanIoU`` -> ``"mean_io_u"``, as Keras); none
+    for the metrics of values and for ``Accuracy``, whose name ``compile`` reads as "the accuracy
+    that fits the loss"."""
+    name = keras_snake_case(cls.__name__)
+    return None if cls in _NOT_FOR_COMPILE or name in _ACCURACY_NAMES else name
+
+
+_LOOKUP = Lookup("metric", Metric, case_sensitive=True, short_name=_short_name, aliases=_ALIASES)
 
 
 def _keep(cls, config: dict) -> dict:
     """A metric's config as its constructor takes it: Keras's default dtype (``"float32"``, or
-    ``"int32"`` for IoU) is gpunet's None, and AUC's ``label_weights`` written as a tensor are a list."""
+    ``"int32"`` for IoU) is gpunet's None, and AUC's ``label_weights`` written as a tensor are a list.
+    Only for the metrics ``compile`` finds by name: the others (``Mean``, ``Accuracy``...) take
+    their config as written."""
+    if cls not in _LOOKUP.by_name.values():
+        return config
     if config.get("dtype") == ("int32" if issubclass(cls, IoU) else "float32"):
         config["dtype"] = None
     weights = config.get("label_weights")
@@ -177,6 +171,8 @@ class AccuracyByShape(Metric):
     batch's shapes, as Keras does (an output of one column: binary; integer labels, a rank lower
     than the output's or a last dimension of 1: sparse categorical; otherwise categorical)."""
 
+    loadable = False  # compile's stand-in for "accuracy": files name the string
+
     def __init__(self, name: str | None = "accuracy", dtype=None):
         self.inner = None
         super().__init__(dtype=dtype, name=name)
@@ -201,8 +197,13 @@ class AccuracyByShape(Metric):
             self.inner.reset()
 
 
+def _not_for_compile(identifier: str):
+    """Mean, Sum, Metric, MeanMetricWrapper by class or snake-case name (refused by :func:`_instance`)."""
+    return next((cls for cls in _NOT_FOR_COMPILE if identifier in (cls.__name__, keras_snake_case(cls.__name__))), None)
+
+
 def _by_name(identifier: str) -> Metric:
-    cls = _BY_NAME.get(identifier) or _NOT_FOR_COMPILE.get(identifier) or _LOOKUP.class_names.get(identifier)
+    cls = _LOOKUP.by_name.get(identifier) or _not_for_compile(identifier) or _LOOKUP.class_names.get(identifier)
     if cls is None:
         fn = registered_function(identifier)
         if fn is not None:
@@ -210,7 +211,7 @@ def _by_name(identifier: str) -> Metric:
         registered = _LOOKUP._registered(identifier)
         if registered is None:
             raise ValueError(
-                f"unknown metric {identifier!r}; valid names are {sorted(_BY_NAME) + list(_ACCURACY_NAMES)} "
+                f"unknown metric {identifier!r}; valid names are {sorted(_LOOKUP.by_name) + list(_ACCURACY_NAMES)} "
                 f"or a class name ({', '.join(sorted(_LOOKUP.class_names))})"
             )
         cls = registered
@@ -219,7 +220,7 @@ def _by_name(identifier: str) -> Metric:
 
 def _instance(cls, shown: str, name: str | None) -> Metric:
     """``cls(name=name)``; ValueError when the class needs arguments (``IoU``, ``PrecisionAtRecall``...)."""
-    if cls in (Mean, Sum, Metric, MeanMetricWrapper):
+    if cls in _NOT_FOR_COMPILE:
         raise ValueError(f"metric {shown!r} takes values, not (y_true, y_pred): give compile a metric of "
                          "predictions, or a gpunet.metrics.MeanMetricWrapper(fn)")
     try:

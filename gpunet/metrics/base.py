@@ -9,13 +9,14 @@ from ..autograd import Tensor, no_grad
 from ..autograd.function import recording_off
 from ..backend import get_array_module, on_device_of
 from ..ops.activation import sigmoid_forward, softmax_forward
+from ..lookup import Registered
 from .common import as_array, check_dtype, same_rank, weights_like
 from .functions import FUNCTIONS, function_name, registered_function
 
 __all__ = ["Metric", "Sum", "Mean", "MeanMetricWrapper"]
 
 
-class Metric:
+class Metric(Registered):
     """Base class, with Keras 3's methods.
 
     ``update_state(y_true, y_pred, sample_weight=None)`` adds a batch, ``result()`` gives the
@@ -33,6 +34,8 @@ class Metric:
     (``"softmax"``, ``"sigmoid"``), or ``"none"`` when the model's output is itself logits (a loss
     with ``from_logits=True``); unset, a single output means a sigmoid and several a softmax.
     """
+
+    registry_kind = "metric"  # gpunet's public subclasses join the registry as they are defined
 
     name = "metric"
     direction = "up"

@@ -31,6 +31,8 @@ class ConfusionCounts(Metric):
     first clipped to [0, 1], as Keras's fast path does.
     """
 
+    loadable = False  # a shared base: files name its subclasses
+
     direction = "up"
 
     def __init__(self, thresholds, top_k=None, class_id=None, name=None, dtype=None, default_threshold=0.5,

@@ -367,9 +367,14 @@ class Functional(Model):
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
                 layer_range=None) -> None:
         """Keras's table of layers, with a "Connected to" column: the inputs of each call, as
-        ``layer[node][tensor]``."""
+        ``layer[node][tensor]``; ``expand_nested`` lists a nested model's layers under it."""
         from .summary import print_summary  # noqa: PLC0415
 
+        print_summary(self, self._summary_entries(), line_length, positions, print_fn, expand_nested, show_trainable,
+                      layer_range)
+
+    def _summary_entries(self) -> list:
+        """``(operation, output shape, connected-to text)`` for each row of the summary."""
         kept = {id(node) for node in self._nodes}
         entries = []
         for operation in self._operations:
@@ -381,7 +386,7 @@ class Functional(Model):
                     source, _, position = tensor._keras_history
                     sources.append(f"{source.name}[{self.node_index(tensor)}][{position}]")
             entries.append((operation, shapes[0] if len(shapes) == 1 else shapes, ", ".join(sources) or "-"))
-        print_summary(self, entries, line_length, positions, print_fn, expand_nested, show_trainable, layer_range)
+        return entries
 
     def __repr__(self) -> str:
         return f"<Functional name={self.name!r} inputs={len(self._flat_inputs)} outputs={len(self._flat_outputs)}>"

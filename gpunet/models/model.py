@@ -293,12 +293,17 @@ class Model(Trainer, Layer):
         """Keras's table of the model's layers (output shapes where a symbolic call recorded them)."""
         from .summary import print_summary  # noqa: PLC0415
 
+        print_summary(self, self._summary_entries(), line_length, positions, print_fn, expand_nested, show_trainable,
+                      layer_range)
+
+    def _summary_entries(self) -> list:
+        """``(layer, output shape or None, None)`` for each row of the summary."""
         entries = []
         for layer in self.layers:
             nodes = layer.__dict__.get("_inbound_nodes") or []
             entries.append((layer, nodes[0].output_tensors[0].shape if nodes and len(nodes[0].output_tensors) == 1 else None,
                             None))
-        print_summary(self, entries, line_length, positions, print_fn, expand_nested, show_trainable, layer_range)
+        return entries
 
     def get_config(self) -> dict:
         """A subclassed model's config: its name, ``trainable`` and dtype (override it, and

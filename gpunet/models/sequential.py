@@ -407,15 +407,18 @@ class Sequential(Model):
         as fractions of the line or in characters), ``print_fn`` (called with each line; default
         ``print``), ``show_trainable`` (a column saying whether each layer trains) and
         ``layer_range`` (``[first, last]`` layer names or patterns, both included; the totals
-        still count the whole model). ``expand_nested`` has nothing to expand: gpunet models do
-        not nest.
+        still count the whole model); ``expand_nested`` lists a nested model's layers under it.
         """
+        print_summary(self, self._summary_entries(), line_length, positions, print_fn, expand_nested, show_trainable,
+                      layer_range)
+
+    def _summary_entries(self) -> list:
+        """``(layer, output shape, None)`` for each row of the summary."""
         shapes, shape = [], self.input_shape
         for layer in self._layers:
             shape = None if shape is None else layer.compute_output_shape(shape)
             shapes.append(shape)
-        print_summary(self, [(layer, shape, None) for layer, shape in zip(self._layers, shapes)], line_length, positions,
-                      print_fn, expand_nested, show_trainable, layer_range)
+        return [(layer, shape, None) for layer, shape in zip(self._layers, shapes)]
 
     def __repr__(self):
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"

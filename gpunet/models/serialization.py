@@ -37,21 +37,22 @@ def functional_config(model) -> dict:
         if isinstance(value, KerasTensor):
             return {"class_name": "__keras_tensor__",
                     "config": {"shape": list(value.shape), "dtype": value.dtype, "keras_history": history(value)}}
-        if isinstance(value, tuple):
-            return list(value)
-        return value
+        return _constant_entry(value)
 
     layers = []
     for operation in model._operations:
+        nodes = [node for node in operation._inbound_nodes if id(node) in kept and not node.is_input]
         if isinstance(operation, SymbolicOp):
-            raise ValueError(f"model {model.name!r}: the op {operation.name!r} applied to symbolic tensors cannot be saved "
-                             "in a config yet; compute it inside a layer (a Layer subclass whose call uses the op)")
-        item = (config_module.serialize_model(operation) if isinstance(operation, Model)
-                else layers_module.serialize(operation))
+            item, nodes = _op_entry(operation, nodes)
+        else:
+            item = (config_module.serialize_model(operation) if isinstance(operation, Model)
+                    else layers_module.serialize(operation))
+            nodes = [(list(node.call_args), node.call_kwargs) for node in nodes]
         item["name"] = operation.name
-        item["inbound_nodes"] = [
-            {"args": tree.map_structure(entry, list(node.call_args)), "kwargs": tree.map_structure(entry, node.call_kwargs)}
-            for node in operation._inbound_nodes if id(node) in kept and not node.is_input]
+        item["inbound_nodes"] = [{"args": tree.map_structure(entry, args), "kwargs": tree.map_structure(entry, kwargs)}
+                                 for args, kwargs in nodes]
+        if isinstance(operation, SymbolicOp):
+            item["inbound_nodes"] = _as_lists(item["inbound_nodes"])
         layers.append(item)
     return {
         "name": model.name,
@@ -62,33 +63,103 @@ def functional_config(model) -> dict:
     }
 
 
+def _op_entry(operation, nodes) -> tuple[dict, list]:
+    """An op's entry as Keras writes its operations (see :mod:`gpunet.ops.keras_ops`): the
+    Keras module and class, the op's settings as its config, and the node's call arguments."""
+    from ..ops.keras_ops import keras_op, split_call  # noqa: PLC0415
+
+    keras = keras_op(operation.fn)
+    if keras is None:
+        raise ValueError(f"the op {operation.name!r} ({getattr(operation.fn, '__name__', operation.fn)}) applied to "
+                         "symbolic tensors has no Keras operation, so it cannot be saved in a config; use the "
+                         "keras.ops name of the computation, or compute it inside a layer")
+    (node,) = nodes
+    args, settings = split_call(operation.fn, node.call_args, node.call_kwargs)
+    module, class_name = keras
+    item = {"module": module, "class_name": class_name, "config": {"name": operation.name, **settings},
+            "registered_name": class_name}
+    return item, [(args, {})]
+
+
+def _constant_entry(value):
+    """A node argument that is not a tensor, in Keras's form: slices and ``...`` as
+    ``__slice__``/``__ellipsis__`` objects, NumPy arrays as ``__numpy__``, tuples as lists."""
+    import numpy  # noqa: PLC0415
+
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, slice):
+        return {"class_name": "__slice__", "config": {"start": value.start, "stop": value.stop, "step": value.step}}
+    if value is Ellipsis:
+        return {"class_name": "__ellipsis__", "config": {}}
+    if isinstance(value, numpy.ndarray):
+        if value.ndim == 0:
+            return value.item()
+        return {"class_name": "__numpy__", "config": {"value": value.tolist(), "dtype": value.dtype.name}}
+    if isinstance(value, numpy.generic):
+        return value.item()
+    return value
+
+
+def _as_lists(value):
+    """Tuples (an index such as ``x[:, 1:]``) as the lists JSON keeps."""
+    if isinstance(value, (list, tuple)):
+        return [_as_lists(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_lists(v) for k, v in value.items()}
+    return value
+
+
+def _constant_value(entry: dict):
+    """The reverse of :func:`_constant_entry` for one marked object (None when not one)."""
+    import numpy  # noqa: PLC0415
+
+    kind, config = entry.get("class_name"), entry.get("config") or {}
+    if kind == "__slice__":
+        return slice(config.get("start"), config.get("stop"), config.get("step"))
+    if kind == "__ellipsis__":
+        return Ellipsis
+    if kind == "__numpy__":
+        return numpy.array(config["value"], dtype=config["dtype"])
+    return None
+
+
 def _is_history(value) -> bool:
     return (isinstance(value, (list, tuple)) and len(value) == 3 and isinstance(value[0], str)
             and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value[1:]))
 
 
 class _KerasOp:
-    """An op node of a Keras functional config (``module`` ``keras.src.ops...``): Keras records the
-    ops that compute masks (``NotEqual`` for ``Embedding(mask_zero=True)``, ``Any`` for
-    ``Masking``) as nodes. Replayed as gpunet's op of the same name (``not_equal``), with the
-    node's arguments and the config's keywords (``axis``...), which records the same node here."""
+    """An op node of a Keras functional config (``module`` ``keras.src.ops...``, or an op's
+    class name alone in Keras's ``.h5`` files): replayed as the gpunet op Keras's class stands
+    for (:func:`gpunet.ops.keras_ops.find_op`), the node's arguments filling the parameters that
+    the config's settings (``axis``...) leave; that records the same op node here, under the
+    config's name."""
 
     def __init__(self, entry: dict):
         from .. import ops  # noqa: PLC0415
+        from ..ops.keras_ops import find_op  # noqa: PLC0415
         from ..saving.keras_weights import snake_case  # noqa: PLC0415
 
         config = dict(entry["config"])
         self.name = config.pop("name", None) or entry.get("name")
-        op_name = snake_case(str(entry.get("class_name")))
-        self.fn = getattr(ops, op_name, None)
+        class_name = str(entry.get("class_name"))
+        module = str(entry.get("module") or "")
+        self.fn = find_op(module, class_name) if module else None
+        if self.fn is None:
+            self.fn = getattr(ops, snake_case(class_name), None)
         if self.fn is None or not callable(self.fn):
-            raise ValueError(f"the Keras op {entry.get('class_name')!r} (node {self.name!r}) has no gpunet op {op_name!r}")
-        if not all(isinstance(v, (int, float, str, bool, list, type(None))) for v in config.values()):
-            raise ValueError(f"the Keras op node {self.name!r} has arguments that are not plain values: {config}")
-        self.keywords = config
+            raise ValueError(f"the Keras op {class_name!r} (node {self.name!r}) has no gpunet op")
+        self.settings = config
 
     def __call__(self, *args, **kwargs):
-        return self.fn(*args, **kwargs, **self.keywords)
+        from ..layers.symbolic import holds_symbolic, record_op  # noqa: PLC0415
+        from ..ops.keras_ops import bind_call  # noqa: PLC0415
+
+        positional, keywords = bind_call(self.fn, args, {**kwargs, **self.settings})
+        if not holds_symbolic(positional, keywords):
+            return self.fn(*positional, **keywords)
+        return record_op(self.fn, positional, keywords, name=self.name)
 
 
 def _is_op_name(class_name) -> bool:
@@ -161,6 +232,8 @@ def functional_from_config(cls, config: dict, custom_objects=None):
             missing = []
 
             def fill(v):
+                if isinstance(v, dict) and v.get("class_name") in _CONSTANT_MARKERS:
+                    return _constant_value(v)
                 if isinstance(v, dict) and v.get("class_name") == "__keras_tensor__":
                     found = lookup(v["config"]["keras_history"])
                     if found is None:
@@ -223,10 +296,13 @@ def functional_from_config(cls, config: dict, custom_objects=None):
         return model
 
 
+_CONSTANT_MARKERS = ("__slice__", "__ellipsis__", "__numpy__")
+
+
 def _map_entries(fn, value):
-    """``fn`` on every dict that is a tensor entry, walking lists and other dicts."""
+    """``fn`` on every dict that is a tensor entry (or a marked constant), walking lists and other dicts."""
     if isinstance(value, dict):
-        if value.get("class_name") == "__keras_tensor__":
+        if value.get("class_name") in ("__keras_tensor__", *_CONSTANT_MARKERS):
             return fn(value)
         return {k: _map_entries(fn, v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

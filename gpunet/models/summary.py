@@ -24,7 +24,8 @@ def print_summary(model, entries, line_length=None, positions=None, print_fn=Non
     (where each column ends, as fractions of the line or in characters), ``print_fn`` (called with
     each line; default ``print``), ``show_trainable`` (a column saying whether each layer trains),
     ``layer_range`` (``[first, last]`` layer names or patterns, both included; the totals still
-    count the whole model). ``expand_nested`` is accepted (nested models are one row)."""
+    count the whole model), ``expand_nested`` (a nested model's layers as rows under its own,
+    prefixed ``"   " * depth + "└ "``, at any depth)."""
     print_fn = print_fn or print
     connected = any(text is not None for _, _, text in entries)
     if line_length is None:
@@ -36,20 +37,21 @@ def print_summary(model, entries, line_length=None, positions=None, print_fn=Non
             raise ValueError(f"summary: {key} must be True or False, got {value!r}")
     header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if connected else []) + (
         ["Trainable"] if show_trainable else [])
+    first, last = _layer_range([layer for layer, _, _ in entries], layer_range)
     rows = []
-    for layer, shape, text in entries:
-        kind = type(layer).__name__ if hasattr(layer, "built") else getattr(getattr(layer, "fn", None), "__name__", "op")
+    for layer, shape, text, depth in _expanded(entries[first:last], expand_nested):
+        kind = type(layer).__name__ if hasattr(layer, "built") else _op_kind(layer)
         built = getattr(layer, "built", True)
         params = f"{layer.count_params():,}" if built and hasattr(layer, "weights") else ("0" if built else "0 (unbuilt)")
-        row = [f"{layer.name} ({kind})", _shape_text(shape), params]
+        prefix = "   " * depth + "└ " if depth else ""
+        row = [f"{prefix}{layer.name} ({kind})", _shape_text(shape), params]
         row += [text or "-"] if connected else []
-        row += (["Y" if getattr(layer, "trainable", False) else "N"] if show_trainable else [])
+        if show_trainable:  # Keras's marks: "-" for a layer without weights
+            row.append(("Y" if layer.trainable else "N") if getattr(layer, "weights", None) else "-")
         rows.append(row)
     if connected and positions is None:  # Keras's functional layout
         positions = [0.3, 0.52, 0.62, 1.0] if not show_trainable else [0.28, 0.48, 0.58, 0.9, 1.0]
         positions = positions[:len(header) - 1]
-    first, last = _layer_range([layer for layer, _, _ in entries], layer_range)
-    rows = rows[first:last]
     widths = _column_widths(positions, line_length, len(header), max([0, *(len(row[0]) for row in rows)]) + 2)
     line_length = max(line_length, sum(widths[:-1]) + 12)
     rule = "_" * line_length
@@ -64,6 +66,27 @@ def print_summary(model, entries, line_length=None, positions=None, print_fn=Non
               rule]
     for line in lines:
         print_fn(line)
+
+
+def _op_kind(operation) -> str:
+    """A recorded op's type as Keras shows it: its Keras class (``add (Add)``), else the function's name."""
+    from ..ops.keras_ops import keras_op  # noqa: PLC0415
+
+    fn = getattr(operation, "fn", None)
+    keras = keras_op(fn) if fn is not None else None
+    return keras[1] if keras else getattr(fn, "__name__", "op")
+
+
+def _expanded(entries, expand_nested: bool, depth: int = 0):
+    """``(layer, shape, connected-to, depth)`` for the rows: with ``expand_nested``, each nested
+    model's own summary rows follow its row, one level deeper (their connections belong to the
+    nested model's graph, so Keras shows "-" for them)."""
+    for layer, shape, text in entries:
+        yield layer, shape, text, depth
+        nested = getattr(layer, "_summary_entries", None)
+        if expand_nested and nested is not None and getattr(layer, "layers", None):
+            for inner, inner_shape, _ in nested():
+                yield from _expanded([(inner, inner_shape, "-")], expand_nested, depth + 1)
 
 
 def _row(cells, widths) -> str:

@@ -496,7 +496,11 @@ def dsplit(x, indices_or_sections) -> list:
 
 # -- indexing ------------------------------------------------------------------------------------------
 def get_item(x, key) -> Tensor:
-    """``x[key]`` for any NumPy index (``keras.ops.get_item``); repeated indices add their gradients."""
+    """``x[key]`` for any NumPy index (``keras.ops.get_item``); repeated indices add their gradients.
+    A list ``key`` is one index per axis, as a tuple (Keras's rule, which configs rely on: JSON
+    keeps ``x[:, 1:]``'s key as a list)."""
+    if isinstance(key, list):
+        key = tuple(key)
     parts = key if isinstance(key, tuple) else (key,)
     arrays = [p for p in parts if isinstance(p, Tensor) or isinstance(p, numpy.ndarray) or backend.is_device_array(p)]
     if not arrays:

@@ -70,7 +70,9 @@ def _functional_model_config(model, entry: dict) -> dict:
     layers = []
     for item in config["layers"]:
         layer = by_name.get(item["name"])
-        if hasattr(layer, "_init_trainer"):  # a model inside the model
+        if str(item.get("module", "")).startswith("keras.src.ops."):  # an op: already in Keras's form
+            keras = dict(item)
+        elif hasattr(layer, "_init_trainer"):  # a model inside the model
             keras = keras_model_config(layer)
         else:
             shape = getattr(layer, "build_input_shape", None)

@@ -299,6 +299,8 @@ class CompileMetrics(metrics_module.Metric):
     adds a batch of the model's outputs (not logits) to every compiled metric of every output;
     ``result()`` is ``{metric name: value}``."""
 
+    loadable = False  # fit's own object: files never name it
+
     name = "compile_metrics"
 
     def __init__(self, model):  # noqa: D107 - a view of the model's compiled metrics, no state of its own
