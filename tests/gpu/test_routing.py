@@ -27,7 +27,8 @@ def direct_products(path):
         if isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, ast.MatMult):
             found.append(f"line {node.lineno}: @")
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in CUBLAS_FUNCTIONS
-              and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "ops")):  # gpunet.ops: the autograd op, routed
+              and not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("ops", "backend"))):
+            # gpunet.ops: the autograd op, routed; backend.matmul: the route itself
             found.append(f"line {node.lineno}: .{node.func.attr}(...)")
     return found
 
