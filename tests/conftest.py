@@ -78,3 +78,11 @@ def _seeded():
 def rng():
     """A local NumPy generator for test data (independent of gpunet's generators)."""
     return np.random.default_rng(20261125)
+
+
+@pytest.fixture(scope="module")
+def keras():
+    """Keras 3 on JAX for the comparisons against the real Keras, or the test is skipped (a test extra)."""
+    from tests.keras_parity import import_keras  # noqa: PLC0415 - imports Keras only for the tests that ask
+
+    return import_keras()

@@ -2,7 +2,6 @@
 reduction, sample weights, ``ignore_class``), gradients by finite differences, recorded steps in
 fit, configs both ways, and the errors for what gpunet refuses."""
 
-import os
 
 import numpy as np
 import pytest
@@ -29,13 +28,6 @@ RATES = (RNG.random((N, C)) * 3 + 0.1).astype(np.float32)
 BINARY = (RNG.random((N, C)) < 0.5).astype(np.float32)
 TARGET_DIST = PROBS[::-1].copy()
 WEIGHTS = RNG.random(N).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX")
-    return pytest.importorskip("keras", minversion="3.0")
 
 
 # (class name, arguments, y_true, y_pred): every loss class of Keras 3 that gpunet has

@@ -2,7 +2,6 @@
 gradients by finite differences, recorded steps, the names metrics are logged under, and the
 training config Keras and gpunet read from each other's ``.h5`` files."""
 
-import os
 
 import numpy as np
 import pytest
@@ -24,13 +23,6 @@ BINARY_TRUE = (RNG.random((N, C)) < 0.5).astype(np.float64)
 
 # Keras 3.15 on NumPy 2 converts its variables with np.array(x, copy=False) and warns; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX")
-    return pytest.importorskip("keras", minversion="3.0")
 
 
 def softmax(z):

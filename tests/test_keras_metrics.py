@@ -2,7 +2,6 @@
 and without sample weights, and after reset; the per-sample functions; the names compile takes;
 configs both ways; the metrics in fit, evaluate and model files; the errors for what gpunet refuses."""
 
-import os
 
 import numpy as np
 import pytest
@@ -33,13 +32,6 @@ REAL_TRUE = RNG.standard_normal((N, C)).astype(np.float32)
 REAL_PRED = (RNG.standard_normal((N, C)) + REAL_TRUE).astype(np.float32)
 WEIGHTS = (RNG.random(N) * 3).astype(np.float32)  # IoU truncates weights to integers (0, 1, 2), as Keras
 BINARY_TRUE, BINARY_SCORES = TRUTH[:, :1], SCORES[:, :1]
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX")
-    return pytest.importorskip("keras", minversion="3.0")
 
 
 # (class name, arguments, y_true, y_pred): every metric class of Keras 3

@@ -2,20 +2,12 @@
 one is found by name with no table edited), Keras's names find the classes Keras's names find,
 and a user's registered Loss or Metric subclass is found by the same lookup."""
 
-import os
 
 import numpy as np
 import pytest
 
 from gpunet import backend, lookup, losses, metrics
 from gpunet.saving import register_serializable
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX: pip install -e '.[keras]'")
-    return pytest.importorskip("keras", minversion="3.0", reason="Keras 3 is a test extra: pip install -e '.[keras]'")
 
 
 def _forget(cls):

@@ -5,7 +5,6 @@ NumPy dtype, NumPy float64 stays float64) are pinned as such."""
 from __future__ import annotations
 
 import inspect
-import os
 import warnings
 
 import numpy as np
@@ -16,13 +15,6 @@ from gpunet import Variable, backend, initializers, optimizers
 from gpunet.layers import Dense, Input
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX")
-    return pytest.importorskip("keras", minversion="3.0")
 
 
 def host(v):

@@ -272,13 +272,6 @@ def test_one_optimizer_compiled_into_two_models_is_refused_at_compile():
 # ---------------------------------------------------------------------------------------------
 # 9. Keras's default arguments
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax")
-    return pytest.importorskip("keras", minversion="3.0")
-
-
 @pytest.mark.parametrize("method", ["fit", "evaluate", "predict"])
 def test_every_keras_argument_is_accepted_with_its_keras_default(keras, method):
     m = model()

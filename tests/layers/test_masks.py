@@ -2,7 +2,6 @@
 compute_mask), layers that hand it on (supports_masking), a layer whose call takes ``mask``;
 in Sequential, functional and merged graphs. Checked against Keras 3 with the same classes."""
 
-import os
 
 import numpy as np
 import pytest
@@ -41,13 +40,6 @@ def data():
     x[0, 3:] = 0.0
     x[2, :2] = 0.0
     return x
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX")
-    return pytest.importorskip("keras", minversion="3.0")
 
 
 def build(lib, kind):

@@ -4,7 +4,6 @@ Keras 3 writes them (its Operation entries), against the real Keras both ways.""
 import importlib
 import inspect
 import json
-import os
 
 import numpy as np
 import pytest
@@ -13,13 +12,6 @@ import gpunet
 from gpunet import backend, ops
 from gpunet.autograd import Tensor
 from gpunet.ops import keras_ops
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX: pip install -e '.[keras]'")
-    return pytest.importorskip("keras", minversion="3.0", reason="Keras 3 is a test extra: pip install -e '.[keras]'")
 
 
 def host(t):

@@ -3,7 +3,6 @@
 evaluate(return_dict=True)), clone_model and the utils, checked against the real Keras where it
 is installed (Keras 3 on JAX, a test extra)."""
 
-import os
 
 import numpy as np
 import pytest
@@ -14,13 +13,6 @@ from gpunet.datasets import write_idx
 from gpunet.training import TrainStep
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")  # Keras 3 defaults to TensorFlow, which is not a test extra
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX: pip install -e '.[keras]'")
-    return pytest.importorskip("keras", minversion="3.0", reason="Keras 3 is a test extra: pip install -e '.[keras]'")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 Keras 3 with the same weights, the same batches (no shuffling) and plain SGD: the history's keys
 are Keras's, and its values, the weights after training and the predictions agree."""
 
-import os
 
 import numpy as np
 import pytest
@@ -10,13 +9,6 @@ import pytest
 import gpunet
 
 N = 64
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX")
-    return pytest.importorskip("keras", minversion="3.0")
 
 
 def build(lib, dict_io: bool):

@@ -1,6 +1,5 @@
 """Subclassed models and layers (class M(gpunet.Model)) against Keras 3: tracking, building, calling."""
 
-import os
 
 import numpy as np
 import pytest
@@ -8,13 +7,6 @@ import pytest
 import gpunet
 from gpunet import backend, layers
 from gpunet.autograd import Tensor
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX: pip install -e '.[keras]'")
-    return pytest.importorskip("keras", minversion="3.0", reason="Keras 3 is a test extra: pip install -e '.[keras]'")
 
 
 def host(t):

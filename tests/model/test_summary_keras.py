@@ -2,19 +2,11 @@
 (the same layers, nesting, shapes, parameter counts and trainable marks; not the same drawing),
 and the Keras 2 node accessors that Keras 3 no longer has."""
 
-import os
 import re
 
 import pytest
 
 import gpunet
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX: pip install -e '.[keras]'")
-    return pytest.importorskip("keras", minversion="3.0", reason="Keras 3 is a test extra: pip install -e '.[keras]'")
 
 
 def nested(lib):

@@ -210,13 +210,6 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX")
-    return pytest.importorskip("keras", minversion="3.0")
-
-
 def host(value):
     """A result as NumPy (tuples and lists item by item)."""
     if isinstance(value, (tuple, list)):

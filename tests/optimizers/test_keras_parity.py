@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import os
 
 import numpy as np
 import pytest
@@ -26,13 +25,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't
 
 KERAS_CLASSES = ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "Lion", "Ftrl", "Adafactor"]
 NEW = ["Lion", "Ftrl", "Adafactor"]
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX")
-    return pytest.importorskip("keras", minversion="3.0")
 
 
 def _comparable(config: dict) -> dict:

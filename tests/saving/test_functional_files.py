@@ -2,7 +2,6 @@
 Sequential model nested inside, two named outputs. Written by one library, read by the other,
 they predict the same; fit on dicts logs Keras's keys."""
 
-import os
 
 import numpy as np
 import pytest
@@ -10,13 +9,6 @@ import pytest
 import gpunet
 
 N = 32
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("jax", reason="the Keras comparisons run Keras 3 on JAX")
-    return pytest.importorskip("keras", minversion="3.0")
 
 
 def build(lib):
