@@ -54,6 +54,26 @@ def check_optional_int(owner: str, name: str, value, low: int) -> None:
         raise ValueError(f"{owner}: {name} must be None or an integer >= {low}, got {value!r}")
 
 
+def adapt_from(layer, data, steps, tokens_of) -> None:
+    """A vocabulary layer's ``adapt``: ``data`` whole (an array or list: ``tokens_of`` turns it into
+    token rows, a 1-D one being one token per sample) or an iterable of batches (at most
+    ``steps``), each given to ``update_state``; then ``finalize_state``."""
+    check_optional_int(type(layer).__name__, "steps", steps, 1)
+    layer.reset_state()
+    if isinstance(data, (list, tuple, numpy.ndarray, Tensor)) or backend.is_device_array(data):
+        values = tokens_of(data)
+        layer.update_state(values.reshape(-1, 1) if values.ndim <= 1 else values)
+    elif hasattr(data, "__iter__"):
+        for i, batch in enumerate(data):
+            if steps is not None and i >= steps:
+                break
+            layer.update_state(batch)
+    else:
+        raise TypeError(f"{type(layer).__name__}.adapt: data must be an array, a list or an iterable of batches, "
+                        f"got {type(data).__name__}")
+    layer.finalize_state()
+
+
 def host_values(x):
     """The values of ``x`` (a Tensor, array, list or scalar) as a host NumPy array."""
     if isinstance(x, Tensor):
@@ -344,20 +364,7 @@ class _IndexLookup(Layer):
         """Learn the vocabulary from ``data``: an array or list (each row a document; a 1-D
         array is one token per sample), or an iterable of such batches (at most ``steps`` of
         them). See the module's docstring for the order."""
-        check_optional_int(type(self).__name__, "steps", steps, 1)
-        self.reset_state()
-        if isinstance(data, (list, tuple, numpy.ndarray, Tensor)) or backend.is_device_array(data):
-            values = self._tokens_of(data)
-            self.update_state(values.reshape(-1, 1) if values.ndim == 1 else values)
-        elif hasattr(data, "__iter__"):
-            for i, batch in enumerate(data):
-                if steps is not None and i >= steps:
-                    break
-                self.update_state(batch)
-        else:
-            raise TypeError(f"{type(self).__name__}.adapt: data must be an array, a list or an iterable of batches, "
-                            f"got {type(data).__name__}")
-        self.finalize_state()
+        adapt_from(self, data, steps, self._tokens_of)
 
     # -- calling --------------------------------------------------------------------------------
     def lookup(self, tokens) -> numpy.ndarray:

@@ -29,9 +29,9 @@ import string
 import numpy
 
 from ... import backend
-from ...autograd import Tensor, as_tensor
+from ...autograd import as_tensor
 from ..base import Layer
-from .lookup import StringLookup, check_optional_int, check_output_mode, encode, host_values
+from .lookup import StringLookup, adapt_from, check_optional_int, check_output_mode, encode, host_values
 
 __all__ = ["TextVectorization"]
 
@@ -221,20 +221,7 @@ class TextVectorization(Layer):
         batches, at most ``steps`` of them): tokens by frequency, ties by the tokens in
         descending order, as :class:`StringLookup`'s ``adapt``; each string is a document for
         ``"tf_idf"``."""
-        check_optional_int("TextVectorization", "steps", steps, 1)
-        self.reset_state()
-        if isinstance(data, (list, tuple, numpy.ndarray, Tensor)):
-            values = self._lookup_layer._tokens_of(host_values(data))
-            self.update_state(values.reshape(-1, 1) if values.ndim <= 1 else values)
-        elif hasattr(data, "__iter__"):
-            for i, batch in enumerate(data):
-                if steps is not None and i >= steps:
-                    break
-                self.update_state(batch)
-        else:
-            raise TypeError(f"TextVectorization.adapt: data must be an array, a list of strings or an iterable of "
-                            f"batches, got {type(data).__name__}")
-        self.finalize_state()
+        adapt_from(self, data, steps, lambda whole: self._lookup_layer._tokens_of(host_values(whole)))
 
     def update_state(self, data) -> None:
         if self._has_input_vocabulary:
